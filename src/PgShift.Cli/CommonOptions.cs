@@ -1,0 +1,80 @@
+using System.CommandLine;
+using PgShift.Connections;
+using PgShift.Selection;
+using PgShift.Tasks;
+
+namespace PgShift.Cli;
+
+/// <summary>The options every command takes, and how they combine with a task file and the PG* environment.</summary>
+public sealed class CommonOptions
+{
+    public Option<string?> Source { get; } = new("--source", "-s")
+    {
+        Description = "Source server: a libpq URI (postgres://user@host:5432/db?sslmode=require) or keyword/value string (\"host=... dbname=...\"). PG* variables and ~/.pgpass fill what is missing.",
+    };
+
+    public Option<string?> Target { get; } = new("--target", "-t")
+    {
+        Description = "Target server, in the same forms as --source.",
+    };
+
+    public Option<string?> Task { get; } = new("--task")
+    {
+        Description = "Task name (lower-case letters, digits, underscores); default: the source database's name.",
+    };
+
+    public Option<FileInfo?> TaskFile { get; } = new("--task-file")
+    {
+        Description = "YAML or JSON task file (servers, types, selection); flags override it.",
+    };
+
+    public Option<string[]> IncludeSchema { get; } = new("--include-schema") { Description = "Schema name or glob to include (repeatable).", AllowMultipleArgumentsPerToken = false };
+    public Option<string[]> ExcludeSchema { get; } = new("--exclude-schema") { Description = "Schema name or glob to exclude (repeatable)." };
+    public Option<string[]> IncludeTable { get; } = new("--include-table") { Description = "Table (schema.table, globs allowed) to include (repeatable)." };
+    public Option<string[]> ExcludeTable { get; } = new("--exclude-table") { Description = "Table (schema.table, globs allowed) to exclude (repeatable)." };
+
+    public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON object instead of text." };
+
+    public void AddTo(Command command, bool selection = true)
+    {
+        command.Options.Add(Source);
+        command.Options.Add(Target);
+        command.Options.Add(Task);
+        command.Options.Add(TaskFile);
+        if (selection)
+        {
+            command.Options.Add(IncludeSchema);
+            command.Options.Add(ExcludeSchema);
+            command.Options.Add(IncludeTable);
+            command.Options.Add(ExcludeTable);
+        }
+    }
+
+    /// <summary>Everything a command needs to reach both servers and know its task.</summary>
+    public ResolvedTask Resolve(ParseResult pr)
+    {
+        var file = pr.GetValue(TaskFile) is { } fi ? Selection.TaskFile.Load(fi.FullName) : new Selection.TaskFile();
+        var sourceText = pr.GetValue(Source) ?? file.Source;
+        var targetText = pr.GetValue(Target) ?? file.Target;
+        if (sourceText is null || targetText is null)
+        {
+            throw new UsageException($"Missing {(sourceText is null ? "--source" : "--target")}.",
+                "Give both servers, e.g. --source postgres://app@old-db:5432/app --target postgres://app@new-db:5432/app, or name them in --task-file.");
+        }
+        var source = ConnectionSpecParser.Parse(sourceText);
+        var target = ConnectionSpecParser.Parse(targetText);
+        var taskName = TaskName.Validate(pr.GetValue(Task) ?? file.Task ?? TaskName.FromDatabase(source.Database));
+
+        var selection = file.ToSelection();
+        selection.IncludeSchemas.AddRange((pr.GetValue(IncludeSchema) ?? []).Select(p => new NamePattern(p)));
+        selection.ExcludeSchemas.AddRange((pr.GetValue(ExcludeSchema) ?? []).Select(p => new NamePattern(p)));
+        selection.IncludeTables.AddRange((pr.GetValue(IncludeTable) ?? []).Select(p => new NamePattern(p)));
+        selection.ExcludeTables.AddRange((pr.GetValue(ExcludeTable) ?? []).Select(p => new NamePattern(p)));
+        return new ResolvedTask(source, target, taskName, selection, file);
+    }
+}
+
+public sealed record ResolvedTask(ConnectionSpec Source, ConnectionSpec Target, string TaskName, TableSelection Selection, TaskFile File);
+
+/// <summary>The command line itself is wrong: exit code 2, with what to type instead.</summary>
+public sealed class UsageException(string message, string fix) : PgShiftException(message, fix);

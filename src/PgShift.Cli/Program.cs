@@ -1,0 +1,64 @@
+using System.CommandLine;
+using PgShift;
+using PgShift.Cli;
+using PgShift.Connections;
+
+var common = new CommonOptions();
+var root = new RootCommand("""
+    PgShift moves a live PostgreSQL database to another server with near-zero downtime:
+    precheck, schema, full copy from one snapshot, change stream (CDC), cutover, verify.
+    Exit codes: 0 success, 1 a failed check, a difference found or a failed task, 2 a usage or runtime error.
+    """);
+root.Subcommands.Add(PrecheckCommand.Create(common));
+foreach (var (name, what, issue) in new[]
+{
+    ("migrate", "Run the task: schema, full copy, post-data, then stream changes until cutover.", "pgshift migrate --source S --target T --task app"),
+    ("status", "Show a task's phase, progress, delay and last error from its state on the target.", "pgshift status --source S --target T --task app"),
+    ("cutover", "Wait for zero delay, sync sequences, finish the task and verify.", "pgshift cutover --source S --target T --task app"),
+    ("stop", "Stop a running task where it stands; migrate resumes it later.", "pgshift stop --source S --target T --task app"),
+    ("cleanup", "Drop the task's replication slot and publication on the source.", "pgshift cleanup --source S --target T --task app"),
+    ("verify", "Prove the target holds the same data as the source.", "pgshift verify --source S --target T --task app"),
+})
+{
+    root.Subcommands.Add(NotBuiltCommand.Create(common, name, what, issue));
+}
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors)
+    {
+        Console.Error.WriteLine($"error: {Redactor.Redact(error.Message)}");
+    }
+    Console.Error.WriteLine("Run 'pgshift --help' or 'pgshift COMMAND --help' for usage.");
+    return ExitCodes.Error;
+}
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+try
+{
+    return await parse.InvokeAsync(cancellationToken: cancel.Token);
+}
+catch (PgShiftException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    if (ex.Fix is not null)
+    {
+        Console.Error.WriteLine($"fix: {ex.Fix}");
+    }
+    return ExitCodes.Error;
+}
+catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+{
+    Console.Error.WriteLine("Cancelled.");
+    return ExitCodes.Error;
+}
+catch (Exception ex)
+{
+    Console.Error.WriteLine($"error: {Redactor.Redact(ex.Message)}");
+    return ExitCodes.Error;
+}

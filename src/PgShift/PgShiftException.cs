@@ -1,0 +1,13 @@
+using PgShift.Connections;
+
+namespace PgShift;
+
+/// <summary>
+/// A failure to show a person: what went wrong (on which object) and what to do next. The message
+/// passes through the <see cref="Redactor"/>, so it can be printed and stored as it is.
+/// </summary>
+public class PgShiftException(string message, string? fix = null, Exception? inner = null)
+    : Exception(Redactor.Redact(message), inner)
+{
+    public string? Fix { get; } = fix is null ? null : Redactor.Redact(fix);
+}

@@ -1,0 +1,106 @@
+using Npgsql;
+using PgShift.Catalog;
+using PgShift.Connections;
+using PgShift.Selection;
+
+namespace PgShift.Precheck;
+
+public sealed class PrecheckOptions
+{
+    public required ConnectionSpec Source { get; init; }
+    public required ConnectionSpec Target { get; init; }
+    public TableSelection Selection { get; init; } = TableSelection.All;
+    public required string TaskName { get; init; }
+    public bool Incremental { get; init; } = true;
+    /// <summary>The precheck never waits long for a server: a short connect timeout, no retries.</summary>
+    public int ConnectTimeoutSeconds { get; init; } = 10;
+}
+
+/// <summary>
+/// Runs every check against both servers over read-only sessions, so the precheck cannot change
+/// anything on either side.
+/// </summary>
+public sealed class PrecheckRunner
+{
+    public static IReadOnlyList<IPrecheck> AllChecks { get; } =
+    [
+        new VersionCheck(),
+        new ServerPairCheck(),
+        new WalLevelCheck(),
+        new ReplicationCapacityCheck(),
+        new SourcePrivilegeCheck(),
+        new ReplicaIdentityCheck(),
+        new SourceActivityCheck(),
+        new UnsupportedObjectsCheck(),
+        new TargetPrivilegeCheck(),
+        new TargetConflictCheck(),
+    ];
+
+    public async Task<PrecheckReport> RunAsync(PrecheckOptions options, CancellationToken ct)
+    {
+        var results = new List<CheckResult>();
+        var source = await ConnectAsync("source", options.Source, options.ConnectTimeoutSeconds, results, ct);
+        var target = await ConnectAsync("target", options.Target, options.ConnectTimeoutSeconds, results, ct);
+        try
+        {
+            if (source is null || target is null)
+            {
+                return new PrecheckReport(results);
+            }
+            var context = new PrecheckContext
+            {
+                SourceSpec = options.Source,
+                TargetSpec = options.Target,
+                Source = source,
+                Target = target,
+                SourceFacts = await ServerFacts.LoadAsync(source, ct),
+                TargetFacts = await ServerFacts.LoadAsync(target, ct),
+                Tables = await TableFacts.LoadAsync(source, options.Selection, ct),
+                Selection = options.Selection,
+                TaskName = options.TaskName,
+                Incremental = options.Incremental,
+            };
+            results.Add(context.Tables.Count == 0
+                ? CheckResult.Fail("source.tables", "No table on the source matches the selection.", "Check the include and exclude patterns, and the source database name.")
+                : CheckResult.Pass("source.tables", $"{context.Tables.Count} tables selected ({context.DataTables.Count()} holding rows)."));
+            foreach (var check in AllChecks)
+            {
+                results.AddRange(await check.RunAsync(context, ct));
+            }
+            return new PrecheckReport(results);
+        }
+        finally
+        {
+            if (source is not null)
+            {
+                await source.DisposeAsync();
+            }
+            if (target is not null)
+            {
+                await target.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<NpgsqlConnection?> ConnectAsync(string side, ConnectionSpec spec, int timeoutSeconds, List<CheckResult> results, CancellationToken ct)
+    {
+        var conn = new NpgsqlConnection(spec.ToNpgsqlConnectionString("pgshift precheck", connectTimeoutSeconds: timeoutSeconds));
+        try
+        {
+            await conn.OpenAsync(ct);
+            await using (var cmd = new NpgsqlCommand("SET default_transaction_read_only = on; SET statement_timeout = '60s'", conn))
+            {
+                await cmd.ExecuteNonQueryAsync(ct);
+            }
+            results.Add(CheckResult.Pass($"{side}.connect", $"Connected to the {side} {spec}."));
+            return conn;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or IOException or ArgumentException)
+        {
+            await conn.DisposeAsync();
+            var failure = ConnectionFailure.From(ex, spec);
+            results.Add(CheckResult.Fail($"{side}.connect", $"Cannot connect to the {side}: {failure.Problem}", failure.Fix));
+            return null;
+        }
+    }
+}
