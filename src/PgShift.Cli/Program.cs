@@ -41,7 +41,7 @@ Console.CancelKeyPress += (_, e) =>
 };
 try
 {
-    return await parse.InvokeAsync(cancellationToken: cancel.Token);
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token);
 }
 catch (PgShiftException ex)
 {

@@ -1,0 +1,107 @@
+using Npgsql;
+using PgShift.Connections;
+
+namespace PgShift.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// One of the real PostgreSQL servers that tests/servers/pg-servers.sh starts. A test that needs a
+/// server and finds none fails, saying how to start them.
+/// </summary>
+public sealed class TestServer
+{
+    public static readonly TestServer Pg12 = new("PGSHIFT_PG12", 55412, 12);
+    public static readonly TestServer Pg15 = new("PGSHIFT_PG15", 55415, 15);
+    public static readonly TestServer Pg17 = new("PGSHIFT_PG17", 55417, 17);
+    /// <summary>PostgreSQL 15 with wal_level = replica.</summary>
+    public static readonly TestServer Pg15Replica = new("PGSHIFT_PG15R", 55425, 15);
+
+    /// <summary>A role in this group authenticates with a password (scram-sha-256); every other role is trusted.</summary>
+    public const string PasswordGroup = "pgshift_password_users";
+
+    private readonly string _envVar;
+
+    private TestServer(string envVar, int defaultPort, int major)
+    {
+        _envVar = envVar;
+        Major = major;
+        var fromEnv = Environment.GetEnvironmentVariable(envVar);
+        AdminConnectionString = string.IsNullOrEmpty(fromEnv)
+            ? $"Host=127.0.0.1;Port={defaultPort};Username=postgres;Database=postgres"
+            : fromEnv;
+        var b = new NpgsqlConnectionStringBuilder(AdminConnectionString);
+        Host = b.Host!;
+        Port = b.Port;
+    }
+
+    public int Major { get; }
+    public string Host { get; }
+    public int Port { get; }
+    public string AdminConnectionString { get; }
+
+    public override string ToString() => $"PostgreSQL {Major} at {Host}:{Port}";
+
+    public string ConnectionString(string database, string user = "postgres", string? password = null)
+    {
+        var b = new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = database, Username = user, Pooling = false, Timeout = 15 };
+        if (password is not null)
+        {
+            b.Password = password;
+        }
+        return b.ConnectionString;
+    }
+
+    /// <summary>A PgShift connection spec (libpq keyword/value form, as a user would type it).</summary>
+    public ConnectionSpec Spec(string database, string user = "postgres", string? password = null)
+        => ConnectionSpecParser.Parse(KeywordValue(database, user, password), new Dictionary<string, string?> { ["HOME"] = "/nonexistent" });
+
+    public string KeywordValue(string database, string user = "postgres", string? password = null)
+        => $"host={Host} port={Port} dbname='{database.Replace("'", "\\'", StringComparison.Ordinal)}' user={user}" + (password is null ? "" : $" password='{password}'");
+
+    public async Task<NpgsqlConnection> OpenAsync(string database = "postgres")
+    {
+        var conn = new NpgsqlConnection(ConnectionString(database));
+        try
+        {
+            await conn.OpenAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException)
+        {
+            await conn.DisposeAsync();
+            throw new InvalidOperationException(
+                $"{this} is not reachable ({ex.Message}). Start the test servers first: bash tests/servers/pg-servers.sh start " +
+                $"(or run the whole suite with bash scripts/test.sh). Override the address with {_envVar}.", ex);
+        }
+        return conn;
+    }
+
+    public async Task ExecuteAsync(string database, string sql)
+    {
+        await using var conn = await OpenAsync(database);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    public async Task<T?> ScalarAsync<T>(string database, string sql)
+    {
+        await using var conn = await OpenAsync(database);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        var v = await cmd.ExecuteScalarAsync();
+        return v is null or DBNull ? default : (T)v;
+    }
+
+    /// <summary>Creates a fresh, uniquely named database and returns its name.</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 63)].ToLowerInvariant();
+        await ExecuteAsync("postgres", $"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'");
+        return name;
+    }
+
+    public async Task DropDatabaseAsync(string name)
+    {
+        // Terminate leftovers (a slot's walsender, a pooled session) so the drop cannot hang.
+        await ExecuteAsync("postgres", $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()");
+        await ExecuteAsync("postgres", $"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '{name}' AND NOT active");
+        await ExecuteAsync("postgres", $"DROP DATABASE IF EXISTS \"{name}\"");
+    }
+}
