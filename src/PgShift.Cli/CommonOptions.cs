@@ -33,6 +33,8 @@ public sealed class CommonOptions
     public Option<string[]> IncludeTable { get; } = new("--include-table") { Description = "Table (schema.table, globs allowed) to include (repeatable)." };
     public Option<string[]> ExcludeTable { get; } = new("--exclude-table") { Description = "Table (schema.table, globs allowed) to exclude (repeatable)." };
 
+    public Option<string[]> ExcludeColumn { get; } = new("--exclude-column") { Description = "Column (schema.table.column) not to migrate (repeatable)." };
+
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON object instead of text." };
 
     public void AddTo(Command command, bool selection = true)
@@ -47,6 +49,7 @@ public sealed class CommonOptions
             command.Options.Add(ExcludeSchema);
             command.Options.Add(IncludeTable);
             command.Options.Add(ExcludeTable);
+            command.Options.Add(ExcludeColumn);
         }
     }
 
@@ -70,11 +73,17 @@ public sealed class CommonOptions
         selection.ExcludeSchemas.AddRange((pr.GetValue(ExcludeSchema) ?? []).Select(p => new NamePattern(p)));
         selection.IncludeTables.AddRange((pr.GetValue(IncludeTable) ?? []).Select(p => new NamePattern(p)));
         selection.ExcludeTables.AddRange((pr.GetValue(ExcludeTable) ?? []).Select(p => new NamePattern(p)));
-        return new ResolvedTask(source, target, taskName, selection, file);
+        var excluded = file.ToColumnExclusions();
+        foreach (var c in pr.GetValue(ExcludeColumn) ?? [])
+        {
+            excluded.Add(c);
+        }
+        return new ResolvedTask(source, target, taskName, selection, file, excluded, file.ToNameMapping());
     }
 }
 
-public sealed record ResolvedTask(ConnectionSpec Source, ConnectionSpec Target, string TaskName, TableSelection Selection, TaskFile File);
+public sealed record ResolvedTask(ConnectionSpec Source, ConnectionSpec Target, string TaskName, TableSelection Selection, TaskFile File,
+    ColumnExclusions ExcludedColumns, NameMapping Mapping);
 
 /// <summary>The command line itself is wrong: exit code 2, with what to type instead.</summary>
 public sealed class UsageException(string message, string fix) : PgShiftException(message, fix);

@@ -10,9 +10,9 @@ var root = new RootCommand("""
     Exit codes: 0 success, 1 a failed check, a difference found or a failed task, 2 a usage or runtime error.
     """);
 root.Subcommands.Add(PrecheckCommand.Create(common));
+root.Subcommands.Add(MigrateCommand.Create(common));
 foreach (var (name, what, issue) in new[]
 {
-    ("migrate", "Run the task: schema, full copy, post-data, then stream changes until cutover.", "pgshift migrate --source S --target T --task app"),
     ("status", "Show a task's phase, progress, delay and last error from its state on the target.", "pgshift status --source S --target T --task app"),
     ("cutover", "Wait for zero delay, sync sequences, finish the task and verify.", "pgshift cutover --source S --target T --task app"),
     ("stop", "Stop a running task where it stands; migrate resumes it later.", "pgshift stop --source S --target T --task app"),

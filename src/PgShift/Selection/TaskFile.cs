@@ -21,6 +21,60 @@ public sealed class TaskFile
     public List<string>? ExcludeSchemas { get; set; }
     public List<string>? IncludeTables { get; set; }
     public List<string>? ExcludeTables { get; set; }
+    /// <summary>schema.table.column entries.</summary>
+    public List<string>? ExcludeColumns { get; set; }
+    public MappingSection? Mapping { get; set; }
+
+    /// <summary>Renames: schemas {old: new}; tables {"schema.table": new_name}; columns {"schema.table.column": new_name}.</summary>
+    public sealed class MappingSection
+    {
+        public Dictionary<string, string>? Schemas { get; set; }
+        public Dictionary<string, string>? Tables { get; set; }
+        public Dictionary<string, string>? Columns { get; set; }
+    }
+
+    public ColumnExclusions ToColumnExclusions()
+    {
+        var e = new ColumnExclusions();
+        foreach (var c in ExcludeColumns ?? [])
+        {
+            e.Add(c);
+        }
+        return e;
+    }
+
+    public NameMapping ToNameMapping()
+    {
+        var m = new NameMapping();
+        foreach (var (from, to) in Mapping?.Schemas ?? [])
+        {
+            m.Schemas[from] = to;
+        }
+        foreach (var (from, to) in Mapping?.Tables ?? [])
+        {
+            var parts = QualifiedNameParser.Split(from);
+            if (parts.Count != 2)
+            {
+                throw new PgShiftException($"Mapped table '{from}' is not of the form schema.table.", "Write mapping.tables keys as schema.table.");
+            }
+            m.Tables[new Catalog.QualifiedName(parts[0], parts[1])] = to;
+        }
+        foreach (var (from, to) in Mapping?.Columns ?? [])
+        {
+            var parts = QualifiedNameParser.Split(from);
+            if (parts.Count != 3)
+            {
+                throw new PgShiftException($"Mapped column '{from}' is not of the form schema.table.column.", "Write mapping.columns keys as schema.table.column.");
+            }
+            var table = new Catalog.QualifiedName(parts[0], parts[1]);
+            if (!m.Columns.TryGetValue(table, out var cols))
+            {
+                m.Columns[table] = cols = new Dictionary<string, string>(StringComparer.Ordinal);
+            }
+            cols[parts[2]] = to;
+        }
+        return m;
+    }
 
     public static TaskFile Load(string path)
     {

@@ -1,0 +1,122 @@
+using Npgsql;
+using PgShift.Catalog;
+
+namespace PgShift.Schema;
+
+/// <summary>
+/// Reads what is built after the data: primary keys, unique and exclusion constraints, indexes, foreign
+/// keys, triggers (with their enable state), replica identity indexes, comments on them. Objects that
+/// PostgreSQL creates by itself (partition clones, internal triggers) are left to it. Statements name
+/// tables as the source's deparse functions print them (search_path empty); <see cref="PostDataMapper"/>
+/// turns them into the target's names.
+/// </summary>
+public static class PostDataReader
+{
+    public static async Task<List<PostDataStatement>> ReadAsync(NpgsqlConnection conn, IReadOnlyDictionary<uint, QualifiedName> tables,
+        IReadOnlySet<uint> matviews, CancellationToken ct)
+    {
+        var result = new List<PostDataStatement>();
+        var selected = tables.Keys.Concat(matviews).ToArray();
+        var version = conn.PostgreSqlVersion.Major;
+        var notCloned = version >= 11 ? "c.conparentid = 0" : "true";
+        var triggerNotCloned = version >= 13 ? "t.tgparentid = 0" : "true";
+
+        await using (var cmd = new NpgsqlCommand("SET search_path = ''", conn))
+        {
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await QueryAsync(conn, $"""
+            SELECT n.nspname, r.relname, c.contype::text, c.conname, pg_get_constraintdef(c.oid), r.relkind::text,
+                   pg_total_relation_size(r.oid), obj_description(c.oid, 'pg_constraint'), fn.nspname, fr.relname,
+                   quote_ident(fn.nspname) || '.' || quote_ident(fr.relname)
+            FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            LEFT JOIN pg_class fr ON fr.oid = c.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fr.relnamespace
+            WHERE c.contype IN ('p', 'u', 'x', 'f') AND c.conrelid = ANY(@rels) AND {notCloned} AND c.conislocal
+            ORDER BY c.conrelid, c.conname
+            """, selected, r =>
+        {
+            var table = new QualifiedName(r.GetString(0), r.GetString(1));
+            var only = r.GetString(5) == "p" ? "" : "ONLY ";
+            var isFk = r.GetString(2) == "f";
+            var name = r.GetString(3);
+            QualifiedName? referenced = isFk ? new QualifiedName(r.GetString(8), r.GetString(9)) : null;
+            var def = isFk ? r.GetString(4).Replace($"REFERENCES {r.GetString(10)}(", $"REFERENCES {referenced}(", StringComparison.Ordinal) : r.GetString(4);
+            var sql = $"ALTER TABLE {only}{table} ADD CONSTRAINT {Sql.Ident(name)} {def}";
+            result.Add(new PostDataStatement(isFk ? PostDataKind.ForeignKey : PostDataKind.Constraint, table, name, sql, r.GetInt64(6), referenced));
+            if (!r.IsDBNull(7))
+            {
+                result.Add(new PostDataStatement(PostDataKind.Other, table, name,
+                    $"COMMENT ON CONSTRAINT {Sql.Ident(name)} ON {table} IS {Sql.Literal(r.GetString(7))}", 0));
+            }
+        }, ct);
+
+        await QueryAsync(conn, """
+            SELECT n.nspname, r.relname, ic.relname, pg_get_indexdef(i.indexrelid), pg_total_relation_size(r.oid), i.indisreplident,
+                   obj_description(i.indexrelid, 'pg_class'),
+                   EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x') AND c.conrelid = i.indrelid),
+                   quote_ident(n.nspname) || '.' || quote_ident(r.relname)
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid
+            JOIN pg_namespace n ON n.oid = r.relnamespace
+            WHERE i.indrelid = ANY(@rels)
+              AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+            ORDER BY i.indrelid, ic.relname
+            """, selected, r =>
+        {
+            var table = new QualifiedName(r.GetString(0), r.GetString(1));
+            var index = r.GetString(2);
+            if (!r.GetBoolean(7))
+            {
+                // Rewritten to PgShift's own quoting of the table, so the mapper finds it; without ONLY a
+                // partitioned table's index cascades to the partitions.
+                var def = r.GetString(3);
+                var deparsedTable = r.GetString(8);
+                def = def.Replace($" ON ONLY {deparsedTable} USING ", $" ON {table} USING ", StringComparison.Ordinal)
+                         .Replace($" ON {deparsedTable} USING ", $" ON {table} USING ", StringComparison.Ordinal);
+                result.Add(new PostDataStatement(PostDataKind.Index, table, index, def, r.GetInt64(4)));
+            }
+            if (r.GetBoolean(5))
+            {
+                result.Add(new PostDataStatement(PostDataKind.Other, table, index, $"ALTER TABLE ONLY {table} REPLICA IDENTITY USING INDEX {Sql.Ident(index)}", 0));
+            }
+            if (!r.IsDBNull(6))
+            {
+                result.Add(new PostDataStatement(PostDataKind.Other, table, index, $"COMMENT ON INDEX {Sql.Qualified(table.Schema, index)} IS {Sql.Literal(r.GetString(6))}", 0));
+            }
+        }, ct);
+
+        await QueryAsync(conn, $"""
+            SELECT n.nspname, r.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, obj_description(t.oid, 'pg_trigger'),
+                   quote_ident(n.nspname) || '.' || quote_ident(r.relname)
+            FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            WHERE t.tgrelid = ANY(@rels) AND NOT t.tgisinternal AND {triggerNotCloned}
+            ORDER BY t.tgrelid, t.tgname
+            """, selected, r =>
+        {
+            var table = new QualifiedName(r.GetString(0), r.GetString(1));
+            var name = r.GetString(2);
+            var def = r.GetString(3).Replace($" ON {r.GetString(6)} ", $" ON {table} ", StringComparison.Ordinal);
+            result.Add(new PostDataStatement(PostDataKind.Trigger, table, name, def, 0));
+            var state = r.GetString(4) switch { "D" => "DISABLE", "A" => "ENABLE ALWAYS", "R" => "ENABLE REPLICA", _ => null };
+            if (state is not null)
+            {
+                result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"ALTER TABLE {table} {state} TRIGGER {Sql.Ident(name)}", 0));
+            }
+            if (!r.IsDBNull(5))
+            {
+                result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"COMMENT ON TRIGGER {Sql.Ident(name)} ON {table} IS {Sql.Literal(r.GetString(5))}", 0));
+            }
+        }, ct);
+        return result;
+    }
+
+    private static async Task QueryAsync(NpgsqlConnection conn, string sql, uint[] rels, Action<NpgsqlDataReader> row, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        cmd.Parameters.Add(new NpgsqlParameter("rels", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = rels });
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            row(rd);
+        }
+    }
+}

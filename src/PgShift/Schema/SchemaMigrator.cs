@@ -1,0 +1,306 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgShift.Catalog;
+using PgShift.Connections;
+using PgShift.State;
+
+namespace PgShift.Schema;
+
+/// <summary>
+/// Creates the selected objects on the target: pre-data (everything a table needs to receive rows) in one
+/// transaction, so a failure leaves nothing half-created; post-data (keys, indexes, foreign keys,
+/// triggers) after the data, in parallel, largest table first, each object in its own transaction so a
+/// re-run continues with what is missing.
+/// </summary>
+public sealed class SchemaMigrator(ILogger logger)
+{
+    public const string PreDataPhase = "pre-data";
+    public const string PostDataPhase = "post-data";
+
+    public async Task<SchemaReport> CreatePreDataAsync(SchemaMigrationOptions options, CancellationToken ct)
+    {
+        var report = new SchemaReport();
+        await using var source = await OpenAsync(options.Source, "pgshift schema", ct);
+        await using var target = await OpenAsync(options.Target, "pgshift schema", ct);
+        var (reader, objects) = await ReadSourceAsync(source, options, ct);
+        report.Warnings.AddRange(reader.Warnings);
+        report.Skipped.AddRange(reader.Skipped.Select(o => (o.Display, o.SkipReason!)));
+
+        if (await StateSchema.PhaseDoneAsync(target, options.TaskName, PreDataPhase, ct))
+        {
+            report.AlreadyPresent.AddRange(objects.Select(o => o.Display));
+            logger.LogInformation("Pre-data objects of task {Task} exist from an earlier run", options.TaskName);
+            return report;
+        }
+
+        var available = await QueryListAsync(target, "SELECT name FROM pg_available_extensions", ct);
+        var roles = (await QueryListAsync(target, "SELECT rolname FROM pg_roles", ct)).ToHashSet(StringComparer.Ordinal);
+        var schemasBefore = (await QueryListAsync(target, "SELECT nspname FROM pg_namespace", ct)).ToHashSet(StringComparer.Ordinal);
+
+        await using var tx = await target.BeginTransactionAsync(ct);
+        await ExecAsync(target, tx, "SET LOCAL check_function_bodies = off; SET LOCAL search_path = ''; SET LOCAL client_min_messages = warning", ct);
+        foreach (var o in objects)
+        {
+            if (o.Kind == ObjectKind.Extension && !available.Contains(o.Name))
+            {
+                report.Skipped.Add((o.Display, "not available on the target server"));
+                report.Warnings.Add($"{o.Display} is not available on the target; objects that use it will fail. Install it on the target.");
+                continue;
+            }
+            foreach (var statement in o.Statements)
+            {
+                await RunAsync(target, tx, o.Display, statement, ct);
+            }
+            report.Created.Add(o.Display);
+        }
+        foreach (var o in objects)
+        {
+            foreach (var statement in o.Finishing)
+            {
+                await RunAsync(target, tx, o.Display, statement, ct);
+            }
+        }
+        foreach (var (o, grantee, sql) in reader.Grants)
+        {
+            if (grantee == "PUBLIC" || roles.Contains(grantee))
+            {
+                await RunAsync(target, tx, o.Display, sql, ct);
+            }
+            else
+            {
+                report.Warnings.Add($"Role {grantee} does not exist on the target; not migrated: {sql}");
+            }
+        }
+        await ApplyMappingAsync(target, tx, options, objects, schemasBefore, report, ct);
+        await StateSchema.MarkPhaseDoneAsync(target, tx, options.TaskName, PreDataPhase, options.Source.ToString(), ct);
+        await tx.CommitAsync(ct);
+        logger.LogInformation("Created {Count} pre-data objects; {Skipped} skipped", report.Created.Count, report.Skipped.Count);
+        return report;
+    }
+
+    public async Task<SchemaReport> CreatePostDataAsync(SchemaMigrationOptions options, CancellationToken ct)
+    {
+        var report = new SchemaReport();
+        List<PostDataStatement> statements;
+        List<SchemaObject> objects;
+        SourceSchemaReader reader;
+        await using (var source = await OpenAsync(options.Source, "pgshift schema", ct))
+        {
+            (reader, objects) = await ReadSourceAsync(source, options, ct);
+            var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+            statements = await PostDataReader.ReadAsync(source, reader.SelectedTables, matviews, ct);
+        }
+        var mapper = new PostDataMapper(options.Mapping);
+        await using var target = await OpenAsync(options.Target, "pgshift schema", ct);
+        var existing = await ExistingPostDataAsync(target, ct);
+
+        var pending = new List<(PostDataStatement Statement, string Sql)>();
+        foreach (var s in statements)
+        {
+            var mapped = mapper.Map(s);
+            var key = mapper.Key(s);
+            if (s.Kind != PostDataKind.Other && existing.Contains(key))
+            {
+                report.AlreadyPresent.Add(s.Display);
+                continue;
+            }
+            pending.Add((s, mapped));
+        }
+
+        // Keys and indexes first (largest table first, so the longest build starts at once), then foreign
+        // keys, which need the referenced keys, then triggers and the rest.
+        await RunParallelAsync(options, pending.Where(p => p.Statement.Kind is PostDataKind.Constraint or PostDataKind.Index)
+            .OrderByDescending(p => p.Statement.TableBytes).ToList(), report, ct);
+        await RunParallelAsync(options, pending.Where(p => p.Statement.Kind == PostDataKind.ForeignKey).ToList(), report, ct);
+        foreach (var p in pending.Where(p => p.Statement.Kind is PostDataKind.Trigger or PostDataKind.Other))
+        {
+            await RunAsync(target, null, p.Statement.Display, p.Sql, ct);
+            if (p.Statement.Kind == PostDataKind.Trigger)
+            {
+                report.Created.Add(p.Statement.Display);
+            }
+        }
+
+        await using (var source = await OpenAsync(options.Source, "pgshift schema", ct))
+        {
+            await SequenceSync.SyncAsync(source, target, reader.SelectedTables, objects, options.Mapping, ct);
+        }
+        foreach (var mv in objects.Where(o => o.Kind == ObjectKind.MaterializedView))
+        {
+            var name = Sql.Qualified(options.Mapping.MapSchema(mv.Schema), mv.Name);
+            await RunAsync(target, null, mv.Display, $"REFRESH MATERIALIZED VIEW {name}", ct);
+        }
+        foreach (var table in reader.SelectedTables.Values.Select(options.Mapping.MapTable).Distinct())
+        {
+            await RunAsync(target, null, $"table {table}", $"ANALYZE {table}", ct);
+        }
+        await StateSchema.MarkPhaseDoneAsync(target, null, options.TaskName, PostDataPhase, options.Source.ToString(), ct);
+        logger.LogInformation("Built {Count} post-data objects ({Present} already present)", report.Created.Count, report.AlreadyPresent.Count);
+        return report;
+    }
+
+    private static async Task<(SourceSchemaReader, List<SchemaObject>)> ReadSourceAsync(NpgsqlConnection source, SchemaMigrationOptions options, CancellationToken ct)
+    {
+        // One snapshot of the catalog for all the reads.
+        await ExecAsync(source, null, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ct);
+        var reader = new SourceSchemaReader(source, options);
+        var objects = await reader.ReadPreDataAsync(ct);
+        await ExecAsync(source, null, "COMMIT", ct);
+        return (reader, objects);
+    }
+
+    private async Task RunParallelAsync(SchemaMigrationOptions options, List<(PostDataStatement Statement, string Sql)> work, SchemaReport report, CancellationToken ct)
+    {
+        if (work.Count == 0)
+        {
+            return;
+        }
+        var queue = new ConcurrentQueue<(PostDataStatement Statement, string Sql)>(work);
+        var created = new ConcurrentBag<string>();
+        var workers = Enumerable.Range(0, Math.Max(1, Math.Min(options.Jobs, work.Count))).Select(async _ =>
+        {
+            await using var conn = await OpenAsync(options.Target, "pgshift post-data", ct);
+            await ExecAsync(conn, null, "SET maintenance_work_mem = '256MB'; SET statement_timeout = 0", ct);
+            while (queue.TryDequeue(out var item))
+            {
+                await RunAsync(conn, null, item.Statement.Display, item.Sql, ct);
+                created.Add(item.Statement.Display);
+                logger.LogInformation("Built {Object}", item.Statement.Display);
+            }
+        }).ToList();
+        await Task.WhenAll(workers);
+        report.Created.AddRange(created);
+    }
+
+    /// <summary>Renames on the target, after creating under source names, so that what PostgreSQL tracks by oid follows.</summary>
+    private static async Task ApplyMappingAsync(NpgsqlConnection target, NpgsqlTransaction tx, SchemaMigrationOptions options,
+        List<SchemaObject> objects, HashSet<string> schemasBefore, SchemaReport report, CancellationToken ct)
+    {
+        var mapping = options.Mapping;
+        if (mapping.IsEmpty)
+        {
+            return;
+        }
+        var tables = objects.Where(o => o.Kind == ObjectKind.Table).ToList();
+        var renamedWords = new List<string>();
+        foreach (var t in tables)
+        {
+            var name = new QualifiedName(t.Schema, t.Name);
+            if (mapping.Columns.TryGetValue(name, out var cols))
+            {
+                foreach (var (from, to) in cols)
+                {
+                    await RunAsync(target, tx, t.Display, $"ALTER TABLE {name} RENAME COLUMN {Sql.Ident(from)} TO {Sql.Ident(to)}", ct);
+                    renamedWords.Add(from);
+                }
+            }
+            if (mapping.Tables.TryGetValue(name, out var newName))
+            {
+                await RunAsync(target, tx, t.Display, $"ALTER TABLE {name} RENAME TO {Sql.Ident(newName)}", ct);
+                renamedWords.Add(t.Name);
+            }
+        }
+        foreach (var (from, to) in mapping.Schemas)
+        {
+            var moving = objects.Where(o => o.Schema == from && o.AlterTarget is not null && o.Kind != ObjectKind.Extension).ToList();
+            if (moving.Count == 0)
+            {
+                continue;
+            }
+            renamedWords.Add(from);
+            await RunAsync(target, tx, $"schema {Sql.Ident(to)}", $"CREATE SCHEMA IF NOT EXISTS {Sql.Ident(to)}", ct);
+            foreach (var o in moving)
+            {
+                var alter = o.AlterTarget!;
+                if (o.Kind == ObjectKind.Table && mapping.Tables.TryGetValue(new QualifiedName(o.Schema, o.Name), out var newName))
+                {
+                    alter = $"TABLE {Sql.Qualified(o.Schema, newName)}";
+                }
+                await RunAsync(target, tx, o.Display, $"ALTER {alter} SET SCHEMA {Sql.Ident(to)}", ct);
+            }
+            if (!schemasBefore.Contains(from))
+            {
+                await RunAsync(target, tx, $"schema {Sql.Ident(from)}", $"DROP SCHEMA {Sql.Ident(from)}", ct);
+            }
+        }
+        foreach (var f in objects.Where(o => o.Kind == ObjectKind.Function && o.Statements.Count > 0))
+        {
+            var hit = renamedWords.FirstOrDefault(w => f.Statements[0].Contains(w, StringComparison.Ordinal));
+            if (hit is not null)
+            {
+                report.Warnings.Add($"{f.Display} mentions the renamed name {hit} in its body; its text is not rewritten: check it on the target.");
+            }
+        }
+    }
+
+    private static async Task<HashSet<string>> ExistingPostDataAsync(NpgsqlConnection target, CancellationToken ct)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        // q(): PgShift's quoting (always double quotes), to compare with the statements' keys.
+        foreach (var row in await QueryListAsync(target, """
+            SELECT ('"' || replace(n.nspname, '"', '""') || '"') || '.' || ('"' || replace(r.relname, '"', '""') || '"') || '|' || ('"' || replace(c.conname, '"', '""') || '"')
+              FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            UNION ALL
+            SELECT ('"' || replace(n.nspname, '"', '""') || '"') || '.' || ('"' || replace(r.relname, '"', '""') || '"') || '|' || ('"' || replace(ic.relname, '"', '""') || '"')
+              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+            UNION ALL
+            SELECT ('"' || replace(n.nspname, '"', '""') || '"') || '.' || ('"' || replace(r.relname, '"', '""') || '"') || '|' || ('"' || replace(t.tgname, '"', '""') || '"')
+              FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            """, ct))
+        {
+            set.Add(row);
+        }
+        return set;
+    }
+
+    internal static async Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, string applicationName, CancellationToken ct)
+    {
+        var conn = new NpgsqlConnection(spec.ToNpgsqlConnectionString(applicationName));
+        try
+        {
+            await conn.OpenAsync(ct);
+            return conn;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            await conn.DisposeAsync();
+            var failure = ConnectionFailure.From(ex, spec);
+            throw new PgShiftException($"Cannot connect to {spec}: {failure.Problem}", failure.Fix, ex);
+        }
+    }
+
+    private static async Task RunAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string what, string sql, CancellationToken ct)
+    {
+        try
+        {
+            await using var cmd = new NpgsqlCommand(sql, conn, tx);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException pe)
+        {
+            throw new PgShiftException(
+                $"Creating {what} on the target failed: {pe.MessageText} (SQLSTATE {pe.SqlState}). Statement: {sql}",
+                "Fix the cause on the target (or exclude the object) and run the task again; nothing of this phase was kept, or it resumes with what is missing.",
+                pe);
+        }
+    }
+
+    private static async Task ExecAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn, tx);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<List<string>> QueryListAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
+    {
+        var list = new List<string>();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            list.Add(rd.GetString(0));
+        }
+        return list;
+    }
+}

@@ -1,0 +1,65 @@
+namespace PgShift.Schema;
+
+public enum ObjectKind
+{
+    Schema,
+    Extension,
+    Collation,
+    Type,
+    Function,
+    Sequence,
+    Table,
+    Operator,
+    Aggregate,
+    View,
+    MaterializedView,
+    Rule,
+}
+
+/// <summary>
+/// One object created before the data: its catalog key (e.g. <c>rel:16384</c>), the statements that
+/// create it on the target, and the keys of the objects it depends on (from pg_depend).
+/// </summary>
+public sealed class SchemaObject(string key, ObjectKind kind, string schema, string name, string display)
+{
+    public string Key { get; } = key;
+    public ObjectKind Kind { get; } = kind;
+    public string Schema { get; } = schema;
+    public string Name { get; } = name;
+    /// <summary>For a person: "table \"s\".\"t\"".</summary>
+    public string Display { get; } = display;
+    public List<string> Statements { get; } = new();
+    public HashSet<string> DependsOn { get; } = new(StringComparer.Ordinal);
+    /// <summary>Statements run after every object exists (OWNED BY, comments, grants).</summary>
+    public List<string> Finishing { get; } = new();
+    /// <summary>What follows ALTER to address it (e.g. <c>FUNCTION s.f(integer)</c>), for moving it to a mapped schema; null when it moves with its owner.</summary>
+    public string? AlterTarget { get; set; }
+    /// <summary>Why it is not migrated (a C function, a base type); null when it is.</summary>
+    public string? SkipReason { get; set; }
+
+    public override string ToString() => Display;
+}
+
+/// <summary>A statement built after the data (key, index, foreign key, trigger), on one table.</summary>
+/// <param name="Table">The source table.</param>
+/// <param name="ObjectName">The constraint, index or trigger name (unquoted; an index's schema is the table's).</param>
+/// <param name="ReferencedTable">For a foreign key, the referenced source table.</param>
+public sealed record PostDataStatement(
+    PostDataKind Kind,
+    PgShift.Catalog.QualifiedName Table,
+    string ObjectName,
+    string Sql,
+    long TableBytes,
+    PgShift.Catalog.QualifiedName? ReferencedTable = null)
+{
+    public string Display => $"{Kind switch { PostDataKind.Constraint => "constraint", PostDataKind.Index => "index", PostDataKind.ForeignKey => "foreign key", PostDataKind.Trigger => "trigger", _ => "statement" }} {PgShift.Catalog.Sql.Ident(ObjectName)} on {Table}";
+}
+
+public enum PostDataKind
+{
+    Constraint,
+    Index,
+    ForeignKey,
+    Trigger,
+    Other,
+}

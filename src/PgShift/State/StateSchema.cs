@@ -1,0 +1,62 @@
+using Npgsql;
+
+namespace PgShift.State;
+
+/// <summary>
+/// The task state kept on the target in the <c>pgshift</c> schema, so that a process can die anywhere
+/// and the next one knows where things stand. Holds no password.
+/// </summary>
+public static class StateSchema
+{
+    public const string Name = "pgshift";
+
+    public static async Task EnsureAsync(NpgsqlConnection target, NpgsqlTransaction? tx, CancellationToken ct)
+    {
+        const string sql = """
+            CREATE SCHEMA IF NOT EXISTS pgshift;
+            CREATE TABLE IF NOT EXISTS pgshift.tasks (
+                name text PRIMARY KEY,
+                source text NOT NULL DEFAULT '',
+                phase text NOT NULL DEFAULT 'schema',
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                last_error text,
+                last_error_at timestamptz);
+            CREATE TABLE IF NOT EXISTS pgshift.task_phases (
+                task text NOT NULL,
+                phase text NOT NULL,
+                finished_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (task, phase));
+            """;
+        await using var cmd = new NpgsqlCommand(sql, target, tx);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public static async Task<bool> PhaseDoneAsync(NpgsqlConnection target, string task, string phase, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "SELECT to_regclass('pgshift.task_phases') IS NOT NULL", target);
+        if (!(bool)(await cmd.ExecuteScalarAsync(ct))!)
+        {
+            return false;
+        }
+        await using var q = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pgshift.task_phases WHERE task = @t AND phase = @p)", target);
+        q.Parameters.AddWithValue("t", task);
+        q.Parameters.AddWithValue("p", phase);
+        return (bool)(await q.ExecuteScalarAsync(ct))!;
+    }
+
+    public static async Task MarkPhaseDoneAsync(NpgsqlConnection target, NpgsqlTransaction? tx, string task, string phase, string source, CancellationToken ct)
+    {
+        await EnsureAsync(target, tx, ct);
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO pgshift.tasks (name, source, phase) VALUES (@t, @s, @p)
+              ON CONFLICT (name) DO UPDATE SET phase = excluded.phase, updated_at = now();
+            INSERT INTO pgshift.task_phases (task, phase) VALUES (@t, @p) ON CONFLICT DO NOTHING;
+            """, target, tx);
+        cmd.Parameters.AddWithValue("t", task);
+        cmd.Parameters.AddWithValue("p", phase);
+        cmd.Parameters.AddWithValue("s", source);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
