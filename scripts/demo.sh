@@ -67,7 +67,13 @@ SQL
 log "pgshift precheck"
 "${PGSHIFT[@]}" precheck --source "$SRC" --target "$TGT"
 
+log "pgshift migrate --types schema"
+"${PGSHIFT[@]}" migrate --types schema --source "$SRC" --target "$TGT"
+tables=$(psql -X -At "host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=shop" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+indexes=$(psql -X -At "host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=shop" -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")
+[ "$tables" -ge 5 ] && [ "$indexes" -ge 4 ] || { echo "demo: the target lacks tables or indexes ($tables tables, $indexes indexes)" >&2; exit 1; }
+
 log "next steps"
-echo "This version of PgShift runs the precheck; 'pgshift migrate', 'cutover' and 'verify' are not built yet"
-echo "and say so when run. The demo grows with them."
-log "demo finished: precheck passed"
+echo "The full copy, the change stream, cutover and verify are not built yet in this version of PgShift"
+echo "('pgshift migrate' without --types schema says so). The demo grows with them."
+log "demo finished: precheck passed; schema migrated ($tables tables, $indexes indexes on the target)"

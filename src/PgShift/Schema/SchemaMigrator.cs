@@ -61,7 +61,7 @@ public sealed class SchemaMigrator(ILogger logger)
                 await RunAsync(target, tx, o.Display, statement, ct);
             }
         }
-        foreach (var (o, grantee, sql) in reader.Grants)
+        foreach (var (o, grantee, sql) in reader.Grants.Where(g => g.Object.SkipReason is null))
         {
             if (grantee == "PUBLIC" || roles.Contains(grantee))
             {

@@ -77,3 +77,23 @@ public sealed class PrecheckCliTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         Assert.Contains("1 tables selected", result.Stdout, StringComparison.Ordinal);
     }
 }
+
+public sealed class MigrateCliTests(Pg15To17 pair) : IClassFixture<Pg15To17>
+{
+    [Fact]
+    public async Task Migrate_schema_creates_tables_and_keys_and_unbuilt_types_exit_2()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY, v text); CREATE INDEX t_v ON app.t (v);");
+        var args = new[] { "--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "cli_schema" };
+        var notYet = await PgShiftProcess.RunAsync(["migrate", .. args]);
+        Assert.Equal(2, notYet.ExitCode);
+        Assert.Contains("not built yet", notYet.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pg_namespace WHERE nspname = 'app'"));
+
+        var result = await PgShiftProcess.RunAsync(["migrate", "--types", "schema", .. args]);
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("Schema of task cli_schema", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pg_index WHERE indrelid = 'app.t'::regclass"));
+        Assert.Equal("post-data", await pair.Target.ScalarAsync<string>(pair.TargetDb, "SELECT phase FROM pgshift.tasks WHERE name = 'cli_schema'"));
+    }
+}
