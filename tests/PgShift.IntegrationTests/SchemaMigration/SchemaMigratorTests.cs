@@ -54,7 +54,7 @@ public abstract class SchemaMigratorTestsBase(TestServer source, TestServer targ
         var src = await Source.CreateDatabaseAsync("ssrc");
         var tgt = await Target.CreateDatabaseAsync("stgt");
         // Roles belong to the cluster, not the database: the grantee exists on both servers, as PgShift expects.
-        const string role = "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgshift_fixture_reader') THEN CREATE ROLE pgshift_fixture_reader NOLOGIN; END IF; END$$";
+        const string role = "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgshift_fixture_reader') THEN CREATE ROLE pgshift_fixture_reader NOLOGIN; END IF; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END$$";
         await Source.ExecuteAsync("postgres", role);
         await Target.ExecuteAsync("postgres", role);
         await Source.ExecuteAsync(src, Fixture.Replace("CREATE ROLE pgshift_fixture_reader_tmp NOLOGIN;", "", StringComparison.Ordinal)
