@@ -299,6 +299,8 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
                    p.oid::regprocedure::text
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
             WHERE {UserSchemas}
+              -- Functions that another object creates by itself (a range type's constructors) come with it.
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);

@@ -44,6 +44,8 @@ public abstract class SchemaMigratorTestsBase(TestServer source, TestServer targ
         CREATE MATERIALIZED VIEW public.mv AS SELECT count(*) AS n FROM "Sales Dept"."Order";
         CREATE AGGREGATE public.mysum (int) (SFUNC = int4pl, STYPE = int, INITCOND = '0');
         CREATE RULE no_delete AS ON DELETE TO public.nokey DO INSTEAD NOTHING;
+        CREATE TYPE public.floatrange AS RANGE (subtype = float8, subtype_diff = float8mi);
+        CREATE TABLE public.spans (id int PRIMARY KEY, r public.floatrange, EXCLUDE USING gist (r WITH &&));
         """;
 
     protected TestServer Source { get; } = source;
@@ -111,6 +113,9 @@ public abstract class SchemaMigratorTestsBase(TestServer source, TestServer targ
         Assert.Equal(new[] { "sad", "ok", "hap\"py" }, await Target.ScalarAsync<string[]>(tgt, "SELECT array_agg(enumlabel ORDER BY enumsortorder)::text[] FROM pg_enum"));
         Assert.Equal(1L, await Target.ScalarAsync<long>(tgt, "SELECT count(*) FROM pg_rewrite WHERE rulename = 'no_delete'"));
         Assert.Equal(6, await Target.ScalarAsync<int>(tgt, "SELECT public.mysum(x) FROM (VALUES (1), (2), (3)) v(x)"));
+        // The range type's constructor functions come with the type: neither skipped nor created twice.
+        Assert.Equal("[1,2)", await Target.ScalarAsync<string>(tgt, "SELECT public.floatrange(1, 2)::text"));
+        Assert.Equal(1L, await Target.ScalarAsync<long>(tgt, "SELECT count(*) FROM pg_constraint WHERE contype = 'x' AND conrelid = 'public.spans'::regclass"));
     }
 
     [Fact]
