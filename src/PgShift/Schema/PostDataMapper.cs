@@ -8,8 +8,15 @@ namespace PgShift.Schema;
 /// get their target names; renamed columns are renamed back to their source names for the duration of
 /// the statement, in the same transaction, so that the server's own deparsed definition stays exact.
 /// </summary>
-public sealed class PostDataMapper(NameMapping mapping)
+public sealed class PostDataMapper(NameMapping mapping, IReadOnlyDictionary<string, string>? deparsedSchemaNames = null)
 {
+    // Names in expressions (a cast to a type, a function call) are printed by the source's deparse functions
+    // as schema.name, with the schema quoted only when it must be: both spellings of a renamed schema are rewritten.
+    private readonly List<(System.Text.RegularExpressions.Regex Pattern, string Replacement)> _schemaPrefixes = mapping.Schemas
+        .SelectMany(m => new[] { Sql.Ident(m.Key), deparsedSchemaNames?.GetValueOrDefault(m.Key) ?? Sql.Ident(m.Key) }.Distinct()
+            .Select(prefix => (new System.Text.RegularExpressions.Regex("(?<![\\w\"$.])" + System.Text.RegularExpressions.Regex.Escape(prefix) + "\\."), Sql.Ident(m.Value) + ".")))
+        .ToList();
+
     public QualifiedName MapTable(QualifiedName table) => mapping.MapTable(table);
 
     /// <summary>The existing-object key on the target: mapped table and object name, always quoted.</summary>
@@ -25,6 +32,10 @@ public sealed class PostDataMapper(NameMapping mapping)
         if (s.ReferencedTable is { } referenced)
         {
             sql = Replace(sql, referenced);
+        }
+        foreach (var (pattern, replacement) in _schemaPrefixes)
+        {
+            sql = pattern.Replace(sql, replacement);
         }
         var involved = new[] { s.Table, s.ReferencedTable }.OfType<QualifiedName>().Distinct()
             .Where(t => mapping.Columns.TryGetValue(t, out var c) && c.Count > 0).ToList();

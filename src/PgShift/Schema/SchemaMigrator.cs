@@ -85,13 +85,21 @@ public sealed class SchemaMigrator(ILogger logger)
         List<PostDataStatement> statements;
         List<SchemaObject> objects;
         SourceSchemaReader reader;
+        Dictionary<string, string> deparsed;
         await using (var source = await OpenAsync(options.Source, "pgshift schema", ct))
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
             statements = await PostDataReader.ReadAsync(source, reader.SelectedTables, matviews, ct);
+            deparsed = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var schema in options.Mapping.Schemas.Keys)
+            {
+                await using var q = new NpgsqlCommand("SELECT quote_ident(@s)", source);
+                q.Parameters.AddWithValue("s", schema);
+                deparsed[schema] = (string)(await q.ExecuteScalarAsync(ct))!;
+            }
         }
-        var mapper = new PostDataMapper(options.Mapping);
+        var mapper = new PostDataMapper(options.Mapping, deparsed);
         await using var target = await OpenAsync(options.Target, "pgshift schema", ct);
         var existing = await ExistingPostDataAsync(target, ct);
 
@@ -204,11 +212,19 @@ public sealed class SchemaMigrator(ILogger logger)
         foreach (var (from, to) in mapping.Schemas)
         {
             var moving = objects.Where(o => o.Schema == from && o.AlterTarget is not null && o.Kind != ObjectKind.Extension).ToList();
-            if (moving.Count == 0)
+            if (moving.Count == 0 && !objects.Any(o => o.Kind == ObjectKind.Schema && o.Name == from))
             {
                 continue;
             }
             renamedWords.Add(from);
+            var sharedTarget = mapping.Schemas.Count(m => m.Value == to) > 1;
+            if (!schemasBefore.Contains(from) && !schemasBefore.Contains(to) && !sharedTarget)
+            {
+                // The schema is PgShift's own on this target: renaming it moves everything in it at once.
+                await RunAsync(target, tx, $"schema {Sql.Ident(from)}", $"ALTER SCHEMA {Sql.Ident(from)} RENAME TO {Sql.Ident(to)}", ct);
+                continue;
+            }
+            // The target already has one of the two schemas: move the objects one by one.
             await RunAsync(target, tx, $"schema {Sql.Ident(to)}", $"CREATE SCHEMA IF NOT EXISTS {Sql.Ident(to)}", ct);
             foreach (var o in moving)
             {
@@ -218,6 +234,29 @@ public sealed class SchemaMigrator(ILogger logger)
                     alter = $"TABLE {Sql.Qualified(o.Schema, newName)}";
                 }
                 await RunAsync(target, tx, o.Display, $"ALTER {alter} SET SCHEMA {Sql.Ident(to)}", ct);
+            }
+            // A range type's multirange (PostgreSQL 14+) does not move with it.
+            await using (var cmd = new NpgsqlCommand("""
+                SELECT format('ALTER TYPE %I.%I SET SCHEMA %I', n.nspname, t.typname, @to)
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                WHERE n.nspname = @from AND t.typtype = 'm'
+                """, target, tx))
+            {
+                cmd.Parameters.AddWithValue("from", from);
+                cmd.Parameters.AddWithValue("to", to);
+                var moves = new List<string>();
+                if (target.PostgreSqlVersion.Major >= 14)
+                {
+                    await using var rd = await cmd.ExecuteReaderAsync(ct);
+                    while (await rd.ReadAsync(ct))
+                    {
+                        moves.Add(rd.GetString(0));
+                    }
+                }
+                foreach (var move in moves)
+                {
+                    await RunAsync(target, tx, $"schema {Sql.Ident(from)}", move, ct);
+                }
             }
             if (!schemasBefore.Contains(from))
             {

@@ -356,6 +356,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
             var name = $"{Sql.Ident(r.GetString(1))}.{r.GetString(2)}";
             var o = Add($"op:{oid}", ObjectKind.Operator, r.GetString(1), r.GetString(2), $"operator {name}");
             o.Statements.Add($"CREATE OPERATOR {name} ({string.Join(", ", parts)})");
+            o.AlterTarget = $"OPERATOR {name} ({(r.IsDBNull(4) ? "NONE" : r.GetString(4))}, {(r.IsDBNull(5) ? "NONE" : r.GetString(5))})";
         }, ct);
     }
 
@@ -692,9 +693,12 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
                    CASE WHEN d.classoid = 'pg_class'::regclass THEN (SELECT relkind::text FROM pg_class WHERE oid = d.objoid) END,
                    CASE WHEN d.classoid = 'pg_class'::regclass AND d.objsubid > 0
                         THEN (SELECT attname FROM pg_attribute WHERE attrelid = d.objoid AND attnum = d.objsubid) END,
-                   CASE WHEN d.classoid = 'pg_proc'::regclass THEN (SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = d.objoid) END
+                   CASE WHEN d.classoid = 'pg_proc'::regclass THEN (SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = d.objoid) END,
+                   CASE WHEN d.classoid = 'pg_type'::regclass THEN (SELECT t.typrelid FROM pg_type t WHERE t.oid = d.objoid) END,
+                   CASE WHEN d.classoid = 'pg_constraint'::regclass THEN (SELECT c.conname::text FROM pg_constraint c WHERE c.oid = d.objoid AND c.contype = 'c') END,
+                   CASE WHEN d.classoid = 'pg_constraint'::regclass THEN (SELECT CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid ELSE 'rel:' || c.conrelid END FROM pg_constraint c WHERE c.oid = d.objoid) END
             FROM pg_description d
-            WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass)
+            WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_constraint'::regclass)
             """, r =>
         {
             var catalog = r.GetString(0);
@@ -727,6 +731,14 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
                         rel.Finishing.Add($"COMMENT ON {word} {name} IS {text}");
                     }
                     break;
+                case "pg_type" when !r.IsDBNull(7) && r.GetFieldValue<uint>(7) != 0 && _objects.TryGetValue($"rel:{r.GetFieldValue<uint>(7)}", out var composite):
+                    composite.Finishing.Add($"COMMENT ON TYPE {Sql.Qualified(composite.Schema, composite.Name)} IS {text}");
+                    break;
+                case "pg_constraint" when !r.IsDBNull(8) && _objects.TryGetValue(r.GetString(9), out var owner):
+                    // CHECK constraints are created with their table or domain; keys and foreign keys get theirs after the data.
+                    var on = owner.Kind == ObjectKind.Type ? $"DOMAIN {Sql.Qualified(owner.Schema, owner.Name)}" : Sql.Qualified(owner.Schema, owner.Name);
+                    owner.Finishing.Add($"COMMENT ON CONSTRAINT {Sql.Ident(r.GetString(8))} ON {on} IS {text}");
+                    break;
                 case "pg_type" when _objects.TryGetValue($"type:{oid}", out var type):
                     type.Finishing.Add($"COMMENT ON {(type.Display.StartsWith("domain", StringComparison.Ordinal) ? "DOMAIN" : "TYPE")} {Sql.Qualified(type.Schema, type.Name)} IS {text}");
                     break;
@@ -743,37 +755,66 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
 
     private async Task ReadGrantsAsync(CancellationToken ct)
     {
+        // Every entry of every non-default ACL, the owner's included (to see that the ACL was changed at all);
+        // the public schema's ACL is left to the target, whose defaults differ between majors.
+        var procKind = _serverVersion >= 11 ? "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END" : "'FUNCTION'";
         await QueryAsync($"""
             SELECT 'rel:' || c.oid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-                   coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable
+                   coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = c.relowner, NULL::text
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
             LEFT JOIN pg_roles g ON g.oid = a.grantee
-            WHERE c.relacl IS NOT NULL AND a.grantee <> c.relowner AND {UserSchemas}
+            WHERE c.relacl IS NOT NULL AND {UserSchemas}
             UNION ALL
-            SELECT 'ns:' || n.oid, 'SCHEMA', quote_ident(n.nspname), coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable
+            SELECT 'rel:' || c.oid, 'TABLE', quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                   coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, false, att.attname::text
+            FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(att.attacl) a
+            LEFT JOIN pg_roles g ON g.oid = a.grantee
+            WHERE att.attacl IS NOT NULL AND att.attnum > 0 AND NOT att.attisdropped AND {UserSchemas}
+            UNION ALL
+            SELECT 'ns:' || n.oid, 'SCHEMA', quote_ident(n.nspname), coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = n.nspowner, NULL
             FROM pg_namespace n, aclexplode(n.nspacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee
-            WHERE n.nspacl IS NOT NULL AND a.grantee <> n.nspowner AND {UserSchemas}
+            WHERE n.nspacl IS NOT NULL AND n.nspname <> 'public' AND {UserSchemas}
             UNION ALL
-            SELECT 'proc:' || p.oid, CASE WHEN {(_serverVersion >= 11 ? "p.prokind = 'p'" : "false")} THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::regprocedure::text,
-                   coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable
+            SELECT 'proc:' || p.oid, {procKind}, p.oid::regprocedure::text,
+                   coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = p.proowner, NULL
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(p.proacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee
-            WHERE p.proacl IS NOT NULL AND a.grantee <> p.proowner AND a.grantee <> 0 AND {UserSchemas}
+            WHERE p.proacl IS NOT NULL AND {UserSchemas}
             UNION ALL
-            SELECT 'type:' || t.oid, CASE WHEN t.typtype = 'd' THEN 'DOMAIN' ELSE 'TYPE' END, quote_ident(n.nspname) || '.' || quote_ident(t.typname),
-                   coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable
+            SELECT CASE WHEN t.typrelid <> 0 THEN 'rel:' || t.typrelid ELSE 'type:' || t.oid END, CASE WHEN t.typtype = 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+                   quote_ident(n.nspname) || '.' || quote_ident(t.typname),
+                   coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = t.typowner, NULL
             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace, aclexplode(t.typacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee
-            WHERE t.typacl IS NOT NULL AND a.grantee <> t.typowner AND a.grantee <> 0 AND {UserSchemas}
+            WHERE t.typacl IS NOT NULL AND {UserSchemas}
             """, r =>
         {
             if (!_objects.TryGetValue(r.GetString(0), out var o))
             {
                 return;
             }
+            var kind = r.GetString(1);
+            var name = r.GetString(2);
+            var column = r.IsDBNull(7) ? null : r.GetString(7);
+            if (column is not null && options.ExcludedColumns.Excludes(new QualifiedName(o.Schema, o.Name), column))
+            {
+                return;
+            }
+            // Functions and types grant USAGE/EXECUTE to PUBLIC by default: a changed ACL starts from none, as on the source.
+            if (kind is "FUNCTION" or "PROCEDURE" or "TYPE" or "DOMAIN" && _revokedFromPublic.Add(o.Key))
+            {
+                Grants.Add((o, "PUBLIC", $"REVOKE ALL ON {kind} {name} FROM PUBLIC"));
+            }
+            if (r.GetBoolean(6))
+            {
+                return;
+            }
             var grantee = r.GetString(3);
             var to = grantee == "PUBLIC" ? "PUBLIC" : Sql.Ident(grantee);
-            Grants.Add((o, grantee, $"GRANT {r.GetString(4)} ON {r.GetString(1)} {r.GetString(2)} TO {to}{(r.GetBoolean(5) ? " WITH GRANT OPTION" : "")}"));
+            var what = column is null ? r.GetString(4) : $"{r.GetString(4)} ({Sql.Ident(column)})";
+            Grants.Add((o, grantee, $"GRANT {what} ON {kind} {name} TO {to}{(r.GetBoolean(5) ? " WITH GRANT OPTION" : "")}"));
         }, ct);
     }
+
+    private readonly HashSet<string> _revokedFromPublic = new(StringComparer.Ordinal);
 
     // ------------------------------------------------------------------ dependencies
 
