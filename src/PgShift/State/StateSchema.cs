@@ -22,6 +22,22 @@ public static class StateSchema
                 updated_at timestamptz NOT NULL DEFAULT now(),
                 last_error text,
                 last_error_at timestamptz);
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS slot_name text;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS consistent_lsn pg_lsn;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS types text;
+            CREATE TABLE IF NOT EXISTS pgshift.copy_tables (
+                task text NOT NULL,
+                source_table text NOT NULL,
+                target_table text NOT NULL,
+                status text NOT NULL DEFAULT 'pending',
+                sync_lsn pg_lsn,
+                estimated_bytes bigint NOT NULL DEFAULT 0,
+                estimated_rows bigint NOT NULL DEFAULT 0,
+                rows_copied bigint NOT NULL DEFAULT 0,
+                bytes_copied bigint NOT NULL DEFAULT 0,
+                started_at timestamptz,
+                finished_at timestamptz,
+                PRIMARY KEY (task, source_table));
             CREATE TABLE IF NOT EXISTS pgshift.task_phases (
                 task text NOT NULL,
                 phase text NOT NULL,

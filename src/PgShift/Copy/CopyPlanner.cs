@@ -1,0 +1,131 @@
+using System.Globalization;
+using Npgsql;
+using PgShift.Catalog;
+using PgShift.Selection;
+
+namespace PgShift.Copy;
+
+/// <summary>Plans the copy of the selected leaf tables: columns, format, size, and ranges for big tables.</summary>
+public static class CopyPlanner
+{
+    private const uint FirstNormalObjectId = 16384;
+
+    private sealed record TypeInfo(char TypType, uint BaseType, uint Element, char Category, bool HasBinaryIo);
+
+    public static async Task<List<TableCopyPlan>> PlanAsync(NpgsqlConnection source, IEnumerable<uint> selectedTables, NameMapping mapping,
+        ColumnExclusions excluded, long splitThresholdBytes, CancellationToken ct)
+    {
+        var oids = selectedTables.ToArray();
+        var version = source.PostgreSqlVersion.Major;
+        var types = new Dictionary<uint, TypeInfo>();
+        await QueryAsync(source, "SELECT oid, typtype::text, typbasetype, typelem, typcategory::text, typsend <> 0 AND typreceive <> 0 FROM pg_type", null, r =>
+            types[r.GetFieldValue<uint>(0)] = new TypeInfo(r.GetString(1)[0], r.GetFieldValue<uint>(2), r.GetFieldValue<uint>(3), r.GetString(4)[0], r.GetBoolean(5)), ct);
+
+        var columns = new Dictionary<uint, List<(string Name, uint Type)>>();
+        var notGenerated = version >= 12 ? "AND a.attgenerated = ''" : "";
+        await QueryAsync(source, $"""
+            SELECT a.attrelid, a.attname, a.atttypid FROM pg_attribute a
+            WHERE a.attrelid = ANY(@oids) AND a.attnum > 0 AND NOT a.attisdropped {notGenerated}
+            ORDER BY a.attrelid, a.attnum
+            """, oids, r =>
+        {
+            var rel = r.GetFieldValue<uint>(0);
+            if (!columns.TryGetValue(rel, out var list))
+            {
+                columns[rel] = list = new();
+            }
+            list.Add((r.GetString(1), r.GetFieldValue<uint>(2)));
+        }, ct);
+
+        var plans = new List<TableCopyPlan>();
+        var intKeys = new Dictionary<uint, string>();
+        await QueryAsync(source, """
+            SELECT i.indrelid, a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+            WHERE i.indisprimary AND i.indnatts = 1 AND i.indrelid = ANY(@oids) AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+            """, oids, r => intKeys[r.GetFieldValue<uint>(0)] = r.GetString(1), ct);
+
+        var blockSize = 8192L;
+        await QueryAsync(source, "SELECT current_setting('block_size')::bigint", null, r => blockSize = r.GetInt64(0), ct);
+        await QueryAsync(source, """
+            SELECT c.oid, n.nspname, c.relname, pg_relation_size(c.oid), greatest(c.reltuples, 0)::bigint, c.relpersistence = 'u'
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = ANY(@oids) AND c.relkind = 'r'
+            """, oids, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            var name = new QualifiedName(r.GetString(1), r.GetString(2));
+            var cols = (columns.GetValueOrDefault(oid) ?? []).Where(c => !excluded.Excludes(name, c.Name)).ToList();
+            plans.Add(new TableCopyPlan
+            {
+                SourceOid = oid,
+                Source = name,
+                Target = mapping.MapTable(name),
+                SourceColumns = cols.Select(c => c.Name).ToList(),
+                TargetColumns = cols.Select(c => mapping.MapColumn(name, c.Name)).ToList(),
+                Binary = cols.All(c => BinarySafe(types, c.Type)),
+                EstimatedBytes = r.GetInt64(3),
+                EstimatedRows = r.GetInt64(4),
+                Unlogged = r.GetBoolean(5),
+            });
+        }, ct);
+
+        foreach (var plan in plans.Where(p => p.EstimatedBytes > splitThresholdBytes && splitThresholdBytes > 0))
+        {
+            var parts = (int)Math.Min(64, (plan.EstimatedBytes + splitThresholdBytes - 1) / splitThresholdBytes);
+            if (version >= 14)
+            {
+                // TID range scans read only their pages.
+                var pages = plan.EstimatedBytes / blockSize;
+                var step = Math.Max(1, (pages + parts - 1) / parts);
+                plan.Ranges = Enumerable.Range(0, parts).Select(i => (string?)Bounds("ctid", $"'({i * step},0)'::tid", $"'({(i + 1) * step},0)'::tid", i, parts)).ToList();
+            }
+            else if (intKeys.TryGetValue(plan.SourceOid, out var key))
+            {
+                long min = 0, max = 0;
+                await QueryAsync(source, $"SELECT coalesce(min({Sql.Ident(key)}), 0)::bigint, coalesce(max({Sql.Ident(key)}), 0)::bigint FROM ONLY {plan.Source}", null, r =>
+                {
+                    min = r.GetInt64(0);
+                    max = r.GetInt64(1);
+                }, ct);
+                var step = Math.Max(1, (max - min) / parts + 1);
+                plan.Ranges = Enumerable.Range(0, parts)
+                    .Select(i => (string?)Bounds(Sql.Ident(key), (min + i * step).ToString(CultureInfo.InvariantCulture), (min + (i + 1) * step).ToString(CultureInfo.InvariantCulture), i, parts))
+                    .ToList();
+            }
+        }
+        return plans;
+    }
+
+    /// <summary>The first range is open below and the last open above, so rows outside the planned bounds are copied too.</summary>
+    private static string Bounds(string column, string from, string to, int index, int count)
+        => index == 0 ? $"{column} < {to}" : index == count - 1 ? $"{column} >= {from}" : $"{column} >= {from} AND {column} < {to}";
+
+    private static bool BinarySafe(Dictionary<uint, TypeInfo> types, uint oid)
+    {
+        if (!types.TryGetValue(oid, out var t) || !t.HasBinaryIo)
+        {
+            return false;
+        }
+        return t.TypType switch
+        {
+            'd' => BinarySafe(types, t.BaseType),
+            'c' => false,
+            _ when t.Category == 'A' && t.Element != 0 => t.Element < FirstNormalObjectId && BinarySafe(types, t.Element),
+            _ => true,
+        };
+    }
+
+    private static async Task QueryAsync(NpgsqlConnection conn, string sql, uint[]? oids, Action<NpgsqlDataReader> row, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        if (oids is not null)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = oids });
+        }
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            row(rd);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using PgShift.Catalog;
+
+namespace PgShift.Copy;
+
+/// <summary>Live counters of one table's copy; updated by the workers, read by whoever displays progress.</summary>
+public sealed class TableProgress(QualifiedName table, long estimatedBytes, long estimatedRows)
+{
+    private long _rows;
+    private long _bytes;
+
+    public QualifiedName Table { get; } = table;
+    public long EstimatedBytes { get; } = estimatedBytes;
+    public long EstimatedRows { get; } = estimatedRows;
+    public long Rows => Interlocked.Read(ref _rows);
+    public long Bytes => Interlocked.Read(ref _bytes);
+    public DateTime? StartedAt { get; set; }
+    public DateTime? FinishedAt { get; set; }
+    public bool Skipped { get; set; }
+    public bool Done => FinishedAt is not null;
+
+    public void Add(long rows, long bytes)
+    {
+        Interlocked.Add(ref _rows, rows);
+        Interlocked.Add(ref _bytes, bytes);
+    }
+
+    /// <summary>A retried unit starts its counts again.</summary>
+    public void Subtract(long rows, long bytes) => Add(-rows, -bytes);
+
+    public double BytesPerSecond => StartedAt is { } s && (FinishedAt ?? DateTime.UtcNow) - s is { TotalSeconds: > 0.05 } d ? Bytes / d.TotalSeconds : 0;
+
+    /// <summary>Time left at the current rate, from the table's size on the source (an estimate: COPY's output is not its disk size).</summary>
+    public TimeSpan? Eta => !Done && BytesPerSecond > 0 && EstimatedBytes > Bytes ? TimeSpan.FromSeconds((EstimatedBytes - Bytes) / BytesPerSecond) : null;
+}
+
+/// <summary>The whole copy phase's progress.</summary>
+public sealed class CopyProgress
+{
+    public List<TableProgress> Tables { get; } = new();
+    public DateTime StartedAt { get; } = DateTime.UtcNow;
+    public DateTime? FinishedAt { get; set; }
+    public long Rows => Tables.Sum(t => t.Rows);
+    public long Bytes => Tables.Sum(t => t.Bytes);
+    public long EstimatedBytes => Tables.Sum(t => Math.Max(t.EstimatedBytes, t.Bytes));
+    public double Seconds => ((FinishedAt ?? DateTime.UtcNow) - StartedAt).TotalSeconds;
+    public double MegabytesPerSecond => Seconds > 0 ? Bytes / 1048576.0 / Seconds : 0;
+}

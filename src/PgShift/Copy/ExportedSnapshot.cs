@@ -1,0 +1,87 @@
+using Npgsql;
+using NpgsqlTypes;
+using PgShift.Connections;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+
+namespace PgShift.Copy;
+
+/// <summary>
+/// A source snapshot that copy workers import with SET TRANSACTION SNAPSHOT, and the WAL position it
+/// corresponds to. The connection that exported it stays open, idle, until this is disposed: the snapshot
+/// dies with that connection's next command.
+/// </summary>
+public sealed class ExportedSnapshot : IAsyncDisposable
+{
+    private readonly NpgsqlConnection? _connection;
+    private readonly LogicalReplicationConnection? _replication;
+
+    private ExportedSnapshot(string name, NpgsqlLogSequenceNumber lsn, NpgsqlConnection? connection, LogicalReplicationConnection? replication, string? slotName)
+    {
+        Name = name;
+        Lsn = lsn;
+        _connection = connection;
+        _replication = replication;
+        SlotName = slotName;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The slot's consistent point, or the WAL insert position when no slot is involved.</summary>
+    public NpgsqlLogSequenceNumber Lsn { get; }
+
+    /// <summary>The slot created with the snapshot; null for a plain exported transaction snapshot.</summary>
+    public string? SlotName { get; }
+
+    /// <summary>
+    /// Creates a logical replication slot (pgoutput) over the replication protocol and exports its snapshot:
+    /// the copy then holds exactly the changes before the slot's consistent point.
+    /// </summary>
+    public static async Task<ExportedSnapshot> FromNewSlotAsync(ConnectionSpec source, string slotName, bool temporary, CancellationToken ct)
+    {
+        var conn = new LogicalReplicationConnection(source.ToNpgsqlConnectionString("pgshift snapshot", replication: true));
+        try
+        {
+            await conn.Open(ct);
+            var slot = await conn.CreatePgOutputReplicationSlot(slotName, temporary, LogicalSlotSnapshotInitMode.Export, cancellationToken: ct);
+            return new ExportedSnapshot(slot.SnapshotName!, slot.ConsistentPoint, null, conn, slotName);
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A snapshot of a plain REPEATABLE READ transaction (pg_export_snapshot), which leaves nothing behind on the source.</summary>
+    public static async Task<ExportedSnapshot> FromTransactionAsync(ConnectionSpec source, CancellationToken ct)
+    {
+        var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString("pgshift snapshot"));
+        try
+        {
+            await conn.OpenAsync(ct);
+            await using var cmd = new NpgsqlCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot(), pg_current_wal_lsn()", conn);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            await rd.ReadAsync(ct);
+            var snapshot = new ExportedSnapshot(rd.GetString(0), rd.GetFieldValue<NpgsqlLogSequenceNumber>(1), conn, null, null);
+            return snapshot;
+        }
+        catch
+        {
+            await conn.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+        if (_replication is not null)
+        {
+            await _replication.DisposeAsync();
+        }
+    }
+}

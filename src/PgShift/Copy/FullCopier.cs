@@ -1,0 +1,273 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using PgShift.Catalog;
+using PgShift.Connections;
+using PgShift.Schema;
+using PgShift.Selection;
+using PgShift.State;
+using PgShift.Tasks;
+
+namespace PgShift.Copy;
+
+public sealed class FullCopyOptions
+{
+    public required ConnectionSpec Source { get; init; }
+    public required ConnectionSpec Target { get; init; }
+    public required string TaskName { get; init; }
+    public TableSelection Selection { get; init; } = TableSelection.All;
+    public ColumnExclusions ExcludedColumns { get; init; } = new();
+    public NameMapping Mapping { get; init; } = NameMapping.None;
+    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    /// <summary>Tables larger than this on disk are copied in ranges by several workers; 0 never splits.</summary>
+    public long SplitThresholdBytes { get; init; } = 1L << 30;
+    /// <summary>The change stream follows the copy: take the snapshot from the task's slot, created after its publication.</summary>
+    public bool Incremental { get; init; }
+    public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
+}
+
+public sealed record FullCopyResult(int Tables, int TablesSkipped, long Rows, long Bytes, double Seconds, NpgsqlLogSequenceNumber? ConsistentLsn);
+
+/// <summary>
+/// The full data migration: every selected leaf table copied from one consistent source snapshot by
+/// parallel workers, largest first; a table already copied by an earlier run of the task is skipped, and
+/// every other one is emptied and copied again from a fresh snapshot, whose position becomes its sync LSN.
+/// </summary>
+public sealed class FullCopier(ILogger logger)
+{
+    public CopyProgress Progress { get; } = new();
+
+    public async Task<FullCopyResult> RunAsync(FullCopyOptions options, CancellationToken ct)
+    {
+        List<TableCopyPlan> plans;
+        await using (var source = await SchemaMigrator.OpenAsync(options.Source, "pgshift copy", ct))
+        {
+            await using (var begin = new NpgsqlCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", source))
+            {
+                await begin.ExecuteNonQueryAsync(ct);
+            }
+            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions
+            {
+                Source = options.Source, Target = options.Target, Selection = options.Selection,
+                ExcludedColumns = options.ExcludedColumns, Mapping = options.Mapping,
+            });
+            await reader.ReadPreDataAsync(ct);
+            plans = await CopyPlanner.PlanAsync(source, reader.SelectedTables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
+        }
+        plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();
+
+        await using var target = await SchemaMigrator.OpenAsync(options.Target, "pgshift copy", ct);
+        await CopyState.RegisterAsync(target, options.TaskName, plans, ct);
+        var done = await CopyState.DoneAsync(target, options.TaskName, ct);
+        var pending = plans.Where(p => !done.Contains(p.SourceKey)).ToList();
+        foreach (var p in plans)
+        {
+            Progress.Tables.Add(new TableProgress(p.Source, p.EstimatedBytes, p.EstimatedRows) { Skipped = done.Contains(p.SourceKey) });
+        }
+        var progressByTable = Progress.Tables.ToDictionary(t => t.Table.ToString(), StringComparer.Ordinal);
+        foreach (var skipped in Progress.Tables.Where(t => t.Skipped))
+        {
+            skipped.FinishedAt = DateTime.UtcNow;
+        }
+        if (done.Count > 0)
+        {
+            logger.LogInformation("Resuming task {Task}: {Done} tables already copied, {Pending} to copy again", options.TaskName, done.Count, pending.Count);
+        }
+
+        NpgsqlLogSequenceNumber? consistentLsn = null;
+        if (options.Incremental)
+        {
+            consistentLsn = await EnsurePublicationAndSlotAsync(options, plans, target, pending.Count > 0, ct);
+        }
+        if (pending.Count == 0)
+        {
+            Progress.FinishedAt = DateTime.UtcNow;
+            return new FullCopyResult(0, plans.Count, 0, 0, Progress.Seconds, consistentLsn);
+        }
+
+        // The first run's tables are copied from the task slot's snapshot; a resumed run's from a fresh one.
+        await using var snapshot = _slotSnapshot ?? (options.Incremental
+            ? await ExportedSnapshot.FromNewSlotAsync(options.Source, $"{TaskName.SlotName(options.TaskName)}_resume_{Environment.ProcessId}", temporary: true, ct)
+            : await ExportedSnapshot.FromTransactionAsync(options.Source, ct));
+        logger.LogInformation("Copying {Count} tables from snapshot {Snapshot} at {Lsn}", pending.Count, snapshot.Name, snapshot.Lsn);
+
+        var units = new List<CopyUnit>();
+        var remaining = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var totals = new ConcurrentDictionary<string, (long Rows, long Bytes)>(StringComparer.Ordinal);
+        foreach (var plan in pending)
+        {
+            if (plan.IsSplit)
+            {
+                // Ranges load in separate transactions: empty the table once, before any of them.
+                await using var truncate = new NpgsqlCommand($"TRUNCATE ONLY {plan.Target}", target);
+                await truncate.ExecuteNonQueryAsync(ct);
+            }
+            remaining[plan.SourceKey] = plan.Ranges.Count;
+            units.AddRange(plan.Ranges.Select((r, i) => new CopyUnit(plan, r, i)));
+        }
+        var queue = new ConcurrentQueue<CopyUnit>(units);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var retry = new RetryWindow(options.RetryWindow, logger);
+
+        async Task WorkerAsync()
+        {
+            NpgsqlConnection? src = null, tgt = null;
+            try
+            {
+                while (queue.TryDequeue(out var unit))
+                {
+                    var table = progressByTable[unit.Table.SourceKey];
+                    table.StartedAt ??= DateTime.UtcNow;
+                    var result = await retry.RunAsync($"Copying {unit.Table.Source}", options.Source, async c =>
+                    {
+                        try
+                        {
+                            src ??= await SchemaMigrator.OpenAsync(options.Source, "pgshift copy", c);
+                            tgt ??= await SchemaMigrator.OpenAsync(options.Target, "pgshift copy", c);
+                            return await new TableCopier(src, tgt, options.TaskName).CopyAsync(unit, snapshot.Name, snapshot.Lsn, !unit.Table.IsSplit, table, c);
+                        }
+                        catch
+                        {
+                            // A failed unit's transactions are rolled back with their connections; a retry starts afresh.
+                            if (src is not null) await src.DisposeAsync();
+                            if (tgt is not null) await tgt.DisposeAsync();
+                            src = tgt = null;
+                            throw;
+                        }
+                    }, failed.Token);
+                    var sum = totals.AddOrUpdate(unit.Table.SourceKey, result, (_, t) => (t.Rows + result.Rows, t.Bytes + result.Bytes));
+                    if (remaining.AddOrUpdate(unit.Table.SourceKey, 0, (_, n) => n - 1) == 0)
+                    {
+                        if (unit.Table.IsSplit)
+                        {
+                            tgt ??= await SchemaMigrator.OpenAsync(options.Target, "pgshift copy", failed.Token);
+                            await CopyState.MarkDoneAsync(tgt, null, options.TaskName, unit.Table.SourceKey, snapshot.Lsn, sum.Rows, sum.Bytes, failed.Token);
+                        }
+                        table.FinishedAt = DateTime.UtcNow;
+                        logger.LogInformation("Copied {Table}: {Rows} rows, {MB:0.0} MB", unit.Table.Source, sum.Rows, sum.Bytes / 1048576.0);
+                    }
+                }
+            }
+            catch
+            {
+                await failed.CancelAsync();
+                throw;
+            }
+            finally
+            {
+                if (src is not null) await src.DisposeAsync();
+                if (tgt is not null) await tgt.DisposeAsync();
+            }
+        }
+
+        using var reporterStop = CancellationTokenSource.CreateLinkedTokenSource(failed.Token);
+        var reporter = ReportProgressAsync(options, reporterStop.Token);
+        var workers = Enumerable.Range(0, Math.Max(1, Math.Min(options.Jobs, units.Count))).Select(_ => Task.Run(WorkerAsync, CancellationToken.None)).ToList();
+        try
+        {
+            await Task.WhenAll(workers);
+        }
+        catch when (workers.Any(w => w.IsFaulted))
+        {
+            // Report the first real failure, not the cancellations it caused in the other workers.
+            var first = workers.Where(w => w.IsFaulted).Select(w => w.Exception!.InnerException!).FirstOrDefault(e => e is not OperationCanceledException)
+                ?? workers.First(w => w.IsFaulted).Exception!.InnerException!;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
+        finally
+        {
+            await reporterStop.CancelAsync();
+            try { await reporter; } catch (OperationCanceledException) { }
+        }
+        Progress.FinishedAt = DateTime.UtcNow;
+        return new FullCopyResult(pending.Count, plans.Count - pending.Count, Progress.Rows, Progress.Bytes, Progress.Seconds, consistentLsn ?? snapshot.Lsn);
+    }
+
+    private ExportedSnapshot? _slotSnapshot;
+
+    /// <summary>
+    /// The publication first (pgoutput reads publications as of each change), then the slot with an exported
+    /// snapshot, whose consistent point is recorded in the task state. A slot recorded but gone is an error:
+    /// recreating it would lose the changes in between.
+    /// </summary>
+    private async Task<NpgsqlLogSequenceNumber> EnsurePublicationAndSlotAsync(FullCopyOptions options, List<TableCopyPlan> plans, NpgsqlConnection target,
+        bool needSnapshot, CancellationToken ct)
+    {
+        var slotName = TaskName.SlotName(options.TaskName);
+        var publication = TaskName.PublicationName(options.TaskName);
+        NpgsqlLogSequenceNumber? recorded = null;
+        await using (var cmd = new NpgsqlCommand("SELECT consistent_lsn FROM pgshift.tasks WHERE name = @t AND consistent_lsn IS NOT NULL", target))
+        {
+            cmd.Parameters.AddWithValue("t", options.TaskName);
+            if (await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn)
+            {
+                recorded = lsn;
+            }
+        }
+        await using var source = await SchemaMigrator.OpenAsync(options.Source, "pgshift copy", ct);
+        bool slotExists;
+        await using (var cmd = new NpgsqlCommand("SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = @s", source))
+        {
+            cmd.Parameters.AddWithValue("s", slotName);
+            slotExists = (bool)(await cmd.ExecuteScalarAsync(ct))!;
+        }
+        if (recorded is { } r)
+        {
+            if (!slotExists)
+            {
+                throw new PgShiftException($"The replication slot {slotName} of task {options.TaskName} no longer exists on the source (it was dropped, or lost in a failover); changes since {r} are gone.",
+                    $"Start the task again from scratch: pgshift cleanup, drop the target's copy, then pgshift migrate. PgShift never recreates the slot silently, which would lose changes.");
+            }
+            return r;
+        }
+        if (slotExists)
+        {
+            throw new PgShiftException($"A replication slot named {slotName} already exists on the source, but task {options.TaskName} has no record of it on this target.",
+                $"Drop it if it is left over (SELECT pg_drop_replication_slot('{slotName}');), or choose another --task name.");
+        }
+        // Leaf tables, not partitioned parents: sources before 13 cannot publish a partitioned table.
+        var published = plans.Where(p => !p.Unlogged).Select(p => p.Source.ToString()).ToList();
+        var forTables = published.Count == 0 ? "" : $" FOR TABLE {string.Join(", ", published)}";
+        await using (var pub = new NpgsqlCommand($"DROP PUBLICATION IF EXISTS {Sql.Ident(publication)}; CREATE PUBLICATION {Sql.Ident(publication)}{forTables}", source))
+        {
+            await pub.ExecuteNonQueryAsync(ct);
+        }
+        var snapshot = await ExportedSnapshot.FromNewSlotAsync(options.Source, slotName, temporary: false, ct);
+        await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET slot_name = @s, consistent_lsn = @l, updated_at = now() WHERE name = @t", target))
+        {
+            cmd.Parameters.AddWithValue("t", options.TaskName);
+            cmd.Parameters.AddWithValue("s", slotName);
+            cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = snapshot.Lsn });
+            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+            {
+                await using var insert = new NpgsqlCommand("INSERT INTO pgshift.tasks (name, source, phase, slot_name, consistent_lsn) VALUES (@t, @src, 'copy', @s, @l)", target);
+                insert.Parameters.AddWithValue("t", options.TaskName);
+                insert.Parameters.AddWithValue("src", options.Source.ToString());
+                insert.Parameters.AddWithValue("s", slotName);
+                insert.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = snapshot.Lsn });
+                await insert.ExecuteNonQueryAsync(ct);
+            }
+        }
+        if (needSnapshot)
+        {
+            _slotSnapshot = snapshot;
+        }
+        else
+        {
+            await snapshot.DisposeAsync();
+        }
+        return snapshot.Lsn;
+    }
+
+    private async Task ReportProgressAsync(FullCopyOptions options, CancellationToken ct)
+    {
+        await using var conn = await SchemaMigrator.OpenAsync(options.Target, "pgshift progress", ct);
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2), ct);
+            await CopyState.ReportProgressAsync(conn, options.TaskName,
+                Progress.Tables.Where(t => !t.Skipped && t.StartedAt is not null).Select(t => (t.Table.ToString(), t.Rows, t.Bytes, true)).ToList(), ct);
+        }
+    }
+}

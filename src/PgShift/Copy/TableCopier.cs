@@ -1,0 +1,133 @@
+using System.Buffers;
+using Npgsql;
+using NpgsqlTypes;
+using PgShift.Catalog;
+using PgShift.State;
+
+namespace PgShift.Copy;
+
+/// <summary>
+/// Copies one unit (a table, or a range of a split table) from a source snapshot to the target by
+/// pass-through COPY: the source's COPY output goes into the target's COPY input as it arrives, never
+/// parsed into rows (binary, or text where binary is not portable), so memory stays at one buffer.
+/// </summary>
+public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target, string task)
+{
+    private const int BufferSize = 256 * 1024;
+
+    /// <param name="wholeTable">One transaction loads the whole table: empty it first and COPY FREEZE, and mark it copied in the same transaction.</param>
+    public async Task<(long Rows, long Bytes)> CopyAsync(CopyUnit unit, string snapshotName, NpgsqlLogSequenceNumber syncLsn, bool wholeTable,
+        TableProgress progress, CancellationToken ct)
+    {
+        var plan = unit.Table;
+        await ExecAsync(source, $"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {Sql.Literal(snapshotName)}", ct);
+        await using var tx = await target.BeginTransactionAsync(ct);
+        long rows = 0, bytes = 0;
+        try
+        {
+            await ExecAsync(target, "SET LOCAL synchronous_commit = off", ct, tx);
+            if (wholeTable)
+            {
+                await ExecAsync(target, $"TRUNCATE ONLY {plan.Target}", ct, tx);
+            }
+            var format = plan.Binary ? "binary" : "text";
+            var sourceColumns = string.Join(", ", plan.SourceColumns.Select(Sql.Ident));
+            var targetColumns = string.Join(", ", plan.TargetColumns.Select(Sql.Ident));
+            var copyOut = unit.Range is null
+                ? $"COPY {plan.Source} ({sourceColumns}) TO STDOUT (FORMAT {format})"
+                : $"COPY (SELECT {sourceColumns} FROM ONLY {plan.Source} WHERE {unit.Range}) TO STDOUT (FORMAT {format})";
+            var copyIn = $"COPY {plan.Target} ({targetColumns}) FROM STDIN (FORMAT {format}{(wholeTable ? ", FREEZE" : "")})";
+            if (plan.SourceColumns.Count > 0)
+            {
+                (rows, bytes) = plan.Binary
+                    ? await PipeBinaryAsync(copyOut, copyIn, progress, ct)
+                    : await PipeTextAsync(copyOut, copyIn, progress, ct);
+            }
+            if (wholeTable)
+            {
+                await CopyState.MarkDoneAsync(target, tx, task, plan.SourceKey, syncLsn, rows, bytes, ct);
+            }
+            await tx.CommitAsync(ct);
+            await ExecAsync(source, "COMMIT", ct);
+            return (rows, bytes);
+        }
+        catch
+        {
+            progress.Subtract(rows, bytes);
+            throw;
+        }
+    }
+
+    private async Task<(long Rows, long Bytes)> PipeBinaryAsync(string copyOut, string copyIn, TableProgress progress, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        var counter = new BinaryCopyRowCounter();
+        long bytes = 0, reported = 0;
+        try
+        {
+            await using var input = await target.BeginRawBinaryCopyAsync(copyIn, ct);
+            await using (var output = await source.BeginRawBinaryCopyAsync(copyOut, ct))
+            {
+                int n;
+                while ((n = await output.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
+                {
+                    await input.WriteAsync(buffer.AsMemory(0, n), ct);
+                    counter.Feed(buffer.AsSpan(0, n));
+                    bytes += n;
+                    progress.Add(counter.Rows - reported, n);
+                    reported = counter.Rows;
+                }
+            }
+            return (counter.Rows, bytes);
+        }
+        catch
+        {
+            progress.Subtract(0, bytes);
+            progress.Subtract(reported, 0);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task<(long Rows, long Bytes)> PipeTextAsync(string copyOut, string copyIn, TableProgress progress, CancellationToken ct)
+    {
+        var buffer = ArrayPool<char>.Shared.Rent(BufferSize);
+        long rows = 0, chars = 0;
+        try
+        {
+            await using var input = await target.BeginTextImportAsync(copyIn, ct);
+            using (var output = await source.BeginTextExportAsync(copyOut, ct))
+            {
+                int n;
+                while ((n = await output.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
+                {
+                    await input.WriteAsync(buffer.AsMemory(0, n), ct);
+                    // In text COPY a row is one line: newlines inside values are escaped.
+                    var lines = buffer.AsSpan(0, n).Count('\n');
+                    rows += lines;
+                    chars += n;
+                    progress.Add(lines, n);
+                }
+            }
+            return (rows, chars);
+        }
+        catch
+        {
+            progress.Subtract(rows, chars);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task ExecAsync(NpgsqlConnection conn, string sql, CancellationToken ct, NpgsqlTransaction? tx = null)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn, tx);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

@@ -1,0 +1,81 @@
+using Npgsql;
+using NpgsqlTypes;
+using PgShift.Copy;
+
+namespace PgShift.State;
+
+/// <summary>Which tables of a task are copied, with the position each copy was taken at; kept on the target.</summary>
+public static class CopyState
+{
+    public static async Task RegisterAsync(NpgsqlConnection target, string task, IEnumerable<TableCopyPlan> plans, CancellationToken ct)
+    {
+        await StateSchema.EnsureAsync(target, null, ct);
+        foreach (var p in plans)
+        {
+            await using var cmd = new NpgsqlCommand("""
+                INSERT INTO pgshift.copy_tables (task, source_table, target_table, estimated_bytes, estimated_rows)
+                VALUES (@t, @s, @g, @b, @r)
+                ON CONFLICT (task, source_table) DO UPDATE SET estimated_bytes = excluded.estimated_bytes, estimated_rows = excluded.estimated_rows
+                """, target);
+            cmd.Parameters.AddWithValue("t", task);
+            cmd.Parameters.AddWithValue("s", p.SourceKey);
+            cmd.Parameters.AddWithValue("g", p.Target.ToString());
+            cmd.Parameters.AddWithValue("b", p.EstimatedBytes);
+            cmd.Parameters.AddWithValue("r", p.EstimatedRows);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    public static async Task<HashSet<string>> DoneAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        await StateSchema.EnsureAsync(target, null, ct);
+        await using var cmd = new NpgsqlCommand("SELECT source_table FROM pgshift.copy_tables WHERE task = @t AND status = 'done'", target);
+        cmd.Parameters.AddWithValue("t", task);
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            done.Add(rd.GetString(0));
+        }
+        return done;
+    }
+
+    /// <summary>Marks a table copied, in the caller's transaction: with the data when one transaction loads the whole table.</summary>
+    public static async Task MarkDoneAsync(NpgsqlConnection target, NpgsqlTransaction? tx, string task, string sourceTable, NpgsqlLogSequenceNumber syncLsn,
+        long rows, long bytes, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            UPDATE pgshift.copy_tables SET status = 'done', sync_lsn = @l, rows_copied = @r, bytes_copied = @b, finished_at = now()
+            WHERE task = @t AND source_table = @s
+            """, target, tx);
+        cmd.Parameters.AddWithValue("t", task);
+        cmd.Parameters.AddWithValue("s", sourceTable);
+        cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = syncLsn });
+        cmd.Parameters.AddWithValue("r", rows);
+        cmd.Parameters.AddWithValue("b", bytes);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Progress for `pgshift status` from another shell; autocommitted, so it is only a report, never a checkpoint.</summary>
+    public static async Task ReportProgressAsync(NpgsqlConnection target, string task, IEnumerable<(string Table, long Rows, long Bytes, bool Started)> progress, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(target);
+        foreach (var (table, rows, bytes, started) in progress)
+        {
+            var cmd = new NpgsqlBatchCommand("""
+                UPDATE pgshift.copy_tables SET rows_copied = @r, bytes_copied = @b, started_at = coalesce(started_at, CASE WHEN @st THEN now() END)
+                WHERE task = @t AND source_table = @s AND status <> 'done'
+                """);
+            cmd.Parameters.AddWithValue("t", task);
+            cmd.Parameters.AddWithValue("s", table);
+            cmd.Parameters.AddWithValue("r", rows);
+            cmd.Parameters.AddWithValue("b", bytes);
+            cmd.Parameters.AddWithValue("st", started);
+            batch.BatchCommands.Add(cmd);
+        }
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+    }
+}
