@@ -38,6 +38,12 @@ public sealed class FullCopier(ILogger logger)
 {
     public CopyProgress Progress { get; } = new();
 
+    /// <summary>Raised once the snapshot that the pending tables are copied from exists, before any worker reads.</summary>
+    public event Action<ExportedSnapshot>? SnapshotTaken;
+
+    /// <summary>Raised when a table's copy is committed on the target.</summary>
+    public event Action<TableCopyPlan>? TableCopied;
+
     public async Task<FullCopyResult> RunAsync(FullCopyOptions options, CancellationToken ct)
     {
         List<TableCopyPlan> plans;
@@ -91,6 +97,10 @@ public sealed class FullCopier(ILogger logger)
             ? await ExportedSnapshot.FromNewSlotAsync(options.Source, $"{TaskName.SlotName(options.TaskName)}_resume_{Environment.ProcessId}", temporary: true, ct)
             : await ExportedSnapshot.FromTransactionAsync(options.Source, ct));
         logger.LogInformation("Copying {Count} tables from snapshot {Snapshot} at {Lsn}", pending.Count, snapshot.Name, snapshot.Lsn);
+        // No table locks are held across the copy: a worker queued behind an application's TRUNCATE that waits
+        // for such a lock would wait forever. TRUNCATE is not MVCC-safe, so a table truncated after the snapshot
+        // reads as empty; the change stream then applies that TRUNCATE and the rows after it, from the sync LSN on.
+        SnapshotTaken?.Invoke(snapshot);
 
         var units = new List<CopyUnit>();
         var remaining = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
@@ -145,6 +155,7 @@ public sealed class FullCopier(ILogger logger)
                             await CopyState.MarkDoneAsync(tgt, null, options.TaskName, unit.Table.SourceKey, snapshot.Lsn, sum.Rows, sum.Bytes, failed.Token);
                         }
                         table.FinishedAt = DateTime.UtcNow;
+                        TableCopied?.Invoke(unit.Table);
                         logger.LogInformation("Copied {Table}: {Rows} rows, {MB:0.0} MB", unit.Table.Source, sum.Rows, sum.Bytes / 1048576.0);
                     }
                 }
