@@ -54,17 +54,21 @@ public sealed class CommonOptions
     }
 
     /// <summary>Everything a command needs to reach both servers and know its task.</summary>
-    public ResolvedTask Resolve(ParseResult pr)
+    public ResolvedTask Resolve(ParseResult pr, bool requireSource = true)
     {
         var file = pr.GetValue(TaskFile) is { } fi ? Selection.TaskFile.Load(fi.FullName) : new Selection.TaskFile();
         var sourceText = pr.GetValue(Source) ?? file.Source;
         var targetText = pr.GetValue(Target) ?? file.Target;
-        if (sourceText is null || targetText is null)
+        if (!requireSource && sourceText is null && targetText is not null && (pr.GetValue(Task) ?? file.Task) is null)
+        {
+            throw new UsageException("Missing --task.", "Name the task (--task NAME), or give --source so that its default name (the source database's) can be used.");
+        }
+        if ((requireSource && sourceText is null) || targetText is null)
         {
             throw new UsageException($"Missing {(sourceText is null ? "--source" : "--target")}.",
                 "Give both servers, e.g. --source postgres://app@old-db:5432/app --target postgres://app@new-db:5432/app, or name them in --task-file.");
         }
-        var source = ConnectionSpecParser.Parse(sourceText);
+        var source = ConnectionSpecParser.Parse(sourceText ?? targetText);
         var target = ConnectionSpecParser.Parse(targetText);
         var taskName = TaskName.Validate(pr.GetValue(Task) ?? file.Task ?? TaskName.FromDatabase(source.Database));
 

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using PgShift.Connections;
 using PgShift.Copy;
+using PgShift.State;
 using PgShift.Schema;
 
 namespace PgShift.Cli;
@@ -55,40 +57,62 @@ internal static class MigrateCommand
             var migrator = new SchemaMigrator(logger);
             var started = DateTime.UtcNow;
             var reports = new List<SchemaReport>();
-            if (typeList.Contains("schema"))
-            {
-                Console.Out.WriteLine("schema: creating objects before the data");
-                reports.Add(await migrator.CreatePreDataAsync(options, ct));
-            }
+            await using var state = await ConnectionOpener.OpenAsync(task.Target, "pgshift state", ct);
+            async Task Phase(string phase) => await TaskState.SetPhaseAsync(state, task.TaskName, task.Source.ToString(), phase, ct);
             FullCopyResult? copy = null;
-            if (typeList.Contains("full"))
+            try
             {
-                var copier = new FullCopier(logger);
-                var renderer = new CopyProgressRenderer(copier.Progress, Console.Out, !Console.IsOutputRedirected);
-                renderer.Start();
+                if (typeList.Contains("schema"))
+                {
+                    await Phase("schema");
+                    Console.Out.WriteLine("schema: creating objects before the data");
+                    reports.Add(await migrator.CreatePreDataAsync(options, ct));
+                }
+                if (typeList.Contains("full"))
+                {
+                    await Phase("copy");
+                    var copier = new FullCopier(logger);
+                    var renderer = new CopyProgressRenderer(copier.Progress, Console.Out, !Console.IsOutputRedirected);
+                    renderer.Start();
+                    try
+                    {
+                        copy = await copier.RunAsync(new FullCopyOptions
+                        {
+                            Source = task.Source,
+                            Target = task.Target,
+                            TaskName = task.TaskName,
+                            Selection = task.Selection,
+                            ExcludedColumns = task.ExcludedColumns,
+                            Mapping = task.Mapping,
+                            Jobs = jobCount,
+                            SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
+                        }, ct);
+                    }
+                    finally
+                    {
+                        await renderer.DisposeAsync();
+                    }
+                }
+                if (typeList.Contains("schema"))
+                {
+                    await Phase("post-data");
+                    Console.Out.WriteLine("schema: building keys, indexes, foreign keys and triggers");
+                    reports.Add(await migrator.CreatePostDataAsync(options, ct));
+                }
+                await Phase("finished");
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The failure is kept in the task state for `pgshift status`; a rerun resumes where this one stopped.
                 try
                 {
-                    copy = await copier.RunAsync(new FullCopyOptions
-                    {
-                        Source = task.Source,
-                        Target = task.Target,
-                        TaskName = task.TaskName,
-                        Selection = task.Selection,
-                        ExcludedColumns = task.ExcludedColumns,
-                        Mapping = task.Mapping,
-                        Jobs = jobCount,
-                        SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
-                    }, ct);
+                    await TaskState.RecordErrorAsync(state, task.TaskName, ex.Message, CancellationToken.None);
                 }
-                finally
+                catch (Exception recordFailure) when (recordFailure is Npgsql.NpgsqlException or InvalidOperationException)
                 {
-                    await renderer.DisposeAsync();
+                    logger.LogWarning("Could not record the error in the task state: {Message}", Redactor.Redact(recordFailure.Message));
                 }
-            }
-            if (typeList.Contains("schema"))
-            {
-                Console.Out.WriteLine("schema: building keys, indexes, foreign keys and triggers");
-                reports.Add(await migrator.CreatePostDataAsync(options, ct));
+                throw;
             }
             foreach (var (obj, reason) in reports.SelectMany(r => r.Skipped).Distinct())
             {

@@ -11,9 +11,9 @@ var root = new RootCommand("""
     """);
 root.Subcommands.Add(PrecheckCommand.Create(common));
 root.Subcommands.Add(MigrateCommand.Create(common));
+root.Subcommands.Add(StatusCommand.Create(common));
 foreach (var (name, what, issue) in new[]
 {
-    ("status", "Show a task's phase, progress, delay and last error from its state on the target.", "pgshift status --source S --target T --task app"),
     ("cutover", "Wait for zero delay, sync sequences, finish the task and verify.", "pgshift cutover --source S --target T --task app"),
     ("stop", "Stop a running task where it stands; migrate resumes it later.", "pgshift stop --source S --target T --task app"),
     ("cleanup", "Drop the task's replication slot and publication on the source.", "pgshift cleanup --source S --target T --task app"),

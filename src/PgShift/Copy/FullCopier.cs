@@ -47,7 +47,7 @@ public sealed class FullCopier(ILogger logger)
     public async Task<FullCopyResult> RunAsync(FullCopyOptions options, CancellationToken ct)
     {
         List<TableCopyPlan> plans;
-        await using (var source = await SchemaMigrator.OpenAsync(options.Source, "pgshift copy", ct))
+        await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", ct))
         {
             await using (var begin = new NpgsqlCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", source))
             {
@@ -63,7 +63,7 @@ public sealed class FullCopier(ILogger logger)
         }
         plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();
 
-        await using var target = await SchemaMigrator.OpenAsync(options.Target, "pgshift copy", ct);
+        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", ct);
         await CopyState.RegisterAsync(target, options.TaskName, plans, ct);
         var done = await CopyState.DoneAsync(target, options.TaskName, ct);
         var pending = plans.Where(p => !done.Contains(p.SourceKey)).ToList();
@@ -133,8 +133,8 @@ public sealed class FullCopier(ILogger logger)
                     {
                         try
                         {
-                            src ??= await SchemaMigrator.OpenAsync(options.Source, "pgshift copy", c);
-                            tgt ??= await SchemaMigrator.OpenAsync(options.Target, "pgshift copy", c);
+                            src ??= await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", c);
+                            tgt ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", c);
                             return await new TableCopier(src, tgt, options.TaskName).CopyAsync(unit, snapshot.Name, snapshot.Lsn, !unit.Table.IsSplit, table, c);
                         }
                         catch
@@ -151,7 +151,7 @@ public sealed class FullCopier(ILogger logger)
                     {
                         if (unit.Table.IsSplit)
                         {
-                            tgt ??= await SchemaMigrator.OpenAsync(options.Target, "pgshift copy", failed.Token);
+                            tgt ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", failed.Token);
                             await CopyState.MarkDoneAsync(tgt, null, options.TaskName, unit.Table.SourceKey, snapshot.Lsn, sum.Rows, sum.Bytes, failed.Token);
                         }
                         table.FinishedAt = DateTime.UtcNow;
@@ -216,7 +216,7 @@ public sealed class FullCopier(ILogger logger)
                 recorded = lsn;
             }
         }
-        await using var source = await SchemaMigrator.OpenAsync(options.Source, "pgshift copy", ct);
+        await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", ct);
         bool slotExists;
         await using (var cmd = new NpgsqlCommand("SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = @s", source))
         {
@@ -273,7 +273,7 @@ public sealed class FullCopier(ILogger logger)
 
     private async Task ReportProgressAsync(FullCopyOptions options, CancellationToken ct)
     {
-        await using var conn = await SchemaMigrator.OpenAsync(options.Target, "pgshift progress", ct);
+        await using var conn = await ConnectionOpener.OpenAsync(options.Target, "pgshift progress", ct);
         while (!ct.IsCancellationRequested)
         {
             await Task.Delay(TimeSpan.FromSeconds(2), ct);

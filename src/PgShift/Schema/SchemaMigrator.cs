@@ -21,8 +21,8 @@ public sealed class SchemaMigrator(ILogger logger)
     public async Task<SchemaReport> CreatePreDataAsync(SchemaMigrationOptions options, CancellationToken ct)
     {
         var report = new SchemaReport();
-        await using var source = await OpenAsync(options.Source, "pgshift schema", ct);
-        await using var target = await OpenAsync(options.Target, "pgshift schema", ct);
+        await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct);
+        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
         var (reader, objects) = await ReadSourceAsync(source, options, ct);
         report.Warnings.AddRange(reader.Warnings);
         report.Skipped.AddRange(reader.Skipped.Select(o => (o.Display, o.SkipReason!)));
@@ -86,7 +86,7 @@ public sealed class SchemaMigrator(ILogger logger)
         List<SchemaObject> objects;
         SourceSchemaReader reader;
         Dictionary<string, string> deparsed;
-        await using (var source = await OpenAsync(options.Source, "pgshift schema", ct))
+        await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
@@ -100,7 +100,7 @@ public sealed class SchemaMigrator(ILogger logger)
             }
         }
         var mapper = new PostDataMapper(options.Mapping, deparsed);
-        await using var target = await OpenAsync(options.Target, "pgshift schema", ct);
+        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
         var existing = await ExistingPostDataAsync(target, ct);
 
         var pending = new List<(PostDataStatement Statement, string Sql)>();
@@ -130,7 +130,7 @@ public sealed class SchemaMigrator(ILogger logger)
             }
         }
 
-        await using (var source = await OpenAsync(options.Source, "pgshift schema", ct))
+        await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
             await SequenceSync.SyncAsync(source, target, reader.SelectedTables, objects, options.Mapping, ct);
         }
@@ -168,7 +168,7 @@ public sealed class SchemaMigrator(ILogger logger)
         var created = new ConcurrentBag<string>();
         var workers = Enumerable.Range(0, Math.Max(1, Math.Min(options.Jobs, work.Count))).Select(async _ =>
         {
-            await using var conn = await OpenAsync(options.Target, "pgshift post-data", ct);
+            await using var conn = await ConnectionOpener.OpenAsync(options.Target, "pgshift post-data", ct);
             await ExecAsync(conn, null, "SET maintenance_work_mem = '256MB'; SET statement_timeout = 0", ct);
             while (queue.TryDequeue(out var item))
             {
@@ -291,22 +291,6 @@ public sealed class SchemaMigrator(ILogger logger)
             set.Add(row);
         }
         return set;
-    }
-
-    internal static async Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, string applicationName, CancellationToken ct)
-    {
-        var conn = new NpgsqlConnection(spec.ToNpgsqlConnectionString(applicationName));
-        try
-        {
-            await conn.OpenAsync(ct);
-            return conn;
-        }
-        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            await conn.DisposeAsync();
-            var failure = ConnectionFailure.From(ex, spec);
-            throw new PgShiftException($"Cannot connect to {spec}: {failure.Problem}", failure.Fix, ex);
-        }
     }
 
     private static async Task RunAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string what, string sql, CancellationToken ct)

@@ -76,3 +76,30 @@ public static class StateSchema
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
+
+/// <summary>The task's current phase and its last error, as `pgshift status` shows them.</summary>
+public static class TaskState
+{
+    public static async Task SetPhaseAsync(NpgsqlConnection target, string task, string source, string phase, CancellationToken ct)
+    {
+        await StateSchema.EnsureAsync(target, null, ct);
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO pgshift.tasks (name, source, phase) VALUES (@t, @s, @p)
+            ON CONFLICT (name) DO UPDATE SET phase = excluded.phase, updated_at = now()
+            """, target);
+        cmd.Parameters.AddWithValue("t", task);
+        cmd.Parameters.AddWithValue("s", source);
+        cmd.Parameters.AddWithValue("p", phase);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Records a failure; the message must already be redacted (PgShiftException messages are).</summary>
+    public static async Task RecordErrorAsync(NpgsqlConnection target, string task, string message, CancellationToken ct)
+    {
+        await StateSchema.EnsureAsync(target, null, ct);
+        await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET last_error = @e, last_error_at = now(), updated_at = now() WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        cmd.Parameters.AddWithValue("e", PgShift.Connections.Redactor.Redact(message));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

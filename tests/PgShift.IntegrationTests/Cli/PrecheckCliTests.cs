@@ -94,6 +94,6 @@ public sealed class MigrateCliTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.True(result.ExitCode == 0, result.All);
         Assert.Contains("Schema of task cli_schema", result.Stdout, StringComparison.Ordinal);
         Assert.Equal(2L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pg_index WHERE indrelid = 'app.t'::regclass"));
-        Assert.Equal("post-data", await pair.Target.ScalarAsync<string>(pair.TargetDb, "SELECT phase FROM pgshift.tasks WHERE name = 'cli_schema'"));
+        Assert.Equal("finished", await pair.Target.ScalarAsync<string>(pair.TargetDb, "SELECT phase FROM pgshift.tasks WHERE name = 'cli_schema'"));
     }
 }

@@ -1,0 +1,23 @@
+using Npgsql;
+
+namespace PgShift.Connections;
+
+/// <summary>Opens a session to a server, turning a failure into one that says what went wrong and what to do.</summary>
+public static class ConnectionOpener
+{
+    public static async Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, string applicationName, CancellationToken ct)
+    {
+        var conn = new NpgsqlConnection(spec.ToNpgsqlConnectionString(applicationName));
+        try
+        {
+            await conn.OpenAsync(ct);
+            return conn;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            await conn.DisposeAsync();
+            var failure = ConnectionFailure.From(ex, spec);
+            throw new PgShiftException($"Cannot connect to {spec}: {failure.Problem}", failure.Fix, ex);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using Npgsql;
+
+namespace PgShift.State;
+
+public sealed record TableStatus(string SourceTable, string TargetTable, string Status, long EstimatedBytes, long RowsCopied, long BytesCopied,
+    DateTime? StartedAt, DateTime? FinishedAt, string? SyncLsn);
+
+/// <summary>A task as its state on the target describes it, for `pgshift status` from any shell.</summary>
+public sealed record TaskStatusReport(string Task, string Phase, string Source, DateTime UpdatedAt, string? LastError, DateTime? LastErrorAt,
+    string? SlotName, string? ConsistentLsn, IReadOnlyList<string> PhasesDone, IReadOnlyList<TableStatus> Tables)
+{
+    public static async Task<TaskStatusReport?> LoadAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using (var check = new NpgsqlCommand("SELECT to_regclass('pgshift.tasks') IS NOT NULL", target))
+        {
+            if (!(bool)(await check.ExecuteScalarAsync(ct))!)
+            {
+                return null;
+            }
+        }
+        await StateSchema.EnsureAsync(target, null, ct);
+        TaskStatusReport? report = null;
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT phase, source, updated_at, last_error, last_error_at, slot_name, consistent_lsn::text,
+                   array(SELECT phase FROM pgshift.task_phases WHERE task = t.name ORDER BY finished_at)
+            FROM pgshift.tasks t WHERE name = @t
+            """, target))
+        {
+            cmd.Parameters.AddWithValue("t", task);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            if (await rd.ReadAsync(ct))
+            {
+                report = new TaskStatusReport(task, rd.GetString(0), rd.GetString(1), rd.GetDateTime(2), rd.IsDBNull(3) ? null : rd.GetString(3),
+                    rd.IsDBNull(4) ? null : rd.GetDateTime(4), rd.IsDBNull(5) ? null : rd.GetString(5), rd.IsDBNull(6) ? null : rd.GetString(6),
+                    rd.GetFieldValue<string[]>(7), []);
+            }
+        }
+        if (report is null)
+        {
+            return null;
+        }
+        var tables = new List<TableStatus>();
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT source_table, target_table, status, estimated_bytes, rows_copied, bytes_copied, started_at, finished_at, sync_lsn::text
+            FROM pgshift.copy_tables WHERE task = @t ORDER BY estimated_bytes DESC, source_table
+            """, target))
+        {
+            cmd.Parameters.AddWithValue("t", task);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            while (await rd.ReadAsync(ct))
+            {
+                tables.Add(new TableStatus(rd.GetString(0), rd.GetString(1), rd.GetString(2), rd.GetInt64(3), rd.GetInt64(4), rd.GetInt64(5),
+                    rd.IsDBNull(6) ? null : rd.GetDateTime(6), rd.IsDBNull(7) ? null : rd.GetDateTime(7), rd.IsDBNull(8) ? null : rd.GetString(8)));
+            }
+        }
+        return report with { Tables = tables };
+    }
+}
