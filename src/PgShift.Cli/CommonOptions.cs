@@ -37,6 +37,33 @@ public sealed class CommonOptions
 
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON object instead of text." };
 
+    public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log each step." };
+
+    public Option<string?> RetryWindowOption { get; } = new("--retry-window")
+    {
+        Description = "How long lost connections are retried before the task fails: e.g. 12h (default), 30m, 90s.",
+    };
+
+    public TimeSpan RetryWindow(ParseResult pr, ResolvedTask task)
+    {
+        var text = pr.GetValue(RetryWindowOption) ?? task.File.RetryWindow;
+        if (text is null)
+        {
+            return Connections.RetryWindow.DefaultWindow;
+        }
+        var unit = text[^1];
+        if (double.TryParse(text[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0)
+        {
+            switch (unit)
+            {
+                case 'h': return TimeSpan.FromHours(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 's': return TimeSpan.FromSeconds(n);
+            }
+        }
+        throw new UsageException($"Retry window '{text}' is not understood.", "Write a number and a unit: 12h, 30m or 90s.");
+    }
+
     public void AddTo(Command command, bool selection = true)
     {
         command.Options.Add(Source);

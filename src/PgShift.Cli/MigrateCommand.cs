@@ -1,9 +1,8 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
-using PgShift.Connections;
-using PgShift.Copy;
-using PgShift.State;
-using PgShift.Schema;
+using PgShift.Stream;
+using PgShift.Tasks;
 
 namespace PgShift.Cli;
 
@@ -12,130 +11,153 @@ internal static class MigrateCommand
     public static Command Create(CommonOptions common)
     {
         var types = new Option<string>("--types") { Description = "What to migrate: schema, full, incremental (comma-separated).", DefaultValueFactory = _ => "schema,full,incremental" };
-        var splitMb = new Option<double?>("--split-threshold-mb") { Description = "Tables larger than this (MB on disk) are copied in ranges by several workers (default 1024)." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each step." };
         var jobs = new Option<int?>("--jobs", "-j") { Description = "Parallel connections for copying and building indexes (default: cores, at least 2)." };
+        var splitMb = new Option<double?>("--split-threshold-mb") { Description = "Tables larger than this (MB on disk) are copied in ranges by several workers (default 1024)." };
+        var conflicts = new Option<string>("--on-conflict") { Description = "When a change does not fit the target (row missing, key taken): error (stop the task) or ignore.", DefaultValueFactory = _ => "error" };
         var cmd = new Command("migrate", """
-            Run the task: schema (pre-data), full copy, post-data (keys, indexes, foreign keys, triggers), then
-            stream changes until cutover. This version runs the schema and full types (the change stream is not
-            built yet): --types schema creates the pre-data and post-data objects, --types schema,full copies the
-            data between them. A killed run resumes: tables already copied are skipped.
+            Run the task: schema before the data, full copy from one snapshot, keys/indexes/foreign keys/triggers,
+            then stream changes (INSERT/UPDATE/DELETE/TRUNCATE) until 'pgshift cutover' (or 'pgshift stop').
+            A killed or failed run started again resumes where it stopped. Exit code 0 when the task finished or was
+            stopped on request, 1 when it failed, 2 on a usage error.
 
             Examples:
-              pgshift migrate --types schema --source postgres://app@old-db/app --target postgres://app@new-db/app
+              pgshift migrate --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
               pgshift migrate --types schema,full --jobs 4 --task-file task.yaml --exclude-column public.users.ssn
             """);
         common.AddTo(cmd);
         cmd.Options.Add(types);
         cmd.Options.Add(jobs);
         cmd.Options.Add(splitMb);
-        cmd.Options.Add(verbose);
+        cmd.Options.Add(conflicts);
+        cmd.Options.Add(common.RetryWindowOption);
+        cmd.Options.Add(common.Verbose);
         cmd.SetAction(async (pr, ct) =>
         {
             var task = common.Resolve(pr);
             var typesText = pr.GetResult(types) is { Implicit: false } || task.File.Types is null ? pr.GetValue(types)! : string.Join(',', task.File.Types);
             var typeList = MigrationTypes.Parse(typesText);
-            if (typeList.Contains("incremental"))
+            var policy = pr.GetValue(conflicts) switch
             {
-                throw new UsageException("Incremental migration (the change stream) is not built yet in this version of PgShift.",
-                    "Run 'pgshift migrate --types schema,full' for a one-time copy (schema, data, then keys and indexes).");
-            }
-            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
-                .SetMinimumLevel(pr.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning));
+                "error" => ConflictPolicy.Error,
+                "ignore" => ConflictPolicy.Ignore,
+                var other => throw new UsageException($"Unknown --on-conflict '{other}'.", "Use --on-conflict error (the default) or ignore."),
+            };
+            using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
             var logger = loggerFactory.CreateLogger("pgshift");
-            var jobCount = pr.GetValue(jobs) ?? task.File.Jobs ?? Math.Max(2, Environment.ProcessorCount);
-            var options = new SchemaMigrationOptions
+            var options = new MigrationOptions
             {
                 Source = task.Source,
                 Target = task.Target,
+                TaskName = task.TaskName,
+                Schema = typeList.Contains("schema"),
+                Full = typeList.Contains("full"),
+                Incremental = typeList.Contains("incremental"),
                 Selection = task.Selection,
                 ExcludedColumns = task.ExcludedColumns,
                 Mapping = task.Mapping,
-                Jobs = jobCount,
-                TaskName = task.TaskName,
+                Jobs = pr.GetValue(jobs) ?? task.File.Jobs ?? Math.Max(2, Environment.ProcessorCount),
+                SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
+                RetryWindow = common.RetryWindow(pr, task),
+                Apply = new ApplyOptions { Conflicts = policy },
             };
-            var migrator = new SchemaMigrator(logger);
-            var started = DateTime.UtcNow;
-            var reports = new List<SchemaReport>();
-            await using var state = await ConnectionOpener.OpenAsync(task.Target, "pgshift state", ct);
-            async Task Phase(string phase) => await TaskState.SetPhaseAsync(state, task.TaskName, task.Source.ToString(), phase, ct);
-            FullCopyResult? copy = null;
-            try
-            {
-                if (typeList.Contains("schema"))
-                {
-                    await Phase("schema");
-                    Console.Out.WriteLine("schema: creating objects before the data");
-                    reports.Add(await migrator.CreatePreDataAsync(options, ct));
-                }
-                if (typeList.Contains("full"))
-                {
-                    await Phase("copy");
-                    var copier = new FullCopier(logger);
-                    var renderer = new CopyProgressRenderer(copier.Progress, Console.Out, !Console.IsOutputRedirected);
-                    renderer.Start();
-                    try
-                    {
-                        copy = await copier.RunAsync(new FullCopyOptions
-                        {
-                            Source = task.Source,
-                            Target = task.Target,
-                            TaskName = task.TaskName,
-                            Selection = task.Selection,
-                            ExcludedColumns = task.ExcludedColumns,
-                            Mapping = task.Mapping,
-                            Jobs = jobCount,
-                            SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
-                        }, ct);
-                    }
-                    finally
-                    {
-                        await renderer.DisposeAsync();
-                    }
-                }
-                if (typeList.Contains("schema"))
-                {
-                    await Phase("post-data");
-                    Console.Out.WriteLine("schema: building keys, indexes, foreign keys and triggers");
-                    reports.Add(await migrator.CreatePostDataAsync(options, ct));
-                }
-                await Phase("finished");
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // The failure is kept in the task state for `pgshift status`; a rerun resumes where this one stopped.
-                try
-                {
-                    await TaskState.RecordErrorAsync(state, task.TaskName, ex.Message, CancellationToken.None);
-                }
-                catch (Exception recordFailure) when (recordFailure is Npgsql.NpgsqlException or InvalidOperationException)
-                {
-                    logger.LogWarning("Could not record the error in the task state: {Message}", Redactor.Redact(recordFailure.Message));
-                }
-                throw;
-            }
-            foreach (var (obj, reason) in reports.SelectMany(r => r.Skipped).Distinct())
-            {
-                Console.Out.WriteLine($"skipped  {obj}: {reason}");
-            }
-            foreach (var w in reports.SelectMany(r => r.Warnings).Distinct())
-            {
-                Console.Out.WriteLine($"warning  {w}");
-            }
-            var seconds = (DateTime.UtcNow - started).TotalSeconds;
-            if (reports.Count > 0)
-            {
-                Console.Out.WriteLine($"Schema of task {task.TaskName}: {reports.Sum(r => r.Created.Count)} objects created " +
-                    $"({reports.Sum(r => r.AlreadyPresent.Count)} already present, {reports.Sum(r => r.Skipped.Count)} skipped).");
-            }
-            if (copy is not null)
-            {
-                Console.Out.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"Data of task {task.TaskName}: {copy.Tables} tables copied ({copy.TablesSkipped} already copied), {copy.Rows:N0} rows, {copy.Bytes / 1048576.0:0.0} MB in {copy.Seconds:0.0} s ({(copy.Seconds > 0 ? copy.Bytes / 1048576.0 / copy.Seconds : 0):0.0} MB/s)."));
-            }
-            Console.Out.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Task {task.TaskName} finished in {seconds:0.0} s."));
-            return ExitCodes.Success;
+            return await RunAsync(new MigrationTask(logger), options, cutover: false, ct);
         });
         return cmd;
     }
+
+    /// <summary>Runs the task with its live display; shared by migrate and cutover.</summary>
+    internal static async Task<int> RunAsync(MigrationTask migration, MigrationOptions options, bool cutover, CancellationToken ct)
+    {
+        var terminal = !Console.IsOutputRedirected;
+        CopyProgressRenderer? copyRenderer = null;
+        StreamRenderer? streamRenderer = null;
+        migration.PhaseChanged += phase =>
+        {
+            Console.Out.WriteLine(phase switch
+            {
+                "schema" => "schema: creating objects before the data",
+                "copy" => "copy: copying every table from one snapshot",
+                "post-data" => "schema: building keys, indexes, foreign keys and triggers",
+                "stream" => cutover ? "stream: applying changes until caught up, for the cutover" : "stream: applying changes until 'pgshift cutover' (or 'pgshift stop')",
+                "cutover" => "cutover: caught up; copying unlogged tables again, syncing sequences, finishing the schema",
+                _ => $"task {options.TaskName}: {phase}",
+            });
+            if (phase == "copy")
+            {
+                copyRenderer = new CopyProgressRenderer(migration.Copier.Progress, Console.Out, terminal);
+                copyRenderer.Start();
+            }
+            else if (copyRenderer is not null)
+            {
+                copyRenderer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                copyRenderer = null;
+            }
+            if (phase == "stream")
+            {
+                streamRenderer = new StreamRenderer(migration.Stream.Progress, Console.Out, terminal);
+                streamRenderer.Start();
+            }
+            else if (streamRenderer is not null)
+            {
+                streamRenderer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                streamRenderer = null;
+            }
+        };
+        var started = DateTime.UtcNow;
+        MigrationResult result;
+        try
+        {
+            result = await migration.RunAsync(options, cutover, ct);
+        }
+        finally
+        {
+            if (copyRenderer is not null) await copyRenderer.DisposeAsync();
+            if (streamRenderer is not null) await streamRenderer.DisposeAsync();
+        }
+        if (result.AlreadyFinished)
+        {
+            Console.Out.WriteLine($"Task {options.TaskName} is finished already; nothing to do.");
+            return ExitCodes.Success;
+        }
+        foreach (var (obj, reason) in result.Schema.SelectMany(r => r.Skipped).Distinct())
+        {
+            Console.Out.WriteLine($"skipped  {obj}: {reason}");
+        }
+        foreach (var w in result.Schema.SelectMany(r => r.Warnings).Distinct())
+        {
+            Console.Out.WriteLine($"warning  {w}");
+        }
+        if (result.Schema.Count > 0)
+        {
+            Console.Out.WriteLine($"Schema of task {options.TaskName}: {result.Schema.Sum(r => r.Created.Count)} objects created " +
+                $"({result.Schema.Sum(r => r.AlreadyPresent.Count)} already present, {result.Schema.Sum(r => r.Skipped.Count)} skipped).");
+        }
+        if (result.Copy is { } copy)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Data of task {options.TaskName}: {copy.Tables} tables copied ({copy.TablesSkipped} already copied), {copy.Rows:N0} rows, {copy.Bytes / 1048576.0:0.0} MB in {copy.Seconds:0.0} s ({(copy.Seconds > 0 ? copy.Bytes / 1048576.0 / copy.Seconds : 0):0.0} MB/s)."));
+        }
+        if (result.Stream is not null)
+        {
+            var p = migration.Stream.Progress;
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Stream of task {options.TaskName}: {p.ChangesApplied:N0} changes in {p.TransactionsApplied:N0} transactions applied, up to {p.AppliedLsn}."));
+        }
+        var seconds = (DateTime.UtcNow - started).TotalSeconds;
+        Console.Out.WriteLine(result.Stream == StreamOutcome.Stopped
+            ? $"Task {options.TaskName} stopped on request after {seconds:0.0} s; 'pgshift migrate' resumes it."
+            : string.Create(CultureInfo.InvariantCulture, $"Task {options.TaskName} finished in {seconds:0.0} s."));
+        return ExitCodes.Success;
+    }
+}
+
+internal static class Logging
+{
+    public static ILoggerFactory Create(bool verbose) => LoggerFactory.Create(b => b
+        .AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        })
+        .SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
 }

@@ -12,11 +12,11 @@ var root = new RootCommand("""
 root.Subcommands.Add(PrecheckCommand.Create(common));
 root.Subcommands.Add(MigrateCommand.Create(common));
 root.Subcommands.Add(StatusCommand.Create(common));
+root.Subcommands.Add(ControlCommands.Cutover(common));
+root.Subcommands.Add(ControlCommands.Stop(common));
+root.Subcommands.Add(ControlCommands.Cleanup(common));
 foreach (var (name, what, issue) in new[]
 {
-    ("cutover", "Wait for zero delay, sync sequences, finish the task and verify.", "pgshift cutover --source S --target T --task app"),
-    ("stop", "Stop a running task where it stands; migrate resumes it later.", "pgshift stop --source S --target T --task app"),
-    ("cleanup", "Drop the task's replication slot and publication on the source.", "pgshift cleanup --source S --target T --task app"),
     ("verify", "Prove the target holds the same data as the source.", "pgshift verify --source S --target T --task app"),
 })
 {

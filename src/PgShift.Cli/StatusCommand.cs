@@ -53,6 +53,14 @@ internal static class StatusCommand
                         $"  copying {t.SourceTable}: {t.RowsCopied:N0} rows, {t.BytesCopied / 1048576.0:0.0} MB, {rate / 1048576.0:0.0} MB/s{eta}"));
                 }
             }
+            if (report.Stream is { } st)
+            {
+                var state = st.RetryingUntil is { } until ? $"retrying (until {until:u})"
+                    : !st.Running ? "not running"
+                    : st.NotDelayed ? "not delayed" : string.Create(CultureInfo.InvariantCulture, $"delay {st.DelaySeconds:0.0} s, {st.DelayBytes / 1024.0:N0} KB");
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"stream   {state}; {st.ChangesApplied:N0} changes applied up to {st.AppliedLsn ?? "-"}; slot keeps {st.SlotRetainedBytes / 1048576.0:0.0} MB of WAL"));
+            }
             if (report.LastError is not null)
             {
                 Console.Out.WriteLine($"error    {report.LastError} (at {report.LastErrorAt:u})");

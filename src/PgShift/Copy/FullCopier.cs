@@ -237,6 +237,28 @@ public sealed class FullCopier(ILogger logger)
             throw new PgShiftException($"A replication slot named {slotName} already exists on the source, but task {options.TaskName} has no record of it on this target.",
                 $"Drop it if it is left over (SELECT pg_drop_replication_slot('{slotName}');), or choose another --task name.");
         }
+        // A table without a usable replica identity in a publication makes the source refuse its UPDATEs and DELETEs.
+        var noIdentity = new List<string>();
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = ANY(@oids) AND c.relpersistence <> 'u'
+              AND (c.relreplident = 'n' OR c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+            ORDER BY 1
+            """, source))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlDbType.Array | NpgsqlDbType.Oid) { Value = plans.Select(p => p.SourceOid).ToArray() });
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            while (await rd.ReadAsync(ct))
+            {
+                noIdentity.Add(rd.GetString(0));
+            }
+        }
+        if (noIdentity.Count > 0)
+        {
+            throw new PgShiftException(
+                $"{noIdentity.Count} tables have no primary key or replica identity, so their UPDATEs and DELETEs cannot be streamed (and the source would refuse them once published): {string.Join(", ", noIdentity.Take(10))}.",
+                $"Give each a primary key, or run ALTER TABLE {noIdentity[0]} REPLICA IDENTITY FULL; (and so on), or exclude them; 'pgshift precheck' lists them all.");
+        }
         // Leaf tables, not partitioned parents: sources before 13 cannot publish a partitioned table.
         var published = plans.Where(p => !p.Unlogged).Select(p => p.Source.ToString()).ToList();
         var forTables = published.Count == 0 ? "" : $" FOR TABLE {string.Join(", ", published)}";

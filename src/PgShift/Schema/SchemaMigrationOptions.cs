@@ -14,6 +14,13 @@ public sealed class SchemaMigrationOptions
     public int Jobs { get; init; } = 2;
     /// <summary>The task these objects belong to; its state on the target makes a re-run safe.</summary>
     public string TaskName { get; init; } = "default";
+    /// <summary>
+    /// The change stream follows: triggers set ENABLE ALWAYS would fire again for applied changes, so they stay
+    /// plain ENABLE until the cutover sets them ALWAYS.
+    /// </summary>
+    public bool StreamFollows { get; init; }
+    /// <summary>The apply session cannot set session_replication_role: foreign keys and triggers wait for the cutover.</summary>
+    public bool DeferForeignKeysAndTriggers { get; init; }
 }
 
 /// <summary>What a schema phase did: objects created, skipped by design (with the reason), and warnings.</summary>

@@ -106,6 +106,12 @@ public sealed class SchemaMigrator(ILogger logger)
         var pending = new List<(PostDataStatement Statement, string Sql)>();
         foreach (var s in statements)
         {
+            var isTriggerStatement = s.Kind == PostDataKind.Trigger || s.Kind == PostDataKind.Other && s.Sql.Contains(" TRIGGER ", StringComparison.Ordinal);
+            if (options.DeferForeignKeysAndTriggers && (s.Kind == PostDataKind.ForeignKey || isTriggerStatement)
+                || options.StreamFollows && s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal))
+            {
+                continue;
+            }
             var mapped = mapper.Map(s);
             var key = mapper.Key(s);
             if (s.Kind != PostDataKind.Other && existing.Contains(key))

@@ -25,6 +25,16 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS slot_name text;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS consistent_lsn pg_lsn;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS types text;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS applied_lsn pg_lsn;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS delay_bytes bigint;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS delay_seconds double precision;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS changes_applied bigint;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS slot_retained_bytes bigint;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS stream_heartbeat timestamptz;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS retrying_until timestamptz;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS stop_requested boolean NOT NULL DEFAULT false;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS cutover_requested boolean NOT NULL DEFAULT false;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS deferred_post_data boolean NOT NULL DEFAULT false;
             CREATE TABLE IF NOT EXISTS pgshift.copy_tables (
                 task text NOT NULL,
                 source_table text NOT NULL,

@@ -5,10 +5,19 @@ namespace PgShift.State;
 public sealed record TableStatus(string SourceTable, string TargetTable, string Status, long EstimatedBytes, long RowsCopied, long BytesCopied,
     DateTime? StartedAt, DateTime? FinishedAt, string? SyncLsn);
 
+/// <summary>The change stream as its last monitor tick recorded it.</summary>
+public sealed record StreamStatus(string? AppliedLsn, long DelayBytes, double DelaySeconds, long ChangesApplied, long SlotRetainedBytes,
+    DateTime? Heartbeat, DateTime? RetryingUntil, bool Running)
+{
+    public bool NotDelayed => Running && RetryingUntil is null && DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024;
+}
+
 /// <summary>A task as its state on the target describes it, for `pgshift status` from any shell.</summary>
 public sealed record TaskStatusReport(string Task, string Phase, string Source, DateTime UpdatedAt, string? LastError, DateTime? LastErrorAt,
     string? SlotName, string? ConsistentLsn, IReadOnlyList<string> PhasesDone, IReadOnlyList<TableStatus> Tables)
 {
+    public StreamStatus? Stream { get; init; }
+
     public static async Task<TaskStatusReport?> LoadAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
         await using (var check = new NpgsqlCommand("SELECT to_regclass('pgshift.tasks') IS NOT NULL", target))
@@ -51,6 +60,24 @@ public sealed record TaskStatusReport(string Task, string Phase, string Source, 
             {
                 tables.Add(new TableStatus(rd.GetString(0), rd.GetString(1), rd.GetString(2), rd.GetInt64(3), rd.GetInt64(4), rd.GetInt64(5),
                     rd.IsDBNull(6) ? null : rd.GetDateTime(6), rd.IsDBNull(7) ? null : rd.GetDateTime(7), rd.IsDBNull(8) ? null : rd.GetString(8)));
+            }
+        }
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT applied_lsn::text, delay_bytes, delay_seconds, changes_applied, slot_retained_bytes, stream_heartbeat, retrying_until,
+                   coalesce(stream_heartbeat > now() - interval '5 seconds', false)
+            FROM pgshift.tasks WHERE name = @t AND (applied_lsn IS NOT NULL OR stream_heartbeat IS NOT NULL)
+            """, target))
+        {
+            cmd.Parameters.AddWithValue("t", task);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            if (await rd.ReadAsync(ct))
+            {
+                report = report with
+                {
+                    Stream = new StreamStatus(rd.IsDBNull(0) ? null : rd.GetString(0), rd.IsDBNull(1) ? 0 : rd.GetInt64(1), rd.IsDBNull(2) ? 0 : rd.GetDouble(2),
+                        rd.IsDBNull(3) ? 0 : rd.GetInt64(3), rd.IsDBNull(4) ? 0 : rd.GetInt64(4), rd.IsDBNull(5) ? null : rd.GetDateTime(5),
+                        rd.IsDBNull(6) ? null : rd.GetDateTime(6), rd.GetBoolean(7)),
+                };
             }
         }
         return report with { Tables = tables };

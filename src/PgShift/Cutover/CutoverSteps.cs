@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgShift.Connections;
+using PgShift.Copy;
+using PgShift.Schema;
+using PgShift.Tasks;
+
+namespace PgShift.Cutover;
+
+/// <summary>
+/// What the cutover does once the stream has caught up: copies again what logical decoding cannot carry
+/// (unlogged tables), builds what waited for it (foreign keys and triggers when the apply session could not
+/// bypass them, ENABLE ALWAYS states), and syncs sequences and refreshes materialized views.
+/// </summary>
+public sealed class CutoverSteps(ILogger logger)
+{
+    public async Task<SchemaReport> FinishAsync(MigrationOptions options, CancellationToken ct)
+    {
+        await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
+        {
+            // Unlogged tables write no WAL: their rows since the copy reach the target only by copying them again.
+            await using var cmd = new NpgsqlCommand("""
+                UPDATE pgshift.copy_tables SET status = 'pending', rows_copied = 0, bytes_copied = 0
+                WHERE task = @t AND source_table = ANY(@unlogged)
+                RETURNING source_table
+                """, target);
+            cmd.Parameters.AddWithValue("t", options.TaskName);
+            cmd.Parameters.AddWithValue("unlogged", await UnloggedTablesAsync(options, ct));
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            while (await rd.ReadAsync(ct))
+            {
+                logger.LogInformation("Copying the unlogged table {Table} again", rd.GetString(0));
+            }
+        }
+        await new FullCopier(logger).RunAsync(options.CopyOptions(incremental: false), ct);
+        // Post-data again, as for a one-time copy: builds whatever is missing, sets ENABLE ALWAYS triggers,
+        // syncs every sequence from the source's last_value, refreshes materialized views, analyzes.
+        return await new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false), ct);
+    }
+
+    private static async Task<string[]> UnloggedTablesAsync(MigrationOptions options, CancellationToken ct)
+    {
+        await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift cutover", ct);
+        await using var cmd = new NpgsqlCommand("""
+            SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relpersistence = 'u' AND c.relkind = 'r'
+            """, source);
+        var list = new List<string>();
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            // copy_tables keys are PgShift's always-quoted names.
+            list.Add(Catalog.Sql.Qualified(rd.GetString(0), rd.GetString(1)));
+        }
+        return list.ToArray();
+    }
+}

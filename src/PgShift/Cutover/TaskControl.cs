@@ -1,0 +1,83 @@
+using Npgsql;
+using PgShift.Catalog;
+using PgShift.Connections;
+using PgShift.State;
+using PgShift.Tasks;
+
+namespace PgShift.Cutover;
+
+/// <summary>Requests to a running task (stop, cutover) through its state, and the cleanup of what it left on the source.</summary>
+public static class TaskControl
+{
+    /// <summary>A migrate process streams this task now (its monitor wrote a heartbeat in the last seconds).</summary>
+    public static async Task<bool> IsStreamingAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "SELECT coalesce(stream_heartbeat > now() - interval '5 seconds', false) AND phase IN ('stream', 'cutover') FROM pgshift.tasks WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        return await cmd.ExecuteScalarAsync(ct) is true;
+    }
+
+    public static async Task RequestAsync(NpgsqlConnection target, string task, string flag, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"UPDATE pgshift.tasks SET {flag} = true, updated_at = now() WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Drops the task's slot and publication on the source. Refuses while a process still streams from the slot.</summary>
+    public static async Task<List<string>> CleanupAsync(ConnectionSpec source, string task, CancellationToken ct)
+    {
+        var dropped = new List<string>();
+        var slot = TaskName.SlotName(task);
+        var publication = TaskName.PublicationName(task);
+        await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cleanup", ct);
+        await using (var cmd = new NpgsqlCommand("SELECT active FROM pg_replication_slots WHERE slot_name = @s", conn))
+        {
+            cmd.Parameters.AddWithValue("s", slot);
+            var active = await cmd.ExecuteScalarAsync(ct);
+            if (active is true)
+            {
+                throw new PgShiftException($"The slot {slot} is in use by a running process.", $"Stop the task first (pgshift stop --task {task}), then run cleanup again.");
+            }
+            if (active is false)
+            {
+                await using var drop = new NpgsqlCommand("SELECT pg_drop_replication_slot(@s)", conn);
+                drop.Parameters.AddWithValue("s", slot);
+                await drop.ExecuteNonQueryAsync(ct);
+                dropped.Add($"replication slot {slot}");
+            }
+        }
+        await using (var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_publication WHERE pubname = @p", conn))
+        {
+            cmd.Parameters.AddWithValue("p", publication);
+            if ((long)(await cmd.ExecuteScalarAsync(ct))! > 0)
+            {
+                await using var drop = new NpgsqlCommand($"DROP PUBLICATION {Sql.Ident(publication)}", conn);
+                await drop.ExecuteNonQueryAsync(ct);
+                dropped.Add($"publication {publication}");
+            }
+        }
+        return dropped;
+    }
+
+    /// <summary>Waits until the task's phase is one of <paramref name="phases"/>, or its last error shows up with no process streaming.</summary>
+    public static async Task<TaskStatusReport> WaitForPhaseAsync(NpgsqlConnection target, string task, string[] phases, Action<TaskStatusReport>? onTick, CancellationToken ct)
+    {
+        while (true)
+        {
+            var report = await TaskStatusReport.LoadAsync(target, task, ct)
+                ?? throw new PgShiftException($"Task {task} disappeared from the target.", "Check --target and --task.");
+            onTick?.Invoke(report);
+            if (phases.Contains(report.Phase))
+            {
+                return report;
+            }
+            if (!await IsStreamingAsync(target, task, ct) && report.LastErrorAt is { } at && at > DateTime.UtcNow.AddMinutes(-1))
+            {
+                throw new PgShiftException($"Task {task} failed: {report.LastError}", "See the error; 'pgshift migrate' resumes the task once the cause is fixed.");
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+        }
+    }
+}

@@ -1,0 +1,374 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using PgShift.Catalog;
+
+namespace PgShift.Stream;
+
+public enum ConflictPolicy
+{
+    /// <summary>Stop the task, naming the table, the key and the LSN.</summary>
+    Error,
+    /// <summary>Skip a change whose row is missing, or whose inserted key exists already.</summary>
+    Ignore,
+}
+
+public sealed class ApplyOptions
+{
+    /// <summary>Statements sent in one round trip.</summary>
+    public int BatchStatements { get; init; } = 500;
+    /// <summary>Source transactions are grouped into one target transaction until it holds this many changes...</summary>
+    public int GroupChanges { get; init; } = 20_000;
+    /// <summary>... or has been open this long, so the delay stays low under light load.</summary>
+    public TimeSpan GroupDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+    public ConflictPolicy Conflicts { get; init; } = ConflictPolicy.Error;
+}
+
+/// <summary>
+/// Applies the change stream to the target in commit order: each change as a statement in a batch, many
+/// source transactions in one target transaction, whose last statement records the end LSN of the last
+/// source transaction in it, so progress commits with the data (exactly once across crashes).
+/// </summary>
+public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnlyDictionary<QualifiedName, StreamTable> tables,
+    NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ILogger logger)
+{
+    private sealed record Relation(RelationEvent Message, StreamTable Table);
+    private sealed record Pending(string What, QualifiedName Table, string Key, RowChangeKind Kind);
+
+    private readonly Dictionary<uint, Relation> _relations = new();
+    private readonly Dictionary<uint, string> _ignoredRelations = new();
+    private NpgsqlTransaction? _tx;
+    private NpgsqlBatch _batch = new();
+    private readonly Dictionary<NpgsqlBatchCommand, Pending> _pending = new();
+    private BeginEvent? _begin;
+    private bool _skipTransaction;
+    private NpgsqlLogSequenceNumber _groupEndLsn;
+    private int _groupChanges;
+    private DateTime? _groupStartedAt;
+    private DateTime? _oldestUnappliedAt;
+
+    /// <summary>The end LSN of the last source transaction whose changes are committed on the target.</summary>
+    public NpgsqlLogSequenceNumber CommittedLsn { get; private set; } = committedLsn;
+
+    /// <summary>A source transaction is being received, or applied changes wait for their group's commit.</summary>
+    public bool HasPending => _begin is not null || _groupEndLsn > CommittedLsn;
+
+    /// <summary>When the oldest change received and not yet committed on the target arrived.</summary>
+    public DateTime? OldestUnappliedAt => _oldestUnappliedAt;
+
+    public long ChangesApplied { get; private set; }
+    public long TransactionsApplied { get; private set; }
+
+    public async Task ApplyAsync(StreamEvent e, CancellationToken ct)
+    {
+        _oldestUnappliedAt ??= e.ReceivedAt;
+        switch (e)
+        {
+            case BeginEvent b:
+                _begin = b;
+                // Already applied before a restart: its commit lies before what the target holds.
+                _skipTransaction = b.FinalLsn < CommittedLsn;
+                break;
+            case RelationEvent r:
+                OnRelation(r);
+                break;
+            case RowEvent row:
+                await OnRowAsync(row, ct);
+                break;
+            case TruncateEvent t:
+                await OnTruncateAsync(t, ct);
+                break;
+            case CommitEvent c:
+                await ExecuteBatchAsync(ct);
+                if (!_skipTransaction && c.EndLsn > CommittedLsn)
+                {
+                    _groupEndLsn = c.EndLsn;
+                    TransactionsApplied++;
+                }
+                _begin = null;
+                _groupStartedAt ??= DateTime.UtcNow;
+                if (_groupChanges >= options.GroupChanges || DateTime.UtcNow - _groupStartedAt >= options.GroupDelay)
+                {
+                    await CommitGroupAsync(ct);
+                }
+                break;
+        }
+    }
+
+    /// <summary>Commits the group if it holds whole source transactions only (call when the stream is idle).</summary>
+    public async Task CommitGroupAsync(CancellationToken ct)
+    {
+        if (_begin is not null || _groupEndLsn <= CommittedLsn)
+        {
+            if (_begin is null && _tx is null)
+            {
+                _oldestUnappliedAt = null;
+            }
+            return;
+        }
+        _tx ??= await target.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET applied_lsn = @l WHERE name = @t", target, _tx))
+        {
+            cmd.Parameters.AddWithValue("t", task);
+            cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = _groupEndLsn });
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await _tx.CommitAsync(ct);
+        await _tx.DisposeAsync();
+        _tx = null;
+        CommittedLsn = _groupEndLsn;
+        _groupChanges = 0;
+        _groupStartedAt = null;
+        _oldestUnappliedAt = null;
+    }
+
+    /// <summary>Rolls back what is not committed (the stream restarts from <see cref="CommittedLsn"/>).</summary>
+    public async Task AbandonAsync()
+    {
+        if (_tx is not null)
+        {
+            try
+            {
+                await _tx.RollbackAsync();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+            {
+                // The connection is gone, and the transaction with it.
+            }
+            await _tx.DisposeAsync();
+            _tx = null;
+        }
+    }
+
+    private void OnRelation(RelationEvent r)
+    {
+        var name = new QualifiedName(r.Schema, r.Name);
+        if (!tables.TryGetValue(name, out var table))
+        {
+            _ignoredRelations[r.RelationId] = name.ToString();
+            logger.LogWarning("Changes of {Table} are not part of task {Task} and are ignored", name, task);
+            return;
+        }
+        // The stream carries no DDL: a table whose columns changed on the source cannot be followed safely.
+        var expected = table.Columns.Select(c => (c.Name, c.TypeOid)).ToList();
+        var actual = r.Columns.Select(c => (c.Name, c.TypeOid)).ToList();
+        if (!expected.SequenceEqual(actual))
+        {
+            var added = actual.Except(expected).Select(c => c.Name).ToList();
+            var removed = expected.Except(actual).Select(c => c.Name).ToList();
+            throw new PgShiftException(
+                $"The columns of {name} changed on the source (DDL is not replicated): " +
+                $"{(added.Count > 0 ? "added or changed " + string.Join(", ", added) : "")}{(added.Count > 0 && removed.Count > 0 ? "; " : "")}{(removed.Count > 0 ? "dropped or changed " + string.Join(", ", removed) : "")}.",
+                $"Make the same change on the target table {table.Target}, then restart the task; or start the task again for this table.");
+        }
+        _relations[r.RelationId] = new Relation(r, table);
+    }
+
+    private async Task OnRowAsync(RowEvent row, CancellationToken ct)
+    {
+        if (_skipTransaction || _ignoredRelations.ContainsKey(row.RelationId))
+        {
+            return;
+        }
+        var relation = _relations[row.RelationId];
+        var table = relation.Table;
+        if (_begin is not null && _begin.FinalLsn < table.SyncLsn)
+        {
+            // The table was copied after this transaction committed: the copy holds it already.
+            return;
+        }
+        var cmd = new NpgsqlBatchCommand();
+        var sql = new StringBuilder();
+        var key = "";
+        switch (row.Kind)
+        {
+            case RowChangeKind.Insert:
+            {
+                var cols = new List<string>();
+                var values = new List<string>();
+                for (var i = 0; i < table.Columns.Count; i++)
+                {
+                    if (table.TargetColumns[i] is { } col)
+                    {
+                        cols.Add(Sql.Ident(col));
+                        values.Add(Param(cmd, row.New![i].Text));
+                    }
+                }
+                sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) VALUES ({string.Join(", ", values)})");
+                if (options.Conflicts == ConflictPolicy.Ignore)
+                {
+                    sql.Append(" ON CONFLICT DO NOTHING");
+                }
+                key = KeyText(relation, row.New!);
+                break;
+            }
+            case RowChangeKind.Update:
+            {
+                var sets = new List<string>();
+                for (var i = 0; i < table.Columns.Count; i++)
+                {
+                    // An unchanged TOASTed value is not sent: the target keeps its own.
+                    if (table.TargetColumns[i] is { } col && !row.New![i].Unchanged)
+                    {
+                        sets.Add($"{Sql.Ident(col)} = {Param(cmd, row.New[i].Text)}");
+                    }
+                }
+                if (sets.Count == 0)
+                {
+                    return;
+                }
+                var where = Where(relation, row.Old ?? row.New!, cmd, out key);
+                sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"UPDATE {table.Target} SET {string.Join(", ", sets)} WHERE {where}");
+                break;
+            }
+            case RowChangeKind.Delete:
+            {
+                var where = Where(relation, row.Old!, cmd, out key);
+                sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"DELETE FROM {table.Target} WHERE {where}");
+                break;
+            }
+        }
+        cmd.CommandText = sql.ToString();
+        _batch.BatchCommands.Add(cmd);
+        _pending[cmd] = new Pending(row.Kind.ToString().ToUpperInvariant(), table.Target, key, row.Kind);
+        _groupChanges++;
+        ChangesApplied++;
+        if (_batch.BatchCommands.Count >= options.BatchStatements)
+        {
+            await ExecuteBatchAsync(ct);
+        }
+    }
+
+    /// <summary>
+    /// The row's identity: its key columns, or for REPLICA IDENTITY FULL every column (one of several identical
+    /// rows is picked by ctid, so each change hits exactly one row).
+    /// </summary>
+    private static string Where(Relation relation, ColumnValue[] values, NpgsqlBatchCommand cmd, out string key)
+    {
+        var table = relation.Table;
+        var full = relation.Message.ReplicaIdentity == 'f';
+        var conditions = new List<string>();
+        var keyParts = new List<string>();
+        for (var i = 0; i < table.Columns.Count; i++)
+        {
+            var isKey = full || relation.Message.Columns[i].IsKey;
+            if (!isKey || table.TargetColumns[i] is not { } col || values[i].Unchanged)
+            {
+                continue;
+            }
+            var v = values[i].Text;
+            keyParts.Add($"{col}={(v is null ? "NULL" : v.Length > 40 ? v[..40] + "..." : v)}");
+            if (v is null)
+            {
+                conditions.Add($"{Sql.Ident(col)} IS NULL");
+            }
+            else if (table.Columns[i].HasEquality)
+            {
+                conditions.Add($"{Sql.Ident(col)} = {Param(cmd, v)}");
+            }
+            else
+            {
+                conditions.Add($"{Sql.Ident(col)}::text = {Param(cmd, v)}::text");
+            }
+        }
+        key = "(" + string.Join(", ", keyParts) + ")";
+        if (conditions.Count == 0)
+        {
+            throw new PgShiftException($"A change to {table.Source} carries no key to find its row on the target.",
+                $"Give the table a primary key or REPLICA IDENTITY FULL on the source (ALTER TABLE {table.Source} REPLICA IDENTITY FULL).");
+        }
+        var condition = string.Join(" AND ", conditions);
+        return full ? $"ctid = (SELECT ctid FROM {table.Target} WHERE {condition} LIMIT 1)" : condition;
+    }
+
+    private static string Param(NpgsqlBatchCommand cmd, string? text)
+    {
+        // Unknown-typed text: the target parses it into the column's type, as it would a literal.
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Unknown, Value = (object?)text ?? DBNull.Value });
+        return "$" + cmd.Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static string KeyText(Relation relation, ColumnValue[] values)
+        => "(" + string.Join(", ", relation.Table.Columns.Select((c, i) => (c, i)).Where(x => relation.Message.Columns[x.i].IsKey)
+            .Select(x => $"{x.c.Name}={values[x.i].Text ?? "NULL"}")) + ")";
+
+    private async Task OnTruncateAsync(TruncateEvent t, CancellationToken ct)
+    {
+        if (_skipTransaction)
+        {
+            return;
+        }
+        await ExecuteBatchAsync(ct);
+        var targets = t.RelationIds.Where(_relations.ContainsKey).Select(id => _relations[id].Table)
+            .Where(table => _begin is null || _begin.FinalLsn >= table.SyncLsn).Select(table => table.Target.ToString()).ToList();
+        if (targets.Count == 0)
+        {
+            return;
+        }
+        _tx ??= await target.BeginTransactionAsync(ct);
+        await using (var savepoint = new NpgsqlCommand("SAVEPOINT pgshift_truncate", target, _tx))
+        {
+            await savepoint.ExecuteNonQueryAsync(ct);
+        }
+        try
+        {
+            await using var cmd = new NpgsqlCommand($"TRUNCATE ONLY {string.Join(", ", targets)}{(t.RestartIdentity ? " RESTART IDENTITY" : "")}", target, _tx);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException pe) when (pe.SqlState == "0A000")
+        {
+            // TRUNCATE checks foreign keys even for a replica session: a referencing table that is not in this
+            // TRUNCATE (not migrated, or not truncated on the source) keeps it from running. DELETE, whose
+            // foreign-key triggers do not fire for a replica session, empties the tables instead.
+            await using (var rollback = new NpgsqlCommand("ROLLBACK TO SAVEPOINT pgshift_truncate", target, _tx))
+            {
+                await rollback.ExecuteNonQueryAsync(ct);
+            }
+            foreach (var table in targets)
+            {
+                await using var delete = new NpgsqlCommand($"DELETE FROM ONLY {table}", target, _tx);
+                await delete.ExecuteNonQueryAsync(ct);
+            }
+        }
+        _groupChanges++;
+        ChangesApplied++;
+    }
+
+    private async Task ExecuteBatchAsync(CancellationToken ct)
+    {
+        if (_batch.BatchCommands.Count == 0)
+        {
+            return;
+        }
+        _tx ??= await target.BeginTransactionAsync(ct);
+        _batch.Connection = target;
+        _batch.Transaction = _tx;
+        try
+        {
+            await _batch.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException pe) when (pe.SqlState == "23505" && pe.BatchCommand is NpgsqlBatchCommand failed && _pending.TryGetValue(failed, out var p))
+        {
+            throw Conflict(p, $"a row with this key exists already on the target ({pe.ConstraintName})", pe);
+        }
+        if (options.Conflicts == ConflictPolicy.Error)
+        {
+            foreach (var c in _batch.BatchCommands.Cast<NpgsqlBatchCommand>())
+            {
+                if (c.RecordsAffected == 0 && _pending.TryGetValue(c, out var p) && p.Kind != RowChangeKind.Insert)
+                {
+                    throw Conflict(p, "no row with this key on the target", null);
+                }
+            }
+        }
+        await _batch.DisposeAsync();
+        _batch = new NpgsqlBatch();
+        _pending.Clear();
+    }
+
+    private PgShiftException Conflict(Pending p, string problem, Exception? inner)
+        => new($"Conflict applying {p.What} to {p.Table} key {p.Key} (source transaction committed at {_begin?.FinalLsn.ToString() ?? "?"}): {problem}.",
+            "The target was changed outside PgShift, or the copy and the stream disagree. Fix the row on the target and restart the task, " +
+            "or restart it with --on-conflict ignore to skip such changes.", inner);
+}

@@ -1,0 +1,106 @@
+using System.Threading.Channels;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using Npgsql.Replication.PgOutput.Messages;
+using NpgsqlTypes;
+
+namespace PgShift.Stream;
+
+/// <summary>
+/// Reads the task's slot with pgoutput and copies each message into a <see cref="StreamEvent"/> on a
+/// bounded channel: when the applier falls behind, reading waits, so memory stays bounded whatever the
+/// size of a source transaction.
+/// </summary>
+public sealed class ChangeReader(LogicalReplicationConnection connection, string slotName, string publication, ChannelWriter<StreamEvent> output)
+{
+    public static PgOutputProtocolVersion ProtocolFor(int serverMajor) => serverMajor switch
+    {
+        >= 16 => PgOutputProtocolVersion.V4,
+        15 => PgOutputProtocolVersion.V3,
+        14 => PgOutputProtocolVersion.V2,
+        _ => PgOutputProtocolVersion.V1,
+    };
+
+    private volatile bool _inTransaction;
+
+    /// <summary>A source transaction's Begin was read and its Commit not yet handed on.</summary>
+    public bool InTransaction => _inTransaction;
+
+    public async Task RunAsync(NpgsqlLogSequenceNumber startLsn, CancellationToken ct)
+    {
+        // Text values: every type has a text form that the target parses into its own type, whatever its oid there.
+        var options = new PgOutputReplicationOptions(publication, ProtocolFor(connection.PostgreSqlVersion.Major), binary: false);
+        var slot = new PgOutputReplicationSlot(slotName);
+        try
+        {
+            await foreach (var message in connection.StartReplication(slot, options, ct, startLsn))
+            {
+                var now = DateTime.UtcNow;
+                StreamEvent? e = message switch
+                {
+                    BeginMessage b => new BeginEvent(b.TransactionXid, b.TransactionFinalLsn, b.TransactionCommitTimestamp, now),
+                    CommitMessage c => new CommitEvent(c.CommitLsn, c.TransactionEndLsn, c.TransactionCommitTimestamp, now),
+                    RelationMessage r => new RelationEvent(r.RelationId, r.Namespace, r.RelationName, Identity(r.ReplicaIdentity),
+                        r.Columns.Select(c => new RelationColumn(c.ColumnName, c.DataTypeId, (c.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0)).ToList(), now),
+                    InsertMessage i => new RowEvent(RowChangeKind.Insert, i.Relation.RelationId, null, await ReadAsync(i.NewRow, ct), now),
+                    FullUpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, await ReadAsync(u.OldRow, ct), await ReadAsync(u.NewRow, ct), now),
+                    IndexUpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, await ReadAsync(u.Key, ct), await ReadAsync(u.NewRow, ct), now),
+                    UpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, null, await ReadAsync(u.NewRow, ct), now),
+                    FullDeleteMessage d => new RowEvent(RowChangeKind.Delete, d.Relation.RelationId, await ReadAsync(d.OldRow, ct), null, now),
+                    KeyDeleteMessage d => new RowEvent(RowChangeKind.Delete, d.Relation.RelationId, await ReadAsync(d.Key, ct), null, now),
+                    TruncateMessage t => new TruncateEvent(t.Relations.Select(r => r.RelationId).ToList(),
+                        (t.Options & TruncateMessage.TruncateOptions.Cascade) != 0, (t.Options & TruncateMessage.TruncateOptions.RestartIdentity) != 0, now),
+                    _ => null,
+                };
+                if (e is BeginEvent)
+                {
+                    _inTransaction = true;
+                }
+                if (e is not null)
+                {
+                    await output.WriteAsync(e, ct);
+                }
+                if (e is CommitEvent)
+                {
+                    _inTransaction = false;
+                }
+            }
+            output.TryComplete();
+        }
+        catch (Exception ex)
+        {
+            output.TryComplete(ex);
+            throw;
+        }
+    }
+
+    private static char Identity(RelationMessage.ReplicaIdentitySetting s) => s switch
+    {
+        RelationMessage.ReplicaIdentitySetting.AllColumns => 'f',
+        RelationMessage.ReplicaIdentitySetting.IndexWithIndIsReplIdent => 'i',
+        RelationMessage.ReplicaIdentitySetting.Nothing => 'n',
+        _ => 'd',
+    };
+
+    private static async Task<ColumnValue[]> ReadAsync(ReplicationTuple tuple, CancellationToken ct)
+    {
+        var values = new ColumnValue[tuple.NumColumns];
+        var i = 0;
+        await foreach (var value in tuple.WithCancellation(ct))
+        {
+            values[i++] = value.Kind switch
+            {
+                TupleDataKind.Null => ColumnValue.Null,
+                TupleDataKind.UnchangedToastedValue => ColumnValue.UnchangedToast,
+                _ => new ColumnValue(await ReadTextAsync(value, ct), false),
+            };
+        }
+        return values;
+    }
+
+    private static async Task<string> ReadTextAsync(ReplicationValue value, CancellationToken ct)
+    {
+        using var reader = value.GetTextReader();
+        return await reader.ReadToEndAsync(ct);
+    }
+}

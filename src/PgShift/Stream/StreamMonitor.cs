@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using PgShift.Connections;
+
+namespace PgShift.Stream;
+
+/// <summary>
+/// Once a second: the source's WAL flush position and the slot's retained WAL, the delay computed from
+/// them, the progress written to the task state, and the stop and cutover requests read from it.
+/// </summary>
+internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection source, string slotName, StreamProgress progress, ILogger logger)
+{
+    private NpgsqlConnection? _state;
+    private DateTime _lastCaughtUp = DateTime.UtcNow;
+    private NpgsqlLogSequenceNumber? _previousFlush;
+    private long _previousChanges;
+    private DateTime _previousAt = DateTime.UtcNow;
+    private long _warnedRetainedGb;
+
+    public async Task<(bool Stop, bool Cutover)> TickAsync(ChangeApplier applier, NpgsqlLogSequenceNumber acked, CancellationToken ct)
+    {
+        NpgsqlLogSequenceNumber flush;
+        long retained;
+        await using (var cmd = new NpgsqlCommand(
+            "SELECT pg_current_wal_flush_lsn(), coalesce((SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = @s), 0)", source))
+        {
+            cmd.Parameters.AddWithValue("s", slotName);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            await rd.ReadAsync(ct);
+            flush = rd.GetFieldValue<NpgsqlLogSequenceNumber>(0);
+            retained = rd.GetInt64(1);
+        }
+        // "Caught up": what was acknowledged after applying has reached the flush position read a tick earlier.
+        var reference = _previousFlush ?? flush;
+        var caughtUp = !applier.HasPending && acked >= reference;
+        _previousFlush = flush;
+        var now = DateTime.UtcNow;
+        if (caughtUp)
+        {
+            _lastCaughtUp = now;
+        }
+        progress.CaughtUp = caughtUp;
+        progress.DelayBytes = caughtUp ? 0 : Math.Max(0, (long)((ulong)flush - Math.Min((ulong)flush, (ulong)acked)));
+        progress.DelaySeconds = caughtUp ? 0 : applier.OldestUnappliedAt is { } oldest ? (now - oldest).TotalSeconds : (now - _lastCaughtUp).TotalSeconds;
+        progress.ChangesApplied = applier.ChangesApplied;
+        progress.TransactionsApplied = applier.TransactionsApplied;
+        progress.ChangesPerSecond = (applier.ChangesApplied - _previousChanges) / Math.Max(0.001, (now - _previousAt).TotalSeconds);
+        progress.SlotRetainedBytes = retained;
+        progress.AppliedLsn = applier.CommittedLsn.ToString();
+        _previousChanges = applier.ChangesApplied;
+        _previousAt = now;
+        if (retained / (1L << 30) > _warnedRetainedGb)
+        {
+            _warnedRetainedGb = retained / (1L << 30);
+            logger.LogWarning("The slot {Slot} keeps {GB} GB of WAL on the source; watch its disk", slotName, _warnedRetainedGb);
+        }
+
+        _state ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
+        await using var update = new NpgsqlCommand("""
+            UPDATE pgshift.tasks SET delay_bytes = @b, delay_seconds = @s, changes_applied = @c, slot_retained_bytes = @r,
+                   stream_heartbeat = now(), retrying_until = NULL, updated_at = now()
+            WHERE name = @t
+            RETURNING stop_requested, cutover_requested
+            """, _state);
+        update.Parameters.AddWithValue("t", options.TaskName);
+        update.Parameters.AddWithValue("b", progress.DelayBytes);
+        update.Parameters.AddWithValue("s", progress.DelaySeconds);
+        update.Parameters.AddWithValue("c", progress.ChangesApplied);
+        update.Parameters.AddWithValue("r", retained);
+        await using var rd2 = await update.ExecuteReaderAsync(ct);
+        return await rd2.ReadAsync(ct) ? (rd2.GetBoolean(0), rd2.GetBoolean(1)) : (false, false);
+    }
+}

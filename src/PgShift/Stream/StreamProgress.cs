@@ -1,0 +1,28 @@
+namespace PgShift.Stream;
+
+/// <summary>The change stream as a person watches it: delay, rate, and whether it is retrying.</summary>
+public sealed class StreamProgress
+{
+    public long DelayBytes { get; set; }
+    public double DelaySeconds { get; set; }
+    public bool CaughtUp { get; set; }
+    public long ChangesApplied { get; set; }
+    public long TransactionsApplied { get; set; }
+    public double ChangesPerSecond { get; set; }
+    public long SlotRetainedBytes { get; set; }
+    public string? AppliedLsn { get; set; }
+    public DateTime? RetryingUntil { get; set; }
+    public string? LastError { get; set; }
+    public bool Connected { get; set; }
+
+    /// <summary>Caught up, or under a second behind.</summary>
+    public bool NotDelayed => Connected && (CaughtUp || DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024);
+
+    public string Describe() => RetryingUntil is { } until
+        ? $"retrying (until {until:u}): {LastError}"
+        : !Connected
+            ? "connecting"
+            : NotDelayed
+                ? $"not delayed ({ChangesApplied:N0} changes applied, {ChangesPerSecond:N0}/s)"
+                : $"delay {DelaySeconds:0.0} s, {DelayBytes / 1024.0:N0} KB ({ChangesApplied:N0} changes applied, {ChangesPerSecond:N0}/s)";
+}

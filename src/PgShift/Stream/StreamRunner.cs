@@ -1,0 +1,264 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Npgsql.Replication;
+using NpgsqlTypes;
+using PgShift.Catalog;
+using PgShift.Connections;
+using PgShift.Selection;
+using PgShift.Tasks;
+
+namespace PgShift.Stream;
+
+public sealed class StreamOptions
+{
+    public required ConnectionSpec Source { get; init; }
+    public required ConnectionSpec Target { get; init; }
+    public required string TaskName { get; init; }
+    public NameMapping Mapping { get; init; } = NameMapping.None;
+    public ColumnExclusions ExcludedColumns { get; init; } = new();
+    public ApplyOptions Apply { get; init; } = new();
+    public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
+    /// <summary>Events held between reading and applying; bounds memory whatever the transaction size.</summary>
+    public int QueueCapacity { get; init; } = 10_000;
+}
+
+public enum StreamOutcome
+{
+    /// <summary>Stopped on request (pgshift stop).</summary>
+    Stopped,
+    /// <summary>Caught up with the source after a cutover request.</summary>
+    CaughtUpForCutover,
+}
+
+/// <summary>
+/// Runs the change stream: reader and applier over a bounded queue, a monitor that measures the delay and
+/// writes it to the task state, and reconnection with backoff within the retry window. The slot is
+/// acknowledged only up to what is committed on the target.
+/// </summary>
+public sealed class StreamRunner(ILogger logger)
+{
+    private static readonly string[] TextSettings =
+        ["TimeZone=UTC", "DateStyle=ISO, YMD", "IntervalStyle=postgres", "extra_float_digits=3", "bytea_output=hex"];
+
+    public StreamProgress Progress { get; } = new();
+
+    /// <param name="cutover">Stop once caught up (no need to wait for a request in the task state).</param>
+    public async Task<StreamOutcome> RunAsync(StreamOptions options, bool cutover, CancellationToken ct)
+    {
+        DateTimeOffset? firstFailure = null;
+        var delay = TimeSpan.FromMilliseconds(500);
+        while (true)
+        {
+            try
+            {
+                var outcome = await RunSessionAsync(options, cutover, ct);
+                return outcome;
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && IsTransient(ex, options))
+            {
+                var failure = ConnectionFailure.From(ex, options.Source);
+                firstFailure ??= DateTimeOffset.UtcNow;
+                var deadline = firstFailure.Value + options.RetryWindow;
+                if (DateTimeOffset.UtcNow + delay > deadline)
+                {
+                    throw new PgShiftException($"The change stream failed and the retry window of {options.RetryWindow} is over: {failure.Problem}", failure.Fix, ex);
+                }
+                Progress.Connected = false;
+                Progress.RetryingUntil = deadline.UtcDateTime;
+                Progress.LastError = Redactor.Redact(ex.Message);
+                logger.LogWarning("Change stream interrupted: {Error}. Retrying in {Delay:0.0}s (until {Deadline:u})", Progress.LastError, delay.TotalSeconds, deadline);
+                await TryRecordRetryAsync(options, deadline, Progress.LastError, ct);
+                await Task.Delay(delay, ct);
+                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(15).Ticks, delay.Ticks * 2));
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception ex, StreamOptions options)
+    {
+        if (ex is PgShiftException pse && pse.InnerException is null)
+        {
+            return false;
+        }
+        if (ex is ChannelClosedException { InnerException: { } inner })
+        {
+            ex = inner;
+        }
+        if (ex is PgShiftException { InnerException: { } wrapped } && ex.Message.StartsWith("Cannot connect", StringComparison.Ordinal))
+        {
+            ex = wrapped;
+        }
+        return ex is not PgShiftException && ConnectionFailure.From(ex, options.Source).IsTransient;
+    }
+
+    private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, CancellationToken ct)
+    {
+        var slotName = TaskName.SlotName(options.TaskName);
+        await using var target = await OpenApplyConnectionAsync(options.Target, ct);
+        await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift stream monitor", ct);
+
+        NpgsqlLogSequenceNumber startLsn;
+        await using (var cmd = new NpgsqlCommand("SELECT coalesce(applied_lsn, consistent_lsn) FROM pgshift.tasks WHERE name = @t", target))
+        {
+            cmd.Parameters.AddWithValue("t", options.TaskName);
+            startLsn = await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn
+                ? lsn
+                : throw new PgShiftException($"Task {options.TaskName} has no slot position recorded on the target; its full copy has not run with the change stream.",
+                    "Run 'pgshift migrate' with incremental among the types (the default) to create the slot and copy the data.");
+        }
+        await CheckSlotAsync(source, slotName, ct);
+        var tables = await StreamTable.LoadAsync(source, target, options.TaskName, options.Mapping, options.ExcludedColumns, ct);
+
+        var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream", replication: true))
+        {
+            Options = string.Join(' ', TextSettings.Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))),
+        }.ConnectionString;
+        await using var replication = new LogicalReplicationConnection(replicationString) { WalReceiverStatusInterval = TimeSpan.FromSeconds(1) };
+        await replication.Open(ct);
+        replication.SetReplicationStatus(startLsn);
+
+        var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
+        var reader = new ChangeReader(replication, slotName, TaskName.PublicationName(options.TaskName), channel.Writer);
+        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, logger);
+        using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
+        var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
+        Progress.Connected = true;
+        Progress.RetryingUntil = null;
+        logger.LogInformation("Streaming changes of task {Task} from {Lsn}", options.TaskName, startLsn);
+
+        try
+        {
+            var nextMonitor = DateTime.UtcNow;
+            while (true)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(sessionCts.Token);
+                idle.CancelAfter(TimeSpan.FromMilliseconds(50));
+                StreamEvent? e = null;
+                try
+                {
+                    if (!channel.Reader.TryRead(out e))
+                    {
+                        e = await channel.Reader.ReadAsync(idle.Token);
+                    }
+                }
+                catch (OperationCanceledException) when (!sessionCts.IsCancellationRequested)
+                {
+                    e = null;
+                }
+                if (e is not null)
+                {
+                    await applier.ApplyAsync(e, sessionCts.Token);
+                }
+                else
+                {
+                    await applier.CommitGroupAsync(sessionCts.Token);
+                }
+
+                // Acknowledge only what the target holds; when nothing is pending, what the server reported it sent.
+                var acked = applier.CommittedLsn;
+                if (!applier.HasPending && !reader.InTransaction && channel.Reader.Count == 0 && replication.LastReceivedLsn > acked)
+                {
+                    acked = replication.LastReceivedLsn;
+                }
+                if (acked > replication.LastFlushedLsn)
+                {
+                    replication.SetReplicationStatus(acked);
+                }
+
+                if (DateTime.UtcNow >= nextMonitor)
+                {
+                    nextMonitor = DateTime.UtcNow.AddSeconds(1);
+                    var requests = await monitor.TickAsync(applier, acked, sessionCts.Token);
+                    if (requests.Stop && !applier.HasPending)
+                    {
+                        logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);
+                        return StreamOutcome.Stopped;
+                    }
+                    if ((cutover || requests.Cutover) && Progress.CaughtUp && !applier.HasPending)
+                    {
+                        logger.LogInformation("Caught up at {Lsn} for the cutover", applier.CommittedLsn);
+                        return StreamOutcome.CaughtUpForCutover;
+                    }
+                }
+                if (readerTask.IsFaulted)
+                {
+                    await readerTask;
+                }
+            }
+        }
+        catch
+        {
+            await applier.AbandonAsync();
+            throw;
+        }
+        finally
+        {
+            await sessionCts.CancelAsync();
+            try
+            {
+                await readerTask;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException || sessionCts.IsCancellationRequested)
+            {
+            }
+            Progress.Connected = false;
+        }
+    }
+
+    internal static async Task<NpgsqlConnection> OpenApplyConnectionAsync(ConnectionSpec target, CancellationToken ct)
+    {
+        var conn = await ConnectionOpener.OpenAsync(target, "pgshift apply", ct);
+        await using (var cmd = new NpgsqlCommand(string.Join("; ", TextSettings.Select(s => $"SET {s.Split('=')[0]} = {Sql.Literal(s.Split('=')[1])}")), conn))
+        {
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        try
+        {
+            // Triggers and foreign-key checks already ran on the source.
+            await using var role = new NpgsqlCommand("SET session_replication_role = replica", conn);
+            await role.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException pe) when (pe.SqlState == "42501")
+        {
+            // Without the privilege the task creates foreign keys and triggers at cutover (see the precheck).
+        }
+        return conn;
+    }
+
+    private static async Task CheckSlotAsync(NpgsqlConnection source, string slotName, CancellationToken ct)
+    {
+        var walStatus = source.PostgreSqlVersion.Major >= 13 ? "wal_status" : "'reserved'";
+        await using var cmd = new NpgsqlCommand($"SELECT {walStatus} FROM pg_replication_slots WHERE slot_name = @s", source);
+        cmd.Parameters.AddWithValue("s", slotName);
+        var status = await cmd.ExecuteScalarAsync(ct);
+        if (status is null)
+        {
+            throw new PgShiftException($"The replication slot {slotName} no longer exists on the source (dropped, or lost in a failover); the changes it held are gone.",
+                "Start the task again from scratch: pgshift cleanup, empty the target, pgshift migrate. PgShift never recreates a slot silently, which would lose changes.");
+        }
+        if (status is "lost")
+        {
+            throw new PgShiftException($"The source invalidated the replication slot {slotName} (max_slot_wal_keep_size was exceeded): the WAL it needed is gone.",
+                "Raise max_slot_wal_keep_size (or set it to -1), then start the task again from scratch: pgshift cleanup, empty the target, pgshift migrate.");
+        }
+    }
+
+    private static async Task TryRecordRetryAsync(StreamOptions options, DateTimeOffset until, string error, CancellationToken ct)
+    {
+        try
+        {
+            await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
+            await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET retrying_until = @u, last_error = @e, last_error_at = now() WHERE name = @t", target);
+            cmd.Parameters.AddWithValue("t", options.TaskName);
+            cmd.Parameters.AddWithValue("u", until.UtcDateTime);
+            cmd.Parameters.AddWithValue("e", error);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        catch (PgShiftException)
+        {
+            // The target is the server that is down: the status shows the retry once it is back.
+        }
+    }
+}

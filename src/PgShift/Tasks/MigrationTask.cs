@@ -1,0 +1,160 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgShift.Connections;
+using PgShift.Copy;
+using PgShift.Cutover;
+using PgShift.Schema;
+using PgShift.Selection;
+using PgShift.State;
+using PgShift.Stream;
+
+namespace PgShift.Tasks;
+
+public sealed class MigrationOptions
+{
+    public required ConnectionSpec Source { get; init; }
+    public required ConnectionSpec Target { get; init; }
+    public required string TaskName { get; init; }
+    public bool Schema { get; init; } = true;
+    public bool Full { get; init; } = true;
+    public bool Incremental { get; init; } = true;
+    public TableSelection Selection { get; init; } = TableSelection.All;
+    public ColumnExclusions ExcludedColumns { get; init; } = new();
+    public NameMapping Mapping { get; init; } = NameMapping.None;
+    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    public long SplitThresholdBytes { get; init; } = 1L << 30;
+    public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
+    public ApplyOptions Apply { get; init; } = new();
+
+    internal SchemaMigrationOptions SchemaOptions(bool streamFollows, bool deferForeignKeysAndTriggers) => new()
+    {
+        Source = Source, Target = Target, Selection = Selection, ExcludedColumns = ExcludedColumns, Mapping = Mapping,
+        Jobs = Jobs, TaskName = TaskName, StreamFollows = streamFollows, DeferForeignKeysAndTriggers = deferForeignKeysAndTriggers,
+    };
+
+    internal FullCopyOptions CopyOptions(bool incremental) => new()
+    {
+        Source = Source, Target = Target, TaskName = TaskName, Selection = Selection, ExcludedColumns = ExcludedColumns,
+        Mapping = Mapping, Jobs = Jobs, SplitThresholdBytes = SplitThresholdBytes, Incremental = incremental, RetryWindow = RetryWindow,
+    };
+
+    internal StreamOptions StreamOptions() => new()
+    {
+        Source = Source, Target = Target, TaskName = TaskName, Mapping = Mapping, ExcludedColumns = ExcludedColumns,
+        Apply = Apply, RetryWindow = RetryWindow,
+    };
+}
+
+public sealed class MigrationResult
+{
+    public List<SchemaReport> Schema { get; } = new();
+    public FullCopyResult? Copy { get; set; }
+    public StreamOutcome? Stream { get; set; }
+    /// <summary>The task reached its end: finished (cut over, or a one-time copy done).</summary>
+    public bool Finished { get; set; }
+    public bool AlreadyFinished { get; set; }
+}
+
+/// <summary>
+/// The migration task: runs the stages in order (schema before the data, full copy, schema after the data,
+/// change stream, cutover), skipping what an earlier run of the same task finished, so a killed process
+/// started again picks up where it stopped.
+/// </summary>
+public sealed class MigrationTask(ILogger logger)
+{
+    public FullCopier Copier { get; } = new(logger);
+    public StreamRunner Stream { get; } = new(logger);
+
+    /// <summary>Raised when the task enters a phase: schema, copy, post-data, stream, cutover, finished, stopped.</summary>
+    public event Action<string>? PhaseChanged;
+
+    /// <param name="cutover">Stream until caught up, then cut over (pgshift cutover when no migrate process runs).</param>
+    public async Task<MigrationResult> RunAsync(MigrationOptions options, bool cutover, CancellationToken ct)
+    {
+        var result = new MigrationResult();
+        await using var state = await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
+        var current = await TaskStatusReport.LoadAsync(state, options.TaskName, ct);
+        if (current?.Phase == "finished")
+        {
+            result.AlreadyFinished = result.Finished = true;
+            return result;
+        }
+        async Task Phase(string phase)
+        {
+            await TaskState.SetPhaseAsync(state, options.TaskName, options.Source.ToString(), phase, ct);
+            PhaseChanged?.Invoke(phase);
+        }
+
+        try
+        {
+            var deferred = options.Incremental && !await CanSetReplicaRoleAsync(options.Target, ct);
+            if (options.Schema)
+            {
+                await Phase("schema");
+                result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(options.SchemaOptions(options.Incremental, deferred), ct));
+            }
+            if (options.Full)
+            {
+                await Phase("copy");
+                result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+            }
+            if (options.Schema && !await StateSchema.PhaseDoneAsync(state, options.TaskName, SchemaMigrator.PostDataPhase, ct))
+            {
+                await Phase("post-data");
+                if (deferred)
+                {
+                    logger.LogWarning("The target role may not set session_replication_role: foreign keys and triggers are created at cutover");
+                    await using var mark = new NpgsqlCommand("UPDATE pgshift.tasks SET deferred_post_data = true WHERE name = @t", state);
+                    mark.Parameters.AddWithValue("t", options.TaskName);
+                    await mark.ExecuteNonQueryAsync(ct);
+                }
+                result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), ct));
+            }
+            if (options.Incremental)
+            {
+                await Phase("stream");
+                result.Stream = await Stream.RunAsync(options.StreamOptions(), cutover, ct);
+                if (result.Stream == StreamOutcome.Stopped)
+                {
+                    await using var clear = new NpgsqlCommand("UPDATE pgshift.tasks SET stop_requested = false WHERE name = @t", state);
+                    clear.Parameters.AddWithValue("t", options.TaskName);
+                    await clear.ExecuteNonQueryAsync(ct);
+                    await Phase("stopped");
+                    return result;
+                }
+                await Phase("cutover");
+                result.Schema.Add(await new CutoverSteps(logger).FinishAsync(options, ct));
+            }
+            await Phase("finished");
+            result.Finished = true;
+            return result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            try
+            {
+                await TaskState.RecordErrorAsync(state, options.TaskName, ex.Message, CancellationToken.None);
+            }
+            catch (Exception recordFailure) when (recordFailure is NpgsqlException or InvalidOperationException)
+            {
+                logger.LogWarning("Could not record the error in the task state: {Message}", Redactor.Redact(recordFailure.Message));
+            }
+            throw;
+        }
+    }
+
+    private static async Task<bool> CanSetReplicaRoleAsync(ConnectionSpec target, CancellationToken ct)
+    {
+        await using var conn = await ConnectionOpener.OpenAsync(target, "pgshift check", ct);
+        try
+        {
+            await using var cmd = new NpgsqlCommand("SET session_replication_role = replica", conn);
+            await cmd.ExecuteNonQueryAsync(ct);
+            return true;
+        }
+        catch (PostgresException pe) when (pe.SqlState == "42501")
+        {
+            return false;
+        }
+    }
+}
