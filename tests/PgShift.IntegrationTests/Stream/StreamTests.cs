@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PgShift.Cutover;
+using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Stream;
+using PgShift.Tasks;
+
+namespace PgShift.IntegrationTests.Stream;
+
+public abstract class StreamTestsBase(TestServer source, TestServer target) : IAsyncLifetime
+{
+    private readonly List<Func<Task>> _cleanup = new();
+    private readonly string _run = Guid.NewGuid().ToString("N")[..6];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var c in _cleanup)
+        {
+            await c();
+        }
+    }
+
+    private async Task<(string Src, string Tgt)> FreshAsync()
+    {
+        var src = await source.CreateDatabaseAsync("ssrc");
+        var tgt = await target.CreateDatabaseAsync("stgt");
+        _cleanup.Add(() => source.DropDatabaseAsync(src));
+        _cleanup.Add(() => target.DropDatabaseAsync(tgt));
+        await source.ExecuteAsync(src, StreamFixture.Schema);
+        return (src, tgt);
+    }
+
+    private MigrationOptions Options(string src, string tgt, string task) => new()
+    {
+        Source = source.Spec(src),
+        Target = target.Spec(tgt),
+        TaskName = task,
+        Jobs = 2,
+        RetryWindow = TimeSpan.FromSeconds(30),
+    };
+
+    private static async Task WaitForPhaseAsync(TaskCompletionSource phase, Task running)
+    {
+        await Task.WhenAny(phase.Task, running, Task.Delay(TimeSpan.FromMinutes(2)));
+        if (running.IsFaulted)
+        {
+            await running;
+        }
+        Assert.True(phase.Task.IsCompleted, "the task did not reach the stream phase");
+    }
+
+    [Fact]
+    public async Task Every_change_is_applied_once_in_order_and_cutover_syncs_sequences_and_cleanup_leaves_nothing()
+    {
+        var (src, tgt) = await FreshAsync();
+        var task = "stream_" + _run;
+        var migration = new MigrationTask(NullLogger.Instance);
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        migration.PhaseChanged += p =>
+        {
+            if (p == "stream")
+            {
+                streaming.TrySetResult();
+            }
+        };
+        var running = migration.RunAsync(Options(src, tgt, task), cutover: false, CancellationToken.None);
+        await WaitForPhaseAsync(streaming, running);
+
+        for (var round = 1; round <= 4; round++)
+        {
+            await StreamFixture.WriteAsync(source, src, round);
+        }
+        await StreamFixture.TruncateAndBulkAsync(source, src);
+        await StreamFixture.WriteAsync(source, src, 5);
+
+        await using (var t = await target.OpenAsync(tgt))
+        {
+            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
+        }
+        var result = await running.WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.True(result.Finished);
+        Assert.Equal(StreamOutcome.CaughtUpForCutover, result.Stream);
+
+        await StreamFixture.AssertSameAsync(source, src, target, tgt);
+        // Unchanged TOASTed values were kept: the rows updated by qty only still hold their long text.
+        Assert.Equal(await source.ScalarAsync<long>(src, "SELECT sum(length(big)) FROM items"), await target.ScalarAsync<long>(tgt, "SELECT sum(length(big)) FROM items"));
+        Assert.Equal(await source.ScalarAsync<long>(src, "SELECT last_value FROM counter"), await target.ScalarAsync<long>(tgt, "SELECT last_value FROM counter"));
+        Assert.Equal(await source.ScalarAsync<long>(src, "SELECT last_value FROM items_id_seq"), await target.ScalarAsync<long>(tgt, "SELECT last_value FROM items_id_seq"));
+        Assert.Equal("finished", await target.ScalarAsync<string>(tgt, $"SELECT phase FROM pgshift.tasks WHERE name = '{task}'"));
+
+        var dropped = await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        Assert.Equal(2, dropped.Count);
+        Assert.Equal(0L, await source.ScalarAsync<long>(src, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_{task}'"));
+        Assert.Equal(0L, await source.ScalarAsync<long>(src, $"SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_{task}'"));
+    }
+
+    [Fact]
+    public async Task A_stream_cancelled_while_writes_go_on_resumes_without_losing_or_repeating_a_change()
+    {
+        var (src, tgt) = await FreshAsync();
+        var task = "resume_" + _run;
+        using var cancel = new CancellationTokenSource();
+        var first = new MigrationTask(NullLogger.Instance);
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        first.PhaseChanged += p =>
+        {
+            if (p == "stream")
+            {
+                streaming.TrySetResult();
+            }
+        };
+        var running = first.RunAsync(Options(src, tgt, task), cutover: false, cancel.Token);
+        await WaitForPhaseAsync(streaming, running);
+
+        // Writes go on while the stream is cut off in the middle of applying them.
+        var writes = Task.Run(async () =>
+        {
+            for (var round = 1; round <= 6; round++)
+            {
+                await StreamFixture.WriteAsync(source, src, round);
+            }
+        });
+        await Task.Delay(300);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        await writes;
+        var appliedBefore = await target.ScalarAsync<string>(tgt, $"SELECT applied_lsn::text FROM pgshift.tasks WHERE name = '{task}'");
+
+        // Started again, it picks up where the target's checkpoint says, and cuts over.
+        var second = await new MigrationTask(NullLogger.Instance).RunAsync(Options(src, tgt, task), cutover: true, CancellationToken.None);
+        Assert.True(second.Finished);
+        Assert.Equal(0, second.Copy!.Tables);
+        await StreamFixture.AssertSameAsync(source, src, target, tgt);
+        Assert.NotEqual(appliedBefore, await target.ScalarAsync<string>(tgt, $"SELECT applied_lsn::text FROM pgshift.tasks WHERE name = '{task}'"));
+        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+    }
+}
+
+public sealed class StreamTests_12_to_17() : StreamTestsBase(TestServer.Pg12, TestServer.Pg17);
+
+public sealed class StreamTests_15_to_17() : StreamTestsBase(TestServer.Pg15, TestServer.Pg17);
