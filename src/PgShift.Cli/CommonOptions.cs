@@ -70,6 +70,7 @@ public sealed class CommonOptions
         command.Options.Add(Target);
         command.Options.Add(Task);
         command.Options.Add(TaskFile);
+        command.Options.Add(RetryWindowOption);
         if (selection)
         {
             command.Options.Add(IncludeSchema);

@@ -23,7 +23,6 @@ internal static class ControlCommands
               pgshift cutover --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
             """);
         common.AddTo(cmd);
-        cmd.Options.Add(common.RetryWindowOption);
         cmd.Options.Add(common.Verbose);
         cmd.SetAction(async (pr, ct) =>
         {

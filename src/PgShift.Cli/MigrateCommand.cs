@@ -29,7 +29,6 @@ internal static class MigrateCommand
         cmd.Options.Add(jobs);
         cmd.Options.Add(splitMb);
         cmd.Options.Add(conflicts);
-        cmd.Options.Add(common.RetryWindowOption);
         cmd.Options.Add(common.Verbose);
         cmd.SetAction(async (pr, ct) =>
         {

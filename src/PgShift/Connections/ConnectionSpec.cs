@@ -47,8 +47,7 @@ public sealed class ConnectionSpec
     }
 
     /// <summary>The Npgsql connection string. Holds the password: never log it.</summary>
-    public string ToNpgsqlConnectionString(string applicationName = "pgshift", bool replication = false,
-        int? connectTimeoutSeconds = null)
+    public string ToNpgsqlConnectionString(string applicationName = "pgshift", int? connectTimeoutSeconds = null)
     {
         var b = new NpgsqlConnectionStringBuilder
         {
@@ -60,7 +59,9 @@ public sealed class ConnectionSpec
             CommandTimeout = 0,
             KeepAlive = 30,
             IncludeErrorDetail = true,
-            MaxPoolSize = 100,
+            // PgShift holds few, long-lived sessions; a pooled one that a server restart killed would fail its
+            // first command instead of reconnecting, so every open is a fresh connection.
+            Pooling = false,
         };
         if (!string.IsNullOrEmpty(Password))
         {
@@ -105,10 +106,6 @@ public sealed class ConnectionSpec
             timeout = parsed;
         }
         b.Timeout = timeout ?? 15;
-        if (replication)
-        {
-            b.Pooling = false;
-        }
         return b.ConnectionString;
     }
 

@@ -39,7 +39,7 @@ public sealed class ExportedSnapshot : IAsyncDisposable
     /// </summary>
     public static async Task<ExportedSnapshot> FromNewSlotAsync(ConnectionSpec source, string slotName, bool temporary, CancellationToken ct)
     {
-        var conn = new LogicalReplicationConnection(source.ToNpgsqlConnectionString("pgshift snapshot", replication: true));
+        var conn = new LogicalReplicationConnection(source.ToNpgsqlConnectionString("pgshift snapshot"));
         try
         {
             await conn.Open(ct);

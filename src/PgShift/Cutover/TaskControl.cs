@@ -9,13 +9,31 @@ namespace PgShift.Cutover;
 /// <summary>Requests to a running task (stop, cutover) through its state, and the cleanup of what it left on the source.</summary>
 public static class TaskControl
 {
-    /// <summary>A migrate process streams this task now (its monitor wrote a heartbeat in the last seconds).</summary>
+    /// <summary>
+    /// A pgshift process runs this task now: it holds the task's advisory lock on the target for its whole run,
+    /// also while it waits for an unreachable source.
+    /// </summary>
     public static async Task<bool> IsStreamingAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            "SELECT coalesce(stream_heartbeat > now() - interval '5 seconds', false) AND phase IN ('stream', 'cutover') FROM pgshift.tasks WHERE name = @t", target);
+            "SELECT CASE WHEN pg_try_advisory_lock(hashtext('pgshift:' || @t)) THEN NOT pg_advisory_unlock(hashtext('pgshift:' || @t)) ELSE true END", target);
         cmd.Parameters.AddWithValue("t", task);
         return await cmd.ExecuteScalarAsync(ct) is true;
+    }
+
+    /// <summary>Takes the task's advisory lock on a connection kept open for the run; refuses a second process for the same task.</summary>
+    public static async Task<NpgsqlConnection> LockAsync(ConnectionSpec target, string task, CancellationToken ct)
+    {
+        var conn = await ConnectionOpener.OpenAsync(target, "pgshift task lock", ct);
+        await using var cmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(hashtext('pgshift:' || @t))", conn);
+        cmd.Parameters.AddWithValue("t", task);
+        if (await cmd.ExecuteScalarAsync(ct) is not true)
+        {
+            await conn.DisposeAsync();
+            throw new PgShiftException($"Another pgshift process is running task {task} on this target.",
+                $"Use 'pgshift status --task {task}' to watch it, 'pgshift stop' to stop it, or 'pgshift cutover' to cut it over.");
+        }
+        return conn;
     }
 
     public static async Task RequestAsync(NpgsqlConnection target, string task, string flag, CancellationToken ct)
@@ -73,7 +91,9 @@ public static class TaskControl
             {
                 return report;
             }
-            if (!await IsStreamingAsync(target, task, ct) && report.LastErrorAt is { } at && at > DateTime.UtcNow.AddMinutes(-1))
+            var retrying = report.Stream?.RetryingUntil is { } until && until > DateTime.UtcNow;
+            // A failure is the task's latest event: an error recorded before its last phase change or monitor tick is history.
+            if (!retrying && report.LastErrorAt is { } at && at >= report.UpdatedAt && !await IsStreamingAsync(target, task, ct))
             {
                 throw new PgShiftException($"Task {task} failed: {report.LastError}", "See the error; 'pgshift migrate' resumes the task once the cause is fixed.");
             }

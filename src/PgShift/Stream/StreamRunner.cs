@@ -110,7 +110,7 @@ public sealed class StreamRunner(ILogger logger)
         await CheckSlotAsync(source, slotName, ct);
         var tables = await StreamTable.LoadAsync(source, target, options.TaskName, options.Mapping, options.ExcludedColumns, ct);
 
-        var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream", replication: true))
+        var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream"))
         {
             Options = string.Join(' ', TextSettings.Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))),
         }.ConnectionString;

@@ -72,6 +72,7 @@ public sealed class MigrationTask(ILogger logger)
     public async Task<MigrationResult> RunAsync(MigrationOptions options, bool cutover, CancellationToken ct)
     {
         var result = new MigrationResult();
+        await using var taskLock = await TaskControl.LockAsync(options.Target, options.TaskName, ct);
         await using var state = await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
         var current = await TaskStatusReport.LoadAsync(state, options.TaskName, ct);
         if (current?.Phase == "finished")

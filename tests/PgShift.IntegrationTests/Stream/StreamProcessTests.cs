@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using PgShift.IntegrationTests.Infrastructure;
+
+namespace PgShift.IntegrationTests.Stream;
+
+/// <summary>The change stream as a user runs it: the pgshift process killed, restarted, its source server restarted.</summary>
+public sealed class StreamProcessTests(Pg15To17 pair) : IClassFixture<Pg15To17>
+{
+    private string[] Args(string task, string source, string target) =>
+        ["--source", source, "--target", target, "--task", task, "--retry-window", "2m"];
+
+    [Fact]
+    public async Task Killed_migrate_process_restarted_loses_and_repeats_no_change()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, StreamFixture.Schema);
+        var args = Args("killstream", pair.Source.KeywordValue(pair.SourceDb), pair.Target.KeywordValue(pair.TargetDb));
+        await using (var first = new PgShiftBackground(["migrate", .. args]))
+        {
+            await first.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
+            var writes = Task.Run(async () =>
+            {
+                for (var round = 1; round <= 8; round++)
+                {
+                    await StreamFixture.WriteAsync(pair.Source, pair.SourceDb, round);
+                }
+            });
+            // Kill it while it applies: once some of the writes are in, not all.
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (DateTime.UtcNow < deadline && await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT coalesce(changes_applied, 0) FROM pgshift.tasks WHERE name = 'killstream'") == 0)
+            {
+                await Task.Delay(50);
+            }
+            first.Kill();
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            await writes;
+        }
+        await StreamFixture.TruncateAndBulkAsync(pair.Source, pair.SourceDb);
+
+        await using var second = new PgShiftBackground(["migrate", .. args]);
+        await second.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
+        var cutover = await PgShiftProcess.RunAsync(["cutover", .. args], timeout: TimeSpan.FromMinutes(3));
+        Assert.True(cutover.ExitCode == 0, cutover.All);
+        Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains("finished", second.Output, StringComparison.Ordinal);
+        await StreamFixture.AssertSameAsync(pair.Source, pair.SourceDb, pair.Target, pair.TargetDb);
+
+        var status = await PgShiftProcess.RunAsync(["status", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "killstream"]);
+        Assert.Contains("phase    finished", status.Stdout, StringComparison.Ordinal);
+        var cleanup = await PgShiftProcess.RunAsync(["cleanup", .. args]);
+        Assert.True(cleanup.ExitCode == 0, cleanup.All);
+        Assert.Equal(0L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_killstream'"));
+    }
+}
+
+/// <summary>A source of its own, so that restarting it disturbs no other test.</summary>
+public sealed class SourceRestartTests : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "pgshift-restart-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly int _port = 40000 + Random.Shared.Next(0, 9000);
+    private string? _targetDb;
+
+    private Dictionary<string, string> ServerEnv => new()
+    {
+        ["PGSHIFT_TEST_DIR"] = _dir,
+        ["PGSHIFT_SERVERS"] = "pg15",
+        ["PGSHIFT_PG15_PORT"] = _port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    private static string Script()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "tests", "servers", "pg-servers.sh");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new InvalidOperationException("tests/servers/pg-servers.sh not found above the test binaries");
+    }
+
+    private async Task ServersAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Script());
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (k, v) in ServerEnv)
+        {
+            psi.Environment[k] = v;
+        }
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"pg-servers.sh {string.Join(' ', args)} failed: {await err}");
+    }
+
+    public async Task InitializeAsync() => await ServersAsync("start");
+
+    public async Task DisposeAsync()
+    {
+        await ServersAsync("stop");
+        Directory.Delete(_dir, recursive: true);
+        if (_targetDb is not null)
+        {
+            await TestServer.Pg17.DropDatabaseAsync(_targetDb);
+        }
+    }
+
+    [Fact]
+    public async Task Source_restart_during_the_stream_is_retried_and_the_task_resumes_by_itself()
+    {
+        var source = $"host=127.0.0.1 port={_port} user=postgres dbname=postgres";
+        _targetDb = await TestServer.Pg17.CreateDatabaseAsync("restart");
+        await using (var conn = new Npgsql.NpgsqlConnection($"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres"))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g;", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "restart", "--retry-window", "2m" };
+        await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
+        await migrate.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
+
+        await ExecAsync("INSERT INTO t SELECT g, 'before restart' FROM generate_series(1001, 1100) g");
+        await ServersAsync("restart", "pg15");
+        await ExecAsync("INSERT INTO t SELECT g, 'after restart' FROM generate_series(1101, 1200) g; UPDATE t SET v = 'updated' WHERE id <= 10");
+
+        PgShiftProcess.Result cutover;
+        try
+        {
+            cutover = await PgShiftProcess.RunAsync(["cutover", .. args], timeout: TimeSpan.FromMinutes(2));
+        }
+        catch (TimeoutException)
+        {
+            var status = await PgShiftProcess.RunAsync(["status", .. args]);
+            throw new TimeoutException("cutover did not finish; status:\n" + status.All + "\nmigrate:\n" + migrate.Output);
+        }
+        Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + migrate.Output);
+        try
+        {
+            Assert.Equal(0, await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException("migrate did not exit after the cutover:\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
+        }
+        Assert.Equal(1200L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t"));
+        Assert.Equal(10L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'updated'"));
+        Assert.Equal(100L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'after restart'"));
+        await PgShiftProcess.RunAsync(["cleanup", .. args]);
+    }
+
+    private async Task ExecAsync(string sql)
+    {
+        // The server may still be starting after the restart.
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await using var conn = new Npgsql.NpgsqlConnection($"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres");
+                await conn.OpenAsync();
+                await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
+                await cmd.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (Npgsql.NpgsqlException) when (attempt < 50)
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+}
