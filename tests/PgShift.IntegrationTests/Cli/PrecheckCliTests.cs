@@ -81,13 +81,13 @@ public sealed class PrecheckCliTests(Pg12To17 pair) : IClassFixture<Pg12To17>
 public sealed class MigrateCliTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 {
     [Fact]
-    public async Task Migrate_schema_creates_tables_and_keys_and_unbuilt_types_exit_2()
+    public async Task Migrate_schema_creates_tables_and_keys_and_bad_types_exit_2()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY, v text); CREATE INDEX t_v ON app.t (v);");
         var args = new[] { "--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "cli_schema" };
-        var notYet = await PgShiftProcess.RunAsync(["migrate", .. args]);
-        Assert.Equal(2, notYet.ExitCode);
-        Assert.Contains("not built yet", notYet.Stderr, StringComparison.Ordinal);
+        var bad = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,everything", .. args]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("Unknown migration type 'everything'", bad.Stderr, StringComparison.Ordinal);
         Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pg_namespace WHERE nspname = 'app'"));
 
         var result = await PgShiftProcess.RunAsync(["migrate", "--types", "schema", .. args]);

@@ -43,7 +43,7 @@ public static class CopyFixture
         UPDATE "All Types" SET t = repeat(md5(id::text), 4000), by = decode(repeat(md5(id::text), 3000), 'hex') WHERE id % 50 = 0;
         CREATE TABLE split_me (id int PRIMARY KEY, v text, n int);
         INSERT INTO split_me SELECT g, repeat('s', 100 + g % 50), g FROM generate_series(1, 20000) g;
-        CREATE TABLE parted (id int, k text, at date, v text) PARTITION BY RANGE (at);
+        CREATE TABLE parted (id int, k text, at date, v text, PRIMARY KEY (id, k, at)) PARTITION BY RANGE (at);
         CREATE TABLE parted_a PARTITION OF parted FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
         CREATE TABLE parted_b PARTITION OF parted FOR VALUES FROM ('2021-01-01') TO ('2022-01-01') PARTITION BY LIST (k);
         CREATE TABLE parted_b_x PARTITION OF parted_b FOR VALUES IN ('x');
