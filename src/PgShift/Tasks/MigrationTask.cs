@@ -94,12 +94,46 @@ public sealed class MigrationTask(ILogger logger)
                 await Phase("schema");
                 result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(options.SchemaOptions(options.Incremental, deferred), ct));
             }
+            var postDataDue = options.Schema && !await StateSchema.PhaseDoneAsync(state, options.TaskName, SchemaMigrator.PostDataPhase, ct);
+            Task<SchemaReport>? overlapped = null;
             if (options.Full)
             {
                 await Phase("copy");
-                result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+                if (postDataDue && !deferred)
+                {
+                    // Keys and indexes of a table are built as soon as its copy commits, while the others still copy.
+                    var ready = System.Threading.Channels.Channel.CreateUnbounded<Catalog.QualifiedName>();
+                    Copier.TableCopied += plan => ready.Writer.TryWrite(plan.Source);
+                    using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    overlapped = new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), copyFailed.Token, ready.Reader);
+                    try
+                    {
+                        result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+                        ready.Writer.TryComplete();
+                    }
+                    catch (Exception ex)
+                    {
+                        ready.Writer.TryComplete(ex);
+                        await copyFailed.CancelAsync();
+                        try
+                        {
+                            await overlapped;
+                        }
+                        catch (Exception) when (copyFailed.IsCancellationRequested)
+                        {
+                            // The copy's failure is the one to report.
+                        }
+                        throw;
+                    }
+                    await Phase("post-data");
+                    result.Schema.Add(await overlapped);
+                }
+                else
+                {
+                    result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+                }
             }
-            if (options.Schema && !await StateSchema.PhaseDoneAsync(state, options.TaskName, SchemaMigrator.PostDataPhase, ct))
+            if (postDataDue && overlapped is null)
             {
                 await Phase("post-data");
                 if (deferred)
