@@ -22,11 +22,29 @@ internal static class ControlCommands
             Example:
               pgshift cutover --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
             """);
+        var noVerify = new Option<bool>("--no-verify") { Description = "Do not run 'pgshift verify' as the last step." };
         common.AddTo(cmd);
         cmd.Options.Add(common.Verbose);
+        cmd.Options.Add(noVerify);
         cmd.SetAction(async (pr, ct) =>
         {
             var task = common.Resolve(pr);
+            var code = await CutoverAsync(pr, common, task, ct);
+            if (code != ExitCodes.Success || pr.GetValue(noVerify))
+            {
+                return code;
+            }
+            Console.Out.WriteLine("verify: comparing every table of the source and the target");
+            var report = await new Verify.Verifier().VerifyAsync(VerifyCommand.Options(task), ct);
+            VerifyCommand.Print(report, json: false);
+            return report.Equal ? ExitCodes.Success : ExitCodes.Failed;
+        });
+        return cmd;
+    }
+
+    private static async Task<int> CutoverAsync(ParseResult pr, CommonOptions common, ResolvedTask task, CancellationToken ct)
+    {
+        {
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift cutover", ct);
             var report = await TaskStatusReport.LoadAsync(target, task.TaskName, ct)
                 ?? throw new PgShiftException($"No task named {task.TaskName} on the target.", "Check --task and --target; 'pgshift migrate' creates the task.");
@@ -60,8 +78,7 @@ internal static class ControlCommands
                 RetryWindow = common.RetryWindow(pr, task),
             };
             return await MigrateCommand.RunAsync(new MigrationTask(loggerFactory.CreateLogger("pgshift")), options, cutover: true, ct);
-        });
-        return cmd;
+        }
     }
 
     public static Command Stop(CommonOptions common)

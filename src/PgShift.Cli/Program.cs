@@ -15,14 +15,7 @@ root.Subcommands.Add(StatusCommand.Create(common));
 root.Subcommands.Add(ControlCommands.Cutover(common));
 root.Subcommands.Add(ControlCommands.Stop(common));
 root.Subcommands.Add(ControlCommands.Cleanup(common));
-foreach (var (name, what, issue) in new[]
-{
-    ("verify", "Prove the target holds the same data as the source.", "pgshift verify --source S --target T --task app"),
-})
-{
-    root.Subcommands.Add(NotBuiltCommand.Create(common, name, what, issue));
-}
-
+root.Subcommands.Add(VerifyCommand.Create(common));
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

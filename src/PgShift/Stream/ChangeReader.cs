@@ -22,6 +22,10 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
     };
 
     private volatile bool _inTransaction;
+    private long _messages;
+
+    /// <summary>How many messages the server has sent so far (to tell a quiet moment from one between two messages).</summary>
+    public long Messages => Interlocked.Read(ref _messages);
 
     /// <summary>A source transaction's Begin was read and its Commit not yet handed on.</summary>
     public bool InTransaction => _inTransaction;
@@ -37,6 +41,7 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
         {
             await foreach (var message in connection.StartReplication(slot, options, ct, startLsn))
             {
+                Interlocked.Increment(ref _messages);
                 var now = DateTime.UtcNow;
                 StreamEvent? e = message switch
                 {

@@ -18,7 +18,8 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
     private DateTime _previousAt = DateTime.UtcNow;
     private long _warnedRetainedGb;
 
-    public async Task<(bool Stop, bool Cutover)> TickAsync(ChangeApplier applier, NpgsqlLogSequenceNumber acked, CancellationToken ct)
+    public async Task<(bool Stop, bool Cutover, NpgsqlLogSequenceNumber? Hold)> TickAsync(ChangeApplier applier, NpgsqlLogSequenceNumber acked,
+        NpgsqlLogSequenceNumber? heldAt, CancellationToken ct)
     {
         NpgsqlLogSequenceNumber flush;
         long retained;
@@ -59,16 +60,19 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
         _state ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
         await using var update = new NpgsqlCommand("""
             UPDATE pgshift.tasks SET delay_bytes = @b, delay_seconds = @s, changes_applied = @c, slot_retained_bytes = @r,
-                   stream_heartbeat = now(), retrying_until = NULL, updated_at = now()
+                   stream_heartbeat = now(), retrying_until = NULL, updated_at = now(), verify_held_at = @h
             WHERE name = @t
-            RETURNING stop_requested, cutover_requested
+            RETURNING stop_requested, cutover_requested, verify_hold_lsn
             """, _state);
         update.Parameters.AddWithValue("t", options.TaskName);
         update.Parameters.AddWithValue("b", progress.DelayBytes);
         update.Parameters.AddWithValue("s", progress.DelaySeconds);
         update.Parameters.AddWithValue("c", progress.ChangesApplied);
         update.Parameters.AddWithValue("r", retained);
+        update.Parameters.Add(new NpgsqlParameter("h", NpgsqlDbType.PgLsn) { Value = heldAt is { } h ? h : DBNull.Value });
         await using var rd2 = await update.ExecuteReaderAsync(ct);
-        return await rd2.ReadAsync(ct) ? (rd2.GetBoolean(0), rd2.GetBoolean(1)) : (false, false);
+        return await rd2.ReadAsync(ct)
+            ? (rd2.GetBoolean(0), rd2.GetBoolean(1), rd2.IsDBNull(2) ? null : rd2.GetFieldValue<NpgsqlLogSequenceNumber>(2))
+            : (false, false, null);
     }
 }

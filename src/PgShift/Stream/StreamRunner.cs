@@ -43,6 +43,9 @@ public sealed class StreamRunner(ILogger logger)
 
     public StreamProgress Progress { get; } = new();
 
+    /// <summary>A hold position that every transaction is at or after: the stream pauses at its next transaction boundary.</summary>
+    public static readonly NpgsqlLogSequenceNumber PauseEverything = new(1);
+
     /// <param name="cutover">Stop once caught up (no need to wait for a request in the task state).</param>
     public async Task<StreamOutcome> RunAsync(StreamOptions options, bool cutover, CancellationToken ct)
     {
@@ -131,20 +134,31 @@ public sealed class StreamRunner(ILogger logger)
         try
         {
             var nextMonitor = DateTime.UtcNow;
+            StreamEvent? deferred = null;
+            NpgsqlLogSequenceNumber? hold = null;
+            NpgsqlLogSequenceNumber? heldAt = null;
+            var quiet = (Lsn: default(NpgsqlLogSequenceNumber), Messages: -1L, Since: DateTime.MinValue);
             while (true)
             {
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(sessionCts.Token);
-                idle.CancelAfter(TimeSpan.FromMilliseconds(50));
-                StreamEvent? e = null;
-                try
+                var e = deferred;
+                deferred = null;
+                if (e is null && !channel.Reader.TryRead(out e))
                 {
-                    if (!channel.Reader.TryRead(out e))
+                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(sessionCts.Token);
+                    idle.CancelAfter(TimeSpan.FromMilliseconds(50));
+                    try
                     {
                         e = await channel.Reader.ReadAsync(idle.Token);
                     }
+                    catch (OperationCanceledException) when (!sessionCts.IsCancellationRequested)
+                    {
+                        e = null;
+                    }
                 }
-                catch (OperationCanceledException) when (!sessionCts.IsCancellationRequested)
+                // A verify holds the target at a source position: transactions committed from there on wait.
+                if (e is BeginEvent b && hold is { } h && b.FinalLsn >= h)
                 {
+                    deferred = e;
                     e = null;
                 }
                 if (e is not null)
@@ -154,23 +168,53 @@ public sealed class StreamRunner(ILogger logger)
                 else
                 {
                     await applier.CommitGroupAsync(sessionCts.Token);
+                    if (deferred is not null)
+                    {
+                        // Every transaction committed before the hold is applied; the next one waits.
+                        heldAt = hold;
+                        await Task.Delay(20, sessionCts.Token);
+                    }
                 }
 
-                // Acknowledge only what the target holds; when nothing is pending, what the server reported it sent.
+                // Acknowledge only what the target holds. When nothing is pending, also what the server says it has
+                // decoded (keepalives): but Npgsql records a message's position before handing the message on, so
+                // that position counts only once it has stayed the same, with no new message, for a moment.
                 var acked = applier.CommittedLsn;
-                if (!applier.HasPending && !reader.InTransaction && channel.Reader.Count == 0 && replication.LastReceivedLsn > acked)
+                var idleNow = !applier.HasPending && deferred is null && !reader.InTransaction && channel.Reader.Count == 0;
+                if (idleNow)
                 {
-                    acked = replication.LastReceivedLsn;
+                    var received = replication.LastReceivedLsn;
+                    var messages = reader.Messages;
+                    if (received != quiet.Lsn || messages != quiet.Messages)
+                    {
+                        quiet = (received, messages, DateTime.UtcNow);
+                    }
+                    else if (DateTime.UtcNow - quiet.Since >= TimeSpan.FromMilliseconds(200) && received > acked)
+                    {
+                        acked = received;
+                    }
                 }
                 if (acked > replication.LastFlushedLsn)
                 {
                     replication.SetReplicationStatus(acked);
                 }
-
+                else if (replication.LastFlushedLsn > acked)
+                {
+                    acked = replication.LastFlushedLsn;
+                }
+                if (hold is { } holdAt && idleNow && acked >= holdAt)
+                {
+                    heldAt = hold;
+                }
                 if (DateTime.UtcNow >= nextMonitor)
                 {
-                    nextMonitor = DateTime.UtcNow.AddSeconds(1);
-                    var requests = await monitor.TickAsync(applier, acked, sessionCts.Token);
+                    nextMonitor = DateTime.UtcNow.AddMilliseconds(250);
+                    var requests = await monitor.TickAsync(applier, acked, heldAt, sessionCts.Token);
+                    if (requests.Hold != hold)
+                    {
+                        hold = requests.Hold;
+                        heldAt = null;
+                    }
                     if (requests.Stop && !applier.HasPending)
                     {
                         logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);

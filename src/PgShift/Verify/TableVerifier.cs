@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Npgsql;
+using PgShift.Catalog;
+using PgShift.Connections;
+
+namespace PgShift.Verify;
+
+/// <summary>
+/// Proves the target holds the source's rows: per chunk of key range (or per table without an integer key), the
+/// row count and an order-independent sum of a 64-bit hash of each row's canonical text, read in parallel on
+/// both sides. A chunk that differs is read again (the stream may still be applying it) and, if it still
+/// differs, reported with example keys.
+/// </summary>
+public sealed class TableVerifier(VerifyOptions options, string? sourceSnapshot = null)
+{
+    /// <summary>Settings that shape the text of values, pinned alike on both sides.</summary>
+    internal const string CanonicalSettings =
+        "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'";
+
+    public async Task<List<TableVerification>> VerifyAsync(IReadOnlyList<VerifyTable> tables, CancellationToken ct)
+    {
+        var chunks = new List<(VerifyTable Table, long? From, long? To, int Index)>();
+        await using (var source = await OpenSourceAsync(ct))
+        {
+            foreach (var t in tables.OrderByDescending(t => t.EstimatedRows))
+            {
+                if (t.IntegerKey is null)
+                {
+                    chunks.Add((t, null, null, 0));
+                    continue;
+                }
+                await using var cmd = new NpgsqlCommand($"SELECT min({Sql.Ident(t.IntegerKey)})::bigint, max({Sql.Ident(t.IntegerKey)})::bigint FROM ONLY {t.Source}", source);
+                await using var rd = await cmd.ExecuteReaderAsync(ct);
+                await rd.ReadAsync(ct);
+                var min = rd.IsDBNull(0) ? 0 : rd.GetInt64(0);
+                var max = rd.IsDBNull(1) ? 0 : rd.GetInt64(1);
+                // Statistics can be missing (a table never analyzed): the key span bounds the row count as well.
+                var rows = Math.Max(t.EstimatedRows, 0);
+                var span = max - min + 1;
+                var estimate = rows > 0 ? Math.Min(rows, span) : span;
+                var parts = (int)Math.Clamp(estimate / options.ChunkRows + 1, 1, 1000);
+                var step = Math.Max(1, (max - min) / parts + 1);
+                for (var i = 0; i < parts; i++)
+                {
+                    // The first chunk is open below and the last open above, so no row falls outside.
+                    chunks.Add((t, i == 0 ? null : min + i * step, i == parts - 1 ? null : min + (i + 1) * step, i));
+                }
+            }
+        }
+        var results = new ConcurrentDictionary<VerifyTable, ConcurrentBag<(long SourceRows, long TargetRows, ChunkDifference? Difference)>>();
+        var queue = new ConcurrentQueue<(VerifyTable Table, long? From, long? To, int Index)>(chunks);
+        var workers = Enumerable.Range(0, Math.Max(1, Math.Min(options.Jobs, chunks.Count))).Select(async _ =>
+        {
+            await using var source = await OpenSourceAsync(ct);
+            await using var target = await OpenAsync(options.Target, ct);
+            while (queue.TryDequeue(out var chunk))
+            {
+                var outcome = await CompareChunkAsync(source, target, chunk.Table, chunk.From, chunk.To, ct);
+                results.GetOrAdd(chunk.Table, _ => new()).Add(outcome);
+            }
+        }).ToList();
+        await Task.WhenAll(workers);
+        return tables.Select(t =>
+        {
+            var r = results.GetValueOrDefault(t) ?? new();
+            return new TableVerification(t.Source.ToString(), t.Target.ToString(), r.Sum(x => x.SourceRows), r.Sum(x => x.TargetRows), r.Count,
+                r.Where(x => x.Difference is not null).Select(x => x.Difference!).OrderBy(d => d.Range, StringComparer.Ordinal).ToList());
+        }).ToList();
+    }
+
+    private async Task<(long, long, ChunkDifference?)> CompareChunkAsync(NpgsqlConnection source, NpgsqlConnection target, VerifyTable t, long? from, long? to, CancellationToken ct)
+    {
+        (long Rows, decimal Hash) s = default, g = default;
+        for (var attempt = 0; attempt <= options.Rechecks; attempt++)
+        {
+            var sourceRead = ChecksumAsync(source, t.Source, t.SourceColumns, t.IntegerKey, from, to, ct);
+            var targetRead = ChecksumAsync(target, t.Target, t.TargetColumns, t.TargetIntegerKey, from, to, ct);
+            s = await sourceRead;
+            g = await targetRead;
+            if (s == g)
+            {
+                return (s.Rows, g.Rows, null);
+            }
+            if (attempt < options.Rechecks)
+            {
+                await Task.Delay(options.RecheckDelay, ct);
+            }
+        }
+        var range = t.IntegerKey is null ? "whole table" : $"{t.IntegerKey} in [{from?.ToString(CultureInfo.InvariantCulture) ?? "-inf"}, {to?.ToString(CultureInfo.InvariantCulture) ?? "+inf"})";
+        var examples = t.IntegerKey is null ? [] : await ExampleKeysAsync(source, target, t, from, to, ct);
+        return (s.Rows, g.Rows, new ChunkDifference(range, s.Rows, g.Rows, examples));
+    }
+
+    private static string RowText(IReadOnlyList<string> columns)
+        => columns.Count == 0 ? "''" : $"ROW({string.Join(", ", columns.Select(Sql.Ident))})::text";
+
+    private static string RangeWhere(string? key, long? from, long? to)
+    {
+        if (key is null)
+        {
+            return "";
+        }
+        var parts = new List<string>();
+        if (from is { } f) parts.Add($"{Sql.Ident(key)} >= {f.ToString(CultureInfo.InvariantCulture)}");
+        if (to is { } t) parts.Add($"{Sql.Ident(key)} < {t.ToString(CultureInfo.InvariantCulture)}");
+        return parts.Count == 0 ? "" : " WHERE " + string.Join(" AND ", parts);
+    }
+
+    private static async Task<(long Rows, decimal Hash)> ChecksumAsync(NpgsqlConnection conn, QualifiedName table, IReadOnlyList<string> columns, string? key,
+        long? from, long? to, CancellationToken ct)
+    {
+        // The first 16 hex digits of each row's md5 as a signed 64-bit integer, summed: equal multisets of rows give equal sums.
+        var sql = $"SELECT count(*), coalesce(sum(('x' || left(md5({RowText(columns)}), 16))::bit(64)::bigint), 0) FROM ONLY {table}{RangeWhere(key, from, to)}";
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        await rd.ReadAsync(ct);
+        return (rd.GetInt64(0), rd.GetDecimal(1));
+    }
+
+    /// <summary>Up to five keys whose rows differ, are missing on the target, or are extra there.</summary>
+    private static async Task<List<string>> ExampleKeysAsync(NpgsqlConnection source, NpgsqlConnection target, VerifyTable t, long? from, long? to, CancellationToken ct)
+    {
+        async Task<Dictionary<long, string>> HashesAsync(NpgsqlConnection conn, QualifiedName table, IReadOnlyList<string> columns, string key)
+        {
+            var d = new Dictionary<long, string>();
+            await using var cmd = new NpgsqlCommand($"SELECT {Sql.Ident(key)}::bigint, md5({RowText(columns)}) FROM ONLY {table}{RangeWhere(key, from, to)}", conn);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            while (await rd.ReadAsync(ct))
+            {
+                d[rd.GetInt64(0)] = rd.GetString(1);
+            }
+            return d;
+        }
+        // Bounded by the chunk's size, which ChunkRows bounds.
+        var s = await HashesAsync(source, t.Source, t.SourceColumns, t.IntegerKey!);
+        var g = await HashesAsync(target, t.Target, t.TargetColumns, t.TargetIntegerKey!);
+        var examples = new List<string>();
+        foreach (var k in s.Keys.Union(g.Keys).Order())
+        {
+            var inSource = s.TryGetValue(k, out var sh);
+            var inTarget = g.TryGetValue(k, out var gh);
+            if (inSource && inTarget && sh == gh)
+            {
+                continue;
+            }
+            examples.Add($"{t.IntegerKey}={k} ({(!inTarget ? "missing on the target" : !inSource ? "extra on the target" : "differs")})");
+            if (examples.Count == 5)
+            {
+                break;
+            }
+        }
+        return examples;
+    }
+
+    /// <summary>A source session reading in the verify's snapshot, when there is one, for as long as it is open.</summary>
+    private async Task<NpgsqlConnection> OpenSourceAsync(CancellationToken ct)
+    {
+        var conn = await OpenAsync(options.Source, ct);
+        if (sourceSnapshot is not null)
+        {
+            await using var cmd = new NpgsqlCommand($"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {Sql.Literal(sourceSnapshot)}", conn);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        return conn;
+    }
+
+    internal static async Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, CancellationToken ct)
+    {
+        var conn = await ConnectionOpener.OpenAsync(spec, "pgshift verify", ct);
+        await using var cmd = new NpgsqlCommand(CanonicalSettings + "; SET default_transaction_read_only = on", conn);
+        await cmd.ExecuteNonQueryAsync(ct);
+        return conn;
+    }
+}

@@ -1,0 +1,45 @@
+using PgShift.Catalog;
+
+using PgShift.Selection;
+
+namespace PgShift.Verify;
+
+public sealed class VerifyOptions
+{
+    public required Connections.ConnectionSpec Source { get; init; }
+    public required Connections.ConnectionSpec Target { get; init; }
+    public string? TaskName { get; init; }
+    public TableSelection Selection { get; init; } = TableSelection.All;
+    public ColumnExclusions ExcludedColumns { get; init; } = new();
+    public NameMapping Mapping { get; init; } = NameMapping.None;
+    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    /// <summary>How long to wait for a running change stream to reach the verify's source position.</summary>
+    public TimeSpan HoldTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Rows per compared chunk of a table with an integer key (an estimate: chunks are key ranges).</summary>
+    public long ChunkRows { get; init; } = 200_000;
+    /// <summary>A chunk that differs is read again this many times before it is reported (0: the reads are exact already).</summary>
+    public int Rechecks { get; init; }
+    public TimeSpan RecheckDelay { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+public sealed record ChunkDifference(string Range, long SourceRows, long TargetRows, IReadOnlyList<string> ExampleKeys);
+
+public sealed record TableVerification(string Table, string TargetTable, long SourceRows, long TargetRows, int Chunks, IReadOnlyList<ChunkDifference> Differences)
+{
+    public bool Equal => Differences.Count == 0;
+}
+
+public sealed record SequenceVerification(string Sequence, long? SourceValue, long? TargetValue, string State)
+{
+    public bool Equal => State is "equal" or "not synced yet";
+}
+
+public sealed record VerifyReport(IReadOnlyList<TableVerification> Tables, IReadOnlyList<string> MissingObjects, IReadOnlyList<string> ExtraObjects,
+    IReadOnlyList<SequenceVerification> Sequences, double Seconds)
+{
+    public bool Equal => Tables.All(t => t.Equal) && MissingObjects.Count == 0 && ExtraObjects.Count == 0 && Sequences.All(s => s.Equal);
+}
+
+/// <summary>One table as verify reads it: the columns in canonical order on both sides, and its key.</summary>
+public sealed record VerifyTable(QualifiedName Source, QualifiedName Target, IReadOnlyList<string> SourceColumns, IReadOnlyList<string> TargetColumns,
+    string? IntegerKey, string? TargetIntegerKey, long EstimatedRows);
