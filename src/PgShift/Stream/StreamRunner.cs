@@ -58,6 +58,11 @@ public sealed class StreamRunner(ILogger logger)
                 var outcome = await RunSessionAsync(options, cutover, ct);
                 return outcome;
             }
+            catch (Exception ex) when (ct.IsCancellationRequested && ex is not OperationCanceledException)
+            {
+                // Cancelled in the middle of a command: whatever the driver threw, the cause is the cancellation.
+                throw new OperationCanceledException("The change stream was cancelled.", ex, ct);
+            }
             catch (Exception ex) when (!ct.IsCancellationRequested && IsTransient(ex, options))
             {
                 var failure = ConnectionFailure.From(ex, options.Source);
