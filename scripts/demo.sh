@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# demo.sh - PgShift on an embedded default, from nothing: starts a PostgreSQL 12 source and a
-# PostgreSQL 17 target on free loopback ports in a throwaway folder, loads a small application
-# schema, and runs what PgShift can do today against them; then stops and removes the servers.
-# Fails loudly (non-zero exit) if any step fails.
+# demo.sh - PgShift end to end on an embedded default, from nothing: starts a PostgreSQL 12 source and a
+# PostgreSQL 17 target on free loopback ports in a throwaway folder, loads a schema with every kind of object
+# and data (a large table, TOASTed values, a table without a key, partitions), starts a write workload on the
+# source, runs precheck, migrate (schema, full copy, change stream) with its live display, waits until the
+# task is not delayed, stops the writes, cuts over (which verifies), prints a summary, and removes it all.
+# Fails loudly (non-zero exit) if any step fails. DEMO_ROWS sets the size of the large table (default 1,000,000).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+ROWS=${DEMO_ROWS:-1000000}
+DOCS=${DEMO_DOCS:-3000}
 
 log() { printf '\n==> %s\n' "$*"; }
+die() { printf '\ndemo FAILED: %s\n' "$*" >&2; exit 1; }
 command -v dotnet >/dev/null || { echo "demo: the .NET 10 SDK (dotnet) is needed" >&2; exit 2; }
 
 free_port() {
@@ -23,7 +28,10 @@ DEMO_DIR=$(mktemp -d /tmp/pgshift-demo.XXXXXX)
 chmod 755 "$DEMO_DIR"
 export PGSHIFT_TEST_DIR="$DEMO_DIR" PGSHIFT_SERVERS="pg12 pg17"
 export PGSHIFT_PG12_PORT=$(free_port) PGSHIFT_PG17_PORT=$(free_port)
+MIGRATE_PID="" WRITES_PID=""
 cleanup() {
+  [ -n "$WRITES_PID" ] && kill "$WRITES_PID" 2>/dev/null || true
+  [ -n "$MIGRATE_PID" ] && kill "$MIGRATE_PID" 2>/dev/null || true
   log "stopping the demo servers and removing $DEMO_DIR"
   bash tests/servers/pg-servers.sh stop || true
   rm -rf "$DEMO_DIR"
@@ -35,53 +43,64 @@ bash tests/servers/pg-servers.sh start >/dev/null
 
 log "building pgshift"
 dotnet build src/PgShift.Cli -c Release -v quiet -nologo -o "$DEMO_DIR/bin" >/dev/null
-PGSHIFT=("dotnet" "$DEMO_DIR/bin/pgshift.dll")
+pgshift() { dotnet "$DEMO_DIR/bin/pgshift.dll" "$@"; }
 
 SRC="host=127.0.0.1 port=$PGSHIFT_PG12_PORT user=postgres dbname=shop"
 TGT="host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=shop"
-psql_src() { psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$PGSHIFT_PG12_PORT user=postgres dbname=${1:-shop}" "${@:2}"; }
+psql_on() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+ARGS=(--source "$SRC" --target "$TGT" --task shop)
 
-log "loading the demo data set into the source"
-psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$PGSHIFT_PG12_PORT user=postgres dbname=postgres" -c "CREATE DATABASE shop"
-psql -X -q -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=postgres" -c "CREATE DATABASE shop"
-psql_src shop <<'SQL'
-CREATE TYPE order_state AS ENUM ('new', 'paid', 'shipped');
-CREATE TABLE customers (id bigserial PRIMARY KEY, name text NOT NULL, email text UNIQUE, meta jsonb);
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id bigint REFERENCES customers, state order_state NOT NULL DEFAULT 'new',
-                     total numeric(12,2), placed_at timestamptz DEFAULT now(), note text)
-  PARTITION BY RANGE (id);
-ALTER TABLE orders DROP CONSTRAINT orders_pkey;
-ALTER TABLE orders ADD PRIMARY KEY (id);
-CREATE TABLE orders_1 PARTITION OF orders FOR VALUES FROM (1) TO (50001);
-CREATE TABLE orders_2 PARTITION OF orders FOR VALUES FROM (50001) TO (MAXVALUE);
-CREATE TABLE events (at timestamptz, payload text);
-ALTER TABLE events REPLICA IDENTITY FULL;
-INSERT INTO customers (name, email, meta)
-  SELECT 'customer ' || g, 'c' || g || '@example.com', jsonb_build_object('tier', g % 3) FROM generate_series(1, 10000) g;
-INSERT INTO orders (customer_id, state, total, note)
-  SELECT 1 + g % 10000, (ARRAY['new','paid','shipped'])[1 + g % 3]::order_state, g % 997 + 0.99, repeat('x', g % 50)
-  FROM generate_series(1, 100000) g;
-INSERT INTO events SELECT now(), repeat(md5(g::text), 200) FROM generate_series(1, 500) g;
-SQL
+log "loading the demo data set into the source ($ROWS page views, $DOCS TOASTed documents, the rich schema fixture)"
+psql_on "host=127.0.0.1 port=$PGSHIFT_PG12_PORT user=postgres dbname=postgres" -c "CREATE DATABASE shop"
+psql_on "host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=postgres" -c "CREATE DATABASE shop"
+for port in "$PGSHIFT_PG12_PORT" "$PGSHIFT_PG17_PORT"; do
+  psql_on "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
+    -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgshift_fixture_reader') THEN CREATE ROLE pgshift_fixture_reader NOLOGIN; END IF; END\$\$"
+done
+psql_on "$SRC" -f tests/PgShift.IntegrationTests/Schema/Fixtures/rich_schema.sql >/dev/null
+psql_on "$SRC" -v rows="$ROWS" -v docs="$DOCS" -f scripts/demo/data.sql >/dev/null
+
+log "starting a write workload on the source"
+( end=$((SECONDS + 600)); while [ ! -f "$DEMO_DIR/stop-writes" ] && [ $SECONDS -lt $end ]; do
+    psql_on "$SRC" -f scripts/demo/writes.sql >/dev/null 2>&1 || true; sleep 0.05; done ) &
+WRITES_PID=$!
 
 log "pgshift precheck"
-"${PGSHIFT[@]}" precheck --source "$SRC" --target "$TGT"
+pgshift precheck "${ARGS[@]}" || die "the precheck failed"
 
-log "pgshift migrate --types schema,full (schema, data from one snapshot, then keys and indexes)"
-"${PGSHIFT[@]}" migrate --types schema,full --source "$SRC" --target "$TGT"
-tables=$(psql -X -At "host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=shop" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-indexes=$(psql -X -At "host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=shop" -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")
-[ "$tables" -ge 5 ] && [ "$indexes" -ge 4 ] || { echo "demo: the target lacks tables or indexes ($tables tables, $indexes indexes)" >&2; exit 1; }
-log "comparing every table, row for row"
-for t in customers orders events; do
-  q="SELECT count(*) || ' ' || md5(coalesce(string_agg(r::text, E'\n' ORDER BY r::text COLLATE \"C\"), '')) FROM $t r"
-  a=$(psql -X -At "host=127.0.0.1 port=$PGSHIFT_PG12_PORT user=postgres dbname=shop options='-c TimeZone=UTC'" -c "$q")
-  b=$(psql -X -At "host=127.0.0.1 port=$PGSHIFT_PG17_PORT user=postgres dbname=shop options='-c TimeZone=UTC'" -c "$q")
-  [ "$a" = "$b" ] || { echo "demo: $t differs: source $a, target $b" >&2; exit 1; }
-  echo "  $t: ${a%% *} rows, equal"
+log "pgshift migrate (schema, full copy, change stream), in the background"
+STARTED=$SECONDS
+pgshift migrate "${ARGS[@]}" &
+MIGRATE_PID=$!
+
+# Wait for the stream to be caught up with the live writes.
+for _ in $(seq 1 600); do
+  kill -0 "$MIGRATE_PID" 2>/dev/null || die "pgshift migrate ended early"
+  if pgshift status --target "$TGT" --task shop --json 2>/dev/null | grep -q '"notDelayed": true'; then break; fi
+  sleep 1
 done
+pgshift status --target "$TGT" --task shop --json | grep -q '"notDelayed": true' || die "the stream did not catch up"
+sleep 3
+log "the target is not delayed; status from another shell:"
+pgshift status --target "$TGT" --task shop
+DELAY=$(pgshift status --target "$TGT" --task shop --json | sed -n 's/.*"delaySeconds": \([0-9.]*\).*/\1/p' | head -1)
 
-log "next steps"
-echo "The change stream (incremental migration), cutover and verify are not built yet in this version of PgShift"
-echo "('pgshift migrate' with --types incremental says so). The demo grows with them."
-log "demo finished: precheck passed; schema and data migrated ($tables tables, $indexes indexes), every row equal"
+log "stopping the writes, then pgshift cutover (waits for zero delay, syncs sequences, verifies)"
+touch "$DEMO_DIR/stop-writes"; wait "$WRITES_PID" || true; WRITES_PID=""
+pgshift cutover "${ARGS[@]}" | tee "$DEMO_DIR/cutover.log" || die "the cutover or its verification failed"
+wait "$MIGRATE_PID" || die "pgshift migrate did not finish cleanly"; MIGRATE_PID=""
+grep -q "^Verify: equal" "$DEMO_DIR/cutover.log" || die "verify did not report equal"
+
+log "pgshift cleanup"
+pgshift cleanup "${ARGS[@]}"
+
+ROWS_COPIED=$(pgshift status --target "$TGT" --task shop --json | sed -n 's/.*"rowsCopied": \([0-9]*\).*/\1/p' | awk '{s+=$1} END {print s+0}')
+BYTES_COPIED=$(pgshift status --target "$TGT" --task shop --json | sed -n 's/.*"bytesCopied": \([0-9]*\).*/\1/p' | awk '{s+=$1} END {print s+0}')
+CHANGES=$(pgshift status --target "$TGT" --task shop --json | sed -n 's/.*"changesApplied": \([0-9]*\).*/\1/p' | head -1)
+log "summary"
+printf '  copied:     %s rows, %s MB\n' "$ROWS_COPIED" "$((BYTES_COPIED / 1048576))"
+printf '  streamed:   %s changes while the writes ran\n' "${CHANGES:-0}"
+printf '  delay:      %s s when the writes stopped\n' "${DELAY:-0}"
+printf '  total time: %s s (precheck to cleanup)\n' "$((SECONDS - STARTED))"
+printf '  verify:     %s\n' "$(grep '^Verify:' "$DEMO_DIR/cutover.log")"
+log "demo finished: migrated with live writes, cut over, verified equal"

@@ -240,6 +240,7 @@ public sealed class StreamRunner(ILogger logger)
         catch
         {
             await applier.AbandonAsync();
+            Progress.Connected = false;
             throw;
         }
         finally
@@ -252,7 +253,6 @@ public sealed class StreamRunner(ILogger logger)
             catch (Exception ex) when (ex is OperationCanceledException || sessionCts.IsCancellationRequested)
             {
             }
-            Progress.Connected = false;
         }
     }
 

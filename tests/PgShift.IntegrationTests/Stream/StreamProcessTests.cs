@@ -42,6 +42,10 @@ public sealed class StreamProcessTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.True(cutover.ExitCode == 0, cutover.All);
         Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromMinutes(1)));
         Assert.Contains("finished", second.Output, StringComparison.Ordinal);
+        // Not a terminal: plain progress lines, for the copy and for the stream.
+        Assert.Matches(@"copy  total: 9/9 tables", second.Output);
+        Assert.Matches(@"stream  (not delayed|delay [\d.]+ s)", second.Output);
+        Assert.DoesNotContain("\u001b[", second.Output, StringComparison.Ordinal);
         await StreamFixture.AssertSameAsync(pair.Source, pair.SourceDb, pair.Target, pair.TargetDb);
 
         var status = await PgShiftProcess.RunAsync(["status", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "killstream"]);
