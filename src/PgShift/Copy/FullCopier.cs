@@ -25,6 +25,8 @@ public sealed class FullCopyOptions
     /// <summary>The change stream follows the copy: take the snapshot from the task's slot, created after its publication.</summary>
     public bool Incremental { get; init; }
     public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
+    /// <summary>Copy only tables the task already knows (at cutover: not tables created on the source since).</summary>
+    public bool KnownTablesOnly { get; init; }
 }
 
 public sealed record FullCopyResult(int Tables, int TablesSkipped, long Rows, long Bytes, double Seconds, NpgsqlLogSequenceNumber? ConsistentLsn);
@@ -64,6 +66,11 @@ public sealed class FullCopier(ILogger logger)
         plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();
 
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", ct);
+        if (options.KnownTablesOnly)
+        {
+            var known = await CopyState.KnownAsync(target, options.TaskName, ct);
+            plans = plans.Where(p => known.Contains(p.SourceKey)).ToList();
+        }
         await CopyState.RegisterAsync(target, options.TaskName, plans, ct);
         var done = await CopyState.DoneAsync(target, options.TaskName, ct);
         var pending = plans.Where(p => !done.Contains(p.SourceKey)).ToList();

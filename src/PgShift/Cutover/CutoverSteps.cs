@@ -32,10 +32,57 @@ public sealed class CutoverSteps(ILogger logger)
                 logger.LogInformation("Copying the unlogged table {Table} again", rd.GetString(0));
             }
         }
-        await new FullCopier(logger).RunAsync(options.CopyOptions(incremental: false), ct);
+        var newTables = await NewTablesAsync(options, ct);
+        HashSet<string> known;
+        await new FullCopier(logger).RunAsync(options.CopyOptions(incremental: false, knownTablesOnly: true), ct);
         // Post-data again, as for a one-time copy: builds whatever is missing, sets ENABLE ALWAYS triggers,
         // syncs every sequence from the source's last_value, refreshes materialized views, analyzes.
-        return await new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false), ct);
+        await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
+        {
+            known = await State.CopyState.KnownAsync(target, options.TaskName, ct);
+        }
+        var schemaOptions = options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false);
+        var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions
+        {
+            Source = schemaOptions.Source, Target = schemaOptions.Target, Selection = schemaOptions.Selection, ExcludedColumns = schemaOptions.ExcludedColumns,
+            Mapping = schemaOptions.Mapping, Jobs = schemaOptions.Jobs, TaskName = schemaOptions.TaskName, KnownTables = known,
+        }, ct);
+        foreach (var table in newTables)
+        {
+            report.Warnings.Add($"Table {table} was created on the source after the task started: the change stream did not carry it and it is not on the target. " +
+                $"Migrate it with its own task, e.g. pgshift migrate --types schema,full --include-table {table.Schema}.{table.Name} --task <another name>.");
+        }
+        return report;
+    }
+
+    /// <summary>Selected source tables that the task never copied: created after it started.</summary>
+    private static async Task<List<Catalog.QualifiedName>> NewTablesAsync(MigrationOptions options, CancellationToken ct)
+    {
+        await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift cutover", ct);
+        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct);
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        await using (var cmd = new NpgsqlCommand("SELECT source_table FROM pgshift.copy_tables WHERE task = @t", target))
+        {
+            cmd.Parameters.AddWithValue("t", options.TaskName);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            while (await rd.ReadAsync(ct))
+            {
+                known.Add(rd.GetString(0));
+            }
+        }
+        var reader = new SourceSchemaReader(source, options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false));
+        await reader.ReadPreDataAsync(ct);
+        var leaves = new List<Catalog.QualifiedName>();
+        await using (var cmd = new NpgsqlCommand("SELECT oid FROM pg_class WHERE oid = ANY(@oids) AND relkind = 'r'", source))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = reader.SelectedTables.Keys.ToArray() });
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            while (await rd.ReadAsync(ct))
+            {
+                leaves.Add(reader.SelectedTables[rd.GetFieldValue<uint>(0)]);
+            }
+        }
+        return leaves.Where(t => !known.Contains(t.ToString())).ToList();
     }
 
     private static async Task<string[]> UnloggedTablesAsync(MigrationOptions options, CancellationToken ct)

@@ -21,6 +21,8 @@ public sealed class SchemaMigrationOptions
     public bool StreamFollows { get; init; }
     /// <summary>The apply session cannot set session_replication_role: foreign keys and triggers wait for the cutover.</summary>
     public bool DeferForeignKeysAndTriggers { get; init; }
+    /// <summary>Limit post-data to these source tables (always-quoted names): at cutover, the ones the task copied.</summary>
+    public IReadOnlySet<string>? KnownTables { get; init; }
 }
 
 /// <summary>What a schema phase did: objects created, skipped by design (with the reason), and warnings.</summary>

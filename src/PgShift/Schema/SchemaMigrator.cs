@@ -90,12 +90,16 @@ public sealed class SchemaMigrator(ILogger logger)
         List<PostDataStatement> statements;
         List<SchemaObject> objects;
         SourceSchemaReader reader;
+        IReadOnlyDictionary<uint, QualifiedName> tables;
         Dictionary<string, string> deparsed;
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
-            statements = await PostDataReader.ReadAsync(source, reader.SelectedTables, matviews, ct);
+            tables = options.KnownTables is { } known
+                ? reader.SelectedTables.Where(kv => known.Contains(kv.Value.ToString())).ToDictionary(kv => kv.Key, kv => kv.Value)
+                : reader.SelectedTables;
+            statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
             deparsed = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var schema in options.Mapping.Schemas.Keys)
             {
@@ -151,7 +155,7 @@ public sealed class SchemaMigrator(ILogger logger)
 
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
-            await SequenceSync.SyncAsync(source, target, reader.SelectedTables, objects, options.Mapping, ct);
+            await SequenceSync.SyncAsync(source, target, tables, objects, options.Mapping, ct);
         }
         foreach (var mv in objects.Where(o => o.Kind == ObjectKind.MaterializedView))
         {
@@ -159,7 +163,7 @@ public sealed class SchemaMigrator(ILogger logger)
             await RunAsync(target, null, mv.Display, $"REFRESH MATERIALIZED VIEW {name}", ct);
         }
         // ANALYZE in parallel too: on a freshly loaded database it is a noticeable part of the post-data time.
-        var analyze = reader.SelectedTables.Values.Select(options.Mapping.MapTable).Distinct()
+        var analyze = tables.Values.Select(options.Mapping.MapTable).Distinct()
             .Select(t => (new PostDataStatement(PostDataKind.Other, t, "ANALYZE", $"ANALYZE {t}", 0), $"ANALYZE {t}")).ToList();
         await RunParallelAsync(options, analyze, report, ct, countAsCreated: false);
         await StateSchema.MarkPhaseDoneAsync(target, null, options.TaskName, PostDataPhase, options.Source.ToString(), ct);

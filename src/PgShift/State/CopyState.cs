@@ -26,6 +26,20 @@ public static class CopyState
         }
     }
 
+    public static async Task<HashSet<string>> KnownAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        await StateSchema.EnsureAsync(target, null, ct);
+        await using var cmd = new NpgsqlCommand("SELECT source_table FROM pgshift.copy_tables WHERE task = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            known.Add(rd.GetString(0));
+        }
+        return known;
+    }
+
     public static async Task<HashSet<string>> DoneAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
         var done = new HashSet<string>(StringComparer.Ordinal);

@@ -32,10 +32,11 @@ public sealed class MigrationOptions
         Jobs = Jobs, TaskName = TaskName, StreamFollows = streamFollows, DeferForeignKeysAndTriggers = deferForeignKeysAndTriggers,
     };
 
-    internal FullCopyOptions CopyOptions(bool incremental) => new()
+    internal FullCopyOptions CopyOptions(bool incremental, bool knownTablesOnly = false) => new()
     {
         Source = Source, Target = Target, TaskName = TaskName, Selection = Selection, ExcludedColumns = ExcludedColumns,
         Mapping = Mapping, Jobs = Jobs, SplitThresholdBytes = SplitThresholdBytes, Incremental = incremental, RetryWindow = RetryWindow,
+        KnownTablesOnly = knownTablesOnly,
     };
 
     internal StreamOptions StreamOptions() => new()

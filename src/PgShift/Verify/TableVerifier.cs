@@ -77,7 +77,15 @@ public sealed class TableVerifier(VerifyOptions options, string? sourceSnapshot 
             var sourceRead = ChecksumAsync(source, t.Source, t.SourceColumns, t.IntegerKey, from, to, ct);
             var targetRead = ChecksumAsync(target, t.Target, t.TargetColumns, t.TargetIntegerKey, from, to, ct);
             s = await sourceRead;
-            g = await targetRead;
+            try
+            {
+                g = await targetRead;
+            }
+            catch (PostgresException pe) when (pe.SqlState is "42P01" or "42703")
+            {
+                // A table created on the source after the task started, or a column added since: not on the target.
+                return (s.Rows, 0, new ChunkDifference("whole table", s.Rows, 0, [$"{(pe.SqlState == "42P01" ? "table" : "column")} missing on the target: {pe.MessageText}"]));
+            }
             if (s == g)
             {
                 return (s.Rows, g.Rows, null);
