@@ -18,7 +18,7 @@ command -v dotnet >/dev/null || { echo "demo: the .NET 10 SDK (dotnet) is needed
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % 5000))  # below the ephemeral port range (32768+), which clients use
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   echo "demo: no free port found" >&2; exit 2

