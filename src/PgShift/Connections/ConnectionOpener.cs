@@ -5,9 +5,12 @@ namespace PgShift.Connections;
 /// <summary>Opens a session to a server, turning a failure into one that says what went wrong and what to do.</summary>
 public static class ConnectionOpener
 {
-    public static async Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, string applicationName, CancellationToken ct)
+    public static async Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, string applicationName, CancellationToken ct,
+        Action<NpgsqlConnectionStringBuilder>? configure = null)
     {
-        var conn = new NpgsqlConnection(spec.ToNpgsqlConnectionString(applicationName));
+        var builder = new NpgsqlConnectionStringBuilder(spec.ToNpgsqlConnectionString(applicationName));
+        configure?.Invoke(builder);
+        var conn = new NpgsqlConnection(builder.ConnectionString);
         try
         {
             await conn.OpenAsync(ct);

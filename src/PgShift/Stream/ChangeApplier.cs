@@ -16,12 +16,12 @@ public enum ConflictPolicy
 
 public sealed class ApplyOptions
 {
-    /// <summary>Statements sent in one round trip.</summary>
-    public int BatchStatements { get; init; } = 500;
+    /// <summary>Statements sent in one round trip (they may span several source transactions).</summary>
+    public int BatchStatements { get; init; } = 1000;
     /// <summary>Source transactions are grouped into one target transaction until it holds this many changes...</summary>
     public int GroupChanges { get; init; } = 20_000;
     /// <summary>... or has been open this long, so the delay stays low under light load.</summary>
-    public TimeSpan GroupDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan GroupDelay { get; init; } = TimeSpan.FromMilliseconds(100);
     public ConflictPolicy Conflicts { get; init; } = ConflictPolicy.Error;
 }
 
@@ -34,7 +34,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ILogger logger)
 {
     private sealed record Relation(RelationEvent Message, StreamTable Table);
-    private sealed record Pending(string What, QualifiedName Table, string Key, RowChangeKind Kind);
+    private sealed record Pending(string What, QualifiedName Table, string Key, RowChangeKind Kind, NpgsqlLogSequenceNumber? CommitLsn);
 
     private readonly Dictionary<uint, Relation> _relations = new();
     private readonly Dictionary<uint, string> _ignoredRelations = new();
@@ -80,7 +80,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 await OnTruncateAsync(t, ct);
                 break;
             case CommitEvent c:
-                await ExecuteBatchAsync(ct);
+                // The batch goes on across source transactions: it is sent when full, and before the group commits.
                 if (!_skipTransaction && c.EndLsn > CommittedLsn)
                 {
                     _groupEndLsn = c.EndLsn;
@@ -107,6 +107,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             }
             return;
         }
+        await ExecuteBatchAsync(ct);
         _tx ??= await target.BeginTransactionAsync(ct);
         await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET applied_lsn = @l WHERE name = @t", target, _tx))
         {
@@ -231,7 +232,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
         cmd.CommandText = sql.ToString();
         _batch.BatchCommands.Add(cmd);
-        _pending[cmd] = new Pending(row.Kind.ToString().ToUpperInvariant(), table.Target, key, row.Kind);
+        _pending[cmd] = new Pending(row.Kind.ToString().ToUpperInvariant(), table.Target, key, row.Kind, _begin?.FinalLsn);
         _groupChanges++;
         ChangesApplied++;
         if (_batch.BatchCommands.Count >= options.BatchStatements)
@@ -368,7 +369,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     }
 
     private PgShiftException Conflict(Pending p, string problem, Exception? inner)
-        => new($"Conflict applying {p.What} to {p.Table} key {p.Key} (source transaction committed at {_begin?.FinalLsn.ToString() ?? "?"}): {problem}.",
+        => new($"Conflict applying {p.What} to {p.Table} key {p.Key} (source transaction committed at {p.CommitLsn?.ToString() ?? "?"}): {problem}.",
             "The target was changed outside PgShift, or the copy and the stream disagree. Fix the row on the target and restart the task, " +
             "or restart it with --on-conflict ignore to skip such changes.", inner);
 }

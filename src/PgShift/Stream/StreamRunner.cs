@@ -149,6 +149,8 @@ public sealed class StreamRunner(ILogger logger)
                 deferred = null;
                 if (e is null && !channel.Reader.TryRead(out e))
                 {
+                    // Nothing is waiting: commit what is applied now, so the delay stays low under light load.
+                    await applier.CommitGroupAsync(sessionCts.Token);
                     using var idle = CancellationTokenSource.CreateLinkedTokenSource(sessionCts.Token);
                     idle.CancelAfter(TimeSpan.FromMilliseconds(50));
                     try
@@ -258,7 +260,12 @@ public sealed class StreamRunner(ILogger logger)
 
     internal static async Task<NpgsqlConnection> OpenApplyConnectionAsync(ConnectionSpec target, CancellationToken ct)
     {
-        var conn = await ConnectionOpener.OpenAsync(target, "pgshift apply", ct);
+        // The same few statement shapes repeat for every change: prepare them once per connection.
+        var conn = await ConnectionOpener.OpenAsync(target, "pgshift apply", ct, b =>
+        {
+            b.MaxAutoPrepare = 256;
+            b.AutoPrepareMinUsages = 2;
+        });
         await using (var cmd = new NpgsqlCommand(string.Join("; ", TextSettings.Select(s => $"SET {s.Split('=')[0]} = {Sql.Literal(s.Split('=')[1])}")), conn))
         {
             await cmd.ExecuteNonQueryAsync(ct);

@@ -140,6 +140,51 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : IA
     }
 }
 
+public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
+{
+    [Fact]
+    public async Task A_change_whose_row_is_missing_stops_the_task_naming_table_key_and_lsn()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct SELECT g, 100 FROM generate_series(1, 10) g;");
+        var migration = new MigrationTask(NullLogger.Instance);
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        migration.PhaseChanged += p =>
+        {
+            if (p == "stream")
+            {
+                streaming.TrySetResult();
+            }
+        };
+        var options = new MigrationOptions { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10) };
+        var running = migration.RunAsync(options, cutover: false, CancellationToken.None);
+        await Task.WhenAny(streaming.Task, running);
+        Assert.True(streaming.Task.IsCompleted, running.Exception?.ToString());
+
+        // Someone deletes a row on the target; the source then updates it.
+        await pair.Target.ExecuteAsync(pair.TargetDb, "DELETE FROM acct WHERE id = 7");
+        await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE acct SET balance = 50 WHERE id = 7");
+
+        var ex = await Assert.ThrowsAsync<PgShiftException>(() => running.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains("Conflict applying UPDATE to \"public\".\"acct\" key (id=7)", ex.Message, StringComparison.Ordinal);
+        Assert.Matches(@"committed at [0-9A-F]+/[0-9A-F]+", ex.Message);
+        Assert.Contains("--on-conflict ignore", ex.Fix, StringComparison.Ordinal);
+        Assert.Contains("Conflict applying UPDATE", await pair.Target.ScalarAsync<string>(pair.TargetDb, "SELECT last_error FROM pgshift.tasks WHERE name = 'conflict'"), StringComparison.Ordinal);
+
+        // With the ignore policy the task goes on past it, and the other rows keep flowing.
+        await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE acct SET balance = 60 WHERE id = 8");
+        var ignoring = new MigrationTask(NullLogger.Instance);
+        var result = await ignoring.RunAsync(new MigrationOptions
+        {
+            Source = options.Source, Target = options.Target, TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10),
+            Apply = new ApplyOptions { Conflicts = ConflictPolicy.Ignore },
+        }, cutover: true, CancellationToken.None);
+        Assert.True(result.Finished);
+        Assert.Equal(60, await pair.Target.ScalarAsync<int>(pair.TargetDb, "SELECT balance FROM acct WHERE id = 8"));
+        Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM acct WHERE id = 7"));
+        await TaskControl.CleanupAsync(options.Source, "conflict", CancellationToken.None);
+    }
+}
+
 public sealed class StreamTests_12_to_17() : StreamTestsBase(TestServer.Pg12, TestServer.Pg17);
 
 public sealed class StreamTests_15_to_17() : StreamTestsBase(TestServer.Pg15, TestServer.Pg17);
