@@ -36,6 +36,15 @@ try
 {
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token);
 }
+catch (TaskFailedException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    if (ex.Fix is not null)
+    {
+        Console.Error.WriteLine($"fix: {ex.Fix}");
+    }
+    return ExitCodes.Failed;
+}
 catch (PgShiftException ex)
 {
     Console.Error.WriteLine($"error: {ex.Message}");

@@ -11,3 +11,6 @@ public class PgShiftException(string message, string? fix = null, Exception? inn
 {
     public string? Fix { get; } = fix is null ? null : Redactor.Redact(fix);
 }
+
+/// <summary>A task that started and failed, or was refused by its precheck: exit code 1, not 2.</summary>
+public sealed class TaskFailedException(string message, string? fix = null, Exception? inner = null) : PgShiftException(message, fix, inner);

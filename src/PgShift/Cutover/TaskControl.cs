@@ -95,7 +95,7 @@ public static class TaskControl
             // A failure is the task's latest event: an error recorded before its last phase change or monitor tick is history.
             if (!retrying && report.LastErrorAt is { } at && at >= report.UpdatedAt && !await IsStreamingAsync(target, task, ct))
             {
-                throw new PgShiftException($"Task {task} failed: {report.LastError}", "See the error; 'pgshift migrate' resumes the task once the cause is fixed.");
+                throw new TaskFailedException($"Task {task} failed: {report.LastError}", "See the error; 'pgshift migrate' resumes the task once the cause is fixed.");
             }
             await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
         }

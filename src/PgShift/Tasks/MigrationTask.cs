@@ -81,6 +81,21 @@ public sealed class MigrationTask(ILogger logger)
             result.AlreadyFinished = result.Finished = true;
             return result;
         }
+        if (current is null)
+        {
+            // A new task starts only when the precheck passes: bad input changes nothing on either server.
+            var precheck = await new Precheck.PrecheckRunner().RunAsync(new Precheck.PrecheckOptions
+            {
+                Source = options.Source, Target = options.Target, TaskName = options.TaskName, Selection = options.Selection, Incremental = options.Incremental,
+            }, ct);
+            var failed = precheck.Checks.Where(c => c.Status == Precheck.CheckStatus.Failed).ToList();
+            if (failed.Count > 0)
+            {
+                throw new TaskFailedException(
+                    $"The precheck failed, so task {options.TaskName} did not start: " + string.Join(" ", failed.Select(c => $"[{c.Id}] {c.Message}")),
+                    string.Join(" ", failed.Select(c => c.Fix)) + " ('pgshift precheck' shows every check.)");
+            }
+        }
         async Task Phase(string phase)
         {
             await TaskState.SetPhaseAsync(state, options.TaskName, options.Source.ToString(), phase, ct);
@@ -175,7 +190,8 @@ public sealed class MigrationTask(ILogger logger)
             {
                 logger.LogWarning("Could not record the error in the task state: {Message}", Redactor.Redact(recordFailure.Message));
             }
-            throw;
+            throw new TaskFailedException($"Task {options.TaskName} failed: {ex.Message}",
+                (ex as PgShiftException)?.Fix ?? "See the error; 'pgshift migrate' resumes the task once its cause is fixed.", ex);
         }
     }
 

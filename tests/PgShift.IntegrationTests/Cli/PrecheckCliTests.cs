@@ -81,6 +81,19 @@ public sealed class PrecheckCliTests(Pg12To17 pair) : IClassFixture<Pg12To17>
 public sealed class MigrateCliTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 {
     [Fact]
+    public async Task Migrate_refuses_to_start_when_the_precheck_fails_and_changes_nothing()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE SCHEMA refuse; CREATE TABLE refuse.nokey (v text);");
+        var before = (await CatalogFingerprint.TakeAsync(pair.Source, pair.SourceDb), await CatalogFingerprint.TakeAsync(pair.Target, pair.TargetDb));
+        var result = await PgShiftProcess.RunAsync(["migrate", "--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb),
+            "--task", "refuse", "--include-schema", "refuse"]);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("[source.replica_identity]", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("REPLICA IDENTITY FULL", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, (await CatalogFingerprint.TakeAsync(pair.Source, pair.SourceDb), await CatalogFingerprint.TakeAsync(pair.Target, pair.TargetDb)));
+    }
+
+    [Fact]
     public async Task Migrate_schema_creates_tables_and_keys_and_bad_types_exit_2()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY, v text); CREATE INDEX t_v ON app.t (v);");

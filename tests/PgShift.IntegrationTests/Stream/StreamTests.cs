@@ -164,7 +164,7 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         await pair.Target.ExecuteAsync(pair.TargetDb, "DELETE FROM acct WHERE id = 7");
         await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE acct SET balance = 50 WHERE id = 7");
 
-        var ex = await Assert.ThrowsAsync<PgShiftException>(() => running.WaitAsync(TimeSpan.FromMinutes(1)));
+        var ex = await Assert.ThrowsAsync<TaskFailedException>(() => running.WaitAsync(TimeSpan.FromMinutes(1)));
         Assert.Contains("Conflict applying UPDATE to \"public\".\"acct\" key (id=7)", ex.Message, StringComparison.Ordinal);
         Assert.Matches(@"committed at [0-9A-F]+/[0-9A-F]+", ex.Message);
         Assert.Contains("--on-conflict ignore", ex.Fix, StringComparison.Ordinal);
