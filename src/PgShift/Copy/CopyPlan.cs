@@ -11,6 +11,8 @@ public sealed class TableCopyPlan
     /// <summary>Source column names, in order; generated and excluded columns are not among them.</summary>
     public required IReadOnlyList<string> SourceColumns { get; init; }
     public required IReadOnlyList<string> TargetColumns { get; init; }
+    /// <summary>Every column the change stream will carry for this table ("name:type oid"), excluded ones too, as at the copy.</summary>
+    public IReadOnlyList<string> StreamColumns { get; init; } = [];
     /// <summary>Binary unless a column's binary form carries type oids that differ between servers (arrays of user types, composites) or has none.</summary>
     public required bool Binary { get; init; }
     public required long EstimatedBytes { get; init; }

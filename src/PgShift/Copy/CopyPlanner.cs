@@ -62,6 +62,7 @@ public static class CopyPlanner
                 Target = mapping.MapTable(name),
                 SourceColumns = cols.Select(c => c.Name).ToList(),
                 TargetColumns = cols.Select(c => mapping.MapColumn(name, c.Name)).ToList(),
+                StreamColumns = (columns.GetValueOrDefault(oid) ?? []).Select(c => $"{c.Name}:{c.Type}").ToList(),
                 Binary = cols.All(c => BinarySafe(types, c.Type)),
                 EstimatedBytes = r.GetInt64(3),
                 EstimatedRows = r.GetInt64(4),

@@ -13,10 +13,12 @@ public static class CopyState
         foreach (var p in plans)
         {
             await using var cmd = new NpgsqlCommand("""
-                INSERT INTO pgshift.copy_tables (task, source_table, target_table, estimated_bytes, estimated_rows)
-                VALUES (@t, @s, @g, @b, @r)
-                ON CONFLICT (task, source_table) DO UPDATE SET estimated_bytes = excluded.estimated_bytes, estimated_rows = excluded.estimated_rows
+                INSERT INTO pgshift.copy_tables (task, source_table, target_table, estimated_bytes, estimated_rows, stream_columns)
+                VALUES (@t, @s, @g, @b, @r, @c)
+                ON CONFLICT (task, source_table) DO UPDATE SET estimated_bytes = excluded.estimated_bytes, estimated_rows = excluded.estimated_rows,
+                    stream_columns = CASE WHEN pgshift.copy_tables.status = 'done' THEN pgshift.copy_tables.stream_columns ELSE excluded.stream_columns END
                 """, target);
+            cmd.Parameters.AddWithValue("c", p.StreamColumns.ToArray());
             cmd.Parameters.AddWithValue("t", task);
             cmd.Parameters.AddWithValue("s", p.SourceKey);
             cmd.Parameters.AddWithValue("g", p.Target.ToString());

@@ -50,6 +50,7 @@ public static class StateSchema
                 started_at timestamptz,
                 finished_at timestamptz,
                 PRIMARY KEY (task, source_table));
+            ALTER TABLE pgshift.copy_tables ADD COLUMN IF NOT EXISTS stream_columns text[];
             CREATE TABLE IF NOT EXISTS pgshift.task_phases (
                 task text NOT NULL,
                 phase text NOT NULL,

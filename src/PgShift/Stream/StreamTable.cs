@@ -22,19 +22,19 @@ public sealed class StreamTable
     public static async Task<Dictionary<QualifiedName, StreamTable>> LoadAsync(NpgsqlConnection source, NpgsqlConnection target, string task,
         NameMapping mapping, ColumnExclusions excluded, CancellationToken ct)
     {
-        var synced = new List<(string Source, NpgsqlLogSequenceNumber Lsn)>();
-        await using (var cmd = new NpgsqlCommand("SELECT source_table, sync_lsn FROM pgshift.copy_tables WHERE task = @t AND status = 'done'", target))
+        var synced = new List<(string Source, NpgsqlLogSequenceNumber Lsn, string[]? Columns)>();
+        await using (var cmd = new NpgsqlCommand("SELECT source_table, sync_lsn, stream_columns FROM pgshift.copy_tables WHERE task = @t AND status = 'done'", target))
         {
             cmd.Parameters.AddWithValue("t", task);
             await using var rd = await cmd.ExecuteReaderAsync(ct);
             while (await rd.ReadAsync(ct))
             {
-                synced.Add((rd.GetString(0), rd.GetFieldValue<NpgsqlLogSequenceNumber>(1)));
+                synced.Add((rd.GetString(0), rd.GetFieldValue<NpgsqlLogSequenceNumber>(1), rd.IsDBNull(2) ? null : rd.GetFieldValue<string[]>(2)));
             }
         }
         var result = new Dictionary<QualifiedName, StreamTable>();
         var generated = source.PostgreSqlVersion.Major >= 12 ? "AND a.attgenerated = ''" : "";
-        foreach (var (sourceText, lsn) in synced)
+        foreach (var (sourceText, lsn, copiedColumns) in synced)
         {
             QualifiedName name = default;
             var columns = new List<(string, uint, bool)>();
@@ -69,6 +69,18 @@ public sealed class StreamTable
             {
                 throw new PgShiftException($"The source table {sourceText} of task {task} no longer exists.",
                     "A table dropped on the source during the migration cannot be followed; cut over without it or start the task again.");
+            }
+            if (copiedColumns is not null)
+            {
+                // The columns as the table had them when it was copied (the target has those), not as it has them now:
+                // changes decoded from before a DDL carry the old shape, and the DDL itself must be noticed.
+                var equality = columns.GroupBy(c => c.Item2).ToDictionary(g => g.Key, g => g.First().Item3);
+                columns = copiedColumns.Select(c =>
+                {
+                    var colon = c.LastIndexOf(':');
+                    var type = uint.Parse(c.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture);
+                    return (c[..colon], type, equality.GetValueOrDefault(type));
+                }).ToList();
             }
             result[name] = new StreamTable
             {

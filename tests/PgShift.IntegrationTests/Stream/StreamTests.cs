@@ -185,6 +185,39 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
     }
 }
 
+public sealed class StreamDdlTests(Pg12To17 pair) : IClassFixture<Pg12To17>
+{
+    [Fact]
+    public async Task A_column_added_on_the_source_stops_the_task_naming_the_table_and_the_column()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE ddltab (id int PRIMARY KEY, v text); INSERT INTO ddltab VALUES (1, 'a');");
+        var migration = new MigrationTask(NullLogger.Instance);
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        migration.PhaseChanged += p =>
+        {
+            if (p == "stream")
+            {
+                streaming.TrySetResult();
+            }
+        };
+        var options = new MigrationOptions { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "ddl", RetryWindow = TimeSpan.FromSeconds(10) };
+        var running = migration.RunAsync(options, cutover: false, CancellationToken.None);
+        await Task.WhenAny(streaming.Task, running);
+        Assert.True(streaming.Task.IsCompleted, running.Exception?.ToString());
+
+        await pair.Source.ExecuteAsync(pair.SourceDb, "INSERT INTO ddltab VALUES (2, 'before')");
+        await pair.Source.ExecuteAsync(pair.SourceDb, "ALTER TABLE ddltab ADD COLUMN extra int");
+        await pair.Source.ExecuteAsync(pair.SourceDb, "INSERT INTO ddltab VALUES (3, 'after', 7)");
+        var ex = await Assert.ThrowsAsync<TaskFailedException>(() => running.WaitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains("The columns of \"public\".\"ddltab\" changed on the source", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Message.Contains("added or changed extra", StringComparison.Ordinal), ex.Message);
+        Assert.DoesNotContain("dropped", ex.Message, StringComparison.Ordinal);
+        // What came before the change is applied and checkpointed; nothing after it.
+        Assert.Equal(2L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM ddltab"));
+        await TaskControl.CleanupAsync(options.Source, "ddl", CancellationToken.None);
+    }
+}
+
 public sealed class StreamTests_12_to_17() : StreamTestsBase(TestServer.Pg12, TestServer.Pg17);
 
 public sealed class StreamTests_15_to_17() : StreamTestsBase(TestServer.Pg15, TestServer.Pg17);
