@@ -67,11 +67,12 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             case BeginEvent b:
                 _begin = b;
+                _transactionChanges = 0;
                 // Already applied before a restart: its commit lies before what the target holds.
                 _skipTransaction = b.FinalLsn < CommittedLsn;
                 break;
             case RelationEvent r:
-                OnRelation(r);
+                await OnRelationAsync(r, ct);
                 break;
             case RowEvent row:
                 await OnRowAsync(row, ct);
@@ -142,7 +143,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
     }
 
-    private void OnRelation(RelationEvent r)
+    private int _transactionChanges;
+
+    private async Task OnRelationAsync(RelationEvent r, CancellationToken ct)
     {
         var name = new QualifiedName(r.Schema, r.Name);
         if (!tables.TryGetValue(name, out var table))
@@ -156,6 +159,14 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         var actual = r.Columns.Select(c => (c.Name, c.TypeOid)).ToList();
         if (!expected.SequenceEqual(actual))
         {
+            // Keep what came before the change: commit the whole transactions applied so far.
+            if (_transactionChanges == 0)
+            {
+                var begin = _begin;
+                _begin = null;
+                await CommitGroupAsync(ct);
+                _begin = begin;
+            }
             var added = actual.Except(expected).Select(c => c.Name).ToList();
             var removed = expected.Except(actual).Select(c => c.Name).ToList();
             throw new PgShiftException(
@@ -234,6 +245,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         _batch.BatchCommands.Add(cmd);
         _pending[cmd] = new Pending(row.Kind.ToString().ToUpperInvariant(), table.Target, key, row.Kind, _begin?.FinalLsn);
         _groupChanges++;
+        _transactionChanges++;
         ChangesApplied++;
         if (_batch.BatchCommands.Count >= options.BatchStatements)
         {
