@@ -118,8 +118,12 @@ public sealed class TableVerifier(VerifyOptions options, string? sourceSnapshot 
     private static async Task<(long Rows, decimal Hash)> ChecksumAsync(NpgsqlConnection conn, QualifiedName table, IReadOnlyList<string> columns, string? key,
         long? from, long? to, CancellationToken ct)
     {
-        // The first 16 hex digits of each row's md5 as a signed 64-bit integer, summed: equal multisets of rows give equal sums.
-        var sql = $"SELECT count(*), coalesce(sum(('x' || left(md5({RowText(columns)}), 16))::bit(64)::bigint), 0) FROM ONLY {table}{RangeWhere(key, from, to)}";
+        // A 64-bit hash of each row's text (PostgreSQL's own, as hash partitioning uses: the same on every major and
+        // machine), summed: equal multisets of rows give equal sums, in any order.
+        var hash = conn.PostgreSqlVersion.Major >= 11
+            ? $"hashtextextended({RowText(columns)} COLLATE \"C\", 0)"
+            : $"('x' || left(md5({RowText(columns)}), 16))::bit(64)::bigint";
+        var sql = $"SELECT count(*), coalesce(sum({hash}), 0) FROM ONLY {table}{RangeWhere(key, from, to)}";
         await using var cmd = new NpgsqlCommand(sql, conn);
         await using var rd = await cmd.ExecuteReaderAsync(ct);
         await rd.ReadAsync(ct);
