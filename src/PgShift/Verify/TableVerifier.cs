@@ -18,11 +18,19 @@ public sealed class TableVerifier(VerifyOptions options, string? sourceSnapshot 
     internal const string CanonicalSettings =
         "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'";
 
+    // Both sides must hash alike: hashtextextended exists from PostgreSQL 11 on, md5 everywhere.
+    private bool legacyHash;
+
     public async Task<List<TableVerification>> VerifyAsync(IReadOnlyList<VerifyTable> tables, CancellationToken ct)
     {
+        await using (var probe = await OpenAsync(options.Target, ct))
+        {
+            legacyHash = probe.PostgreSqlVersion.Major < 11;
+        }
         var chunks = new List<(VerifyTable Table, long? From, long? To, int Index)>();
         await using (var source = await OpenSourceAsync(ct))
         {
+            legacyHash |= source.PostgreSqlVersion.Major < 11;
             foreach (var t in tables.OrderByDescending(t => t.EstimatedRows))
             {
                 if (t.IntegerKey is null)
@@ -115,12 +123,12 @@ public sealed class TableVerifier(VerifyOptions options, string? sourceSnapshot 
         return parts.Count == 0 ? "" : " WHERE " + string.Join(" AND ", parts);
     }
 
-    private static async Task<(long Rows, decimal Hash)> ChecksumAsync(NpgsqlConnection conn, QualifiedName table, IReadOnlyList<string> columns, string? key,
+    private async Task<(long Rows, decimal Hash)> ChecksumAsync(NpgsqlConnection conn, QualifiedName table, IReadOnlyList<string> columns, string? key,
         long? from, long? to, CancellationToken ct)
     {
         // A 64-bit hash of each row's text (PostgreSQL's own, as hash partitioning uses: the same on every major and
         // machine), summed: equal multisets of rows give equal sums, in any order.
-        var hash = conn.PostgreSqlVersion.Major >= 11
+        var hash = !legacyHash
             ? $"hashtextextended({RowText(columns)} COLLATE \"C\", 0)"
             : $"('x' || left(md5({RowText(columns)}), 16))::bit(64)::bigint";
         var sql = $"SELECT count(*), coalesce(sum({hash}), 0) FROM ONLY {table}{RangeWhere(key, from, to)}";
