@@ -7,39 +7,22 @@ using PgShift.Schema;
 
 namespace PgShift.IntegrationTests.Copy;
 
-public abstract class FullCopyTestsBase(TestServer source, TestServer target) : IAsyncLifetime
+public abstract class FullCopyTestsBase(TestServer source, TestServer target) : FreshDatabases
 {
-    private readonly List<Func<Task>> _cleanup = new();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    /// <summary>Drops the test's databases, and with them the slots it created (the publication goes with the database).</summary>
-    public async Task DisposeAsync()
-    {
-        foreach (var c in _cleanup)
-        {
-            await c();
-        }
-    }
-
     private static void AssertSame(Dictionary<string, string> expected, Dictionary<string, string> actual)
     {
         var differing = expected.Where(e => actual.GetValueOrDefault(e.Key) != e.Value).Select(e => $"{e.Key}: expected {e.Value}, got {actual.GetValueOrDefault(e.Key)}").ToList();
         Assert.True(differing.Count == 0, "tables differ:\n" + string.Join("\n", differing));
     }
 
-    // Slots belong to the server, not the database: names unique to this run keep runs apart.
-    private readonly string _run = Guid.NewGuid().ToString("N")[..6];
-    private string Task_copy_all => "copy_all_" + _run;
-    private string Task_copy_snap => "copy_snap_" + _run;
-    private string Task_copy_resume => "copy_resume_" + _run;
+    private string Task_copy_all => "copy_all_" + Run;
+    private string Task_copy_snap => "copy_snap_" + Run;
+    private string Task_copy_resume => "copy_resume_" + Run;
 
     private async Task<(string Src, string Tgt)> FreshAsync()
     {
-        var src = await source.CreateDatabaseAsync("csrc");
-        var tgt = await target.CreateDatabaseAsync("ctgt");
-        _cleanup.Add(() => source.DropDatabaseAsync(src));
-        _cleanup.Add(() => target.DropDatabaseAsync(tgt));
+        var src = await CreateAsync(source, "csrc");
+        var tgt = await CreateAsync(target, "ctgt");
         await source.ExecuteAsync(src, CopyFixture.Sql(source.Major));
         return (src, tgt);
     }

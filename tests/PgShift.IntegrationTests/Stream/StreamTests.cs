@@ -6,27 +6,12 @@ using PgShift.Tasks;
 
 namespace PgShift.IntegrationTests.Stream;
 
-public abstract class StreamTestsBase(TestServer source, TestServer target) : IAsyncLifetime
+public abstract class StreamTestsBase(TestServer source, TestServer target) : FreshDatabases
 {
-    private readonly List<Func<Task>> _cleanup = new();
-    private readonly string _run = Guid.NewGuid().ToString("N")[..6];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var c in _cleanup)
-        {
-            await c();
-        }
-    }
-
     private async Task<(string Src, string Tgt)> FreshAsync()
     {
-        var src = await source.CreateDatabaseAsync("ssrc");
-        var tgt = await target.CreateDatabaseAsync("stgt");
-        _cleanup.Add(() => source.DropDatabaseAsync(src));
-        _cleanup.Add(() => target.DropDatabaseAsync(tgt));
+        var src = await CreateAsync(source, "ssrc");
+        var tgt = await CreateAsync(target, "stgt");
         await source.ExecuteAsync(src, StreamFixture.Schema);
         return (src, tgt);
     }
@@ -40,32 +25,12 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : IA
         RetryWindow = TimeSpan.FromSeconds(30),
     };
 
-    private static async Task WaitForPhaseAsync(TaskCompletionSource phase, Task running)
-    {
-        await Task.WhenAny(phase.Task, running, Task.Delay(TimeSpan.FromMinutes(2)));
-        if (running.IsFaulted)
-        {
-            await running;
-        }
-        Assert.True(phase.Task.IsCompleted, "the task did not reach the stream phase");
-    }
-
     [Fact]
     public async Task Every_change_is_applied_once_in_order_and_cutover_syncs_sequences_and_cleanup_leaves_nothing()
     {
         var (src, tgt) = await FreshAsync();
-        var task = "stream_" + _run;
-        var migration = new MigrationTask(NullLogger.Instance);
-        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        migration.PhaseChanged += p =>
-        {
-            if (p == "stream")
-            {
-                streaming.TrySetResult();
-            }
-        };
-        var running = migration.RunAsync(Options(src, tgt, task), cutover: false, CancellationToken.None);
-        await WaitForPhaseAsync(streaming, running);
+        var task = "stream_" + Run;
+        var running = await StreamingRun.StartAsync(Options(src, tgt, task));
 
         for (var round = 1; round <= 4; round++)
         {
@@ -102,19 +67,9 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : IA
     public async Task A_stream_cancelled_while_writes_go_on_resumes_without_losing_or_repeating_a_change()
     {
         var (src, tgt) = await FreshAsync();
-        var task = "resume_" + _run;
+        var task = "resume_" + Run;
         using var cancel = new CancellationTokenSource();
-        var first = new MigrationTask(NullLogger.Instance);
-        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        first.PhaseChanged += p =>
-        {
-            if (p == "stream")
-            {
-                streaming.TrySetResult();
-            }
-        };
-        var running = first.RunAsync(Options(src, tgt, task), cutover: false, cancel.Token);
-        await WaitForPhaseAsync(streaming, running);
+        var running = await StreamingRun.StartAsync(Options(src, tgt, task), cancel.Token);
 
         // Writes go on while the stream is cut off in the middle of applying them.
         var writes = Task.Run(async () =>
@@ -146,19 +101,8 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
     public async Task A_change_whose_row_is_missing_stops_the_task_naming_table_key_and_lsn()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct SELECT g, 100 FROM generate_series(1, 10) g;");
-        var migration = new MigrationTask(NullLogger.Instance);
-        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        migration.PhaseChanged += p =>
-        {
-            if (p == "stream")
-            {
-                streaming.TrySetResult();
-            }
-        };
         var options = new MigrationOptions { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10) };
-        var running = migration.RunAsync(options, cutover: false, CancellationToken.None);
-        await Task.WhenAny(streaming.Task, running);
-        Assert.True(streaming.Task.IsCompleted, running.Exception?.ToString());
+        var running = await StreamingRun.StartAsync(options);
 
         // Someone deletes a row on the target; the source then updates it.
         await pair.Target.ExecuteAsync(pair.TargetDb, "DELETE FROM acct WHERE id = 7");
@@ -191,19 +135,8 @@ public sealed class StreamDdlTests(Pg12To17 pair) : IClassFixture<Pg12To17>
     public async Task A_column_added_on_the_source_stops_the_task_naming_the_table_and_the_column()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE ddltab (id int PRIMARY KEY, v text); INSERT INTO ddltab VALUES (1, 'a');");
-        var migration = new MigrationTask(NullLogger.Instance);
-        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        migration.PhaseChanged += p =>
-        {
-            if (p == "stream")
-            {
-                streaming.TrySetResult();
-            }
-        };
         var options = new MigrationOptions { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "ddl", RetryWindow = TimeSpan.FromSeconds(10) };
-        var running = migration.RunAsync(options, cutover: false, CancellationToken.None);
-        await Task.WhenAny(streaming.Task, running);
-        Assert.True(streaming.Task.IsCompleted, running.Exception?.ToString());
+        var running = await StreamingRun.StartAsync(options);
 
         await pair.Source.ExecuteAsync(pair.SourceDb, "INSERT INTO ddltab VALUES (2, 'before')");
         await pair.Source.ExecuteAsync(pair.SourceDb, "ALTER TABLE ddltab ADD COLUMN extra int");

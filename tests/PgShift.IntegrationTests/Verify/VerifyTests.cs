@@ -7,27 +7,12 @@ using PgShift.Verify;
 
 namespace PgShift.IntegrationTests.Verify;
 
-public abstract class VerifyTestsBase(TestServer source, TestServer target) : IAsyncLifetime
+public abstract class VerifyTestsBase(TestServer source, TestServer target) : FreshDatabases
 {
-    private readonly List<Func<Task>> _cleanup = new();
-    private readonly string _run = Guid.NewGuid().ToString("N")[..6];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var c in _cleanup)
-        {
-            await c();
-        }
-    }
-
     private async Task<(string Src, string Tgt)> MigratedAsync(string task, bool incremental)
     {
-        var src = await source.CreateDatabaseAsync("vsrc");
-        var tgt = await target.CreateDatabaseAsync("vtgt");
-        _cleanup.Add(() => source.DropDatabaseAsync(src));
-        _cleanup.Add(() => target.DropDatabaseAsync(tgt));
+        var src = await CreateAsync(source, "vsrc");
+        var tgt = await CreateAsync(target, "vtgt");
         await source.ExecuteAsync(src, StreamFixture.Schema + "INSERT INTO keyed SELECT g, 'more' FROM generate_series(101, 30000) g;");
         if (!incremental)
         {
@@ -50,7 +35,7 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : IA
     [Fact]
     public async Task Clean_migration_verifies_equal()
     {
-        var task = "verify_clean_" + _run;
+        var task = "verify_clean_" + Run;
         var (src, tgt) = await MigratedAsync(task, incremental: false);
         var report = await new Verifier().VerifyAsync(VerifyOptions(src, tgt, task), CancellationToken.None);
         Assert.True(report.Equal, Describe(report));
@@ -62,7 +47,7 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : IA
     [Fact]
     public async Task Damage_on_the_target_is_reported_with_exactly_its_tables_and_key_ranges()
     {
-        var task = "verify_damage_" + _run;
+        var task = "verify_damage_" + Run;
         var (src, tgt) = await MigratedAsync(task, incremental: false);
         await target.ExecuteAsync(tgt, """
             UPDATE keyed SET v = 'tampered' WHERE k = 12345;
@@ -90,7 +75,7 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : IA
     [Fact]
     public async Task A_dropped_index_is_reported_missing()
     {
-        var task = "verify_index_" + _run;
+        var task = "verify_index_" + Run;
         var (src, tgt) = await MigratedAsync(task, incremental: false);
         await source.ExecuteAsync(src, "CREATE INDEX items_name ON items (name)");
         await target.ExecuteAsync(tgt, "ALTER TABLE child DROP CONSTRAINT child_parent_id_fkey");
@@ -101,22 +86,11 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : IA
     }
 
     [Fact]
-    public async Task Verify_is_equal_while_writes_continue_and_the_stream_runs()
+    public async Task Verify_is_equal_while_writes_continue_and_the_streamRuns()
     {
-        var task = "verify_live_" + _run;
+        var task = "verify_live_" + Run;
         var (src, tgt) = await MigratedAsync(task, incremental: true);
-        var migration = new MigrationTask(NullLogger.Instance);
-        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        migration.PhaseChanged += p =>
-        {
-            if (p == "stream")
-            {
-                streaming.TrySetResult();
-            }
-        };
-        var running = migration.RunAsync(Options(src, tgt, task, incremental: true), cutover: false, CancellationToken.None);
-        await Task.WhenAny(streaming.Task, running);
-        Assert.True(streaming.Task.IsCompleted, running.Exception?.ToString());
+        var running = await StreamingRun.StartAsync(Options(src, tgt, task, incremental: true));
 
         using var stopWrites = new CancellationTokenSource();
         var writes = Task.Run(async () =>

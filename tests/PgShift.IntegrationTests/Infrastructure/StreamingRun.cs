@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PgShift.Tasks;
+
+namespace PgShift.IntegrationTests.Infrastructure;
+
+/// <summary>A migration task started in the background and waited for until its change stream runs.</summary>
+public static class StreamingRun
+{
+    public static async Task<Task<MigrationResult>> StartAsync(MigrationOptions options, CancellationToken ct = default)
+    {
+        var migration = new MigrationTask(NullLogger.Instance);
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        migration.PhaseChanged += p =>
+        {
+            if (p == "stream")
+            {
+                streaming.TrySetResult();
+            }
+        };
+        var running = migration.RunAsync(options, cutover: false, ct);
+        await Task.WhenAny(streaming.Task, running, Task.Delay(TimeSpan.FromMinutes(2), CancellationToken.None));
+        if (running.IsFaulted)
+        {
+            await running;
+        }
+        Assert.True(streaming.Task.IsCompleted, "the task did not reach the stream phase");
+        return running;
+    }
+}
+
+/// <summary>Fresh databases for one test, dropped (with their slots) when the test class instance is disposed.</summary>
+public abstract class FreshDatabases : IAsyncLifetime
+{
+    private readonly List<Func<Task>> _cleanup = new();
+
+    /// <summary>Unique per test: slots and tasks are named after it, and slots belong to the whole server.</summary>
+    protected string Run { get; } = Guid.NewGuid().ToString("N")[..6];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var c in _cleanup)
+        {
+            await c();
+        }
+    }
+
+    protected async Task<string> CreateAsync(TestServer server, string prefix)
+    {
+        var db = await server.CreateDatabaseAsync(prefix);
+        _cleanup.Add(() => server.DropDatabaseAsync(db));
+        return db;
+    }
+}
