@@ -60,7 +60,7 @@ public sealed class FullCopier(ILogger logger)
                 Source = options.Source, Target = options.Target, Selection = options.Selection,
                 ExcludedColumns = options.ExcludedColumns, Mapping = options.Mapping,
             });
-            await reader.ReadPreDataAsync(ct);
+            await reader.ReadSelectedTablesAsync(ct);
             plans = await CopyPlanner.PlanAsync(source, reader.SelectedTables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
         }
         plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();

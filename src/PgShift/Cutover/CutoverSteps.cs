@@ -71,7 +71,7 @@ public sealed class CutoverSteps(ILogger logger)
             }
         }
         var reader = new SourceSchemaReader(source, options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false));
-        await reader.ReadPreDataAsync(ct);
+        await reader.ReadSelectedTablesAsync(ct);
         var leaves = new List<Catalog.QualifiedName>();
         await using (var cmd = new NpgsqlCommand("SELECT oid FROM pg_class WHERE oid = ANY(@oids) AND relkind = 'r'", source))
         {

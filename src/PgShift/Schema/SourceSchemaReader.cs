@@ -30,6 +30,14 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     /// <summary>Source tables (leaf partitions included) that are selected, by oid, with source and target names.</summary>
     public Dictionary<uint, QualifiedName> SelectedTables { get; } = new();
 
+    /// <summary>Only which tables are selected (<see cref="SelectedTables"/>), without reading every object's definition.</summary>
+    public async Task ReadSelectedTablesAsync(CancellationToken ct)
+    {
+        await ExecAsync("SET search_path = ''", ct);
+        _serverVersion = conn.PostgreSqlVersion.Major;
+        await ReadRelationsAsync(ct);
+    }
+
     public async Task<List<SchemaObject>> ReadPreDataAsync(CancellationToken ct)
     {
         await ExecAsync("SET search_path = ''", ct);
@@ -58,13 +66,19 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     private async Task ReadRelationsAsync(CancellationToken ct)
     {
         await QueryAsync($"""
-            SELECT c.oid, n.nspname, c.relname, c.relkind::text, coalesce(i.inhparent, 0), c.relispartition
+            SELECT c.oid, n.nspname, c.relname, c.relkind::text, coalesce(i.inhparent, 0), c.relispartition,
+                   EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND {UserSchemas}
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);
+            if (r.GetBoolean(6))
+            {
+                // Created by its extension on the target too.
+                return;
+            }
             _relations[oid] = (r.GetString(1), r.GetString(2), r.GetString(3)[0]);
             if (r.GetBoolean(5))
             {

@@ -25,7 +25,7 @@ public sealed class Verifier
             {
                 Source = options.Source, Target = options.Target, Selection = options.Selection, ExcludedColumns = options.ExcludedColumns, Mapping = options.Mapping,
             });
-            await reader.ReadPreDataAsync(ct);
+            await reader.ReadSelectedTablesAsync(ct);
             tables = await LoadTablesAsync(source, reader.SelectedTables.Keys.ToArray(), options, ct);
             sourceObjects = await ObjectsAsync(source, tables.Select(t => (t.Source, t.Target)).ToList(), mapToTarget: true, ct);
             sequences = await SequencesAsync(source, reader.SelectedTables.Keys.ToArray(), ct);
