@@ -23,7 +23,8 @@
 #            from the source: slot lag bytes (pg_current_wal_lsn - confirmed_flush_lsn).
 #   memory   one source transaction inserting BULK_ROWS (5,000,000) rows into cdc_bulk while streaming;
 #            the pgshift process's VmRSS/VmHWM sampled every 0.5 s (/proc/PID/status) and GNU time's
-#            maximum RSS; time until the target holds the rows.
+#            maximum RSS; time until the target holds the rows; CPU seconds of pgshift, the target backend
+#            and the walsender from the INSERT's start until then (native: apply worker and walsender).
 #   after each step: exact row counts of every table and pgbench balance sums equal on both sides.
 # native:
 #   target = pg_dump | pg_restore of the source; publication FOR ALL TABLES; subscription with
@@ -345,6 +346,7 @@ pgshift_part() {
   local hwm0 tb0 tb1 tb2 bulk_ok=yes
   hwm0=$(awk '/^VmHWM/ {print int($2/1024)}' "/proc/$dpid/status" 2>/dev/null || echo nan)
   log "bulk: INSERT INTO cdc_bulk SELECT g, g FROM generate_series(1, $BULK_ROWS) g (one transaction); pgshift HWM before: $hwm0 MB"
+  local bpids bcpu0 bcpu1; bpids=$(pgshift_pids); bcpu0=$(cpu_s $bpids)
   tb0=$(now_s)
   psql_src -c "INSERT INTO cdc_bulk SELECT g, g FROM generate_series(1, $BULK_ROWS) g"
   tb1=$(now_s)
@@ -353,7 +355,7 @@ pgshift_part() {
     if ! kill -0 "$MIGRATE_PID" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then bulk_ok=no; break; fi
     sleep 0.5
   done
-  tb2=$(now_s)
+  tb2=$(now_s); bcpu1=$(cpu_s $bpids)
   local hwm rss_max
   hwm=$(awk '/^VmHWM/ {print int($2/1024)}' "/proc/$dpid/status" 2>/dev/null || echo nan)
   rss_max=$(awk 'BEGIN{m=0} {if ($2 > m) m = $2} END {print int(m/1024)}' "$logf.mem" 2>/dev/null || echo nan)
@@ -362,7 +364,7 @@ pgshift_part() {
   stop_migrate; rc=$STOP_RC
   wait "$MEM_PID" 2>/dev/null || true; MEM_PID=""
   local time_rss; time_rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$logf-catchup.log.time")
-  result "tool=pgshift_bulk batch=$BATCH scale=$SCALE rows=$BULK_ROWS applied=$bulk_ok source_insert_s=$(elapsed "$tb0" "$tb1") apply_after_commit_s=$(elapsed "$tb1" "$tb2") rows_per_s=$(div "$BULK_ROWS" "$(elapsed "$tb1" "$tb2")" | cut -d. -f1) vmhwm_before_mb=$hwm0 vmhwm_mb=$hwm rss_sampled_max_mb=$rss_max time_max_rss_mb=$time_rss migrate_exit=$rc verify=$(verify) commit=$PGSHIFT_COMMIT log=$(basename "$logf-catchup.log")"
+  result "tool=pgshift_bulk batch=$BATCH scale=$SCALE rows=$BULK_ROWS applied=$bulk_ok source_insert_s=$(elapsed "$tb0" "$tb1") apply_after_commit_s=$(elapsed "$tb1" "$tb2") rows_per_s=$(div "$BULK_ROWS" "$(elapsed "$tb1" "$tb2")" | cut -d. -f1) cpu_s_client/apply/walsender=$(cpu_diff "$bcpu0" "$bcpu1") vmhwm_before_mb=$hwm0 vmhwm_mb=$hwm rss_sampled_max_mb=$rss_max time_max_rss_mb=$time_rss migrate_exit=$rc verify=$(verify) commit=$PGSHIFT_COMMIT log=$(basename "$logf-catchup.log")"
   drop_replication_objects
 }
 TaskSlot() { echo "pgshift_$PGSHIFT_TASK"; }
@@ -414,13 +416,14 @@ native_part() {
   result "tool=native_live batch=$BATCH scale=$SCALE $live verify=$(verify)"
 
   if [ "$NATIVE_BULK" = 1 ]; then
-    local tb0 tb1 tb2
+    local tb0 tb1 tb2 bpids bcpu0
+    bpids=$(native_pids); bcpu0=$(cpu_s $bpids)
     tb0=$(now_s)
     psql_src -c "INSERT INTO cdc_bulk SELECT g, g FROM generate_series(1, $BULK_ROWS) g"
     tb1=$(now_s)
     until [ "$(psql_tgt -c "SELECT count(*) >= $BULK_ROWS FROM cdc_bulk")" = t ]; do sleep 0.5; done
     tb2=$(now_s)
-    result "tool=native_bulk batch=$BATCH scale=$SCALE rows=$BULK_ROWS source_insert_s=$(elapsed "$tb0" "$tb1") apply_after_commit_s=$(elapsed "$tb1" "$tb2") rows_per_s=$(div "$BULK_ROWS" "$(elapsed "$tb1" "$tb2")" | cut -d. -f1) verify=$(verify)"
+    result "tool=native_bulk batch=$BATCH scale=$SCALE rows=$BULK_ROWS source_insert_s=$(elapsed "$tb0" "$tb1") apply_after_commit_s=$(elapsed "$tb1" "$tb2") rows_per_s=$(div "$BULK_ROWS" "$(elapsed "$tb1" "$tb2")" | cut -d. -f1) cpu_s_apply/walsender=$(cpu_diff "$bcpu0" "$(cpu_s $bpids)") verify=$(verify)"
   fi
   drop_replication_objects
 }
