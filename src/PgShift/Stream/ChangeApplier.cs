@@ -34,7 +34,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ILogger logger)
 {
     private sealed record Relation(RelationEvent Message, StreamTable Table);
-    private sealed record Pending(string What, QualifiedName Table, string Key, RowChangeKind Kind, NpgsqlLogSequenceNumber? CommitLsn);
+    private sealed record Pending(string What, QualifiedName Table, Lazy<string> Key, RowChangeKind Kind, NpgsqlLogSequenceNumber? CommitLsn);
 
     private readonly Dictionary<uint, Relation> _relations = new();
     private readonly Dictionary<uint, string> _ignoredRelations = new();
@@ -190,60 +190,72 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             // The table was copied after this transaction committed: the copy holds it already.
             return;
         }
-        var cmd = new NpgsqlBatchCommand();
-        var sql = new StringBuilder();
-        var key = "";
-        switch (row.Kind)
+        var columns = table.Columns.Count;
+        var full = relation.Message.ReplicaIdentity == 'f';
+        // The statement's shape: which columns are set, which identify the row, which of those are NULL.
+        ulong setMask = 0, whereMask = 0, nullMask = 0;
+        var identity = row.Kind == RowChangeKind.Delete || row.Kind == RowChangeKind.Update ? row.Old ?? row.New! : null;
+        for (var i = 0; i < columns && i < 64; i++)
         {
-            case RowChangeKind.Insert:
+            if (table.TargetColumns[i] is null)
             {
-                var cols = new List<string>();
-                var values = new List<string>();
-                for (var i = 0; i < table.Columns.Count; i++)
-                {
-                    if (table.TargetColumns[i] is { } col)
-                    {
-                        cols.Add(Sql.Ident(col));
-                        values.Add(Param(cmd, row.New![i].Text));
-                    }
-                }
-                sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) VALUES ({string.Join(", ", values)})");
-                if (options.Conflicts == ConflictPolicy.Ignore)
-                {
-                    sql.Append(" ON CONFLICT DO NOTHING");
-                }
-                key = KeyText(relation, row.New!);
-                break;
+                continue;
             }
-            case RowChangeKind.Update:
+            if (row.Kind == RowChangeKind.Insert || row.Kind == RowChangeKind.Update && !row.New![i].Unchanged)
             {
-                var sets = new List<string>();
-                for (var i = 0; i < table.Columns.Count; i++)
-                {
-                    // An unchanged TOASTed value is not sent: the target keeps its own.
-                    if (table.TargetColumns[i] is { } col && !row.New![i].Unchanged)
-                    {
-                        sets.Add($"{Sql.Ident(col)} = {Param(cmd, row.New[i].Text)}");
-                    }
-                }
-                if (sets.Count == 0)
-                {
-                    return;
-                }
-                var where = Where(relation, row.Old ?? row.New!, cmd, out key);
-                sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"UPDATE {table.Target} SET {string.Join(", ", sets)} WHERE {where}");
-                break;
+                setMask |= 1UL << i;
             }
-            case RowChangeKind.Delete:
+            if (identity is not null && (full || relation.Message.Columns[i].IsKey) && !identity[i].Unchanged)
             {
-                var where = Where(relation, row.Old!, cmd, out key);
-                sql.Append(System.Globalization.CultureInfo.InvariantCulture, $"DELETE FROM {table.Target} WHERE {where}");
-                break;
+                whereMask |= 1UL << i;
+                if (identity[i].Text is null)
+                {
+                    nullMask |= 1UL << i;
+                }
             }
         }
-        cmd.CommandText = sql.ToString();
+        if (row.Kind == RowChangeKind.Update && setMask == 0)
+        {
+            return;
+        }
+        if (identity is not null && whereMask == 0)
+        {
+            throw new PgShiftException($"A change to {table.Source} carries no key to find its row on the target.",
+                $"Give the table a primary key or REPLICA IDENTITY FULL on the source (ALTER TABLE {table.Source} REPLICA IDENTITY FULL).");
+        }
+        var shape = (row.RelationId, row.Kind, setMask, whereMask, nullMask);
+        // Tables of more than 64 columns are not cached: the masks cannot describe them.
+        if (columns > 64 || !_statements.TryGetValue(shape, out var sql))
+        {
+            sql = StatementFor(relation, row.Kind, row.New, identity);
+            if (columns <= 64)
+            {
+                _statements[shape] = sql;
+            }
+        }
+        var cmd = new NpgsqlBatchCommand(sql);
+        if (row.Kind != RowChangeKind.Delete)
+        {
+            for (var i = 0; i < columns; i++)
+            {
+                if (table.TargetColumns[i] is not null && (row.Kind == RowChangeKind.Insert || !row.New![i].Unchanged))
+                {
+                    AddParam(cmd, row.New![i].Text);
+                }
+            }
+        }
+        if (identity is not null)
+        {
+            for (var i = 0; i < columns; i++)
+            {
+                if (table.TargetColumns[i] is not null && (full || relation.Message.Columns[i].IsKey) && !identity[i].Unchanged && identity[i].Text is not null)
+                {
+                    AddParam(cmd, identity[i].Text);
+                }
+            }
+        }
         _batch.BatchCommands.Add(cmd);
-        _pending[cmd] = new Pending(row.Kind.ToString().ToUpperInvariant(), table.Target, key, row.Kind, _begin?.FinalLsn);
+        _pending[cmd] = new Pending(row.Kind.ToString().ToUpperInvariant(), table.Target, KeyText(relation, identity ?? row.New!), row.Kind, _begin?.FinalLsn);
         _groupChanges++;
         _transactionChanges++;
         ChangesApplied++;
@@ -253,58 +265,81 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
     }
 
+    private readonly Dictionary<(uint, RowChangeKind, ulong, ulong, ulong), string> _statements = new();
+
     /// <summary>
-    /// The row's identity: its key columns, or for REPLICA IDENTITY FULL every column (one of several identical
-    /// rows is picked by ctid, so each change hits exactly one row).
+    /// The SQL of a change: parameters are the set (or inserted) values in column order, then the identifying
+    /// values in column order (NULLs become IS NULL). For REPLICA IDENTITY FULL, one of several identical rows is
+    /// picked by ctid, so each change hits exactly one row.
     /// </summary>
-    private static string Where(Relation relation, ColumnValue[] values, NpgsqlBatchCommand cmd, out string key)
+    private string StatementFor(Relation relation, RowChangeKind kind, ColumnValue[]? newRow, ColumnValue[]? identity)
     {
         var table = relation.Table;
         var full = relation.Message.ReplicaIdentity == 'f';
+        var n = 0;
+        string Next() => "$" + (++n).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var sb = new StringBuilder();
+        if (kind == RowChangeKind.Insert)
+        {
+            var cols = new List<string>();
+            var values = new List<string>();
+            for (var i = 0; i < table.Columns.Count; i++)
+            {
+                if (table.TargetColumns[i] is { } col)
+                {
+                    cols.Add(Sql.Ident(col));
+                    values.Add(Next());
+                }
+            }
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) VALUES ({string.Join(", ", values)})");
+            if (options.Conflicts == ConflictPolicy.Ignore)
+            {
+                sb.Append(" ON CONFLICT DO NOTHING");
+            }
+            return sb.ToString();
+        }
+        var sets = new List<string>();
+        if (kind == RowChangeKind.Update)
+        {
+            for (var i = 0; i < table.Columns.Count; i++)
+            {
+                // An unchanged TOASTed value is not sent: the target keeps its own.
+                if (table.TargetColumns[i] is { } col && !newRow![i].Unchanged)
+                {
+                    sets.Add($"{Sql.Ident(col)} = {Next()}");
+                }
+            }
+        }
         var conditions = new List<string>();
-        var keyParts = new List<string>();
         for (var i = 0; i < table.Columns.Count; i++)
         {
-            var isKey = full || relation.Message.Columns[i].IsKey;
-            if (!isKey || table.TargetColumns[i] is not { } col || values[i].Unchanged)
+            if (table.TargetColumns[i] is not { } col || !(full || relation.Message.Columns[i].IsKey) || identity![i].Unchanged)
             {
                 continue;
             }
-            var v = values[i].Text;
-            keyParts.Add($"{col}={(v is null ? "NULL" : v.Length > 40 ? v[..40] + "..." : v)}");
-            if (v is null)
-            {
-                conditions.Add($"{Sql.Ident(col)} IS NULL");
-            }
-            else if (table.Columns[i].HasEquality)
-            {
-                conditions.Add($"{Sql.Ident(col)} = {Param(cmd, v)}");
-            }
-            else
-            {
-                conditions.Add($"{Sql.Ident(col)}::text = {Param(cmd, v)}::text");
-            }
+            conditions.Add(identity[i].Text is null ? $"{Sql.Ident(col)} IS NULL"
+                : table.Columns[i].HasEquality ? $"{Sql.Ident(col)} = {Next()}"
+                : $"{Sql.Ident(col)}::text = {Next()}::text");
         }
-        key = "(" + string.Join(", ", keyParts) + ")";
-        if (conditions.Count == 0)
+        var where = string.Join(" AND ", conditions);
+        if (full)
         {
-            throw new PgShiftException($"A change to {table.Source} carries no key to find its row on the target.",
-                $"Give the table a primary key or REPLICA IDENTITY FULL on the source (ALTER TABLE {table.Source} REPLICA IDENTITY FULL).");
+            where = $"ctid = (SELECT ctid FROM {table.Target} WHERE {where} LIMIT 1)";
         }
-        var condition = string.Join(" AND ", conditions);
-        return full ? $"ctid = (SELECT ctid FROM {table.Target} WHERE {condition} LIMIT 1)" : condition;
+        return kind == RowChangeKind.Update
+            ? $"UPDATE {table.Target} SET {string.Join(", ", sets)} WHERE {where}"
+            : $"DELETE FROM {table.Target} WHERE {where}";
     }
 
-    private static string Param(NpgsqlBatchCommand cmd, string? text)
-    {
+    private static void AddParam(NpgsqlBatchCommand cmd, string? text)
         // Unknown-typed text: the target parses it into the column's type, as it would a literal.
-        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Unknown, Value = (object?)text ?? DBNull.Value });
-        return "$" + cmd.Parameters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    }
+        => cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Unknown, Value = (object?)text ?? DBNull.Value });
 
-    private static string KeyText(Relation relation, ColumnValue[] values)
-        => "(" + string.Join(", ", relation.Table.Columns.Select((c, i) => (c, i)).Where(x => relation.Message.Columns[x.i].IsKey)
-            .Select(x => $"{x.c.Name}={values[x.i].Text ?? "NULL"}")) + ")";
+    /// <summary>The row's key for a person (only built into an error message when a conflict happens).</summary>
+    private static Lazy<string> KeyText(Relation relation, ColumnValue[] values)
+        => new(() => "(" + string.Join(", ", relation.Table.Columns.Select((c, i) => (c, i))
+            .Where(x => relation.Message.ReplicaIdentity == 'f' || relation.Message.Columns[x.i].IsKey)
+            .Select(x => $"{x.c.Name}={(values[x.i].Text is { } v ? v.Length > 40 ? v[..40] + "..." : v : "NULL")}")) + ")");
 
     private async Task OnTruncateAsync(TruncateEvent t, CancellationToken ct)
     {
@@ -381,7 +416,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     }
 
     private PgShiftException Conflict(Pending p, string problem, Exception? inner)
-        => new($"Conflict applying {p.What} to {p.Table} key {p.Key} (source transaction committed at {p.CommitLsn?.ToString() ?? "?"}): {problem}.",
+        => new($"Conflict applying {p.What} to {p.Table} key {p.Key.Value} (source transaction committed at {p.CommitLsn?.ToString() ?? "?"}): {problem}.",
             "The target was changed outside PgShift, or the copy and the stream disagree. Fix the row on the target and restart the task, " +
             "or restart it with --on-conflict ignore to skip such changes.", inner);
 }

@@ -99,15 +99,9 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
             {
                 TupleDataKind.Null => ColumnValue.Null,
                 TupleDataKind.UnchangedToastedValue => ColumnValue.UnchangedToast,
-                _ => new ColumnValue(await ReadTextAsync(value, ct), false),
+                _ => new ColumnValue(await value.Get<string>(ct), false),
             };
         }
         return values;
-    }
-
-    private static async Task<string> ReadTextAsync(ReplicationValue value, CancellationToken ct)
-    {
-        using var reader = value.GetTextReader();
-        return await reader.ReadToEndAsync(ct);
     }
 }
