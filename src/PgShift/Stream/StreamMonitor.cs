@@ -14,6 +14,7 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
     private NpgsqlConnection? _state;
     private DateTime _lastCaughtUp = DateTime.UtcNow;
     private NpgsqlLogSequenceNumber? _previousFlush;
+    private bool _previousSettled;
     private long _previousChanges;
     private DateTime _previousAt = DateTime.UtcNow;
     private long _warnedRetainedGb;
@@ -23,19 +24,29 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
     {
         NpgsqlLogSequenceNumber flush;
         long retained;
+        bool settled;
         await using (var cmd = new NpgsqlCommand(
-            "SELECT pg_current_wal_flush_lsn(), coalesce((SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = @s), 0)", source))
+            // With synchronous_commit = off on the source a committed transaction can sit unflushed for a while, and
+            // decoding reads only flushed WAL: the flush position counts only once it has reached the insert position
+            // (give or take a page header), else "caught up" could be declared before such a transaction is applied.
+            """
+            SELECT pg_current_wal_flush_lsn(),
+                   coalesce((SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = @s), 0),
+                   pg_wal_lsn_diff(pg_current_wal_insert_lsn(), pg_current_wal_flush_lsn()) <= 64
+            """, source))
         {
             cmd.Parameters.AddWithValue("s", slotName);
             await using var rd = await cmd.ExecuteReaderAsync(ct);
             await rd.ReadAsync(ct);
             flush = rd.GetFieldValue<NpgsqlLogSequenceNumber>(0);
             retained = rd.GetInt64(1);
+            settled = rd.GetBoolean(2);
         }
         // "Caught up": what was acknowledged after applying has reached the flush position read a tick earlier.
         var reference = _previousFlush ?? flush;
-        var caughtUp = !applier.HasPending && acked >= reference;
+        var caughtUp = !applier.HasPending && acked >= reference && _previousSettled && settled;
         _previousFlush = flush;
+        _previousSettled = settled;
         var now = DateTime.UtcNow;
         if (caughtUp)
         {
