@@ -44,7 +44,9 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
         }
         // "Caught up": what was acknowledged after applying has reached the flush position read a tick earlier.
         var reference = _previousFlush ?? flush;
-        var caughtUp = !applier.HasPending && acked >= reference && _previousSettled && settled;
+        var caughtUp = !applier.HasPending && acked >= reference;
+        // For the cutover, also nothing committed and still unflushed on the source (writes have stopped).
+        progress.CaughtUpAndSettled = caughtUp && _previousSettled && settled;
         _previousFlush = flush;
         _previousSettled = settled;
         var now = DateTime.UtcNow;

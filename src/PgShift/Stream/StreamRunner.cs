@@ -227,7 +227,7 @@ public sealed class StreamRunner(ILogger logger)
                         logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);
                         return StreamOutcome.Stopped;
                     }
-                    if ((cutover || requests.Cutover) && Progress.CaughtUp && !applier.HasPending)
+                    if ((cutover || requests.Cutover) && Progress.CaughtUpAndSettled && !applier.HasPending)
                     {
                         logger.LogInformation("Caught up at {Lsn} for the cutover", applier.CommittedLsn);
                         return StreamOutcome.CaughtUpForCutover;
