@@ -9,8 +9,16 @@ namespace PgShift.Stream;
 /// Once a second: the source's WAL flush position and the slot's retained WAL, the delay computed from
 /// them, the progress written to the task state, and the stop and cutover requests read from it.
 /// </summary>
-internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection source, string slotName, StreamProgress progress, ILogger logger)
+internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection source, string slotName, StreamProgress progress, ILogger logger) : IAsyncDisposable
 {
+    public async ValueTask DisposeAsync()
+    {
+        if (_state is not null)
+        {
+            await _state.DisposeAsync();
+        }
+    }
+
     private NpgsqlConnection? _state;
     private DateTime _lastCaughtUp = DateTime.UtcNow;
     private NpgsqlLogSequenceNumber? _previousFlush;

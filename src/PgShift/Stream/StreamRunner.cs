@@ -131,7 +131,7 @@ public sealed class StreamRunner(ILogger logger)
         var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, logger);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
-        var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
+        await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
         Progress.Connected = true;
         Progress.RetryingUntil = null;
         logger.LogInformation("Streaming changes of task {Task} from {Lsn}", options.TaskName, startLsn);
