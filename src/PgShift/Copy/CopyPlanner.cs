@@ -116,17 +116,6 @@ public static class CopyPlanner
         };
     }
 
-    private static async Task QueryAsync(NpgsqlConnection conn, string sql, uint[]? oids, Action<NpgsqlDataReader> row, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        if (oids is not null)
-        {
-            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = oids });
-        }
-        await using var rd = await cmd.ExecuteReaderAsync(ct);
-        while (await rd.ReadAsync(ct))
-        {
-            row(rd);
-        }
-    }
+    private static Task QueryAsync(NpgsqlConnection conn, string sql, uint[]? oids, Action<NpgsqlDataReader> row, CancellationToken ct)
+        => conn.ForEachRowAsync(sql, row, ct, oids);
 }

@@ -31,7 +31,7 @@ public static class PostDataReader
                    quote_ident(fn.nspname) || '.' || quote_ident(fr.relname)
             FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
             LEFT JOIN pg_class fr ON fr.oid = c.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fr.relnamespace
-            WHERE c.contype IN ('p', 'u', 'x', 'f') AND c.conrelid = ANY(@rels) AND {notCloned} AND c.conislocal
+            WHERE c.contype IN ('p', 'u', 'x', 'f') AND c.conrelid = ANY(@oids) AND {notCloned} AND c.conislocal
             ORDER BY c.conrelid, c.conname
             """, selected, r =>
         {
@@ -57,7 +57,7 @@ public static class PostDataReader
                    quote_ident(n.nspname) || '.' || quote_ident(r.relname)
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid
             JOIN pg_namespace n ON n.oid = r.relnamespace
-            WHERE i.indrelid = ANY(@rels)
+            WHERE i.indrelid = ANY(@oids)
               AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
             ORDER BY i.indrelid, ic.relname
             """, selected, r =>
@@ -88,7 +88,7 @@ public static class PostDataReader
             SELECT n.nspname, r.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, obj_description(t.oid, 'pg_trigger'),
                    quote_ident(n.nspname) || '.' || quote_ident(r.relname)
             FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace
-            WHERE t.tgrelid = ANY(@rels) AND NOT t.tgisinternal AND {triggerNotCloned}
+            WHERE t.tgrelid = ANY(@oids) AND NOT t.tgisinternal AND {triggerNotCloned}
             ORDER BY t.tgrelid, t.tgname
             """, selected, r =>
         {
@@ -109,14 +109,6 @@ public static class PostDataReader
         return result;
     }
 
-    private static async Task QueryAsync(NpgsqlConnection conn, string sql, uint[] rels, Action<NpgsqlDataReader> row, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        cmd.Parameters.Add(new NpgsqlParameter("rels", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = rels });
-        await using var rd = await cmd.ExecuteReaderAsync(ct);
-        while (await rd.ReadAsync(ct))
-        {
-            row(rd);
-        }
-    }
+    private static Task QueryAsync(NpgsqlConnection conn, string sql, uint[] rels, Action<NpgsqlDataReader> row, CancellationToken ct)
+        => conn.ForEachRowAsync(sql, row, ct, rels);
 }

@@ -944,13 +944,5 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    private async Task QueryAsync(string sql, Action<NpgsqlDataReader> row, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        await using var rd = await cmd.ExecuteReaderAsync(ct);
-        while (await rd.ReadAsync(ct))
-        {
-            row(rd);
-        }
-    }
+    private Task QueryAsync(string sql, Action<NpgsqlDataReader> row, CancellationToken ct) => conn.ForEachRowAsync(sql, row, ct);
 }
