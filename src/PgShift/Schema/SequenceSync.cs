@@ -13,31 +13,10 @@ public static class SequenceSync
     public static async Task<int> SyncAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<uint, QualifiedName> tables,
         IReadOnlyList<SchemaObject> objects, NameMapping mapping, CancellationToken ct)
     {
-        var sequences = new List<(QualifiedName Source, QualifiedName? OwnerTable, string? OwnerColumn)>();
-        await using (var cmd = new NpgsqlCommand("""
-            SELECT n.nspname, s.relname, tn.nspname, t.relname, a.attname, t.oid
-            FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
-            LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-            LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
-            LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
-            WHERE s.relkind = 'S'
-            """, source))
-        await using (var rd = await cmd.ExecuteReaderAsync(ct))
-        {
-            var standalone = objects.Where(o => o.Kind == ObjectKind.Sequence).Select(o => new QualifiedName(o.Schema, o.Name)).ToHashSet();
-            while (await rd.ReadAsync(ct))
-            {
-                var seq = new QualifiedName(rd.GetString(0), rd.GetString(1));
-                if (!rd.IsDBNull(5) && tables.ContainsKey(rd.GetFieldValue<uint>(5)))
-                {
-                    sequences.Add((seq, new QualifiedName(rd.GetString(2), rd.GetString(3)), rd.GetString(4)));
-                }
-                else if (standalone.Contains(seq))
-                {
-                    sequences.Add((seq, null, null));
-                }
-            }
-        }
+        var standalone = objects.Where(o => o.Kind == ObjectKind.Sequence).Select(o => new QualifiedName(o.Schema, o.Name)).ToHashSet();
+        var sequences = (await SequenceOwner.ReadAsync(source, ct))
+            .Where(q => q.OwnerOid is { } owner ? tables.ContainsKey(owner) : standalone.Contains(q.Sequence))
+            .Select(q => (q.Sequence, q.OwnerTable, q.OwnerColumn)).ToList();
         foreach (var (seq, ownerTable, ownerColumn) in sequences)
         {
             long lastValue;

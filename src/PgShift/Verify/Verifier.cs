@@ -205,34 +205,9 @@ public sealed class Verifier
     }
 
     private static async Task<List<(QualifiedName, QualifiedName?, string?)>> SequencesAsync(NpgsqlConnection source, uint[] tables, CancellationToken ct)
-    {
-        var list = new List<(QualifiedName, QualifiedName?, string?)>();
-        await using var cmd = new NpgsqlCommand("""
-            SELECT n.nspname, s.relname, tn.nspname, t.relname, a.attname, t.oid
-            FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
-            LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-            LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
-            LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
-            WHERE s.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
-            """, source);
-        await using var rd = await cmd.ExecuteReaderAsync(ct);
-        while (await rd.ReadAsync(ct))
-        {
-            var seq = new QualifiedName(rd.GetString(0), rd.GetString(1));
-            if (!rd.IsDBNull(5))
-            {
-                if (tables.Contains(rd.GetFieldValue<uint>(5)))
-                {
-                    list.Add((seq, new QualifiedName(rd.GetString(2), rd.GetString(3)), rd.GetString(4)));
-                }
-            }
-            else if (seq.Schema != TableSelectionSchemaName)
-            {
-                list.Add((seq, null, null));
-            }
-        }
-        return list;
-    }
+        => (await SequenceOwner.ReadAsync(source, ct))
+            .Where(q => q.OwnerOid is { } owner ? tables.Contains(owner) : q.Sequence.Schema != TableSelectionSchemaName)
+            .Select(q => (q.Sequence, q.OwnerTable, q.OwnerColumn)).ToList();
 
     private const string TableSelectionSchemaName = Selection.TableSelection.StateSchemaName;
 
