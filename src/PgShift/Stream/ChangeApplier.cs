@@ -23,18 +23,38 @@ public sealed class ApplyOptions
     /// <summary>... or has been open this long, so the delay stays low under light load.</summary>
     public TimeSpan GroupDelay { get; init; } = TimeSpan.FromMilliseconds(100);
     public ConflictPolicy Conflicts { get; init; } = ConflictPolicy.Error;
+    /// <summary>Rows whose changes are folded into set statements before they are sent (0: every change is a statement).</summary>
+    public int FoldRows { get; init; } = 10_000;
 }
 
 /// <summary>
-/// Applies the change stream to the target in commit order: each change as a statement in a batch, many
-/// source transactions in one target transaction, whose last statement records the end LSN of the last
-/// source transaction in it, so progress commits with the data (exactly once across crashes).
+/// A set statement disagreed with what the folded changes expected (a row missing, a key taken): the applier
+/// rolls back and the stream replays the same source transactions change by change, in order, which applies
+/// them or names the exact change that conflicts.
+/// </summary>
+public sealed class ReplayInOrderException(NpgsqlLogSequenceNumber through, string reason, Exception? inner = null)
+    : Exception($"Folded changes disagree with the target ({reason}); replaying them one by one", inner)
+{
+    /// <summary>Source transactions whose commit is at or before this position are applied change by change.</summary>
+    public NpgsqlLogSequenceNumber Through { get; } = through;
+}
+
+/// <summary>
+/// Applies the change stream to the target in commit order, many source transactions in one target transaction,
+/// whose last statement records the end LSN of the last source transaction in it, so progress commits with the
+/// data (exactly once across crashes). Changes of tables with a key are folded row by row into set statements
+/// (<see cref="NetChanges"/>); the others, and transactions up to <paramref name="inOrderThrough"/>, go as one
+/// statement per change, in order, in batches.
 /// </summary>
 public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnlyDictionary<QualifiedName, StreamTable> tables,
-    NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ILogger logger)
+    NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default)
 {
-    private sealed record Relation(RelationEvent Message, StreamTable Table);
-    private sealed record Pending(string What, QualifiedName Table, Lazy<string> Key, RowChangeKind Kind, NpgsqlLogSequenceNumber? CommitLsn);
+    private sealed record Relation(RelationEvent Message, StreamTable Table, NetChanges? Net);
+    /// <param name="Rows">For a set statement, the rows it must affect; null for a single change.</param>
+    private sealed record Pending(string What, QualifiedName Table, Lazy<string> Key, RowChangeKind Kind, NpgsqlLogSequenceNumber? CommitLsn, int? Rows = null);
+
+    private readonly StatementCache _setStatements = new();
+    private int _folded;
 
     private readonly Dictionary<uint, Relation> _relations = new();
     private readonly Dictionary<uint, string> _ignoredRelations = new();
@@ -67,6 +87,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             case BeginEvent b:
                 _begin = b;
+                _lastFinalLsn = b.FinalLsn;
                 _transactionChanges = 0;
                 // Already applied before a restart: its commit lies before what the target holds.
                 _skipTransaction = b.FinalLsn < CommittedLsn;
@@ -144,6 +165,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     }
 
     private int _transactionChanges;
+    private NpgsqlLogSequenceNumber _lastFinalLsn;
 
     private async Task OnRelationAsync(RelationEvent r, CancellationToken ct)
     {
@@ -174,7 +196,38 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 $"{(added.Count > 0 ? "added or changed " + string.Join(", ", added) : "")}{(added.Count > 0 && removed.Count > 0 ? "; " : "")}{(removed.Count > 0 ? "dropped or changed " + string.Join(", ", removed) : "")}.",
                 $"Make the same change on the target table {table.Target}, then restart the task; or start the task again for this table.");
         }
-        _relations[r.RelationId] = new Relation(r, table);
+        if (_relations.TryGetValue(r.RelationId, out var previous) && previous.Net is { Count: > 0 })
+        {
+            // The key may have changed with the message: what was folded under the old one goes first.
+            Drain(previous.Net);
+        }
+        _relations[r.RelationId] = new Relation(r, table, FoldingFor(r, table));
+    }
+
+    /// <summary>Folding for a table: by its key; for REPLICA IDENTITY FULL, runs of inserts only; none where something fires.</summary>
+    private NetChanges? FoldingFor(RelationEvent r, StreamTable table)
+    {
+        if (options.FoldRows <= 0 || !table.Foldable || r.Columns.Count != table.Columns.Count)
+        {
+            return null;
+        }
+        var key = Enumerable.Range(0, r.Columns.Count).Where(i => r.Columns[i].IsKey).ToList();
+        if (r.ReplicaIdentity == 'f' || key.Count == 0)
+        {
+            return new NetChanges(table, []);
+        }
+        // Rows are matched by equality on the key's target columns.
+        return key.All(i => table.TargetColumns[i] is not null && table.Columns[i].HasEquality) ? new NetChanges(table, key) : null;
+    }
+
+    /// <summary>Turns a table's folded changes into set statements at the end of the batch.</summary>
+    private void Drain(NetChanges net)
+    {
+        foreach (var (cmd, rows, kind) in net.Drain(options.Conflicts, _setStatements))
+        {
+            _batch.BatchCommands.Add(cmd);
+            _pending[cmd] = new Pending(kind.ToString().ToUpperInvariant(), net.Table.Target, new Lazy<string>(() => "(several)"), kind, _lastFinalLsn, rows);
+        }
     }
 
     private async Task OnRowAsync(RowEvent row, CancellationToken ct)
@@ -222,6 +275,22 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             throw new PgShiftException($"A change to {table.Source} carries no key to find its row on the target.",
                 $"Give the table a primary key or REPLICA IDENTITY FULL on the source (ALTER TABLE {table.Source} REPLICA IDENTITY FULL).");
+        }
+        if (relation.Net is { } net && _lastFinalLsn > inOrderThrough)
+        {
+            if (net.TryAdd(row.Kind, row.Old, row.New))
+            {
+                _groupChanges++;
+                _transactionChanges++;
+                ChangesApplied++;
+                if (++_folded >= options.FoldRows)
+                {
+                    await ExecuteBatchAsync(ct);
+                }
+                return;
+            }
+            // This change must follow what is folded for its table: that goes first.
+            Drain(net);
         }
         var shape = (row.RelationId, row.Kind, setMask, whereMask, nullMask);
         // Tables of more than 64 columns are not cached: the masks cannot describe them.
@@ -385,6 +454,17 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
 
     private async Task ExecuteBatchAsync(CancellationToken ct)
     {
+        if (_folded > 0)
+        {
+            foreach (var relation in _relations.Values)
+            {
+                if (relation.Net is { Count: > 0 } net)
+                {
+                    Drain(net);
+                }
+            }
+            _folded = 0;
+        }
         if (_batch.BatchCommands.Count == 0)
         {
             return;
@@ -396,15 +476,35 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             await _batch.ExecuteNonQueryAsync(ct);
         }
-        catch (PostgresException pe) when (pe.SqlState == "23505" && pe.BatchCommand is NpgsqlBatchCommand failed && _pending.TryGetValue(failed, out var p))
+        catch (PostgresException pe) when (pe.SqlState is "23505" or "23P01")
         {
-            throw Conflict(p, $"a row with this key exists already on the target ({pe.ConstraintName})", pe);
+            // Npgsql does not say which command of the batch failed; the server names the table and the key.
+            var set = _pending.Values.FirstOrDefault(p => p.Rows is not null && pe.TableName is { } t && p.Table.Name == t)
+                ?? _pending.Values.FirstOrDefault(p => p.Rows is not null);
+            if (set is not null)
+            {
+                // A key taken: by a change that conflicts, or only in the order the set statements chose? Replaying in order tells.
+                throw new ReplayInOrderException(_lastFinalLsn, $"{set.What} of {set.Rows} rows of {set.Table}: {pe.MessageText}", pe);
+            }
+            var row = _pending.Values.FirstOrDefault(p => pe.TableName is { } t && p.Table.Name == t && p.Kind != RowChangeKind.Delete);
+            throw new PgShiftException(
+                $"Conflict applying {row?.What ?? "a change"} to {(pe.SchemaName is { } s && pe.TableName is { } n ? new QualifiedName(s, n).ToString() : "the target")} " +
+                $"(source transaction committed at {row?.CommitLsn?.ToString() ?? _lastFinalLsn.ToString()}): a row with this key exists already on the target ({pe.ConstraintName}: {pe.Detail}).",
+                ConflictFix, pe);
         }
         if (options.Conflicts == ConflictPolicy.Error)
         {
             foreach (var c in _batch.BatchCommands.Cast<NpgsqlBatchCommand>())
             {
-                if (c.RecordsAffected == 0 && _pending.TryGetValue(c, out var p) && p.Kind != RowChangeKind.Insert)
+                if (!_pending.TryGetValue(c, out var p) || p.Kind == RowChangeKind.Insert)
+                {
+                    continue;
+                }
+                if (p.Rows is { } rows && (long)c.RecordsAffected != rows)
+                {
+                    throw new ReplayInOrderException(_lastFinalLsn, $"{p.What} of {p.Table} affected {c.RecordsAffected} rows of {rows}");
+                }
+                if (p.Rows is null && c.RecordsAffected == 0)
                 {
                     throw Conflict(p, "no row with this key on the target", null);
                 }
@@ -417,6 +517,8 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
 
     private PgShiftException Conflict(Pending p, string problem, Exception? inner)
         => new($"Conflict applying {p.What} to {p.Table} key {p.Key.Value} (source transaction committed at {p.CommitLsn?.ToString() ?? "?"}): {problem}.",
-            "The target was changed outside PgShift, or the copy and the stream disagree. Fix the row on the target and restart the task, " +
-            "or restart it with --on-conflict ignore to skip such changes.", inner);
+            ConflictFix, inner);
+
+    private const string ConflictFix = "The target was changed outside PgShift, or the copy and the stream disagree. Fix the row on the target and restart the task, " +
+        "or restart it with --on-conflict ignore to skip such changes.";
 }

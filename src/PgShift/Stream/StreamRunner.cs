@@ -51,12 +51,18 @@ public sealed class StreamRunner(ILogger logger)
     {
         DateTimeOffset? firstFailure = null;
         var delay = TimeSpan.FromMilliseconds(500);
+        NpgsqlLogSequenceNumber inOrderThrough = default;
         while (true)
         {
             try
             {
-                var outcome = await RunSessionAsync(options, cutover, ct);
+                var outcome = await RunSessionAsync(options, cutover, inOrderThrough, ct);
                 return outcome;
+            }
+            catch (ReplayInOrderException replay) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning("{Reason}: transactions up to {Lsn} are applied again, change by change", replay.Message, replay.Through);
+                inOrderThrough = replay.Through;
             }
             catch (Exception ex) when (ct.IsCancellationRequested && ex is not OperationCanceledException)
             {
@@ -100,7 +106,7 @@ public sealed class StreamRunner(ILogger logger)
         return ex is not PgShiftException && ConnectionFailure.From(ex, options.Source).IsTransient;
     }
 
-    private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, CancellationToken ct)
+    private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, NpgsqlLogSequenceNumber inOrderThrough, CancellationToken ct)
     {
         var slotName = TaskName.SlotName(options.TaskName);
         await using var target = await OpenApplyConnectionAsync(options.Target, ct);
@@ -128,7 +134,7 @@ public sealed class StreamRunner(ILogger logger)
 
         var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
         var reader = new ChangeReader(replication, slotName, TaskName.PublicationName(options.TaskName), channel.Writer);
-        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, logger);
+        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, logger, inOrderThrough);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);

@@ -17,6 +17,13 @@ public sealed class StreamTable
     /// <summary>Changes of transactions that committed before this position are already in the copy.</summary>
     public required NpgsqlLogSequenceNumber SyncLsn { get; init; }
     public bool Unlogged { get; init; }
+    /// <summary>Target column types without modifiers (for casts of text values), parallel to <see cref="Columns"/>; null where not migrated.</summary>
+    public IReadOnlyList<string?> TargetTypes { get; init; } = [];
+    /// <summary>
+    /// Whether the table's changes may be folded into set statements: nothing on the target fires for the apply
+    /// session (no trigger, foreign-key check or rule, on the table or its partitions) and every column has a known type.
+    /// </summary>
+    public bool Foldable { get; init; }
 
     /// <summary>Reads the tables of a task from its copy state on the target and their columns from the source.</summary>
     public static async Task<Dictionary<QualifiedName, StreamTable>> LoadAsync(NpgsqlConnection source, NpgsqlConnection target, string task,
@@ -82,16 +89,56 @@ public sealed class StreamTable
                     return (c[..colon], type, equality.GetValueOrDefault(type));
                 }).ToList();
             }
+            var targetName = mapping.MapTable(name);
+            var targetColumns = columns.Select(c => excluded.Excludes(name, c.Item1) ? null : mapping.MapColumn(name, c.Item1)).ToList();
+            var (types, fires) = await ReadTargetAsync(target, targetName, ct);
+            var targetTypes = targetColumns.Select(c => c is null ? null : types.GetValueOrDefault(c)).ToList();
             result[name] = new StreamTable
             {
                 Source = name,
-                Target = mapping.MapTable(name),
+                Target = targetName,
                 Columns = columns,
-                TargetColumns = columns.Select(c => excluded.Excludes(name, c.Item1) ? null : mapping.MapColumn(name, c.Item1)).ToList(),
+                TargetColumns = targetColumns,
                 SyncLsn = lsn,
                 Unlogged = unlogged,
+                TargetTypes = targetTypes,
+                Foldable = !fires && columns.Count <= 64 && targetColumns.Zip(targetTypes).All(c => c.First is null || c.Second is not null),
             };
         }
         return result;
+    }
+
+    /// <summary>The target table's column types, and whether a trigger or rule on it (or its partitions) fires for this session.</summary>
+    private static async Task<(Dictionary<string, string> Types, bool Fires)> ReadTargetAsync(NpgsqlConnection target, QualifiedName table, CancellationToken ct)
+    {
+        var types = new Dictionary<string, string>(StringComparer.Ordinal);
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT a.attname, format_type(a.atttypid, NULL)
+            FROM pg_attribute a WHERE a.attrelid = @rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            """, target))
+        {
+            cmd.Parameters.AddWithValue("rel", table.ToString());
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            while (await rd.ReadAsync(ct))
+            {
+                types[rd.GetString(0)] = rd.GetString(1);
+            }
+        }
+        await using (var cmd = new NpgsqlCommand("""
+            WITH RECURSIVE tree(oid) AS (
+                SELECT @rel::regclass::oid
+                UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+            -- What fires for this session: ALWAYS, and ORIGIN or REPLICA as its session_replication_role says
+            -- (foreign-key checks included, when the session could not be made a replica).
+            , role(replica) AS (SELECT current_setting('session_replication_role') = 'replica')
+            SELECT EXISTS (SELECT 1 FROM pg_trigger, role WHERE tgrelid IN (SELECT oid FROM tree)
+                           AND (tgenabled = 'A' OR tgenabled = CASE WHEN replica THEN 'R' ELSE 'O' END))
+                OR EXISTS (SELECT 1 FROM pg_rewrite, role WHERE ev_class IN (SELECT oid FROM tree) AND rulename <> '_RETURN'
+                           AND (ev_enabled = 'A' OR ev_enabled = CASE WHEN replica THEN 'R' ELSE 'O' END))
+            """, target))
+        {
+            cmd.Parameters.AddWithValue("rel", table.ToString());
+            return (types, await cmd.ExecuteScalarAsync(ct) is true);
+        }
     }
 }

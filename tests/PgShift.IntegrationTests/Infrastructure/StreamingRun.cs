@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgShift.Tasks;
 
@@ -6,9 +8,9 @@ namespace PgShift.IntegrationTests.Infrastructure;
 /// <summary>A migration task started in the background and waited for until its change stream runs.</summary>
 public static class StreamingRun
 {
-    public static async Task<Task<MigrationResult>> StartAsync(MigrationOptions options, CancellationToken ct = default)
+    public static async Task<Task<MigrationResult>> StartAsync(MigrationOptions options, CancellationToken ct = default, ILogger? logger = null)
     {
-        var migration = new MigrationTask(NullLogger.Instance);
+        var migration = new MigrationTask(logger ?? NullLogger.Instance);
         var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         migration.PhaseChanged += p =>
         {
@@ -26,6 +28,19 @@ public static class StreamingRun
         Assert.True(streaming.Task.IsCompleted, "the task did not reach the stream phase");
         return running;
     }
+}
+
+/// <summary>Keeps what was logged, for tests that look at what a task said.</summary>
+public sealed class ListLogger : ILogger
+{
+    public ConcurrentQueue<(LogLevel Level, string Message)> Entries { get; } = new();
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        => Entries.Enqueue((logLevel, formatter(state, exception)));
 }
 
 /// <summary>Fresh databases for one test, dropped (with their slots) when the test class instance is disposed.</summary>
