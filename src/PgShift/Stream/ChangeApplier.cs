@@ -25,6 +25,8 @@ public sealed class ApplyOptions
     public ConflictPolicy Conflicts { get; init; } = ConflictPolicy.Error;
     /// <summary>Rows whose changes are folded into set statements before they are sent (0: every change is a statement).</summary>
     public int FoldRows { get; init; } = 10_000;
+    /// <summary>Values held for the next round trip (folded or in statements), in characters: bounds memory when values are large.</summary>
+    public long BatchChars { get; init; } = 16 * 1024 * 1024;
 }
 
 /// <summary>
@@ -55,6 +57,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
 
     private readonly StatementCache _setStatements = new();
     private int _folded;
+    private long _heldChars;
 
     private readonly Dictionary<uint, Relation> _relations = new();
     private readonly Dictionary<uint, string> _ignoredRelations = new();
@@ -283,7 +286,8 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 _groupChanges++;
                 _transactionChanges++;
                 ChangesApplied++;
-                if (++_folded >= options.FoldRows)
+                _heldChars += Chars(row);
+                if (++_folded >= options.FoldRows || _heldChars >= options.BatchChars)
                 {
                     await ExecuteBatchAsync(ct);
                 }
@@ -328,13 +332,27 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         _groupChanges++;
         _transactionChanges++;
         ChangesApplied++;
-        if (_batch.BatchCommands.Count >= options.BatchStatements)
+        _heldChars += Chars(row);
+        if (_batch.BatchCommands.Count >= options.BatchStatements || _heldChars >= options.BatchChars)
         {
             await ExecuteBatchAsync(ct);
         }
     }
 
     private readonly Dictionary<(uint, RowChangeKind, ulong, ulong, ulong), string> _statements = new();
+
+    private static long Chars(RowEvent row)
+    {
+        long n = 0;
+        foreach (var values in (ReadOnlySpan<ColumnValue[]?>)[row.Old, row.New])
+        {
+            foreach (var v in values ?? [])
+            {
+                n += v.Text?.Length ?? 0;
+            }
+        }
+        return n;
+    }
 
     /// <summary>
     /// The SQL of a change: parameters are the set (or inserted) values in column order, then the identifying
@@ -465,6 +483,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             }
             _folded = 0;
         }
+        _heldChars = 0;
         if (_batch.BatchCommands.Count == 0)
         {
             return;

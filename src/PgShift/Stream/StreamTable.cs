@@ -113,8 +113,11 @@ public sealed class StreamTable
     {
         var types = new Dictionary<string, string>(StringComparer.Ordinal);
         await using (var cmd = new NpgsqlCommand("""
-            SELECT a.attname, format_type(a.atttypid, NULL)
-            FROM pg_attribute a WHERE a.attrelid = @rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            -- The type by its catalog name, quoted: format_type's "bit" or "character" would mean bit(1) and char(1),
+            -- and a cast to those cuts values short.
+            SELECT a.attname, quote_ident(n.nspname) || '.' || quote_ident(t.typname)
+            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE a.attrelid = @rel::regclass AND a.attnum > 0 AND NOT a.attisdropped
             """, target))
         {
             cmd.Parameters.AddWithValue("rel", table.ToString());

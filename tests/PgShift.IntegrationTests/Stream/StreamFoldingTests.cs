@@ -16,9 +16,9 @@ namespace PgShift.IntegrationTests.Stream;
 /// </summary>
 public abstract class StreamFoldingTestsBase(TestServer source, TestServer target) : FreshDatabases
 {
-    private static readonly string[] Tables = ["f_key", "f_multi", "f_uniq", "f_full", "f_hot", "f_parted"];
+    private static readonly string[] Tables = ["f_key", "f_multi", "f_uniq", "f_full", "f_hot", "f_parted", "f_types"];
 
-    private const string Schema = """
+    private const string Schema = """"
         CREATE TABLE f_key (id int PRIMARY KEY, v text, n numeric, big text, arr int[], j jsonb);
         CREATE TABLE f_multi (a text, b int, v text, PRIMARY KEY (a, b));
         CREATE TABLE f_uniq (id int PRIMARY KEY, email text NOT NULL UNIQUE);
@@ -28,15 +28,22 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         CREATE TABLE f_parted (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
         CREATE TABLE f_parted_a PARTITION OF f_parted FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
         CREATE TABLE f_parted_b PARTITION OF f_parted FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+        CREATE TYPE f_mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE DOMAIN f_posint AS int CHECK (VALUE > 0);
+        CREATE TYPE f_pair AS (a int, b text);
+        CREATE TABLE f_types (id int PRIMARY KEY, b bit(5), vb varbit, c char(5), vc varchar(8), num numeric(10,2), iv interval,
+            ts timestamptz, tsn timestamp, d date, tm time, tmz timetz, mood f_mood, pos f_posint, pair f_pair, rng int4range,
+            by bytea, x xml, js json, jb jsonb, u uuid, ip inet, net cidr, mac macaddr, tv tsvector, pt point, bx box,
+            arr_c char(3)[], arr_b bit(2)[], f4 real, f8 double precision, bo boolean, "char" "char", txt text, "Odd ""col""" text);
         INSERT INTO f_key SELECT g, 'v' || g, g * 1.5, repeat(md5(g::text), 200), ARRAY[g, NULL, g + 1], jsonb_build_object('g', g)
         FROM generate_series(1, 500) g;
         INSERT INTO f_hot SELECT g, 0 FROM generate_series(1, 10) g;
         INSERT INTO f_uniq VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x');
         INSERT INTO f_parted SELECT g, date '2020-03-01' + g, 'p' || g FROM generate_series(1, 50) g;
-        """;
+        """";
 
     /// <summary>One source transaction that changes the same rows many times over.</summary>
-    private const string BigTransaction = """
+    private const string BigTransaction = """"
         BEGIN;
         INSERT INTO f_key SELECT g, 'new' || g, g, repeat(md5((g * 7)::text), 150), '{}', '{"a": [1, 2]}' FROM generate_series(501, 3000) g;
         UPDATE f_key SET v = v || 'x' WHERE id % 2 = 0;
@@ -62,12 +69,25 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         DELETE FROM f_full WHERE ctid = (SELECT ctid FROM f_full WHERE v = 'same' LIMIT 1);
         UPDATE f_full SET n = 2 WHERE ctid = (SELECT ctid FROM f_full WHERE v = 'same' LIMIT 1);
         INSERT INTO f_full SELECT 'after', g, '[]' FROM generate_series(1, 10) g;
+        INSERT INTO f_types SELECT g, (g % 32)::bit(5), (g % 7)::bit(3)::varbit, 'c' || g, 'vc' || g, g * 1.25, g * interval '1 day 3 ms',
+            timestamptz '2024-02-29 12:00:00.123456+05:30' + g * interval '1 hour', timestamp '1999-12-31 23:59:59', date '2000-01-01' + g,
+            time '12:34:56.789', timetz '01:02:03+04', (ARRAY['sad', 'ok', 'happy'])[g % 3 + 1]::f_mood, g, ROW(g, E'q"u\\o,te')::f_pair,
+            int4range(g, g + 10), decode('00ff' || lpad(to_hex(g), 4, '0'), 'hex'), ('<a n="' || g || '">t&amp;</a>')::xml, '{"k": [1, "two"]}',
+            jsonb_build_object('g', g, 's', E'line\nbreak'), md5(g::text)::uuid, ('10.0.0.' || g)::inet, '10.1.0.0/16', '08:00:2b:01:02:03',
+            to_tsvector('simple', 'fat cats ' || g), point(g, -g), box(point(0, 0), point(g, g)), ARRAY['ab', 'c'], ARRAY[B'10', B'01'],
+            CASE g % 4 WHEN 0 THEN 'NaN' WHEN 1 THEN '-0' WHEN 2 THEN 'Infinity' ELSE '1.17549435e-38' END::real,
+            CASE g % 3 WHEN 0 THEN '-Infinity' WHEN 1 THEN '2.2250738585072014e-308' ELSE '0.1' END::float8,
+            g % 2 = 0, 'x', E'tab\tquote''s back\\slash', NULL
+        FROM generate_series(1, 40) g;
+        UPDATE f_types SET b = B'11111', c = 'zz', txt = txt || ' updated', "Odd ""col""" = 'odd' WHERE id % 2 = 0;
+        UPDATE f_types SET ts = 'infinity', d = '-infinity', num = NULL, arr_c = '{}', pair = NULL WHERE id % 5 = 0;
+        DELETE FROM f_types WHERE id % 9 = 0;
         UPDATE f_parted SET at = at + 365 WHERE id % 4 = 0;           -- moves rows between partitions
         UPDATE f_parted SET v = v || '+' WHERE id % 2 = 0;
         DELETE FROM f_parted WHERE id % 5 = 0;
         INSERT INTO f_parted SELECT g, date '2021-06-01', 'late' FROM generate_series(5, 50, 5) g;
         COMMIT;
-        """;
+        """";
 
     private MigrationOptions Options(string src, string tgt, string task) => new()
     {
@@ -116,6 +136,7 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
             COMMIT;
             """);
         await source.ExecuteAsync(src, "UPDATE f_uniq SET email = 'c2@x' WHERE id = 3; INSERT INTO f_uniq VALUES (4, 'c@x');");
+        await source.ExecuteAsync(src, "UPDATE f_types SET b = B'00001', vb = B'1', c = 'abc', arr_b = ARRAY[B'11'], mood = 'happy' WHERE id % 3 = 1;");
 
         await using (var t = await target.OpenAsync(tgt))
         {
