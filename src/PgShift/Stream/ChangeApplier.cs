@@ -132,7 +132,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             }
             return;
         }
-        await ExecuteBatchAsync(ct);
+        await ExecuteBatchAsync(ct, wait: true);
         _tx ??= await target.BeginTransactionAsync(ct);
         await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET applied_lsn = @l WHERE name = @t", target, _tx))
         {
@@ -152,6 +152,19 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     /// <summary>Rolls back what is not committed (the stream restarts from <see cref="CommittedLsn"/>).</summary>
     public async Task AbandonAsync()
     {
+        if (_inFlight is var (batch, _, execution))
+        {
+            _inFlight = null;
+            try
+            {
+                await execution;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or OperationCanceledException)
+            {
+                // Whatever it did is rolled back with the transaction.
+            }
+            await batch.DisposeAsync();
+        }
         if (_tx is not null)
         {
             try
@@ -434,7 +447,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             return;
         }
-        await ExecuteBatchAsync(ct);
+        await ExecuteBatchAsync(ct, wait: true);
         var targets = t.RelationIds.Where(_relations.ContainsKey).Select(id => _relations[id].Table)
             .Where(table => _begin is null || _begin.FinalLsn >= table.SyncLsn).Select(table => table.Target.ToString()).ToList();
         if (targets.Count == 0)
@@ -470,7 +483,11 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         ChangesApplied++;
     }
 
-    private async Task ExecuteBatchAsync(CancellationToken ct)
+    /// <summary>
+    /// Sends what is held as one batch, and returns while the target executes it (unless <paramref name="wait"/>): the
+    /// next batch is built meanwhile. A batch's results are checked before the next one goes or the group commits.
+    /// </summary>
+    private async Task ExecuteBatchAsync(CancellationToken ct, bool wait = false)
     {
         if (_folded > 0)
         {
@@ -484,28 +501,47 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             _folded = 0;
         }
         _heldChars = 0;
-        if (_batch.BatchCommands.Count == 0)
+        await CompleteInFlightAsync();
+        if (_batch.BatchCommands.Count > 0)
+        {
+            _tx ??= await target.BeginTransactionAsync(ct);
+            _batch.Connection = target;
+            _batch.Transaction = _tx;
+            _inFlight = (_batch, new Dictionary<NpgsqlBatchCommand, Pending>(_pending), _batch.ExecuteNonQueryAsync(ct));
+            _batch = new NpgsqlBatch();
+            _pending.Clear();
+        }
+        if (wait)
+        {
+            await CompleteInFlightAsync();
+        }
+    }
+
+    private (NpgsqlBatch Batch, Dictionary<NpgsqlBatchCommand, Pending> Pending, Task<int> Execution)? _inFlight;
+
+    private async Task CompleteInFlightAsync()
+    {
+        if (_inFlight is not var (batch, pending, execution))
         {
             return;
         }
-        _tx ??= await target.BeginTransactionAsync(ct);
-        _batch.Connection = target;
-        _batch.Transaction = _tx;
+        _inFlight = null;
+        await using var _ = batch;
         try
         {
-            await _batch.ExecuteNonQueryAsync(ct);
+            await execution;
         }
         catch (PostgresException pe) when (pe.SqlState is "23505" or "23P01")
         {
             // Npgsql does not say which command of the batch failed; the server names the table and the key.
-            var set = _pending.Values.FirstOrDefault(p => p.Rows is not null && pe.TableName is { } t && p.Table.Name == t)
-                ?? _pending.Values.FirstOrDefault(p => p.Rows is not null);
+            var set = pending.Values.FirstOrDefault(p => p.Rows is not null && pe.TableName is { } t && p.Table.Name == t)
+                ?? pending.Values.FirstOrDefault(p => p.Rows is not null);
             if (set is not null)
             {
                 // A key taken: by a change that conflicts, or only in the order the set statements chose? Replaying in order tells.
                 throw new ReplayInOrderException(_lastFinalLsn, $"{set.What} of {set.Rows} rows of {set.Table}: {pe.MessageText}", pe);
             }
-            var row = _pending.Values.FirstOrDefault(p => pe.TableName is { } t && p.Table.Name == t && p.Kind != RowChangeKind.Delete);
+            var row = pending.Values.FirstOrDefault(p => pe.TableName is { } t && p.Table.Name == t && p.Kind != RowChangeKind.Delete);
             throw new PgShiftException(
                 $"Conflict applying {row?.What ?? "a change"} to {(pe.SchemaName is { } s && pe.TableName is { } n ? new QualifiedName(s, n).ToString() : "the target")} " +
                 $"(source transaction committed at {row?.CommitLsn?.ToString() ?? _lastFinalLsn.ToString()}): a row with this key exists already on the target ({pe.ConstraintName}: {pe.Detail}).",
@@ -513,9 +549,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
         if (options.Conflicts == ConflictPolicy.Error)
         {
-            foreach (var c in _batch.BatchCommands.Cast<NpgsqlBatchCommand>())
+            foreach (var c in batch.BatchCommands.Cast<NpgsqlBatchCommand>())
             {
-                if (!_pending.TryGetValue(c, out var p) || p.Kind == RowChangeKind.Insert)
+                if (!pending.TryGetValue(c, out var p) || p.Kind == RowChangeKind.Insert)
                 {
                     continue;
                 }
@@ -529,9 +565,6 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 }
             }
         }
-        await _batch.DisposeAsync();
-        _batch = new NpgsqlBatch();
-        _pending.Clear();
     }
 
     private PgShiftException Conflict(Pending p, string problem, Exception? inner)
