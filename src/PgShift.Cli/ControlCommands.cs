@@ -85,7 +85,9 @@ internal static class ControlCommands
     {
         var cmd = new Command("stop", """
             Stop a running task where it stands: the 'pgshift migrate' process applying its changes commits what it
-            has and exits with code 0. 'pgshift migrate' resumes the task later; the slot keeps the changes meanwhile.
+            has and exits with code 0; one still creating the schema, copying or building indexes cancels that work
+            (a table whose copy was cut short is copied again). 'pgshift migrate' resumes the task later; the slot
+            keeps the changes meanwhile.
 
             Example:
               pgshift stop --target postgres://app@new-db/app --task app

@@ -143,7 +143,7 @@ internal static class MigrateCommand
                 $"Stream of task {options.TaskName}: {p.ChangesApplied:N0} changes in {p.TransactionsApplied:N0} transactions applied, up to {p.AppliedLsn}."));
         }
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
-        Console.Out.WriteLine(result.Stream == StreamOutcome.Stopped
+        Console.Out.WriteLine(result.Stopped
             ? $"Task {options.TaskName} stopped on request after {seconds:0.0} s; 'pgshift migrate' resumes it."
             : string.Create(CultureInfo.InvariantCulture, $"Task {options.TaskName} finished in {seconds:0.0} s."));
         return ExitCodes.Success;

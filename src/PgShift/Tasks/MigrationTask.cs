@@ -54,6 +54,8 @@ public sealed class MigrationResult
     /// <summary>The task reached its end: finished (cut over, or a one-time copy done).</summary>
     public bool Finished { get; set; }
     public bool AlreadyFinished { get; set; }
+    /// <summary>Stopped on request (pgshift stop), in whatever phase it was; 'pgshift migrate' resumes it.</summary>
+    public bool Stopped { get; set; }
 }
 
 /// <summary>
@@ -102,13 +104,29 @@ public sealed class MigrationTask(ILogger logger)
             PhaseChanged?.Invoke(phase);
         }
 
+        // Until the stream runs (which answers a stop itself, at a transaction boundary), a stop request cancels
+        // the phase at hand: what it did is rolled back or recopied when the task resumes.
+        using var stopped = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var watchEnd = new CancellationTokenSource();
+        var watcher = WatchForStopAsync(options, stopped, watchEnd.Token);
+        var work = stopped.Token;
+        async Task<MigrationResult> StopAsync()
+        {
+            await using var clear = new NpgsqlCommand("UPDATE pgshift.tasks SET stop_requested = false WHERE name = @t", state);
+            clear.Parameters.AddWithValue("t", options.TaskName);
+            await clear.ExecuteNonQueryAsync(ct);
+            await Phase("stopped");
+            result.Stopped = true;
+            return result;
+        }
+
         try
         {
             var deferred = options.Incremental && !await CanSetReplicaRoleAsync(options.Target, ct);
             if (options.Schema)
             {
                 await Phase("schema");
-                result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(options.SchemaOptions(options.Incremental, deferred), ct));
+                result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(options.SchemaOptions(options.Incremental, deferred), work));
             }
             var postDataDue = options.Schema && !await StateSchema.PhaseDoneAsync(state, options.TaskName, SchemaMigrator.PostDataPhase, ct);
             Task<SchemaReport>? overlapped = null;
@@ -120,11 +138,11 @@ public sealed class MigrationTask(ILogger logger)
                     // Keys and indexes of a table are built as soon as its copy commits, while the others still copy.
                     var ready = System.Threading.Channels.Channel.CreateUnbounded<Catalog.QualifiedName>();
                     Copier.TableCopied += plan => ready.Writer.TryWrite(plan.Source);
-                    using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(work);
                     overlapped = new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), copyFailed.Token, ready.Reader);
                     try
                     {
-                        result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+                        result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), work);
                         ready.Writer.TryComplete();
                     }
                     catch (Exception ex)
@@ -146,7 +164,7 @@ public sealed class MigrationTask(ILogger logger)
                 }
                 else
                 {
-                    result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+                    result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), work);
                 }
             }
             if (postDataDue && overlapped is null)
@@ -159,7 +177,13 @@ public sealed class MigrationTask(ILogger logger)
                     mark.Parameters.AddWithValue("t", options.TaskName);
                     await mark.ExecuteNonQueryAsync(ct);
                 }
-                result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), ct));
+                result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), work));
+            }
+            await watchEnd.CancelAsync();
+            await watcher;
+            if (stopped.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                return await StopAsync();
             }
             if (options.Incremental)
             {
@@ -167,11 +191,7 @@ public sealed class MigrationTask(ILogger logger)
                 result.Stream = await Stream.RunAsync(options.StreamOptions(), cutover, ct);
                 if (result.Stream == StreamOutcome.Stopped)
                 {
-                    await using var clear = new NpgsqlCommand("UPDATE pgshift.tasks SET stop_requested = false WHERE name = @t", state);
-                    clear.Parameters.AddWithValue("t", options.TaskName);
-                    await clear.ExecuteNonQueryAsync(ct);
-                    await Phase("stopped");
-                    return result;
+                    return await StopAsync();
                 }
                 await Phase("cutover");
                 result.Schema.Add(await new CutoverSteps(logger).FinishAsync(options, ct));
@@ -179,6 +199,14 @@ public sealed class MigrationTask(ILogger logger)
             await Phase("finished");
             result.Finished = true;
             return result;
+        }
+        catch (Exception) when (stopped.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // Cancelled for the stop request (whatever the cancelled command threw).
+            logger.LogInformation("Stopped on request");
+            await watchEnd.CancelAsync();
+            await watcher;
+            return await StopAsync();
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -192,6 +220,50 @@ public sealed class MigrationTask(ILogger logger)
             }
             throw new TaskFailedException($"Task {options.TaskName} failed: {ex.Message}",
                 (ex as PgShiftException)?.Fix ?? "See the error; 'pgshift migrate' resumes the task once its cause is fixed.", ex);
+        }
+    }
+
+    /// <summary>Polls the task's stop request until <paramref name="end"/>; cancels <paramref name="stop"/> when there is one.</summary>
+    private async Task WatchForStopAsync(MigrationOptions options, CancellationTokenSource stop, CancellationToken end)
+    {
+        NpgsqlConnection? conn = null;
+        try
+        {
+            while (!end.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), end);
+                try
+                {
+                    conn ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift stop watch", end);
+                    await using var cmd = new NpgsqlCommand("SELECT stop_requested FROM pgshift.tasks WHERE name = @t", conn);
+                    cmd.Parameters.AddWithValue("t", options.TaskName);
+                    if (await cmd.ExecuteScalarAsync(end) is true)
+                    {
+                        logger.LogInformation("Stop requested: cancelling the work in progress");
+                        await stop.CancelAsync();
+                        return;
+                    }
+                }
+                catch (Exception ex) when (ex is NpgsqlException or PgShiftException or InvalidOperationException && !end.IsCancellationRequested)
+                {
+                    // The phase itself meets the same outage and retries it; look again at the next tick.
+                    if (conn is not null)
+                    {
+                        await conn.DisposeAsync();
+                        conn = null;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (end.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (conn is not null)
+            {
+                await conn.DisposeAsync();
+            }
         }
     }
 
