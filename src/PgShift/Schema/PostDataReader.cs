@@ -106,6 +106,19 @@ public static class PostDataReader
                 result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"COMMENT ON TRIGGER {Sql.Ident(name)} ON {table} IS {Sql.Literal(r.GetString(5))}", 0));
             }
         }, ct);
+
+        // Identity columns GENERATED ALWAYS on the source are created BY DEFAULT while a change stream follows.
+        await QueryAsync(conn, """
+            SELECT n.nspname, c.relname, a.attname, c.relkind = 'p'
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE a.attrelid = ANY(@oids) AND a.attidentity = 'a' AND NOT a.attisdropped AND NOT c.relispartition
+            ORDER BY c.oid, a.attnum
+            """, selected, r =>
+        {
+            var table = new QualifiedName(r.GetString(0), r.GetString(1));
+            result.Add(new PostDataStatement(PostDataKind.Other, table, r.GetString(2),
+                $"ALTER TABLE {(r.GetBoolean(3) ? "" : "ONLY ")}{table} ALTER COLUMN {Sql.Ident(r.GetString(2))} SET GENERATED ALWAYS", 0));
+        }, ct);
         return result;
     }
 

@@ -117,7 +117,7 @@ public sealed class SchemaMigrator(ILogger logger)
         {
             var isTriggerStatement = s.Kind == PostDataKind.Trigger || s.Kind == PostDataKind.Other && s.Sql.Contains(" TRIGGER ", StringComparison.Ordinal);
             if (options.DeferForeignKeysAndTriggers && (s.Kind == PostDataKind.ForeignKey || isTriggerStatement)
-                || options.StreamFollows && s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal))
+                || options.StreamFollows && (s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal) || s.Sql.EndsWith(" SET GENERATED ALWAYS", StringComparison.Ordinal)))
             {
                 continue;
             }

@@ -391,7 +391,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                     values.Add(Next());
                 }
             }
-            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) VALUES ({string.Join(", ", values)})");
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) OVERRIDING SYSTEM VALUE VALUES ({string.Join(", ", values)})");
             if (options.Conflicts == ConflictPolicy.Ignore)
             {
                 sb.Append(" ON CONFLICT DO NOTHING");

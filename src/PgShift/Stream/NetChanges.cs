@@ -232,7 +232,7 @@ internal sealed class NetChanges(StreamTable table, IReadOnlyList<int> keyColumn
     }
 
     private string InsertSql(List<int> columns, ConflictPolicy conflicts)
-        => $"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(i => Sql.Ident(table.TargetColumns[i]!)))}) " +
+        => $"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(i => Sql.Ident(table.TargetColumns[i]!)))}) OVERRIDING SYSTEM VALUE " +
            $"SELECT {string.Join(", ", columns.Select(i => Value(columns, i)))} FROM {Unnest(columns)}" +
            (conflicts == ConflictPolicy.Ignore ? " ON CONFLICT DO NOTHING" : "");
 }

@@ -34,7 +34,7 @@ public class NetChangesTests
         Assert.True(net.TryAdd(RowChangeKind.Update, null, RowKeepingBig("1", "b")));
         Assert.True(net.TryAdd(RowChangeKind.Update, null, RowKeepingBig("1", "c")));
         var s = Assert.Single(Drain(net));
-        Assert.Equal("""INSERT INTO "app"."T 2" ("id", "v", "Big") SELECT v.c0::integer, v.c1::text, v.c2::text FROM unnest($1::text[], $2::text[], $3::text[]) AS v(c0, c1, c2)""", s.Sql);
+        Assert.Equal("""INSERT INTO "app"."T 2" ("id", "v", "Big") OVERRIDING SYSTEM VALUE SELECT v.c0::integer, v.c1::text, v.c2::text FROM unnest($1::text[], $2::text[], $3::text[]) AS v(c0, c1, c2)""", s.Sql);
         Assert.Equal(1, s.Rows);
         Assert.Equal(new[] { "1" }, s.Values[0]);
         Assert.Equal(new[] { "c" }, s.Values[1]);
