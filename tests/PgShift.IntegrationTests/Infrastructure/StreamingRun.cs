@@ -8,6 +8,16 @@ namespace PgShift.IntegrationTests.Infrastructure;
 /// <summary>A migration task started in the background and waited for until its change stream runs.</summary>
 public static class StreamingRun
 {
+    /// <summary>A task between two test databases, as the stream tests run it: two jobs, a short retry window.</summary>
+    public static MigrationOptions Options(TestServer source, string sourceDb, TestServer target, string targetDb, string task) => new()
+    {
+        Source = source.Spec(sourceDb),
+        Target = target.Spec(targetDb),
+        TaskName = task,
+        Jobs = 2,
+        RetryWindow = TimeSpan.FromSeconds(30),
+    };
+
     public static async Task<Task<MigrationResult>> StartAsync(MigrationOptions options, CancellationToken ct = default, ILogger? logger = null)
     {
         var migration = new MigrationTask(logger ?? NullLogger.Instance);

@@ -23,7 +23,7 @@ public sealed class StopTests : FreshDatabases
         await source.ExecuteAsync(src, string.Concat(Tables.Select(t =>
             $"CREATE TABLE {t} (id int PRIMARY KEY, v text); INSERT INTO {t} SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 100000) g;")));
         var task = "stop_" + Run;
-        var options = new MigrationOptions { Source = source.Spec(src), Target = target.Spec(tgt), TaskName = task, Jobs = 2, RetryWindow = TimeSpan.FromSeconds(30) };
+        var options = StreamingRun.Options(source, src, target, tgt, task);
 
         var log = new ListLogger();
         var migration = new MigrationTask(log);

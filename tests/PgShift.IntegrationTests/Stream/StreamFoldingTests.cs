@@ -95,22 +95,9 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         COMMIT;
         """";
 
-    private MigrationOptions Options(string src, string tgt, string task) => new()
-    {
-        Source = source.Spec(src),
-        Target = target.Spec(tgt),
-        TaskName = task,
-        Jobs = 2,
-        RetryWindow = TimeSpan.FromSeconds(30),
-    };
+    private MigrationOptions Options(string src, string tgt, string task) => StreamingRun.Options(source, src, target, tgt, task);
 
-    private async Task AssertSameAsync(string src, string tgt)
-    {
-        var s = await CopyFixture.ChecksumsAsync(source, src, Tables);
-        var t = await CopyFixture.ChecksumsAsync(target, tgt, Tables);
-        var differing = s.Where(e => t[e.Key] != e.Value).Select(e => $"{e.Key}: source {e.Value}, target {t[e.Key]}").ToList();
-        Assert.True(differing.Count == 0, "tables differ:\n" + string.Join("\n", differing));
-    }
+    private Task AssertSameAsync(string src, string tgt) => CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
 
     [Fact]
     public async Task Folded_changes_to_the_same_rows_apply_to_the_same_result_and_a_unique_swap_is_replayed_in_order()

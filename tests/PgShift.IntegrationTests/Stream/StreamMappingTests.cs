@@ -34,9 +34,10 @@ public sealed class StreamMappingTests : FreshDatabases
         var excluded = new ColumnExclusions();
         excluded.Add("sales.orders.secret");
         var task = "map_" + Run;
+        var defaults = StreamingRun.Options(source, src, target, tgt, task);
         var options = new MigrationOptions
         {
-            Source = source.Spec(src), Target = target.Spec(tgt), TaskName = task, Jobs = 2, RetryWindow = TimeSpan.FromSeconds(30),
+            Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow,
             Mapping = mapping, ExcludedColumns = excluded,
         };
         var running = await StreamingRun.StartAsync(options);

@@ -16,14 +16,7 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
         return (src, tgt);
     }
 
-    private MigrationOptions Options(string src, string tgt, string task) => new()
-    {
-        Source = source.Spec(src),
-        Target = target.Spec(tgt),
-        TaskName = task,
-        Jobs = 2,
-        RetryWindow = TimeSpan.FromSeconds(30),
-    };
+    private MigrationOptions Options(string src, string tgt, string task) => StreamingRun.Options(source, src, target, tgt, task);
 
     [Fact]
     public async Task Every_change_is_applied_once_in_order_and_cutover_syncs_sequences_and_cleanup_leaves_nothing()
