@@ -61,7 +61,8 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
 
     private readonly Dictionary<uint, Relation> _relations = new();
     private readonly Dictionary<uint, string> _ignoredRelations = new();
-    private NpgsqlTransaction? _tx;
+    /// <summary>A target transaction is open: BEGIN went out with the group's first batch, its COMMIT goes with the last.</summary>
+    private bool _inTransaction;
     private NpgsqlBatch _batch = new();
     private readonly Dictionary<NpgsqlBatchCommand, Pending> _pending = new();
     private BeginEvent? _begin;
@@ -126,23 +127,17 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     {
         if (_begin is not null || _groupEndLsn <= CommittedLsn)
         {
-            if (_begin is null && _tx is null)
+            if (_begin is null && !_inTransaction)
             {
                 _oldestUnappliedAt = null;
             }
             return;
         }
-        await ExecuteBatchAsync(ct, wait: true);
-        _tx ??= await target.BeginTransactionAsync(ct);
-        await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET applied_lsn = @l WHERE name = @t", target, _tx))
-        {
-            cmd.Parameters.AddWithValue("t", task);
-            cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = _groupEndLsn });
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        await _tx.CommitAsync(ct);
-        await _tx.DisposeAsync();
-        _tx = null;
+        // The group's last changes, its checkpoint and its COMMIT in one round trip.
+        var checkpoint = new NpgsqlBatchCommand("UPDATE pgshift.tasks SET applied_lsn = $1 WHERE name = $2");
+        checkpoint.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.PgLsn, Value = _groupEndLsn });
+        checkpoint.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = task });
+        await ExecuteBatchAsync(ct, wait: true, checkpoint);
         CommittedLsn = _groupEndLsn;
         _groupChanges = 0;
         _groupStartedAt = null;
@@ -165,18 +160,18 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             }
             await batch.DisposeAsync();
         }
-        if (_tx is not null)
+        if (_inTransaction)
         {
+            _inTransaction = false;
             try
             {
-                await _tx.RollbackAsync();
+                await using var rollback = new NpgsqlCommand("ROLLBACK", target);
+                await rollback.ExecuteNonQueryAsync();
             }
             catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
             {
                 // The connection is gone, and the transaction with it.
             }
-            await _tx.DisposeAsync();
-            _tx = null;
         }
     }
 
@@ -454,14 +449,14 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             return;
         }
-        _tx ??= await target.BeginTransactionAsync(ct);
-        await using (var savepoint = new NpgsqlCommand("SAVEPOINT pgshift_truncate", target, _tx))
+        await using (var savepoint = new NpgsqlCommand((_inTransaction ? "" : "BEGIN; ") + "SAVEPOINT pgshift_truncate", target))
         {
+            _inTransaction = true;
             await savepoint.ExecuteNonQueryAsync(ct);
         }
         try
         {
-            await using var cmd = new NpgsqlCommand($"TRUNCATE ONLY {string.Join(", ", targets)}{(t.RestartIdentity ? " RESTART IDENTITY" : "")}", target, _tx);
+            await using var cmd = new NpgsqlCommand($"TRUNCATE ONLY {string.Join(", ", targets)}{(t.RestartIdentity ? " RESTART IDENTITY" : "")}", target);
             await cmd.ExecuteNonQueryAsync(ct);
         }
         catch (PostgresException pe) when (pe.SqlState == "0A000")
@@ -469,13 +464,13 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             // TRUNCATE checks foreign keys even for a replica session: a referencing table that is not in this
             // TRUNCATE (not migrated, or not truncated on the source) keeps it from running. DELETE, whose
             // foreign-key triggers do not fire for a replica session, empties the tables instead.
-            await using (var rollback = new NpgsqlCommand("ROLLBACK TO SAVEPOINT pgshift_truncate", target, _tx))
+            await using (var rollback = new NpgsqlCommand("ROLLBACK TO SAVEPOINT pgshift_truncate", target))
             {
                 await rollback.ExecuteNonQueryAsync(ct);
             }
             foreach (var table in targets)
             {
-                await using var delete = new NpgsqlCommand($"DELETE FROM ONLY {table}", target, _tx);
+                await using var delete = new NpgsqlCommand($"DELETE FROM ONLY {table}", target);
                 await delete.ExecuteNonQueryAsync(ct);
             }
         }
@@ -486,8 +481,10 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     /// <summary>
     /// Sends what is held as one batch, and returns while the target executes it (unless <paramref name="wait"/>): the
     /// next batch is built meanwhile. A batch's results are checked before the next one goes or the group commits.
+    /// With <paramref name="checkpoint"/>, the batch ends the group: the checkpoint, then COMMIT (in the same round trip
+    /// unless a row count must be checked first).
     /// </summary>
-    private async Task ExecuteBatchAsync(CancellationToken ct, bool wait = false)
+    private async Task ExecuteBatchAsync(CancellationToken ct, bool wait = false, NpgsqlBatchCommand? checkpoint = null)
     {
         if (_folded > 0)
         {
@@ -502,11 +499,25 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
         _heldChars = 0;
         await CompleteInFlightAsync();
+        // Row counts are checked before the group commits: with an UPDATE or DELETE to check, COMMIT waits for its result.
+        var commitAfterCheck = checkpoint is not null && options.Conflicts == ConflictPolicy.Error && _pending.Values.Any(p => p.Kind != RowChangeKind.Insert);
+        if (checkpoint is not null)
+        {
+            _batch.BatchCommands.Add(checkpoint);
+            if (!commitAfterCheck)
+            {
+                _batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+            }
+        }
         if (_batch.BatchCommands.Count > 0)
         {
-            _tx ??= await target.BeginTransactionAsync(ct);
+            if (!_inTransaction)
+            {
+                // No round trip of its own: BEGIN goes ahead of the group's first batch.
+                _batch.BatchCommands.Insert(0, new NpgsqlBatchCommand("BEGIN"));
+                _inTransaction = true;
+            }
             _batch.Connection = target;
-            _batch.Transaction = _tx;
             _inFlight = (_batch, new Dictionary<NpgsqlBatchCommand, Pending>(_pending), _batch.ExecuteNonQueryAsync(ct));
             _batch = new NpgsqlBatch();
             _pending.Clear();
@@ -514,6 +525,15 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         if (wait)
         {
             await CompleteInFlightAsync();
+        }
+        if (commitAfterCheck)
+        {
+            await using var commit = new NpgsqlCommand("COMMIT", target);
+            await commit.ExecuteNonQueryAsync(ct);
+        }
+        if (checkpoint is not null)
+        {
+            _inTransaction = false;
         }
     }
 
