@@ -27,6 +27,17 @@ public sealed class ApplyOptions
     public int FoldRows { get; init; } = 10_000;
     /// <summary>Values held for the next round trip (folded or in statements), in characters: bounds memory when values are large.</summary>
     public long BatchChars { get; init; } = 16 * 1024 * 1024;
+    /// <summary>
+    /// Have the source stream large transactions while they run (PostgreSQL 14+) into a spool file each, applied at
+    /// their commit: the server's decoding keeps pace with the transaction instead of starting at its commit.
+    /// </summary>
+    public bool SpoolLargeTransactions { get; init; } = true;
+    /// <summary>Where spool files go (default: the system's temporary directory).</summary>
+    public string? SpoolDirectory { get; init; }
+    /// <summary>A streamed transaction larger than this on disk makes the stream restart without streaming.</summary>
+    public long SpoolLimitBytes { get; init; } = 4L << 30;
+    /// <summary>The source's logical_decoding_work_mem for the task's walsender (null: the server's), e.g. "64kB".</summary>
+    public string? DecodingWorkMem { get; init; }
 }
 
 /// <summary>

@@ -9,9 +9,13 @@ namespace PgShift.Stream;
 /// <summary>
 /// Reads the task's slot with pgoutput and copies each message into a <see cref="StreamEvent"/> on a
 /// bounded channel: when the applier falls behind, reading waits, so memory stays bounded whatever the
-/// size of a source transaction.
+/// size of a source transaction. From PostgreSQL 14 on, a transaction that outgrows the server's
+/// logical_decoding_work_mem is streamed while it runs (when <paramref name="spoolDirectory"/> is given): its
+/// changes go to a <see cref="TransactionSpool"/> file, and at its commit they are handed on like any other
+/// transaction's, in commit order; an abort drops them.
 /// </summary>
-public sealed class ChangeReader(LogicalReplicationConnection connection, string slotName, string publication, ChannelWriter<StreamEvent> output)
+public sealed class ChangeReader(LogicalReplicationConnection connection, string slotName, string publication, ChannelWriter<StreamEvent> output,
+    string? spoolDirectory = null, long spoolLimitBytes = long.MaxValue, StreamProgress? progress = null)
 {
     public static PgOutputProtocolVersion ProtocolFor(int serverMajor) => serverMajor switch
     {
@@ -35,14 +39,65 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
         // Text values: every type has a text form that the target parses into its own type, whatever its oid there.
         // (The binary option exists from PostgreSQL 14 on; older servers reject it even when false.)
         var major = connection.PostgreSqlVersion.Major;
-        var options = new PgOutputReplicationOptions(publication, ProtocolFor(major), binary: major >= 14 ? false : null);
+        var streaming = spoolDirectory is not null && major >= 14;
+        var options = new PgOutputReplicationOptions(publication, ProtocolFor(major), binary: major >= 14 ? false : null,
+            streamingMode: streaming ? PgOutputStreamingMode.On : null);
         var slot = new PgOutputReplicationSlot(slotName);
+        var spools = new Dictionary<uint, TransactionSpool>();
+        TransactionSpool? streamingInto = null;
         try
         {
             await foreach (var message in connection.StartReplication(slot, options, ct, startLsn))
             {
                 Interlocked.Increment(ref _messages);
                 var now = DateTime.UtcNow;
+                switch (message)
+                {
+                    case StreamStartMessage start:
+                        if (!spools.TryGetValue(start.TransactionXid, out streamingInto))
+                        {
+                            Directory.CreateDirectory(spoolDirectory!);
+                            spools[start.TransactionXid] = streamingInto = new TransactionSpool(spoolDirectory!, start.TransactionXid);
+                        }
+                        continue;
+                    case StreamStopMessage:
+                        streamingInto = null;
+                        continue;
+                    case StreamAbortMessage abort:
+                        if (spools.TryGetValue(abort.TransactionXid, out var aborted))
+                        {
+                            if (abort.SubtransactionXid == abort.TransactionXid)
+                            {
+                                aborted.Dispose();
+                                spools.Remove(abort.TransactionXid);
+                            }
+                            else
+                            {
+                                aborted.AbortSubtransaction(abort.SubtransactionXid);
+                            }
+                        }
+                        continue;
+                    case StreamCommitMessage commit:
+                        if (spools.Remove(commit.TransactionXid, out var committed))
+                        {
+                            using (committed)
+                            {
+                                _inTransaction = true;
+                                await output.WriteAsync(new BeginEvent(commit.TransactionXid, commit.CommitLsn, commit.TransactionCommitTimestamp, now), ct);
+                                foreach (var spooled in committed.Read(now))
+                                {
+                                    await output.WriteAsync(spooled, ct);
+                                }
+                                await output.WriteAsync(new CommitEvent(commit.CommitLsn, commit.TransactionEndLsn, commit.TransactionCommitTimestamp, now), ct);
+                                _inTransaction = false;
+                                if (progress is not null)
+                                {
+                                    Interlocked.Increment(ref progress.SpooledTransactions);
+                                }
+                            }
+                        }
+                        continue;
+                }
                 StreamEvent? e = message switch
                 {
                     BeginMessage b => new BeginEvent(b.TransactionXid, b.TransactionFinalLsn, b.TransactionCommitTimestamp, now),
@@ -59,6 +114,16 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
                         (t.Options & TruncateMessage.TruncateOptions.Cascade) != 0, (t.Options & TruncateMessage.TruncateOptions.RestartIdentity) != 0, now),
                     _ => null,
                 };
+                if (streamingInto is not null && e is not null)
+                {
+                    // Inside a streamed chunk every change names its (sub)transaction.
+                    streamingInto.Write((message as TransactionalMessage)?.TransactionXid ?? streamingInto.Xid, e);
+                    if (streamingInto.Length > spoolLimitBytes)
+                    {
+                        throw new SpoolLimitException(streamingInto.Xid, spoolLimitBytes);
+                    }
+                    continue;
+                }
                 if (e is BeginEvent)
                 {
                     _inTransaction = true;
@@ -78,6 +143,13 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
         {
             output.TryComplete(ex);
             throw;
+        }
+        finally
+        {
+            foreach (var spool in spools.Values)
+            {
+                spool.Dispose();
+            }
         }
     }
 
@@ -104,4 +176,10 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
         }
         return values;
     }
+}
+
+/// <summary>A streamed transaction outgrew the spool limit: the stream restarts without streaming, and the server keeps it until its commit.</summary>
+public sealed class SpoolLimitException(uint xid, long limit)
+    : Exception($"Source transaction {xid} outgrew the spool limit of {limit / (1024 * 1024)} MB while it ran")
+{
 }

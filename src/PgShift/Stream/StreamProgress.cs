@@ -16,6 +16,8 @@ public sealed class StreamProgress
     public DateTime? RetryingUntil { get; set; }
     public string? LastError { get; set; }
     public bool Connected { get; set; }
+    /// <summary>Large source transactions the server streamed while they ran, spooled and applied at their commit.</summary>
+    public long SpooledTransactions;
 
     /// <summary>Caught up, or under a second behind.</summary>
     public bool NotDelayed => Connected && (CaughtUp || DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024);

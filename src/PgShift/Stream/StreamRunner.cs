@@ -52,12 +52,18 @@ public sealed class StreamRunner(ILogger logger)
         DateTimeOffset? firstFailure = null;
         var delay = TimeSpan.FromMilliseconds(500);
         NpgsqlLogSequenceNumber inOrderThrough = default;
+        var spool = options.Apply.SpoolLargeTransactions;
         while (true)
         {
             try
             {
-                var outcome = await RunSessionAsync(options, cutover, inOrderThrough, ct);
+                var outcome = await RunSessionAsync(options, cutover, inOrderThrough, spool, ct);
                 return outcome;
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && (ex as SpoolLimitException ?? ex.InnerException as SpoolLimitException) is { } limit)
+            {
+                logger.LogWarning("{Reason}: the stream goes on without streaming large transactions; the source keeps them until they commit", limit.Message);
+                spool = false;
             }
             catch (ReplayInOrderException replay) when (!ct.IsCancellationRequested)
             {
@@ -106,7 +112,7 @@ public sealed class StreamRunner(ILogger logger)
         return ex is not PgShiftException && ConnectionFailure.From(ex, options.Source).IsTransient;
     }
 
-    private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, NpgsqlLogSequenceNumber inOrderThrough, CancellationToken ct)
+    private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, NpgsqlLogSequenceNumber inOrderThrough, bool spool, CancellationToken ct)
     {
         var slotName = TaskName.SlotName(options.TaskName);
         await using var target = await OpenApplyConnectionAsync(options.Target, ct);
@@ -126,14 +132,20 @@ public sealed class StreamRunner(ILogger logger)
 
         var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream"))
         {
-            Options = string.Join(' ', TextSettings.Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))),
+            Options = string.Join(' ', TextSettings.Concat(options.Apply.DecodingWorkMem is { } mem ? [$"logical_decoding_work_mem={mem}"] : [])
+                .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))),
         }.ConnectionString;
         await using var replication = new LogicalReplicationConnection(replicationString) { WalReceiverStatusInterval = TimeSpan.FromSeconds(1) };
         await replication.Open(ct);
         replication.SetReplicationStatus(startLsn);
 
         var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
-        var reader = new ChangeReader(replication, slotName, TaskName.PublicationName(options.TaskName), channel.Writer);
+        // One spool directory per process and task; what a killed process left behind is removed here.
+        var spoolRoot = Path.Combine(options.Apply.SpoolDirectory ?? Path.GetTempPath(), "pgshift-spool");
+        var spoolDirectory = Path.Combine(spoolRoot, $"{options.TaskName}-{Environment.ProcessId}");
+        RemoveStaleSpools(spoolRoot, options.TaskName);
+        var reader = new ChangeReader(replication, slotName, TaskName.PublicationName(options.TaskName), channel.Writer,
+            spool ? spoolDirectory : null, options.Apply.SpoolLimitBytes, Progress);
         var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, logger, inOrderThrough);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
@@ -287,6 +299,29 @@ public sealed class StreamRunner(ILogger logger)
             // Without the privilege the task creates foreign keys and triggers at cutover (see the precheck).
         }
         return conn;
+    }
+
+    private static void RemoveStaleSpools(string root, string task)
+    {
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+        foreach (var dir in Directory.EnumerateDirectories(root, task + "-*"))
+        {
+            var pid = Path.GetFileName(dir)[(task.Length + 1)..];
+            if (int.TryParse(pid, System.Globalization.CultureInfo.InvariantCulture, out var id) && (id == Environment.ProcessId || !Directory.Exists($"/proc/{id}")))
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // In use or gone: the next start tries again.
+                }
+            }
+        }
     }
 
     private static async Task CheckSlotAsync(NpgsqlConnection source, string slotName, CancellationToken ct)

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace PgShift.Stream;
+
+/// <summary>
+/// The changes of one in-progress source transaction that the server streams before its commit (PostgreSQL 14+,
+/// when a transaction outgrows the server's logical_decoding_work_mem): kept in a file, not in memory, until the
+/// commit says to apply them (in commit order, like any other transaction) or an abort says to drop them. A
+/// subtransaction's abort cuts the file back to where that subtransaction's first change began: every change after
+/// it belongs to it or to its own subtransactions.
+/// </summary>
+internal sealed class TransactionSpool : IDisposable
+{
+    private readonly string _path;
+    private readonly FileStream _file;
+    private readonly BinaryWriter _writer;
+    private readonly List<(uint Xid, long Offset)> _subtransactions = [];
+
+    public TransactionSpool(string directory, uint xid)
+    {
+        _path = Path.Combine(directory, xid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _file = new FileStream(_path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+        _writer = new BinaryWriter(_file, Encoding.UTF8, leaveOpen: true);
+        Xid = xid;
+    }
+
+    public uint Xid { get; }
+
+    /// <summary>Bytes the file holds.</summary>
+    public long Length => _file.Length;
+
+    public void Write(uint subXid, StreamEvent e)
+    {
+        if (subXid != Xid && !_subtransactions.Exists(s => s.Xid == subXid))
+        {
+            _writer.Flush();
+            _subtransactions.Add((subXid, _file.Position));
+        }
+        switch (e)
+        {
+            case RowEvent r:
+                _writer.Write((byte)'R');
+                _writer.Write((byte)r.Kind);
+                _writer.Write(r.RelationId);
+                WriteValues(r.Old);
+                WriteValues(r.New);
+                break;
+            case RelationEvent rel:
+                _writer.Write((byte)'L');
+                _writer.Write(rel.RelationId);
+                _writer.Write(rel.Schema);
+                _writer.Write(rel.Name);
+                _writer.Write(rel.ReplicaIdentity);
+                _writer.Write(rel.Columns.Count);
+                foreach (var c in rel.Columns)
+                {
+                    _writer.Write(c.Name);
+                    _writer.Write(c.TypeOid);
+                    _writer.Write(c.IsKey);
+                }
+                break;
+            case TruncateEvent t:
+                _writer.Write((byte)'T');
+                _writer.Write(t.Cascade);
+                _writer.Write(t.RestartIdentity);
+                _writer.Write(t.RelationIds.Count);
+                foreach (var id in t.RelationIds)
+                {
+                    _writer.Write(id);
+                }
+                break;
+            default:
+                throw new UnreachableException($"A {e.GetType().Name} is not spooled.");
+        }
+    }
+
+    /// <summary>Drops the changes of an aborted subtransaction (and of the subtransactions it contains).</summary>
+    public void AbortSubtransaction(uint subXid)
+    {
+        var index = _subtransactions.FindIndex(s => s.Xid == subXid);
+        if (index < 0)
+        {
+            return;
+        }
+        _writer.Flush();
+        _file.SetLength(_subtransactions[index].Offset);
+        _file.Position = _file.Length;
+        _subtransactions.RemoveRange(index, _subtransactions.Count - index);
+    }
+
+    /// <summary>The changes in the order they were written; <paramref name="receivedAt"/> stamps them (when they became applicable).</summary>
+    public IEnumerable<StreamEvent> Read(DateTime receivedAt)
+    {
+        _writer.Flush();
+        var end = _file.Length;
+        _file.Position = 0;
+        using var reader = new BinaryReader(new BufferedStream(_file, 1 << 16), Encoding.UTF8, leaveOpen: true);
+        long position = 0;
+        while (position < end)
+        {
+            var tag = reader.ReadByte();
+            StreamEvent e = tag switch
+            {
+                (byte)'R' => new RowEvent((RowChangeKind)reader.ReadByte(), reader.ReadUInt32(), ReadValues(reader), ReadValues(reader), receivedAt),
+                (byte)'L' => ReadRelation(reader, receivedAt),
+                (byte)'T' => ReadTruncate(reader, receivedAt),
+                _ => throw new InvalidDataException($"The spool file {_path} is damaged (record type {tag})."),
+            };
+            position = reader.BaseStream.Position;
+            yield return e;
+        }
+    }
+
+    private void WriteValues(ColumnValue[]? values)
+    {
+        if (values is null)
+        {
+            _writer.Write(-1);
+            return;
+        }
+        _writer.Write(values.Length);
+        foreach (var v in values)
+        {
+            if (v.Unchanged)
+            {
+                _writer.Write((byte)1);
+            }
+            else if (v.Text is null)
+            {
+                _writer.Write((byte)0);
+            }
+            else
+            {
+                _writer.Write((byte)2);
+                _writer.Write(v.Text);
+            }
+        }
+    }
+
+    private static ColumnValue[]? ReadValues(BinaryReader reader)
+    {
+        var count = reader.ReadInt32();
+        if (count < 0)
+        {
+            return null;
+        }
+        var values = new ColumnValue[count];
+        for (var i = 0; i < count; i++)
+        {
+            values[i] = reader.ReadByte() switch
+            {
+                1 => ColumnValue.UnchangedToast,
+                0 => ColumnValue.Null,
+                _ => new ColumnValue(reader.ReadString(), false),
+            };
+        }
+        return values;
+    }
+
+    private static RelationEvent ReadRelation(BinaryReader reader, DateTime receivedAt)
+    {
+        var id = reader.ReadUInt32();
+        var schema = reader.ReadString();
+        var name = reader.ReadString();
+        var identity = reader.ReadChar();
+        var columns = new RelationColumn[reader.ReadInt32()];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            columns[i] = new RelationColumn(reader.ReadString(), reader.ReadUInt32(), reader.ReadBoolean());
+        }
+        return new RelationEvent(id, schema, name, identity, columns, receivedAt);
+    }
+
+    private static TruncateEvent ReadTruncate(BinaryReader reader, DateTime receivedAt)
+    {
+        var cascade = reader.ReadBoolean();
+        var restart = reader.ReadBoolean();
+        var ids = new uint[reader.ReadInt32()];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = reader.ReadUInt32();
+        }
+        return new TruncateEvent(ids, cascade, restart, receivedAt);
+    }
+
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _file.Dispose();
+    }
+}

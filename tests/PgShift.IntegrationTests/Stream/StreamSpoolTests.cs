@@ -1,0 +1,135 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgShift.Cutover;
+using PgShift.IntegrationTests.Copy;
+using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Stream;
+using PgShift.Tasks;
+
+namespace PgShift.IntegrationTests.Stream;
+
+/// <summary>
+/// Large transactions that the source streams while they run (PostgreSQL 14+; the task's walsender is given a
+/// logical_decoding_work_mem of 64kB so that a few hundred rows suffice): committed ones apply whole and in commit
+/// order, interleaved with each other and with small ones; a rolled-back one leaves nothing; a subtransaction rolled
+/// back to its savepoint leaves nothing of its own; and a transaction bigger than the spool limit makes the stream go
+/// on without streaming, losing nothing.
+/// </summary>
+public sealed class StreamSpoolTests : FreshDatabases
+{
+    private static readonly string[] Tables = ["big", "other"];
+
+    private async Task<(string Src, string Tgt, MigrationTask Migration, Task<MigrationResult> Running, string Task, ListLogger Log)> StartAsync(ApplyOptions apply)
+    {
+        var source = TestServer.Pg15;
+        var target = TestServer.Pg17;
+        var src = await CreateAsync(source, "spsrc");
+        var tgt = await CreateAsync(target, "sptgt");
+        await source.ExecuteAsync(src, """
+            CREATE TABLE big (id int PRIMARY KEY, who text, v text);
+            CREATE TABLE other (id int PRIMARY KEY, n int);
+            INSERT INTO other SELECT g, 0 FROM generate_series(1, 10) g;
+            """);
+        var task = "spool_" + Run;
+        var defaults = StreamingRun.Options(source, src, target, tgt, task);
+        var log = new ListLogger();
+        var migration = new MigrationTask(log);
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        migration.PhaseChanged += p =>
+        {
+            if (p == "stream")
+            {
+                streaming.TrySetResult();
+            }
+        };
+        var running = migration.RunAsync(new MigrationOptions
+        {
+            Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow, Apply = apply,
+        }, cutover: false, CancellationToken.None);
+        await Task.WhenAny(streaming.Task, running, Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.True(streaming.Task.IsCompleted, "the task did not reach the stream phase");
+        return (src, tgt, migration, running, task, log);
+    }
+
+    private static async Task CutOverAndCompareAsync(string src, string tgt, string task, Task<MigrationResult> running)
+    {
+        await using (var t = await TestServer.Pg17.OpenAsync(tgt))
+        {
+            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
+        }
+        Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
+        await CopyFixture.AssertSameAsync(TestServer.Pg15, src, TestServer.Pg17, tgt, Tables);
+        await TaskControl.CleanupAsync(TestServer.Pg15.Spec(src), task, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Streamed_transactions_apply_at_their_commit_in_order_and_aborts_leave_nothing()
+    {
+        var (src, tgt, migration, running, task, _) = await StartAsync(new ApplyOptions { DecodingWorkMem = "64kB" });
+        var source = TestServer.Pg15;
+
+        // Rolled back whole, and rolled back to savepoints (nested), inside streamed transactions.
+        await source.ExecuteAsync(src, """
+            BEGIN;
+            INSERT INTO big SELECT g, 'rolled back', repeat('x', 200) FROM generate_series(1, 3000) g;
+            ROLLBACK;
+            BEGIN;
+            INSERT INTO big SELECT g, 'kept', repeat('k', 200) FROM generate_series(1, 2000) g;
+            SAVEPOINT a;
+            INSERT INTO big SELECT g, 'in a', repeat('a', 200) FROM generate_series(2001, 4000) g;
+            SAVEPOINT b;
+            UPDATE big SET v = 'in b' WHERE id <= 1000;
+            ROLLBACK TO SAVEPOINT a;
+            INSERT INTO big SELECT g, 'after a', repeat('c', 200) FROM generate_series(4001, 5000) g;
+            SAVEPOINT c;
+            DELETE FROM big WHERE id % 2 = 0;
+            RELEASE SAVEPOINT c;
+            UPDATE other SET n = n + 1;
+            COMMIT;
+            """);
+
+        // Two large transactions at once, committed in the opposite order to their start, with small ones between.
+        await using var one = await source.OpenAsync(src);
+        await using var two = await source.OpenAsync(src);
+        async Task Exec(NpgsqlConnection c, string sql)
+        {
+            await using var cmd = new NpgsqlCommand(sql, c);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        await Exec(one, "BEGIN");
+        await Exec(two, "BEGIN");
+        for (var round = 0; round < 5; round++)
+        {
+            await Exec(one, $"INSERT INTO big SELECT g, 'one', repeat('1', 300) FROM generate_series({10000 + round * 1000}, {10999 + round * 1000}) g");
+            await Exec(two, $"INSERT INTO big SELECT g, 'two', repeat('2', 300) FROM generate_series({20000 + round * 1000}, {20999 + round * 1000}) g");
+            await source.ExecuteAsync(src, $"UPDATE other SET n = n * 2 + {round} WHERE id = {round + 1}");
+        }
+        // Both touch the same hot row last: whichever commits later wins on the source, and must on the target.
+        await Exec(two, "UPDATE other SET n = -2 WHERE id = 10");
+        await Exec(two, "COMMIT");
+        await Exec(one, "UPDATE other SET n = -1 WHERE id = 10");
+        await Exec(one, "UPDATE big SET v = 'one updated ' || id WHERE id % 3 = 0");
+        await Exec(one, "COMMIT");
+
+        await CutOverAndCompareAsync(src, tgt, task, running);
+        Assert.True(migration.Stream.Progress.SpooledTransactions >= 3, $"{migration.Stream.Progress.SpooledTransactions} transactions were spooled");
+        Assert.Equal(-1, await TestServer.Pg17.ScalarAsync<int>(tgt, "SELECT n FROM other WHERE id = 10"));
+        Assert.Equal(0L, await TestServer.Pg17.ScalarAsync<long>(tgt, "SELECT count(*) FROM big WHERE who IN ('rolled back', 'in a') OR v = 'in b'"));
+    }
+
+    [Fact]
+    public async Task A_transaction_beyond_the_spool_limit_makes_the_stream_go_on_without_streaming()
+    {
+        var (src, tgt, migration, running, task, log) = await StartAsync(new ApplyOptions { DecodingWorkMem = "64kB", SpoolLimitBytes = 200_000 });
+        await TestServer.Pg15.ExecuteAsync(src, """
+            BEGIN;
+            INSERT INTO big SELECT g, 'large', repeat('L', 500) FROM generate_series(1, 5000) g;
+            UPDATE other SET n = 7;
+            COMMIT;
+            INSERT INTO big VALUES (100000, 'small after', 's');
+            """);
+        await CutOverAndCompareAsync(src, tgt, task, running);
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("outgrew the spool limit", StringComparison.Ordinal));
+        Assert.Equal(0, migration.Stream.Progress.SpooledTransactions);
+    }
+}
