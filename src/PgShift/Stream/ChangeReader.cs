@@ -17,10 +17,14 @@ namespace PgShift.Stream;
 public sealed class ChangeReader(LogicalReplicationConnection connection, string slotName, string publication, ChannelWriter<StreamEvent> output,
     string? spoolDirectory = null, long spoolLimitBytes = long.MaxValue, StreamProgress? progress = null)
 {
+    /// <summary>
+    /// The newest protocol this reader uses: 4 (PostgreSQL 16+) adds only parallel apply of streamed transactions, which
+    /// PgShift does not ask for, and with streaming on but not parallel the server leaves a stream abort's LSN and time
+    /// out while the driver reads them in: version 3 is the newest that both read alike.
+    /// </summary>
     public static PgOutputProtocolVersion ProtocolFor(int serverMajor) => serverMajor switch
     {
-        >= 16 => PgOutputProtocolVersion.V4,
-        15 => PgOutputProtocolVersion.V3,
+        >= 15 => PgOutputProtocolVersion.V3,
         14 => PgOutputProtocolVersion.V2,
         _ => PgOutputProtocolVersion.V1,
     };

@@ -15,14 +15,12 @@ namespace PgShift.IntegrationTests.Stream;
 /// back to its savepoint leaves nothing of its own; and a transaction bigger than the spool limit makes the stream go
 /// on without streaming, losing nothing.
 /// </summary>
-public sealed class StreamSpoolTests : FreshDatabases
+public abstract class StreamSpoolTestsBase(TestServer source, TestServer target) : FreshDatabases
 {
     private static readonly string[] Tables = ["big", "other"];
 
     private async Task<(string Src, string Tgt, MigrationTask Migration, Task<MigrationResult> Running, string Task, ListLogger Log)> StartAsync(ApplyOptions apply)
     {
-        var source = TestServer.Pg15;
-        var target = TestServer.Pg17;
         var src = await CreateAsync(source, "spsrc");
         var tgt = await CreateAsync(target, "sptgt");
         await source.ExecuteAsync(src, """
@@ -51,22 +49,21 @@ public sealed class StreamSpoolTests : FreshDatabases
         return (src, tgt, migration, running, task, log);
     }
 
-    private static async Task CutOverAndCompareAsync(string src, string tgt, string task, Task<MigrationResult> running)
+    private async Task CutOverAndCompareAsync(string src, string tgt, string task, Task<MigrationResult> running)
     {
-        await using (var t = await TestServer.Pg17.OpenAsync(tgt))
+        await using (var t = await target.OpenAsync(tgt))
         {
             await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
         }
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
-        await CopyFixture.AssertSameAsync(TestServer.Pg15, src, TestServer.Pg17, tgt, Tables);
-        await TaskControl.CleanupAsync(TestServer.Pg15.Spec(src), task, CancellationToken.None);
+        await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
+        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
     public async Task Streamed_transactions_apply_at_their_commit_in_order_and_aborts_leave_nothing()
     {
         var (src, tgt, migration, running, task, _) = await StartAsync(new ApplyOptions { DecodingWorkMem = "64kB" });
-        var source = TestServer.Pg15;
 
         // Rolled back whole, and rolled back to savepoints (nested), inside streamed transactions.
         await source.ExecuteAsync(src, """
@@ -113,15 +110,15 @@ public sealed class StreamSpoolTests : FreshDatabases
 
         await CutOverAndCompareAsync(src, tgt, task, running);
         Assert.True(migration.Stream.Progress.SpooledTransactions >= 3, $"{migration.Stream.Progress.SpooledTransactions} transactions were spooled");
-        Assert.Equal(-1, await TestServer.Pg17.ScalarAsync<int>(tgt, "SELECT n FROM other WHERE id = 10"));
-        Assert.Equal(0L, await TestServer.Pg17.ScalarAsync<long>(tgt, "SELECT count(*) FROM big WHERE who IN ('rolled back', 'in a') OR v = 'in b'"));
+        Assert.Equal(-1, await target.ScalarAsync<int>(tgt, "SELECT n FROM other WHERE id = 10"));
+        Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM big WHERE who IN ('rolled back', 'in a') OR v = 'in b'"));
     }
 
     [Fact]
     public async Task A_transaction_beyond_the_spool_limit_makes_the_stream_go_on_without_streaming()
     {
         var (src, tgt, migration, running, task, log) = await StartAsync(new ApplyOptions { DecodingWorkMem = "64kB", SpoolLimitBytes = 200_000 });
-        await TestServer.Pg15.ExecuteAsync(src, """
+        await source.ExecuteAsync(src, """
             BEGIN;
             INSERT INTO big SELECT g, 'large', repeat('L', 500) FROM generate_series(1, 5000) g;
             UPDATE other SET n = 7;
@@ -133,3 +130,7 @@ public sealed class StreamSpoolTests : FreshDatabases
         Assert.Equal(0, migration.Stream.Progress.SpooledTransactions);
     }
 }
+
+public sealed class StreamSpoolTests_15_to_17() : StreamSpoolTestsBase(TestServer.Pg15, TestServer.Pg17);
+
+public sealed class StreamSpoolTests_17_to_17() : StreamSpoolTestsBase(TestServer.Pg17, TestServer.Pg17);
