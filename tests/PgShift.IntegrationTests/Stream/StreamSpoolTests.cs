@@ -19,7 +19,8 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
 {
     private static readonly string[] Tables = ["big", "other"];
 
-    private async Task<(string Src, string Tgt, MigrationTask Migration, Task<MigrationResult> Running, string Task, ListLogger Log)> StartAsync(ApplyOptions apply)
+    private async Task<(string Src, string Tgt, MigrationTask Migration, Task<MigrationResult> Running, string Task, ListLogger Log)> StartAsync(ApplyOptions apply,
+        CancellationToken ct = default)
     {
         var src = await CreateAsync(source, "spsrc");
         var tgt = await CreateAsync(target, "sptgt");
@@ -43,8 +44,8 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         var running = migration.RunAsync(new MigrationOptions
         {
             Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow, Apply = apply,
-        }, cutover: false, CancellationToken.None);
-        await Task.WhenAny(streaming.Task, running, Task.Delay(TimeSpan.FromMinutes(2)));
+        }, cutover: false, ct);
+        await Task.WhenAny(streaming.Task, running, Task.Delay(TimeSpan.FromMinutes(2), CancellationToken.None));
         Assert.True(streaming.Task.IsCompleted, "the task did not reach the stream phase");
         return (src, tgt, migration, running, task, log);
     }
@@ -112,6 +113,47 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         Assert.True(migration.Stream.Progress.SpooledTransactions >= 3, $"{migration.Stream.Progress.SpooledTransactions} transactions were spooled");
         Assert.Equal(-1, await target.ScalarAsync<int>(tgt, "SELECT n FROM other WHERE id = 10"));
         Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM big WHERE who IN ('rolled back', 'in a') OR v = 'in b'"));
+    }
+
+    [Fact]
+    public async Task A_stream_cut_off_while_it_spools_or_applies_a_large_transaction_resumes_it_whole()
+    {
+        using var cancel = new CancellationTokenSource();
+        var apply = new ApplyOptions { DecodingWorkMem = "64kB" };
+        var (src, tgt, migration, running, task, _) = await StartAsync(apply, cancel.Token);
+        var writes = Task.Run(async () =>
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                await source.ExecuteAsync(src, $"""
+                    BEGIN;
+                    INSERT INTO big SELECT g, 'batch {i}', repeat('b', 300) FROM generate_series({i * 20000 + 1}, {i * 20000 + 20000}) g;
+                    UPDATE big SET v = 'touched' WHERE id % 10 = {i};
+                    UPDATE other SET n = n + 1;
+                    COMMIT;
+                    """);
+            }
+        });
+        // Cut off once the first large transaction is being applied (or spooled), then started again.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgshift apply' AND state = 'active'") == 0
+               && !writes.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        await writes;
+
+        var defaults = StreamingRun.Options(source, src, target, tgt, task);
+        var resumed = await new MigrationTask(new ListLogger()).RunAsync(new MigrationOptions
+        {
+            Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow, Apply = apply,
+        }, cutover: true, CancellationToken.None);
+        Assert.True(resumed.Finished);
+        await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
+        Assert.Equal(4, await target.ScalarAsync<int>(tgt, "SELECT min(n) FROM other"));
+        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
