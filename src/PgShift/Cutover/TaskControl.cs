@@ -22,7 +22,10 @@ public static class TaskControl
     }
 
     /// <summary>Takes the task's advisory lock on a connection kept open for the run; refuses a second process for the same task.</summary>
-    public static async Task<NpgsqlConnection> LockAsync(ConnectionSpec target, string task, CancellationToken ct)
+    public static async Task<TaskLock> LockAsync(ConnectionSpec target, string task, CancellationToken ct)
+        => new(target, task, await TakeLockAsync(target, task, ct));
+
+    internal static async Task<NpgsqlConnection> TakeLockAsync(ConnectionSpec target, string task, CancellationToken ct)
     {
         var conn = await ConnectionOpener.OpenAsync(target, "pgshift task lock", ct);
         await using var cmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(hashtext('pgshift:' || @t))", conn);
@@ -82,6 +85,7 @@ public static class TaskControl
     /// <summary>Waits until the task's phase is one of <paramref name="phases"/>, or its last error shows up with no process streaming.</summary>
     public static async Task<TaskStatusReport> WaitForPhaseAsync(NpgsqlConnection target, string task, string[] phases, Action<TaskStatusReport>? onTick, CancellationToken ct)
     {
+        DateTime? unheldSince = null;
         while (true)
         {
             var report = await TaskStatusReport.LoadAsync(target, task, ct)
@@ -93,11 +97,56 @@ public static class TaskControl
             }
             var retrying = report.Stream?.RetryingUntil is { } until && until > DateTime.UtcNow;
             // A failure is the task's latest event: an error recorded before its last phase change or monitor tick is history.
-            if (!retrying && report.LastErrorAt is { } at && at >= report.UpdatedAt && !await IsStreamingAsync(target, task, ct))
+            var running = await IsStreamingAsync(target, task, ct);
+            if (!retrying && report.LastErrorAt is { } at && at >= report.UpdatedAt && !running)
             {
                 throw new TaskFailedException($"Task {task} failed: {report.LastError}", "See the error; 'pgshift migrate' resumes the task once the cause is fixed.");
+            }
+            // A process that lost the target retakes the task's lock within its retry backoff (15 s at most); one that
+            // stays away that long has exited without recording why.
+            unheldSince = running ? null : unheldSince ?? DateTime.UtcNow;
+            if (!retrying && DateTime.UtcNow - unheldSince > TimeSpan.FromSeconds(20))
+            {
+                throw new TaskFailedException($"No pgshift process is running task {task} any more, and it has not reached {string.Join(" or ", phases)} (phase {report.Phase}).",
+                    "See the output of the 'pgshift migrate' process; 'pgshift migrate' resumes the task.");
             }
             await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
         }
     }
+}
+
+/// <summary>
+/// The task's advisory lock on the target, held by one connection for the whole run. A restart of the target ends
+/// that session and frees the lock: <see cref="EnsureHeldAsync"/> takes it again before the stream goes on, and
+/// refuses to go on when another process took the task meanwhile.
+/// </summary>
+public sealed class TaskLock(ConnectionSpec target, string task, NpgsqlConnection connection) : IAsyncDisposable
+{
+    private NpgsqlConnection _connection = connection;
+
+    public async Task EnsureHeldAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var ping = new NpgsqlCommand("SELECT 1", _connection);
+            await ping.ExecuteScalarAsync(ct);
+            return;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException && !ct.IsCancellationRequested)
+        {
+            // The session that held the lock is gone.
+        }
+        await _connection.DisposeAsync();
+        try
+        {
+            _connection = await TaskControl.TakeLockAsync(target, task, ct);
+        }
+        catch (PgShiftException ex) when (ex.Message.StartsWith("Another pgshift process", StringComparison.Ordinal))
+        {
+            throw new PgShiftException($"Another pgshift process took over task {task} while this one had lost the target.",
+                $"Let that process run the task ('pgshift status --task {task}'); this one stops here.");
+        }
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
 }

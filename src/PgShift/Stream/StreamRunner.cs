@@ -19,6 +19,8 @@ public sealed class StreamOptions
     public ColumnExclusions ExcludedColumns { get; init; } = new();
     public ApplyOptions Apply { get; init; } = new();
     public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
+    /// <summary>Takes the task's lock on the target again if a restart of the target freed it (before each session).</summary>
+    public Func<CancellationToken, Task>? EnsureTaskLock { get; init; }
     /// <summary>Events held between reading and applying; bounds memory whatever the transaction size.</summary>
     public int QueueCapacity { get; init; } = 10_000;
 }
@@ -105,6 +107,11 @@ public sealed class StreamRunner(ILogger logger)
         {
             ex = inner;
         }
+        if (ex is PostgresException { SqlState: "55006" } || ex.InnerException is PostgresException { SqlState: "55006" })
+        {
+            // The slot is still active for a walsender of an earlier session that the server has not yet seen die.
+            return true;
+        }
         if (ex is PgShiftException { InnerException: { } wrapped } && ex.Message.StartsWith("Cannot connect", StringComparison.Ordinal))
         {
             ex = wrapped;
@@ -115,6 +122,10 @@ public sealed class StreamRunner(ILogger logger)
     private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, NpgsqlLogSequenceNumber inOrderThrough, bool spool, CancellationToken ct)
     {
         var slotName = TaskName.SlotName(options.TaskName);
+        if (options.EnsureTaskLock is { } ensureLock)
+        {
+            await ensureLock(ct);
+        }
         await using var target = await OpenApplyConnectionAsync(options.Target, ct);
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift stream monitor", ct);
 

@@ -39,10 +39,10 @@ public sealed class MigrationOptions
         KnownTablesOnly = knownTablesOnly,
     };
 
-    internal StreamOptions StreamOptions() => new()
+    internal StreamOptions StreamOptions(Func<CancellationToken, Task>? ensureTaskLock = null) => new()
     {
         Source = Source, Target = Target, TaskName = TaskName, Mapping = Mapping, ExcludedColumns = ExcludedColumns,
-        Apply = Apply, RetryWindow = RetryWindow,
+        Apply = Apply, RetryWindow = RetryWindow, EnsureTaskLock = ensureTaskLock,
     };
 }
 
@@ -76,7 +76,8 @@ public sealed class MigrationTask(ILogger logger)
     {
         var result = new MigrationResult();
         await using var taskLock = await TaskControl.LockAsync(options.Target, options.TaskName, ct);
-        await using var state = await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
+        await using var stateConnection = new StateConnection(options.Target);
+        var state = await stateConnection.ReviveAsync(ct);
         var current = await TaskStatusReport.LoadAsync(state, options.TaskName, ct);
         if (current?.Phase == "finished")
         {
@@ -188,7 +189,9 @@ public sealed class MigrationTask(ILogger logger)
             if (options.Incremental)
             {
                 await Phase("stream");
-                result.Stream = await Stream.RunAsync(options.StreamOptions(), cutover, ct);
+                result.Stream = await Stream.RunAsync(options.StreamOptions(taskLock.EnsureHeldAsync), cutover, ct);
+                // The stream may have outlived a restart of the target, which closed this connection.
+                state = await stateConnection.ReviveAsync(ct);
                 if (result.Stream == StreamOutcome.Stopped)
                 {
                     return await StopAsync();
@@ -212,9 +215,10 @@ public sealed class MigrationTask(ILogger logger)
         {
             try
             {
+                state = await stateConnection.ReviveAsync(CancellationToken.None);
                 await TaskState.RecordErrorAsync(state, options.TaskName, ex.Message, CancellationToken.None);
             }
-            catch (Exception recordFailure) when (recordFailure is NpgsqlException or InvalidOperationException)
+            catch (Exception recordFailure) when (recordFailure is NpgsqlException or InvalidOperationException or PgShiftException)
             {
                 logger.LogWarning("Could not record the error in the task state: {Message}", Redactor.Redact(recordFailure.Message));
             }
@@ -281,4 +285,31 @@ public sealed class MigrationTask(ILogger logger)
             return false;
         }
     }
+}
+
+/// <summary>The task's connection to its state on the target, opened again when a restart of the target closed it.</summary>
+internal sealed class StateConnection(ConnectionSpec target) : IAsyncDisposable
+{
+    private NpgsqlConnection? _connection;
+
+    public async Task<NpgsqlConnection> ReviveAsync(CancellationToken ct)
+    {
+        if (_connection is not null)
+        {
+            try
+            {
+                await using var ping = new NpgsqlCommand("SELECT 1", _connection);
+                await ping.ExecuteScalarAsync(ct);
+                return _connection;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException && !ct.IsCancellationRequested)
+            {
+                await _connection.DisposeAsync();
+                _connection = null;
+            }
+        }
+        return _connection = await ConnectionOpener.OpenAsync(target, "pgshift state", ct);
+    }
+
+    public ValueTask DisposeAsync() => _connection?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

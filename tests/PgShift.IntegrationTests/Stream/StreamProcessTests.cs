@@ -57,7 +57,7 @@ public sealed class StreamProcessTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 }
 
 /// <summary>A source of its own, so that restarting it disturbs no other test.</summary>
-public sealed class SourceRestartTests : IAsyncLifetime
+public sealed class ServerRestartTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "pgshift-restart-" + Guid.NewGuid().ToString("N")[..8]);
     // Below the ephemeral port range (32768+), where an outgoing connection could hold the port.
@@ -157,6 +157,76 @@ public sealed class SourceRestartTests : IAsyncLifetime
         Assert.Equal(10L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'updated'"));
         Assert.Equal(100L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'after restart'"));
         await PgShiftProcess.RunAsync(["cleanup", .. args]);
+    }
+
+    [Fact]
+    public async Task Target_restart_while_batches_are_applied_is_retried_and_nothing_is_lost_or_repeated()
+    {
+        // Here the server of this class is the target; the source is the shared PostgreSQL 15.
+        var sourceDb = await TestServer.Pg15.CreateDatabaseAsync("trestart");
+        try
+        {
+            await TestServer.Pg15.ExecuteAsync(sourceDb, "CREATE TABLE t (id int PRIMARY KEY, v text, n int); INSERT INTO t SELECT g, 'v', 0 FROM generate_series(1, 1000) g;");
+            var target = $"host=127.0.0.1 port={_port} user=postgres dbname=postgres";
+            var args = new[] { "--source", TestServer.Pg15.KeywordValue(sourceDb), "--target", target, "--task", "trestart", "--retry-window", "2m" };
+            await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
+            await migrate.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
+
+            // Writes go on, in many small transactions and a few large ones, while the target restarts under the stream.
+            var writes = Task.Run(async () =>
+            {
+                for (var i = 0; i < 40; i++)
+                {
+                    await TestServer.Pg15.ExecuteAsync(sourceDb, $"""
+                        INSERT INTO t SELECT g, 'round {i}', {i} FROM generate_series({2000 + i * 500}, {2499 + i * 500}) g;
+                        UPDATE t SET n = n + 1 WHERE id % 7 = {i % 7};
+                        DELETE FROM t WHERE id = {2000 + i * 500};
+                        """);
+                }
+            });
+            await Task.Delay(300);
+            await ServersAsync("restart", "pg15");
+            await writes;
+            // The stream picks up by itself (and takes the task's lock on the target again) before the cutover asks.
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while (migrate.Output.Split("Streaming changes of task trestart").Length < 3 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+
+            PgShiftProcess.Result cutover;
+            try
+            {
+                cutover = await PgShiftProcess.RunAsync(["cutover", .. args], timeout: TimeSpan.FromMinutes(2));
+            }
+            catch (TimeoutException)
+            {
+                var status = await PgShiftProcess.RunAsync(["status", .. args]);
+                throw new TimeoutException("cutover did not finish; status:\n" + status.All + "\nmigrate:\n" + migrate.Output);
+            }
+            Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + migrate.Output);
+            try
+            {
+                var exit = await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1));
+                Assert.True(exit == 0, "migrate exited with " + exit + ":\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException("migrate did not exit after the cutover:\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
+            }
+            Assert.Contains("Change stream interrupted", migrate.Output, StringComparison.Ordinal);
+            const string rows = "SELECT count(*) || ':' || sum(n) || ':' || md5(string_agg(id || v || n, ',' ORDER BY id)) FROM t";
+            var expected = await TestServer.Pg15.ScalarAsync<string>(sourceDb, rows);
+            await using var conn = new Npgsql.NpgsqlConnection($"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres");
+            await conn.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand(rows, conn);
+            Assert.Equal(expected, (string?)await cmd.ExecuteScalarAsync());
+            await PgShiftProcess.RunAsync(["cleanup", .. args]);
+        }
+        finally
+        {
+            await TestServer.Pg15.DropDatabaseAsync(sourceDb);
+        }
     }
 
     private async Task ExecAsync(string sql)
