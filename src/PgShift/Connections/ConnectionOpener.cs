@@ -23,4 +23,19 @@ public static class ConnectionOpener
             throw new PgShiftException($"Cannot connect to {spec}: {failure.Problem}", failure.Fix, ex);
         }
     }
+
+    /// <summary>Whether the connection still reaches its server (a restart of the server closes its sessions).</summary>
+    public static async Task<bool> IsAliveAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        try
+        {
+            await using var ping = new NpgsqlCommand("SELECT 1", connection);
+            await ping.ExecuteScalarAsync(ct);
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException && !ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
 }

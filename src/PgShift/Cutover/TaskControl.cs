@@ -126,16 +126,11 @@ public sealed class TaskLock(ConnectionSpec target, string task, NpgsqlConnectio
 
     public async Task EnsureHeldAsync(CancellationToken ct)
     {
-        try
+        if (await ConnectionOpener.IsAliveAsync(_connection, ct))
         {
-            await using var ping = new NpgsqlCommand("SELECT 1", _connection);
-            await ping.ExecuteScalarAsync(ct);
             return;
         }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException && !ct.IsCancellationRequested)
-        {
-            // The session that held the lock is gone.
-        }
+        // The session that held the lock is gone, and the lock with it.
         await _connection.DisposeAsync();
         try
         {

@@ -296,17 +296,12 @@ internal sealed class StateConnection(ConnectionSpec target) : IAsyncDisposable
     {
         if (_connection is not null)
         {
-            try
+            if (await ConnectionOpener.IsAliveAsync(_connection, ct))
             {
-                await using var ping = new NpgsqlCommand("SELECT 1", _connection);
-                await ping.ExecuteScalarAsync(ct);
                 return _connection;
             }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException && !ct.IsCancellationRequested)
-            {
-                await _connection.DisposeAsync();
-                _connection = null;
-            }
+            await _connection.DisposeAsync();
+            _connection = null;
         }
         return _connection = await ConnectionOpener.OpenAsync(target, "pgshift state", ct);
     }

@@ -196,7 +196,24 @@ public abstract class PrecheckTestsBase(ServerPair pair) : PrecheckHarness(pair)
         var report = await RunAsync(schema, target: Pair.Source.Spec(Pair.SourceDb));
         Single(report, "servers.distinct", CheckStatus.Failed);
     }
+}
 
+public sealed class PrecheckTests_12_to_17(Pg12To17 pair) : PrecheckTestsBase(pair), IClassFixture<Pg12To17>;
+
+public sealed class PrecheckTests_15_to_17(Pg15To17 pair) : PrecheckTestsBase(pair), IClassFixture<Pg15To17>;
+
+/// <summary>
+/// A prepared transaction is the server's, not one database's: while it is open, every slot creation on that server
+/// waits (and every precheck there reports it), so this test runs alone, after the tests that run in parallel.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AloneOnTheServers
+{
+    public const string Name = "Alone on the servers";
+}
+
+public abstract class PreparedTransactionTestsBase(ServerPair pair) : PrecheckHarness(pair)
+{
     [Fact]
     public async Task Prepared_transaction_is_reported_with_its_gid()
     {
@@ -223,9 +240,11 @@ public abstract class PrecheckTestsBase(ServerPair pair) : PrecheckHarness(pair)
     }
 }
 
-public sealed class PrecheckTests_12_to_17(Pg12To17 pair) : PrecheckTestsBase(pair), IClassFixture<Pg12To17>;
+[Collection(AloneOnTheServers.Name)]
+public sealed class PreparedTransactionTests_12_to_17(Pg12To17 pair) : PreparedTransactionTestsBase(pair), IClassFixture<Pg12To17>;
 
-public sealed class PrecheckTests_15_to_17(Pg15To17 pair) : PrecheckTestsBase(pair), IClassFixture<Pg15To17>;
+[Collection(AloneOnTheServers.Name)]
+public sealed class PreparedTransactionTests_15_to_17(Pg15To17 pair) : PreparedTransactionTestsBase(pair), IClassFixture<Pg15To17>;
 
 public sealed class PrecheckWalLevelTests(Pg15ReplicaTo17 pair) : PrecheckHarness(pair), IClassFixture<Pg15ReplicaTo17>
 {

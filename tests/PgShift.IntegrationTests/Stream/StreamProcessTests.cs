@@ -134,25 +134,7 @@ public sealed class ServerRestartTests : IAsyncLifetime
         await ServersAsync("restart", "pg15");
         await ExecAsync("INSERT INTO t SELECT g, 'after restart' FROM generate_series(1101, 1200) g; UPDATE t SET v = 'updated' WHERE id <= 10");
 
-        PgShiftProcess.Result cutover;
-        try
-        {
-            cutover = await PgShiftProcess.RunAsync(["cutover", .. args], timeout: TimeSpan.FromMinutes(2));
-        }
-        catch (TimeoutException)
-        {
-            var status = await PgShiftProcess.RunAsync(["status", .. args]);
-            throw new TimeoutException("cutover did not finish; status:\n" + status.All + "\nmigrate:\n" + migrate.Output);
-        }
-        Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + migrate.Output);
-        try
-        {
-            Assert.Equal(0, await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1)));
-        }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException("migrate did not exit after the cutover:\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
-        }
+        await CutOverAsync(args, migrate);
         Assert.Equal(1200L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t"));
         Assert.Equal(10L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'updated'"));
         Assert.Equal(100L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'after restart'"));
@@ -194,26 +176,7 @@ public sealed class ServerRestartTests : IAsyncLifetime
                 await Task.Delay(100);
             }
 
-            PgShiftProcess.Result cutover;
-            try
-            {
-                cutover = await PgShiftProcess.RunAsync(["cutover", .. args], timeout: TimeSpan.FromMinutes(2));
-            }
-            catch (TimeoutException)
-            {
-                var status = await PgShiftProcess.RunAsync(["status", .. args]);
-                throw new TimeoutException("cutover did not finish; status:\n" + status.All + "\nmigrate:\n" + migrate.Output);
-            }
-            Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + migrate.Output);
-            try
-            {
-                var exit = await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1));
-                Assert.True(exit == 0, "migrate exited with " + exit + ":\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException("migrate did not exit after the cutover:\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
-            }
+            await CutOverAsync(args, migrate);
             Assert.Contains("Change stream interrupted", migrate.Output, StringComparison.Ordinal);
             const string rows = "SELECT count(*) || ':' || sum(n) || ':' || md5(string_agg(id || v || n, ',' ORDER BY id)) FROM t";
             var expected = await TestServer.Pg15.ScalarAsync<string>(sourceDb, rows);
@@ -226,6 +189,31 @@ public sealed class ServerRestartTests : IAsyncLifetime
         finally
         {
             await TestServer.Pg15.DropDatabaseAsync(sourceDb);
+        }
+    }
+
+    /// <summary>pgshift cutover while the migrate process runs; both must end with code 0 (their output in the failure otherwise).</summary>
+    private static async Task CutOverAsync(string[] args, PgShiftBackground migrate)
+    {
+        PgShiftProcess.Result cutover;
+        try
+        {
+            cutover = await PgShiftProcess.RunAsync(["cutover", .. args], timeout: TimeSpan.FromMinutes(2));
+        }
+        catch (TimeoutException)
+        {
+            var status = await PgShiftProcess.RunAsync(["status", .. args]);
+            throw new TimeoutException("cutover did not finish; status:\n" + status.All + "\nmigrate:\n" + migrate.Output);
+        }
+        Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + migrate.Output);
+        try
+        {
+            var exit = await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1));
+            Assert.True(exit == 0, "migrate exited with " + exit + ":\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException("migrate did not exit after the cutover:\n" + cutover.All + "\nmigrate:\n" + migrate.Output);
         }
     }
 
