@@ -18,9 +18,12 @@ public static class StreamingRun
         RetryWindow = TimeSpan.FromSeconds(30),
     };
 
-    public static async Task<Task<MigrationResult>> StartAsync(MigrationOptions options, CancellationToken ct = default, ILogger? logger = null)
+    public static Task<Task<MigrationResult>> StartAsync(MigrationOptions options, CancellationToken ct = default, ILogger? logger = null)
+        => StartAsync(new MigrationTask(logger ?? NullLogger.Instance), options, ct);
+
+    /// <summary>Runs <paramref name="migration"/> (whose progress the test then reads) until its change stream runs.</summary>
+    public static async Task<Task<MigrationResult>> StartAsync(MigrationTask migration, MigrationOptions options, CancellationToken ct = default)
     {
-        var migration = new MigrationTask(logger ?? NullLogger.Instance);
         var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         migration.PhaseChanged += p =>
         {

@@ -33,20 +33,10 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         var defaults = StreamingRun.Options(source, src, target, tgt, task);
         var log = new ListLogger();
         var migration = new MigrationTask(log);
-        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        migration.PhaseChanged += p =>
-        {
-            if (p == "stream")
-            {
-                streaming.TrySetResult();
-            }
-        };
-        var running = migration.RunAsync(new MigrationOptions
+        var running = await StreamingRun.StartAsync(migration, new MigrationOptions
         {
             Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow, Apply = apply,
-        }, cutover: false, ct);
-        await Task.WhenAny(streaming.Task, running, Task.Delay(TimeSpan.FromMinutes(2), CancellationToken.None));
-        Assert.True(streaming.Task.IsCompleted, "the task did not reach the stream phase");
+        }, ct);
         return (src, tgt, migration, running, task, log);
     }
 
