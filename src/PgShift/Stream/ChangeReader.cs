@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
 using Npgsql.Replication.PgOutput.Messages;
+using Npgsql;
 using NpgsqlTypes;
 
 namespace PgShift.Stream;
@@ -141,7 +142,19 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
                     _inTransaction = false;
                 }
             }
-            output.TryComplete();
+            // The server ends the copy of its own accord when it shuts down (a restart, a failover): a lost connection,
+            // to be retried like any other, never the end of the task's changes.
+            ct.ThrowIfCancellationRequested();
+            throw new EndOfStreamException("The source ended the replication stream (the server is shutting down or closed the connection).");
+        }
+        catch (NpgsqlException ex) when (ex is not PostgresException && !ct.IsCancellationRequested && ex.InnerException is null)
+        {
+            // A walsender that shuts down ends the copy and completes the command, which the driver reads as a protocol
+            // error ("CommandComplete while expecting CopyData"): the stream resumes from the target's checkpoint,
+            // so retrying it is always safe.
+            var ended = new EndOfStreamException($"The source ended the replication stream (the server is shutting down or closed the connection): {ex.Message}", ex);
+            output.TryComplete(ended);
+            throw ended;
         }
         catch (Exception ex)
         {

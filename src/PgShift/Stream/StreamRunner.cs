@@ -45,6 +45,16 @@ public sealed class StreamRunner(ILogger logger)
 
     public StreamProgress Progress { get; } = new();
 
+    /// <summary>When the current session started streaming (null until it does): a session that lasted ends an outage.</summary>
+    private DateTime? _streamingSince;
+
+    /// <summary>
+    /// How long a session must have streamed for its failure to count as a new outage, with a retry window of its
+    /// own: a minute, or a quarter of the window if that is shorter. A session that fails sooner belongs to the
+    /// outage before it, so a server that accepts connections and drops them again cannot keep a task retrying forever.
+    /// </summary>
+    internal static TimeSpan OutageEndsAfter(TimeSpan retryWindow) => TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, retryWindow.Ticks / 4));
+
     /// <summary>A hold position that every transaction is at or after: the stream pauses at its next transaction boundary.</summary>
     public static readonly NpgsqlLogSequenceNumber PauseEverything = new(1);
 
@@ -79,16 +89,25 @@ public sealed class StreamRunner(ILogger logger)
             }
             catch (Exception ex) when (!ct.IsCancellationRequested && IsTransient(ex, options))
             {
-                var failure = ConnectionFailure.From(ex, options.Source);
+                // The reader's failure reaches the applier wrapped in the closed queue: report the failure itself.
+                var cause = ex is ChannelClosedException { InnerException: { } inner } ? inner : ex;
+                var failure = ConnectionFailure.From(cause, options.Source);
+                if (_streamingSince is { } since && DateTime.UtcNow - since >= OutageEndsAfter(options.RetryWindow))
+                {
+                    // The last outage ended when this session started: the window and the backoff start again.
+                    firstFailure = null;
+                    delay = TimeSpan.FromMilliseconds(500);
+                }
+                _streamingSince = null;
                 firstFailure ??= DateTimeOffset.UtcNow;
                 var deadline = firstFailure.Value + options.RetryWindow;
                 if (DateTimeOffset.UtcNow + delay > deadline)
                 {
-                    throw new PgShiftException($"The change stream failed and the retry window of {options.RetryWindow} is over: {failure.Problem}", failure.Fix, ex);
+                    throw new PgShiftException($"The change stream failed and the retry window of {options.RetryWindow} is over: {failure.Problem}", failure.Fix, cause);
                 }
                 Progress.Connected = false;
                 Progress.RetryingUntil = deadline.UtcDateTime;
-                Progress.LastError = Redactor.Redact(ex.Message);
+                Progress.LastError = Redactor.Redact(cause.Message);
                 logger.LogWarning("Change stream interrupted: {Error}. Retrying in {Delay:0.0}s (until {Deadline:u})", Progress.LastError, delay.TotalSeconds, deadline);
                 await TryRecordRetryAsync(options, deadline, Progress.LastError, ct);
                 await Task.Delay(delay, ct);
@@ -163,6 +182,7 @@ public sealed class StreamRunner(ILogger logger)
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
         Progress.Connected = true;
         Progress.RetryingUntil = null;
+        _streamingSince = DateTime.UtcNow;
         logger.LogInformation("Streaming changes of task {Task} from {Lsn}", options.TaskName, startLsn);
 
         try

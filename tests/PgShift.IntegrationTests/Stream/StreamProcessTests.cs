@@ -116,7 +116,7 @@ public sealed class ServerRestartTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Source_restart_during_the_stream_is_retried_and_the_task_resumes_by_itself()
+    public async Task Source_restarts_during_the_stream_are_retried_each_within_its_own_window_and_the_task_resumes_by_itself()
     {
         var source = $"host=127.0.0.1 port={_port} user=postgres dbname=postgres";
         _targetDb = await TestServer.Pg17.CreateDatabaseAsync("restart");
@@ -126,18 +126,27 @@ public sealed class ServerRestartTests : IAsyncLifetime
             await using var cmd = new Npgsql.NpgsqlCommand("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g;", conn);
             await cmd.ExecuteNonQueryAsync();
         }
-        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "restart", "--retry-window", "2m" };
+        // A short window: the second restart comes after the window of the first has closed, and is an outage of its own.
+        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "restart", "--retry-window", "20s" };
         await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
-        await migrate.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
+        await WaitForStreamSessionsAsync(migrate, 1);
 
         await ExecAsync("INSERT INTO t SELECT g, 'before restart' FROM generate_series(1001, 1100) g");
         await ServersAsync("restart", "pg15");
         await ExecAsync("INSERT INTO t SELECT g, 'after restart' FROM generate_series(1101, 1200) g; UPDATE t SET v = 'updated' WHERE id <= 10");
+        await WaitForStreamSessionsAsync(migrate, 2);
+        await Task.Delay(TimeSpan.FromSeconds(22));
+
+        await ServersAsync("restart", "pg15");
+        await ExecAsync("INSERT INTO t SELECT g, 'after second restart' FROM generate_series(1201, 1300) g; DELETE FROM t WHERE id BETWEEN 11 AND 20");
+        await WaitForStreamSessionsAsync(migrate, 3);
 
         await CutOverAsync(args, migrate);
-        Assert.Equal(1200L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t"));
+        Assert.True(migrate.Output.Split("Change stream interrupted").Length - 1 >= 2, "two outages expected:\n" + migrate.Output);
+        Assert.Equal(1290L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t"));
         Assert.Equal(10L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'updated'"));
         Assert.Equal(100L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'after restart'"));
+        Assert.Equal(100L, await TestServer.Pg17.ScalarAsync<long>(_targetDb, "SELECT count(*) FROM t WHERE v = 'after second restart'"));
         await PgShiftProcess.RunAsync(["cleanup", .. args]);
     }
 
@@ -189,6 +198,18 @@ public sealed class ServerRestartTests : IAsyncLifetime
         finally
         {
             await TestServer.Pg15.DropDatabaseAsync(sourceDb);
+        }
+    }
+
+    /// <summary>Waits until the migrate process has started streaming <paramref name="sessions"/> times.</summary>
+    private static async Task WaitForStreamSessionsAsync(PgShiftBackground migrate, int sessions)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (migrate.Output.Split("Streaming changes of task").Length - 1 < sessions)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the stream did not start session {sessions}:\n{migrate.Output}");
+            Assert.False(migrate.HasExited, "migrate exited:\n" + migrate.Output);
+            await Task.Delay(100);
         }
     }
 
