@@ -39,6 +39,7 @@ try
 catch (TaskFailedException ex)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
+    Trace(ex);
     if (ex.Fix is not null)
     {
         Console.Error.WriteLine($"fix: {ex.Fix}");
@@ -48,6 +49,7 @@ catch (TaskFailedException ex)
 catch (PgShiftException ex)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
+    Trace(ex);
     if (ex.Fix is not null)
     {
         Console.Error.WriteLine($"fix: {ex.Fix}");
@@ -62,5 +64,15 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 catch (Exception ex)
 {
     Console.Error.WriteLine($"error: {Redactor.Redact(ex.Message)}");
+    Trace(ex);
     return ExitCodes.Error;
+}
+
+// PGSHIFT_TRACE=1: the error's causes and where they arose, for a bug report (redacted like every message).
+static void Trace(Exception ex)
+{
+    if (Environment.GetEnvironmentVariable("PGSHIFT_TRACE") == "1")
+    {
+        Console.Error.WriteLine(Redactor.Redact(ex.ToString()));
+    }
 }
