@@ -31,13 +31,15 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
                 await ExecAsync(target, $"TRUNCATE ONLY {plan.Target}", ct, tx);
             }
             var format = plan.Binary ? "binary" : "text";
+            // A table without columns still has rows (one empty line each): COPY without a column list carries them.
+            var noColumns = plan.StreamColumns.Count == 0;
             var sourceColumns = string.Join(", ", plan.SourceColumns.Select(Sql.Ident));
-            var targetColumns = string.Join(", ", plan.TargetColumns.Select(Sql.Ident));
+            var targetColumns = noColumns ? "" : $" ({string.Join(", ", plan.TargetColumns.Select(Sql.Ident))})";
             var copyOut = unit.Range is null
-                ? $"COPY {plan.Source} ({sourceColumns}) TO STDOUT (FORMAT {format})"
+                ? $"COPY {plan.Source}{(noColumns ? "" : $" ({sourceColumns})")} TO STDOUT (FORMAT {format})"
                 : $"COPY (SELECT {sourceColumns} FROM ONLY {plan.Source} WHERE {unit.Range}) TO STDOUT (FORMAT {format})";
-            var copyIn = $"COPY {plan.Target} ({targetColumns}) FROM STDIN (FORMAT {format}{(wholeTable ? ", FREEZE" : "")})";
-            if (plan.SourceColumns.Count > 0)
+            var copyIn = $"COPY {plan.Target}{targetColumns} FROM STDIN (FORMAT {format}{(wholeTable ? ", FREEZE" : "")})";
+            if (plan.SourceColumns.Count > 0 || noColumns)
             {
                 (rows, bytes) = plan.Binary
                     ? await PipeBinaryAsync(copyOut, copyIn, progress, ct)

@@ -96,15 +96,28 @@ public static class PostDataReader
             var name = r.GetString(2);
             var def = r.GetString(3).Replace($" ON {r.GetString(6)} ", $" ON {table} ", StringComparison.Ordinal);
             result.Add(new PostDataStatement(PostDataKind.Trigger, table, name, def, 0));
-            var state = r.GetString(4) switch { "D" => "DISABLE", "A" => "ENABLE ALWAYS", "R" => "ENABLE REPLICA", _ => null };
-            if (state is not null)
+            if (r.GetString(4) != "O")
             {
-                result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"ALTER TABLE {table} {state} TRIGGER {Sql.Ident(name)}", 0));
+                result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"ALTER TABLE {table} {EnableState(r.GetString(4))} TRIGGER {Sql.Ident(name)}", 0));
             }
             if (!r.IsDBNull(5))
             {
                 result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"COMMENT ON TRIGGER {Sql.Ident(name)} ON {table} IS {Sql.Literal(r.GetString(5))}", 0));
             }
+        }, ct);
+
+        // Rules are created before the data, without their enable state while a change stream follows (they would
+        // fire for the applied changes); the state is set here, at the cutover for a task that streams.
+        await QueryAsync(conn, """
+            SELECT n.nspname, c.relname, r.rulename, r.ev_enabled::text
+            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE r.ev_class = ANY(@oids) AND r.rulename <> '_RETURN'
+            ORDER BY r.ev_class, r.rulename
+            """, selected, r =>
+        {
+            var table = new QualifiedName(r.GetString(0), r.GetString(1));
+            result.Add(new PostDataStatement(PostDataKind.Other, table, r.GetString(2),
+                $"ALTER TABLE {table} {EnableState(r.GetString(3))} RULE {Sql.Ident(r.GetString(2))}", 0));
         }, ct);
 
         // Identity columns GENERATED ALWAYS on the source are created BY DEFAULT while a change stream follows.
@@ -121,6 +134,15 @@ public static class PostDataReader
         }, ct);
         return result;
     }
+
+    /// <summary>The ALTER TABLE words for a trigger's or rule's enable state (pg_trigger.tgenabled, pg_rewrite.ev_enabled).</summary>
+    public static string EnableState(string state) => state switch
+    {
+        "D" => "DISABLE",
+        "A" => "ENABLE ALWAYS",
+        "R" => "ENABLE REPLICA",
+        _ => "ENABLE",
+    };
 
     private static Task QueryAsync(NpgsqlConnection conn, string sql, uint[] rels, Action<NpgsqlDataReader> row, CancellationToken ct)
         => conn.ForEachRowAsync(sql, row, ct, rels);

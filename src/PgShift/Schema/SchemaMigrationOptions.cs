@@ -15,8 +15,9 @@ public sealed class SchemaMigrationOptions
     /// <summary>The task these objects belong to; its state on the target makes a re-run safe.</summary>
     public string TaskName { get; init; } = "default";
     /// <summary>
-    /// The change stream follows: triggers set ENABLE ALWAYS would fire again for applied changes, so they stay
-    /// plain ENABLE until the cutover sets them ALWAYS.
+    /// The change stream follows: triggers and rules set ENABLE ALWAYS or ENABLE REPLICA would fire again for the
+    /// applied changes, so they stay plain ENABLE (rules DISABLE, when the apply session cannot be a replica) until
+    /// the cutover sets the source's state.
     /// </summary>
     public bool StreamFollows { get; init; }
     /// <summary>The apply session cannot set session_replication_role: foreign keys and triggers wait for the cutover.</summary>

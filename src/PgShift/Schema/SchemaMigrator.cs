@@ -96,9 +96,7 @@ public sealed class SchemaMigrator(ILogger logger)
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
-            tables = options.KnownTables is { } known
-                ? reader.SelectedTables.Where(kv => known.Contains(kv.Value.ToString())).ToDictionary(kv => kv.Key, kv => kv.Value)
-                : reader.SelectedTables;
+            tables = options.KnownTables is { } known ? reader.SelectedTablesAmong(known) : reader.SelectedTables;
             statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
             deparsed = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var schema in options.Mapping.Schemas.Keys)
@@ -116,8 +114,12 @@ public sealed class SchemaMigrator(ILogger logger)
         foreach (var s in statements)
         {
             var isTriggerStatement = s.Kind == PostDataKind.Trigger || s.Kind == PostDataKind.Other && s.Sql.Contains(" TRIGGER ", StringComparison.Ordinal);
+            // Enable states that would make a trigger or rule fire for the applied changes wait for the cutover.
+            var firesForStream = s.Kind == PostDataKind.Other && s.Sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal)
+                && (s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal) || s.Sql.Contains(" ENABLE REPLICA TRIGGER ", StringComparison.Ordinal)
+                    || s.Sql.Contains(" RULE ", StringComparison.Ordinal));
             if (options.DeferForeignKeysAndTriggers && (s.Kind == PostDataKind.ForeignKey || isTriggerStatement)
-                || options.StreamFollows && (s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal) || s.Sql.EndsWith(" SET GENERATED ALWAYS", StringComparison.Ordinal)))
+                || options.StreamFollows && (firesForStream || s.Sql.EndsWith(" SET GENERATED ALWAYS", StringComparison.Ordinal)))
             {
                 continue;
             }

@@ -109,6 +109,28 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         }
     }
 
+    /// <summary>
+    /// The selected tables whose names are in <paramref name="known"/>, and the partitioned tables above them (which
+    /// hold no rows, so the copy never records them, but own keys, identity and serial sequences, and triggers).
+    /// </summary>
+    public Dictionary<uint, QualifiedName> SelectedTablesAmong(IReadOnlySet<string> known)
+    {
+        var keep = new HashSet<uint>();
+        foreach (var (oid, name) in SelectedTables)
+        {
+            if (!known.Contains(name.ToString()))
+            {
+                continue;
+            }
+            var o = oid;
+            while (keep.Add(o) && _partitionParent.TryGetValue(o, out var parent))
+            {
+                o = parent;
+            }
+        }
+        return SelectedTables.Where(kv => keep.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
     private bool SchemaSelected(string schema) => options.Selection.IncludesSchema(schema);
 
     private SchemaObject Add(string key, ObjectKind kind, string schema, string name, string display)
@@ -691,10 +713,16 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
             var table = Sql.Qualified(r.GetString(1), r.GetString(2));
             var o = Add($"rule:{r.GetFieldValue<uint>(0)}", ObjectKind.Rule, r.GetString(1), r.GetString(3), $"rule {Sql.Ident(r.GetString(3))} on {table}");
             o.Statements.Add(r.GetString(4).Trim().TrimEnd(';'));
-            var state = r.GetString(6) switch { "D" => "DISABLE", "A" => "ENABLE ALWAYS", "R" => "ENABLE REPLICA", _ => null };
-            if (state is not null)
+            // While a change stream follows, a rule must not fire for the applied changes: one set ALWAYS or REPLICA
+            // fires for the replica apply session, and any enabled one when the session cannot be a replica. It stays
+            // ENABLE (origin) or DISABLE until the post-data phase at the cutover sets the source's state.
+            var state = r.GetString(6);
+            var created = !options.StreamFollows ? state
+                : options.DeferForeignKeysAndTriggers || state == "D" ? "D"
+                : "O";
+            if (created != "O")
             {
-                o.Statements.Add($"ALTER TABLE {table} {state} RULE {Sql.Ident(r.GetString(3))}");
+                o.Statements.Add($"ALTER TABLE {table} {PostDataReader.EnableState(created)} RULE {Sql.Ident(r.GetString(3))}");
             }
             o.DependsOn.Add($"rel:{rel}");
         }, ct);

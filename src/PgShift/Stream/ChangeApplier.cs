@@ -229,7 +229,8 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     /// <summary>Folding for a table: by its key; for REPLICA IDENTITY FULL, runs of inserts only; none where something fires.</summary>
     private NetChanges? FoldingFor(RelationEvent r, StreamTable table)
     {
-        if (options.FoldRows <= 0 || !table.Foldable || r.Columns.Count != table.Columns.Count)
+        // A table without a column on the target has nothing to unnest: its inserts go one by one (DEFAULT VALUES).
+        if (options.FoldRows <= 0 || !table.Foldable || r.Columns.Count != table.Columns.Count || table.TargetColumns.All(c => c is null))
         {
             return null;
         }
@@ -293,7 +294,8 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             return;
         }
-        if (identity is not null && whereMask == 0)
+        // With REPLICA IDENTITY FULL and no column on the target (a table without columns), every row is the same.
+        if (identity is not null && whereMask == 0 && !full)
         {
             throw new PgShiftException($"A change to {table.Source} carries no key to find its row on the target.",
                 $"Give the table a primary key or REPLICA IDENTITY FULL on the source (ALTER TABLE {table.Source} REPLICA IDENTITY FULL).");
@@ -397,7 +399,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                     values.Add(Next());
                 }
             }
-            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) OVERRIDING SYSTEM VALUE VALUES ({string.Join(", ", values)})");
+            sb.Append(cols.Count == 0
+                ? $"INSERT INTO {table.Target} DEFAULT VALUES"
+                : $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) OVERRIDING SYSTEM VALUE VALUES ({string.Join(", ", values)})");
             if (options.Conflicts == ConflictPolicy.Ignore)
             {
                 sb.Append(" ON CONFLICT DO NOTHING");
@@ -417,25 +421,54 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             }
         }
         var conditions = new List<string>();
+        var sameText = new List<string>();
         for (var i = 0; i < table.Columns.Count; i++)
         {
             if (table.TargetColumns[i] is not { } col || !(full || relation.Message.Columns[i].IsKey) || identity![i].Unchanged)
             {
                 continue;
             }
-            conditions.Add(identity[i].Text is null ? $"{Sql.Ident(col)} IS NULL"
-                : table.Columns[i].HasEquality ? $"{Sql.Ident(col)} = {Next()}"
-                : $"{Sql.Ident(col)}::text = {Next()}::text");
+            if (identity[i].Text is null)
+            {
+                conditions.Add($"{Sql.Ident(col)} IS NULL");
+                continue;
+            }
+            var p = Next();
+            // Text forms are compared as the target prints the value (the value parsed into the column's type, then
+            // printed), so that an input the type normalises (an XML declaration, a json's spacing) still matches.
+            var printed = table.TargetTypes.Count > i && table.TargetTypes[i] is { } type ? $"{p}::{type}::text" : $"{p}::text";
+            if (!table.Columns[i].HasEquality)
+            {
+                conditions.Add($"{Sql.Ident(col)}::text = {printed}");
+            }
+            else
+            {
+                conditions.Add($"{Sql.Ident(col)} = {p}");
+                if (full && !TextExactEquality.Contains(table.Columns[i].TypeOid))
+                {
+                    sameText.Add($"({Sql.Ident(col)}::text = {printed})::int");
+                }
+            }
         }
-        var where = string.Join(" AND ", conditions);
+        // A table without columns (or with every column excluded) has only identical rows.
+        var where = conditions.Count == 0 ? "true" : string.Join(" AND ", conditions);
         if (full)
         {
-            where = $"ctid = (SELECT ctid FROM {table.Target} WHERE {where} LIMIT 1)";
+            // Of the rows that are equal, one whose values print the same as the source's: = holds for 0 and -0,
+            // 1.0 and 1.00, 'a' and 'A' in citext, which are different rows to the application.
+            var prefer = sameText.Count == 0 ? "" : $" ORDER BY {string.Join(" + ", sameText)} DESC";
+            where = $"ctid = (SELECT ctid FROM {table.TargetOnly} WHERE {where}{prefer} LIMIT 1)";
         }
         return kind == RowChangeKind.Update
-            ? $"UPDATE {table.Target} SET {string.Join(", ", sets)} WHERE {where}"
-            : $"DELETE FROM {table.Target} WHERE {where}";
+            ? $"UPDATE {table.TargetOnly} SET {string.Join(", ", sets)} WHERE {where}"
+            : $"DELETE FROM {table.TargetOnly} WHERE {where}";
     }
+
+    /// <summary>
+    /// Built-in types whose equality holds only for values that print alike (bool, integers, oid, text, varchar, name,
+    /// "char", bytea, uuid, date, time, timestamp, timestamptz): for these, = alone finds the very row.
+    /// </summary>
+    private static readonly HashSet<uint> TextExactEquality = [16, 17, 18, 19, 20, 21, 23, 25, 26, 1043, 1082, 1083, 1114, 1184, 2950];
 
     private static void AddParam(NpgsqlBatchCommand cmd, string? text)
         // Unknown-typed text: the target parses it into the column's type, as it would a literal.

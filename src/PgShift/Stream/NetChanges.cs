@@ -222,13 +222,13 @@ internal sealed class NetChanges(StreamTable table, IReadOnlyList<int> keyColumn
     private string KeyMatch(IReadOnlyList<int> columns)
         => string.Join(" AND ", keyColumns.Select(k => $"t.{Sql.Ident(table.TargetColumns[k]!)} = {Value(columns, k)}"));
 
-    private string DeleteSql(List<int> columns) => $"DELETE FROM {table.Target} AS t USING {Unnest(columns)} WHERE {KeyMatch(columns)}";
+    private string DeleteSql(List<int> columns) => $"DELETE FROM {table.TargetOnly} AS t USING {Unnest(columns)} WHERE {KeyMatch(columns)}";
 
     private string UpdateSql(List<int> setColumns)
     {
         var columns = keyColumns.Concat(setColumns).ToList();
         var sets = setColumns.Select(i => $"{Sql.Ident(table.TargetColumns[i]!)} = {Value(columns, i)}");
-        return $"UPDATE {table.Target} AS t SET {string.Join(", ", sets)} FROM {Unnest(columns)} WHERE {KeyMatch(columns)}";
+        return $"UPDATE {table.TargetOnly} AS t SET {string.Join(", ", sets)} FROM {Unnest(columns)} WHERE {KeyMatch(columns)}";
     }
 
     private string InsertSql(List<int> columns, ConflictPolicy conflicts)

@@ -24,6 +24,14 @@ public sealed class StreamTable
     /// session (no trigger, foreign-key check or rule, on the table or its partitions) and every column has a known type.
     /// </summary>
     public bool Foldable { get; init; }
+    /// <summary>The target table is partitioned (its rows are in its partitions), not a table that may have inheritance children.</summary>
+    public bool TargetPartitioned { get; init; }
+
+    /// <summary>
+    /// The target table as UPDATE and DELETE name it: with ONLY, so that rows of inheritance children, which have
+    /// changes of their own, are never touched (ONLY on a partitioned table would touch no row at all).
+    /// </summary>
+    public string TargetOnly => TargetPartitioned ? Target.ToString() : "ONLY " + Target;
 
     /// <summary>Reads the tables of a task from its copy state on the target and their columns from the source.</summary>
     public static async Task<Dictionary<QualifiedName, StreamTable>> LoadAsync(NpgsqlConnection source, NpgsqlConnection target, string task,
@@ -46,6 +54,7 @@ public sealed class StreamTable
             QualifiedName name = default;
             var columns = new List<(string, uint, bool)>();
             var unlogged = false;
+            var exists = false;
             await using var cmd = new NpgsqlCommand($"""
                 SELECT n.nspname, c.relname, c.relpersistence = 'u', a.attname, a.atttypid,
                        -- Compared with = when the type has a default equality opclass; arrays and composites, json, xml,
@@ -57,8 +66,9 @@ public sealed class StreamTable
                                   OR (oc.opcintype = 'anyenum'::regtype AND t.typtype = 'e')
                                   OR (oc.opcintype = 'anyrange'::regtype AND t.typtype = 'r')))
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped {generated}
-                JOIN pg_type t ON t.oid = a.atttypid
+                -- A table without columns (CREATE TABLE t ()) still exists: one row, with no column.
+                LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped {generated}
+                LEFT JOIN pg_type t ON t.oid = a.atttypid
                 WHERE c.oid = @rel::regclass
                 ORDER BY a.attnum
                 """, source);
@@ -67,12 +77,16 @@ public sealed class StreamTable
             {
                 while (await rd.ReadAsync(ct))
                 {
+                    exists = true;
                     name = new QualifiedName(rd.GetString(0), rd.GetString(1));
                     unlogged = rd.GetBoolean(2);
-                    columns.Add((rd.GetString(3), rd.GetFieldValue<uint>(4), rd.GetBoolean(5)));
+                    if (!rd.IsDBNull(3))
+                    {
+                        columns.Add((rd.GetString(3), rd.GetFieldValue<uint>(4), rd.GetBoolean(5)));
+                    }
                 }
             }
-            if (columns.Count == 0)
+            if (!exists)
             {
                 throw new PgShiftException($"The source table {sourceText} of task {task} no longer exists.",
                     "A table dropped on the source during the migration cannot be followed; cut over without it or start the task again.");
@@ -91,7 +105,7 @@ public sealed class StreamTable
             }
             var targetName = mapping.MapTable(name);
             var targetColumns = columns.Select(c => excluded.Excludes(name, c.Item1) ? null : mapping.MapColumn(name, c.Item1)).ToList();
-            var (types, fires) = await ReadTargetAsync(target, targetName, ct);
+            var (types, fires, partitioned) = await ReadTargetAsync(target, targetName, ct);
             var targetTypes = targetColumns.Select(c => c is null ? null : types.GetValueOrDefault(c)).ToList();
             result[name] = new StreamTable
             {
@@ -102,6 +116,7 @@ public sealed class StreamTable
                 SyncLsn = lsn,
                 Unlogged = unlogged,
                 TargetTypes = targetTypes,
+                TargetPartitioned = partitioned,
                 Foldable = !fires && columns.Count <= 64 && targetColumns.Zip(targetTypes).All(c => c.First is null || c.Second is not null),
             };
         }
@@ -109,7 +124,7 @@ public sealed class StreamTable
     }
 
     /// <summary>The target table's column types, and whether a trigger or rule on it (or its partitions) fires for this session.</summary>
-    private static async Task<(Dictionary<string, string> Types, bool Fires)> ReadTargetAsync(NpgsqlConnection target, QualifiedName table, CancellationToken ct)
+    private static async Task<(Dictionary<string, string> Types, bool Fires, bool Partitioned)> ReadTargetAsync(NpgsqlConnection target, QualifiedName table, CancellationToken ct)
     {
         var types = new Dictionary<string, string>(StringComparer.Ordinal);
         await using (var cmd = new NpgsqlCommand("""
@@ -137,11 +152,14 @@ public sealed class StreamTable
             SELECT EXISTS (SELECT 1 FROM pg_trigger, role WHERE tgrelid IN (SELECT oid FROM tree)
                            AND (tgenabled = 'A' OR tgenabled = CASE WHEN replica THEN 'R' ELSE 'O' END))
                 OR EXISTS (SELECT 1 FROM pg_rewrite, role WHERE ev_class IN (SELECT oid FROM tree) AND rulename <> '_RETURN'
-                           AND (ev_enabled = 'A' OR ev_enabled = CASE WHEN replica THEN 'R' ELSE 'O' END))
+                           AND (ev_enabled = 'A' OR ev_enabled = CASE WHEN replica THEN 'R' ELSE 'O' END)),
+                (SELECT relkind = 'p' FROM pg_class WHERE oid = @rel::regclass)
             """, target))
         {
             cmd.Parameters.AddWithValue("rel", table.ToString());
-            return (types, await cmd.ExecuteScalarAsync(ct) is true);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            await rd.ReadAsync(ct);
+            return (types, rd.GetBoolean(0), rd.GetBoolean(1));
         }
     }
 }

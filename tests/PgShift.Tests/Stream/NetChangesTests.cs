@@ -51,7 +51,7 @@ public class NetChangesTests
         net.TryAdd(RowChangeKind.Update, null, RowKeepingBig("2", "x"));
         net.TryAdd(RowChangeKind.Delete, [V("2"), ColumnValue.Null, ColumnValue.Null], null);
         var s = Assert.Single(Drain(net));
-        Assert.Equal("""DELETE FROM "app"."T 2" AS t USING unnest($1::text[]) AS v(c0) WHERE t."id" = v.c0::integer""", s.Sql);
+        Assert.Equal("""DELETE FROM ONLY "app"."T 2" AS t USING unnest($1::text[]) AS v(c0) WHERE t."id" = v.c0::integer""", s.Sql);
         Assert.Equal(new[] { "2" }, s.Values[0]);
     }
 
@@ -66,8 +66,8 @@ public class NetChangesTests
         var drained = Drain(net);
         Assert.Equal(4, drained.Count);
         Assert.StartsWith("DELETE", drained[0].Sql, StringComparison.Ordinal);
-        Assert.Equal("""UPDATE "app"."T 2" AS t SET "v" = v.c1::text FROM unnest($1::text[], $2::text[]) AS v(c0, c1) WHERE t."id" = v.c0::integer""", drained[1].Sql);
-        Assert.Equal("""UPDATE "app"."T 2" AS t SET "v" = v.c1::text, "Big" = v.c2::text FROM unnest($1::text[], $2::text[], $3::text[]) AS v(c0, c1, c2) WHERE t."id" = v.c0::integer""", drained[2].Sql);
+        Assert.Equal("""UPDATE ONLY "app"."T 2" AS t SET "v" = v.c1::text FROM unnest($1::text[], $2::text[]) AS v(c0, c1) WHERE t."id" = v.c0::integer""", drained[1].Sql);
+        Assert.Equal("""UPDATE ONLY "app"."T 2" AS t SET "v" = v.c1::text, "Big" = v.c2::text FROM unnest($1::text[], $2::text[], $3::text[]) AS v(c0, c1, c2) WHERE t."id" = v.c0::integer""", drained[2].Sql);
         Assert.StartsWith("INSERT", drained[3].Sql, StringComparison.Ordinal);
         Assert.Equal(new[] { "new" }, drained[3].Values[1]);
     }
