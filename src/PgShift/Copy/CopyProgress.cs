@@ -36,12 +36,23 @@ public sealed class TableProgress(QualifiedName table, long estimatedBytes, long
 /// <summary>The whole copy phase's progress.</summary>
 public sealed class CopyProgress
 {
-    public List<TableProgress> Tables { get; } = new();
-    public DateTime StartedAt { get; } = DateTime.UtcNow;
+    private volatile IReadOnlyList<TableProgress> _tables = [];
+
+    /// <summary>The tables of the current run; a display reads a list that is never changed once published.</summary>
+    public IReadOnlyList<TableProgress> Tables => _tables;
+    public DateTime StartedAt { get; private set; } = DateTime.UtcNow;
     public DateTime? FinishedAt { get; set; }
     public long Rows => Tables.Sum(t => t.Rows);
     public long Bytes => Tables.Sum(t => t.Bytes);
     public long EstimatedBytes => Tables.Sum(t => Math.Max(t.EstimatedBytes, t.Bytes));
     public double Seconds => ((FinishedAt ?? DateTime.UtcNow) - StartedAt).TotalSeconds;
     public double MegabytesPerSecond => Seconds > 0 ? Bytes / 1048576.0 / Seconds : 0;
+
+    /// <summary>Starts a run over these tables (a copy resumed in the same process starts again).</summary>
+    public void Begin(IReadOnlyList<TableProgress> tables)
+    {
+        StartedAt = DateTime.UtcNow;
+        FinishedAt = null;
+        _tables = tables;
+    }
 }

@@ -74,10 +74,7 @@ public sealed class FullCopier(ILogger logger)
         await CopyState.RegisterAsync(target, options.TaskName, plans, ct);
         var done = await CopyState.DoneAsync(target, options.TaskName, ct);
         var pending = plans.Where(p => !done.Contains(p.SourceKey)).ToList();
-        foreach (var p in plans)
-        {
-            Progress.Tables.Add(new TableProgress(p.Source, p.EstimatedBytes, p.EstimatedRows) { Skipped = done.Contains(p.SourceKey) });
-        }
+        Progress.Begin(plans.Select(p => new TableProgress(p.Source, p.EstimatedBytes, p.EstimatedRows) { Skipped = done.Contains(p.SourceKey) }).ToList());
         var progressByTable = Progress.Tables.ToDictionary(t => t.Table.ToString(), StringComparer.Ordinal);
         foreach (var skipped in Progress.Tables.Where(t => t.Skipped))
         {
@@ -100,8 +97,11 @@ public sealed class FullCopier(ILogger logger)
         }
 
         // The first run's tables are copied from the task slot's snapshot; a resumed run's from a fresh one.
-        await using var snapshot = _slotSnapshot ?? (options.Incremental
-            ? await ExportedSnapshot.FromNewSlotAsync(options.Source, $"{TaskName.SlotName(options.TaskName)}_resume_{Environment.ProcessId}", temporary: true, ct)
+        // The task slot's snapshot serves one run only: a run resumed in the same process takes a fresh one.
+        var slotSnapshot = _slotSnapshot;
+        _slotSnapshot = null;
+        await using var snapshot = slotSnapshot ?? (options.Incremental
+            ? await ExportedSnapshot.FromNewSlotAsync(options.Source, TaskName.TemporarySlotName(options.TaskName, "resume"), temporary: true, ct)
             : await ExportedSnapshot.FromTransactionAsync(options.Source, ct));
         logger.LogInformation("Copying {Count} tables from snapshot {Snapshot} at {Lsn}", pending.Count, snapshot.Name, snapshot.Lsn);
         // No table locks are held across the copy: a worker queued behind an application's TRUNCATE that waits

@@ -143,7 +143,7 @@ public sealed class MigrationTask(ILogger logger)
                     overlapped = new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), copyFailed.Token, ready.Reader);
                     try
                     {
-                        result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), work);
+                        result.Copy = await CopyAsync(options, work);
                         ready.Writer.TryComplete();
                     }
                     catch (Exception ex)
@@ -165,7 +165,7 @@ public sealed class MigrationTask(ILogger logger)
                 }
                 else
                 {
-                    result.Copy = await Copier.RunAsync(options.CopyOptions(options.Incremental), work);
+                    result.Copy = await CopyAsync(options, work);
                 }
             }
             if (postDataDue && overlapped is null)
@@ -225,6 +225,51 @@ public sealed class MigrationTask(ILogger logger)
             throw new TaskFailedException($"Task {options.TaskName} failed: {ex.Message}",
                 (ex as PgShiftException)?.Fix ?? "See the error; 'pgshift migrate' resumes the task once its cause is fixed.", ex);
         }
+    }
+
+    /// <summary>
+    /// The full copy, resumed in this process when it failed for a reason that waiting fixes: a lost connection, or a
+    /// source restart that took the exported snapshot along with the connection holding it. Tables already copied stay;
+    /// the others are emptied and copied again from a fresh snapshot whose point becomes their sync LSN (as when a
+    /// killed process resumes), until the retry window closes.
+    /// </summary>
+    private async Task<FullCopyResult> CopyAsync(MigrationOptions options, CancellationToken ct)
+    {
+        DateTimeOffset? firstFailure = null;
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                return await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && CopyCanResume(ex, options))
+            {
+                firstFailure ??= DateTimeOffset.UtcNow;
+                var deadline = firstFailure.Value + options.RetryWindow;
+                if (DateTimeOffset.UtcNow + delay > deadline)
+                {
+                    throw;
+                }
+                logger.LogWarning("The copy was interrupted: {Error} Resuming in {Delay:0}s (until {Deadline:u}): the tables not yet copied are copied again from a new snapshot",
+                    Redactor.Redact(ex.Message), delay.TotalSeconds, deadline);
+                await Task.Delay(delay, ct);
+                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(30).Ticks, delay.Ticks * 2));
+            }
+        }
+    }
+
+    private static bool CopyCanResume(Exception ex, MigrationOptions options)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            // "invalid snapshot identifier": the connection that exported it is gone.
+            if (e is PostgresException { SqlState: "22023" } pe && pe.MessageText.Contains("snapshot", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return ConnectionFailure.From(ex, options.Source).IsTransient;
     }
 
     /// <summary>Polls the task's stop request until <paramref name="end"/>; cancels <paramref name="stop"/> when there is one.</summary>

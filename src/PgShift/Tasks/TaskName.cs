@@ -40,6 +40,19 @@ public static partial class TaskName
 
     public static string SlotName(string task) => Prefix + task;
 
+    private static int _temporarySlots;
+
+    /// <summary>
+    /// A temporary slot of this process for the task (a resumed copy's snapshot, a verify's): unique in the process,
+    /// and within PostgreSQL's 63-byte limit however long the task's name is.
+    /// </summary>
+    public static string TemporarySlotName(string task, string purpose)
+    {
+        var unique = $"{purpose}_{Environment.ProcessId}_{Interlocked.Increment(ref _temporarySlots)}";
+        var name = $"{Prefix}{task}_{unique}";
+        return name.Length <= 63 ? name : $"{Prefix}{unique}_{task}"[..63];
+    }
+
     public static string PublicationName(string task) => Prefix + task;
 
     [GeneratedRegex("^[a-z_][a-z0-9_]*$")]

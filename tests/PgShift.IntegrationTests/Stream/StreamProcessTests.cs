@@ -151,6 +151,36 @@ public sealed class ServerRestartTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Source_restart_during_the_copy_is_resumed_in_the_same_process_from_a_new_snapshot()
+    {
+        var source = $"host=127.0.0.1 port={_port} user=postgres dbname=postgres";
+        _targetDb = await TestServer.Pg17.CreateDatabaseAsync("crestart");
+        var tables = Enumerable.Range(1, 8).Select(i => $"c{i}").ToArray();
+        await ExecAsync(string.Join("\n", tables.Select(t =>
+            $"CREATE TABLE {t} (id int PRIMARY KEY, v text); INSERT INTO {t} SELECT g, md5(g::text) FROM generate_series(1, 400000) g;")));
+        // One job: the tables are copied one after the other, and the restart comes while the first ones are done.
+        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "crestart", "--retry-window", "2m" };
+        await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--jobs", "1", .. args]);
+        await migrate.WaitForAsync("Copied \"public\".", TimeSpan.FromMinutes(2));
+        await ServersAsync("restart", "pg15");
+        await ExecAsync("UPDATE c1 SET v = 'after restart' WHERE id <= 100; DELETE FROM c8 WHERE id <= 50; INSERT INTO c5 VALUES (400001, 'new')");
+        await migrate.WaitForAsync("stream:", TimeSpan.FromMinutes(3));
+        await ExecAsync("UPDATE c2 SET v = 'streamed' WHERE id % 1000 = 0");
+
+        await CutOverAsync(args, migrate);
+        Assert.Contains("The copy was interrupted", migrate.Output, StringComparison.Ordinal);
+        await using var conn = new Npgsql.NpgsqlConnection($"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres");
+        await conn.OpenAsync();
+        foreach (var t in tables)
+        {
+            var rows = $"SELECT count(*) || ':' || md5(string_agg(id || v, ',' ORDER BY id)) FROM {t}";
+            await using var cmd = new Npgsql.NpgsqlCommand(rows, conn);
+            Assert.Equal((string?)await cmd.ExecuteScalarAsync(), await TestServer.Pg17.ScalarAsync<string>(_targetDb, rows));
+        }
+        await PgShiftProcess.RunAsync(["cleanup", .. args]);
+    }
+
+    [Fact]
     public async Task Target_restart_while_batches_are_applied_is_retried_and_nothing_is_lost_or_repeated()
     {
         // Here the server of this class is the target; the source is the shared PostgreSQL 15.
