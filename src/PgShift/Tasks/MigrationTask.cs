@@ -71,8 +71,43 @@ public sealed class MigrationTask(ILogger logger)
     /// <summary>Raised when the task enters a phase: schema, copy, post-data, stream, cutover, finished, stopped.</summary>
     public event Action<string>? PhaseChanged;
 
+    /// <summary>The phase the task is in (null before it starts).</summary>
+    private string? _phase;
+
     /// <param name="cutover">Stream until caught up, then cut over (pgshift cutover when no migrate process runs).</param>
     public async Task<MigrationResult> RunAsync(MigrationOptions options, bool cutover, CancellationToken ct)
+    {
+        // The copy and the stream retry lost connections themselves; the schema phases and the cutover's steps commit
+        // object by object, so after a lost connection the task resumes from its state, as a killed process would.
+        DateTimeOffset? firstFailure = null;
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            _phase = null;
+            try
+            {
+                return await RunOnceAsync(options, cutover, ct);
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested && (firstFailure is not null || _phase is "schema" or "post-data" or "cutover")
+                && (ex is TaskFailedException ? ex.InnerException : ex) is { } cause
+                && cause is not (OperationCanceledException or PgShiftException { InnerException: null })
+                && ConnectionFailure.From(cause, options.Target).IsTransient)
+            {
+                firstFailure ??= DateTimeOffset.UtcNow;
+                var deadline = firstFailure.Value + options.RetryWindow;
+                if (DateTimeOffset.UtcNow + delay > deadline)
+                {
+                    throw;
+                }
+                logger.LogWarning("Task {Task} was interrupted in its {Phase} phase: {Error} Resuming in {Delay:0}s (until {Deadline:u})",
+                    options.TaskName, _phase, Redactor.Redact(cause.Message), delay.TotalSeconds, deadline);
+                await Task.Delay(delay, ct);
+                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(30).Ticks, delay.Ticks * 2));
+            }
+        }
+    }
+
+    private async Task<MigrationResult> RunOnceAsync(MigrationOptions options, bool cutover, CancellationToken ct)
     {
         var result = new MigrationResult();
         await using var taskLock = await TaskControl.LockAsync(options.Target, options.TaskName, ct);
@@ -101,6 +136,7 @@ public sealed class MigrationTask(ILogger logger)
         }
         async Task Phase(string phase)
         {
+            _phase = phase;
             await TaskState.SetPhaseAsync(state, options.TaskName, options.Source.ToString(), phase, ct);
             PhaseChanged?.Invoke(phase);
         }

@@ -181,6 +181,53 @@ public sealed class ServerRestartTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Target_restart_while_indexes_are_built_is_resumed_by_the_running_task()
+    {
+        // Here the server of this class is the target; the source is the shared PostgreSQL 15.
+        var sourceDb = await TestServer.Pg15.CreateDatabaseAsync("pdrestart");
+        try
+        {
+            await TestServer.Pg15.ExecuteAsync(sourceDb, "CREATE TABLE big (id int PRIMARY KEY, a text, b text, n int)");
+            for (var from = 0; from < 1_500_000; from += 250_000)
+            {
+                await TestServer.Pg15.ExecuteAsync(sourceDb, $"INSERT INTO big SELECT g, md5(g::text), md5((g * 7)::text), g % 1000 FROM generate_series({from + 1}, {from + 250_000}) g");
+            }
+            foreach (var index in new[] { "big_a ON big (a)", "big_b ON big (b, a)", "big_n ON big (n, b)" })
+            {
+                await TestServer.Pg15.ExecuteAsync(sourceDb, "CREATE INDEX " + index);
+            }
+            var target = $"host=127.0.0.1 port={_port} user=postgres dbname=postgres";
+            var args = new[] { "--source", TestServer.Pg15.KeywordValue(sourceDb), "--target", target, "--task", "pdrestart", "--retry-window", "2m" };
+            await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
+            // The key is built first; the three indexes (seconds each) are being built when the target restarts.
+            await migrate.WaitForAsync("Built constraint", TimeSpan.FromMinutes(3));
+            await ServersAsync("restart", "pg15");
+            await migrate.WaitForAsync("stream:", TimeSpan.FromMinutes(3));
+            await TestServer.Pg15.ExecuteAsync(sourceDb, "UPDATE big SET n = -1 WHERE id <= 100; DELETE FROM big WHERE id > 1499990");
+
+            await CutOverAsync(args, migrate);
+            Assert.Contains("was interrupted in its post-data phase", migrate.Output, StringComparison.Ordinal);
+            await using var conn = new Npgsql.NpgsqlConnection($"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres");
+            await conn.OpenAsync();
+            const string indexes = "SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY indexrelid::regclass::text) FROM pg_index WHERE indrelid = 'big'::regclass AND indisvalid";
+            await using (var cmd = new Npgsql.NpgsqlCommand(indexes, conn))
+            {
+                Assert.Equal("big_a,big_b,big_n,big_pkey", (string?)await cmd.ExecuteScalarAsync());
+            }
+            const string rows = "SELECT count(*) || ':' || sum(n) || ':' || md5(string_agg(id || a || b, ',' ORDER BY id)) FROM big";
+            await using (var cmd = new Npgsql.NpgsqlCommand(rows, conn))
+            {
+                Assert.Equal(await TestServer.Pg15.ScalarAsync<string>(sourceDb, rows), (string?)await cmd.ExecuteScalarAsync());
+            }
+            await PgShiftProcess.RunAsync(["cleanup", .. args]);
+        }
+        finally
+        {
+            await TestServer.Pg15.DropDatabaseAsync(sourceDb);
+        }
+    }
+
+    [Fact]
     public async Task Target_restart_while_batches_are_applied_is_retried_and_nothing_is_lost_or_repeated()
     {
         // Here the server of this class is the target; the source is the shared PostgreSQL 15.
