@@ -159,6 +159,10 @@ public sealed class StreamRunner(ILogger logger)
         }
         await CheckSlotAsync(source, slotName, ct);
         var tables = await StreamTable.LoadAsync(source, target, options.TaskName, options.Mapping, options.ExcludedColumns, ct);
+        foreach (var dropped in tables.Values.Where(t => t.DroppedOnSource))
+        {
+            logger.LogWarning("Table {Table} no longer exists on the source: the changes made before it was dropped are applied, and the target keeps it", dropped.Source);
+        }
 
         var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream"))
         {

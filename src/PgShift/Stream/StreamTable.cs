@@ -24,6 +24,8 @@ public sealed class StreamTable
     /// session (no trigger, foreign-key check or rule, on the table or its partitions) and every column has a known type.
     /// </summary>
     public bool Foldable { get; init; }
+    /// <summary>The table no longer exists on the source: only changes made before it was dropped arrive.</summary>
+    public bool DroppedOnSource { get; init; }
     /// <summary>The target table is partitioned (its rows are in its partitions), not a table that may have inheritance children.</summary>
     public bool TargetPartitioned { get; init; }
 
@@ -69,7 +71,7 @@ public sealed class StreamTable
                 -- A table without columns (CREATE TABLE t ()) still exists: one row, with no column.
                 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped {generated}
                 LEFT JOIN pg_type t ON t.oid = a.atttypid
-                WHERE c.oid = @rel::regclass
+                WHERE c.oid = to_regclass(@rel)
                 ORDER BY a.attnum
                 """, source);
             cmd.Parameters.AddWithValue("rel", sourceText);
@@ -86,10 +88,20 @@ public sealed class StreamTable
                     }
                 }
             }
+            var dropped = false;
             if (!exists)
             {
-                throw new PgShiftException($"The source table {sourceText} of task {task} no longer exists.",
-                    "A table dropped on the source during the migration cannot be followed; cut over without it or start the task again.");
+                if (copiedColumns is null)
+                {
+                    throw new PgShiftException($"The source table {sourceText} of task {task} no longer exists, and the task did not record its columns.",
+                        "Start the task again (pgshift cleanup, empty the target, pgshift migrate).");
+                }
+                // Dropped on the source (a retention job dropping an old partition, say): the changes made before the drop
+                // still arrive, described by the columns recorded at the copy. Without the catalog, values are compared
+                // by their text; the cutover says that the table stays on the target.
+                dropped = true;
+                var parts = QualifiedNameParser.Split(sourceText);
+                name = new QualifiedName(parts[0], parts[1]);
             }
             if (copiedColumns is not null)
             {
@@ -117,6 +129,7 @@ public sealed class StreamTable
                 Unlogged = unlogged,
                 TargetTypes = targetTypes,
                 TargetPartitioned = partitioned,
+                DroppedOnSource = dropped,
                 Foldable = !fires && columns.Count <= 64 && targetColumns.Zip(targetTypes).All(c => c.First is null || c.Second is not null),
             };
         }

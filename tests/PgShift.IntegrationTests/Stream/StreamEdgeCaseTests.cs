@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
@@ -9,7 +10,8 @@ namespace PgShift.IntegrationTests.Stream;
 /// Schemas where the obvious statement changes the wrong row or fires something: REPLICA IDENTITY FULL rows that
 /// = calls equal but that differ (0 and -0, 1.0 and 1.00, citext case, jsonb scale, interval units), inheritance
 /// parents whose children have rows of their own, triggers and rules enabled REPLICA or ALWAYS, sequences owned by
-/// partitioned tables, and a table without columns. After the cutover every row is compared.
+/// partitioned tables, a table without columns, and tables dropped on the source while the task streams. After the
+/// cutover every row is compared.
 /// </summary>
 public abstract class StreamEdgeCaseTestsBase(TestServer source, TestServer target) : FreshDatabases
 {
@@ -69,6 +71,14 @@ public abstract class StreamEdgeCaseTestsBase(TestServer source, TestServer targ
         INSERT INTO e_pid (k) VALUES (5);
         INSERT INTO e_pser (k) VALUES (1);
 
+        CREATE TABLE e_log (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE e_log_2024 PARTITION OF e_log FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        CREATE TABLE e_log_2025 PARTITION OF e_log FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        INSERT INTO e_log SELECT g, date '2024-06-01', 'old' FROM generate_series(1, 10) g;
+        INSERT INTO e_log SELECT g, date '2025-06-01', 'new' FROM generate_series(1, 10) g;
+        CREATE TABLE e_gone (id int PRIMARY KEY, v text);
+        INSERT INTO e_gone VALUES (1, 'a');
+
         CREATE TABLE e_zero ();
         ALTER TABLE e_zero REPLICA IDENTITY FULL;
         INSERT INTO e_zero DEFAULT VALUES; INSERT INTO e_zero DEFAULT VALUES; INSERT INTO e_zero DEFAULT VALUES;
@@ -106,13 +116,15 @@ public abstract class StreamEdgeCaseTestsBase(TestServer source, TestServer targ
         """;
 
     [Fact]
-    public async Task Full_identity_inheritance_replica_triggers_rules_partitioned_sequences_and_a_table_without_columns_come_out_the_same()
+    public async Task Full_identity_inheritance_replica_triggers_rules_partitioned_sequences_tables_without_columns_or_dropped_come_out_right()
     {
         var src = await CreateAsync(source, "esrc");
         var tgt = await CreateAsync(target, "etgt");
         await source.ExecuteAsync(src, Schema);
         var task = "edge_" + Run;
-        var running = await StreamingRun.StartAsync(StreamingRun.Options(source, src, target, tgt, task));
+        var options = StreamingRun.Options(source, src, target, tgt, task);
+        using var cancel = new CancellationTokenSource();
+        var running = await StreamingRun.StartAsync(options, cancel.Token);
 
         // The copy carried the table without columns, rows and all.
         Assert.Equal(3L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM e_zero"));
@@ -121,14 +133,23 @@ public abstract class StreamEdgeCaseTestsBase(TestServer source, TestServer targ
         Assert.Equal("O,O,O", await target.ScalarAsync<string>(tgt, "SELECT string_agg(ev_enabled::text, ',' ORDER BY rulename) FROM pg_rewrite WHERE ev_class = 'e_rl'::regclass"));
 
         await source.ExecuteAsync(src, Changes);
-        await using (var t = await target.OpenAsync(tgt))
-        {
-            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
-        }
-        var result = await running.WaitAsync(TimeSpan.FromMinutes(3));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        // Tables dropped on the source while the task is stopped (a retention job dropping an old partition): the
+        // resumed stream applies the changes made before the drop, and the task goes on.
+        await source.ExecuteAsync(src, "UPDATE e_log SET v = 'updated before the drop' WHERE at = '2024-06-01' AND id <= 5");
+        await source.ExecuteAsync(src, "UPDATE e_gone SET v = 'b' WHERE id = 1; INSERT INTO e_gone VALUES (2, 'c');");
+        await source.ExecuteAsync(src, "ALTER TABLE e_log DETACH PARTITION e_log_2024");
+        await source.ExecuteAsync(src, "DROP TABLE e_log_2024; DROP TABLE e_gone;");
+        await source.ExecuteAsync(src, "INSERT INTO e_log VALUES (11, '2025-07-01', 'after the drop'); UPDATE e_log SET v = 'later' WHERE id = 1;");
+        var result = await new MigrationTask(NullLogger.Instance).RunAsync(options, cutover: true, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(3));
         Assert.True(result.Finished);
 
-        await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
+        await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables.Append("e_log_2025"));
+        Assert.Equal("1:b,2:c", await target.ScalarAsync<string>(tgt, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM e_gone"));
+        Assert.Equal(5L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM e_log_2024 WHERE v = 'updated before the drop'"));
+        Assert.Contains(result.Schema.SelectMany(r => r.Warnings), w => w.Contains("\"public\".\"e_gone\" was dropped on the source", StringComparison.Ordinal));
+        Assert.Contains(result.Schema.SelectMany(r => r.Warnings), w => w.Contains("\"public\".\"e_log_2024\" was dropped on the source", StringComparison.Ordinal));
         Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM e_xml"));
         // The source's enable states are back after the cutover.
         Assert.Equal("R,R", await target.ScalarAsync<string>(tgt, "SELECT string_agg(tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'e_tr'::regclass"));
