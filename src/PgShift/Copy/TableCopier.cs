@@ -67,9 +67,10 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
         long bytes = 0, reported = 0;
         try
         {
-            await using var input = await target.BeginRawBinaryCopyAsync(copyIn, ct);
-            await using (var output = await source.BeginRawBinaryCopyAsync(copyOut, ct))
+            var input = await target.BeginRawBinaryCopyAsync(copyIn, ct);
+            try
             {
+                await using var output = await source.BeginRawBinaryCopyAsync(copyOut, ct);
                 int n;
                 while ((n = await output.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
                 {
@@ -80,6 +81,12 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
                     reported = counter.Rows;
                 }
             }
+            catch
+            {
+                await AbandonAsync(input.CancelAsync, input.DisposeAsync);
+                throw;
+            }
+            await input.DisposeAsync();
             return (counter.Rows, bytes);
         }
         catch
@@ -100,9 +107,10 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
         long rows = 0, chars = 0;
         try
         {
-            await using var input = await target.BeginTextImportAsync(copyIn, ct);
-            using (var output = await source.BeginTextExportAsync(copyOut, ct))
+            var input = await target.BeginTextImportAsync(copyIn, ct);
+            try
             {
+                using var output = await source.BeginTextExportAsync(copyOut, ct);
                 int n;
                 while ((n = await output.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
                 {
@@ -114,6 +122,12 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
                     progress.Add(lines, n);
                 }
             }
+            catch
+            {
+                await AbandonAsync(input.CancelAsync, input.DisposeAsync);
+                throw;
+            }
+            await input.DisposeAsync();
             return (rows, chars);
         }
         catch
@@ -124,6 +138,29 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
         finally
         {
             ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Ends the target's COPY as cancelled when reading the source failed: ended normally, it would load what arrived
+    /// (or fail on a row cut short, an error that would hide the source's, which says whether to retry).
+    /// </summary>
+    private static async Task AbandonAsync(Func<Task> cancel, Func<ValueTask> dispose)
+    {
+        try
+        {
+            await cancel();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // The target's connection is gone, and its COPY with it.
+        }
+        try
+        {
+            await dispose();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
         }
     }
 
