@@ -47,21 +47,22 @@ public sealed class CommonOptions
     public TimeSpan RetryWindow(ParseResult pr, ResolvedTask task)
     {
         var text = pr.GetValue(RetryWindowOption) ?? task.File.RetryWindow;
-        if (text is null)
+        return text is null ? Connections.RetryWindow.DefaultWindow : Duration(text, "Retry window");
+    }
+
+    /// <summary>A duration as a person writes it: a number and a unit, 12h, 30m or 90s.</summary>
+    public static TimeSpan Duration(string text, string what)
+    {
+        if (text.Length > 1 && double.TryParse(text[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0)
         {
-            return Connections.RetryWindow.DefaultWindow;
-        }
-        var unit = text[^1];
-        if (double.TryParse(text[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0)
-        {
-            switch (unit)
+            switch (text[^1])
             {
                 case 'h': return TimeSpan.FromHours(n);
                 case 'm': return TimeSpan.FromMinutes(n);
                 case 's': return TimeSpan.FromSeconds(n);
             }
         }
-        throw new UsageException($"Retry window '{text}' is not understood.", "Write a number and a unit: 12h, 30m or 90s.");
+        throw new UsageException($"{what} '{text}' is not understood.", "Write a number and a unit: 12h, 30m or 90s.");
     }
 
     public void AddTo(Command command, bool selection = true)

@@ -23,13 +23,55 @@ internal static class ControlCommands
               pgshift cutover --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
             """);
         var noVerify = new Option<bool>("--no-verify") { Description = "Do not run 'pgshift verify' as the last step." };
+        var timeout = new Option<string?>("--timeout")
+        {
+            Description = "Give up when the target has not caught up within this long (e.g. 10m, 90s): the cutover request is withdrawn, "
+                + "the task goes on streaming, and the exit code is 1. Default: wait as long as it takes.",
+        };
+        var fence = new Option<bool>("--fence")
+        {
+            Description = "First make the source database read-only (ALTER DATABASE ... SET default_transaction_read_only = on) and end "
+                + "the sessions connected to it, so no write is left behind; lifted again if the cutover does not finish.",
+        };
         common.AddTo(cmd);
         cmd.Options.Add(common.Verbose);
         cmd.Options.Add(noVerify);
+        cmd.Options.Add(timeout);
+        cmd.Options.Add(fence);
         cmd.SetAction(async (pr, ct) =>
         {
             var task = common.Resolve(pr);
-            var code = await CutoverAsync(pr, common, task, ct);
+            var limit = pr.GetValue(timeout) is { } t ? CommonOptions.Duration(t, "Timeout") : (TimeSpan?)null;
+            var fenced = false;
+            if (pr.GetValue(fence))
+            {
+                var ended = await TaskControl.FenceAsync(task.Source, ct);
+                fenced = true;
+                Console.Out.WriteLine($"fence: the source database is read-only for new transactions; {ended} session(s) connected to it were ended");
+            }
+            int code;
+            try
+            {
+                code = await CutoverAsync(pr, common, task, limit, ct);
+            }
+            catch when (fenced)
+            {
+                await TaskControl.UnfenceAsync(task.Source, CancellationToken.None);
+                Console.Out.WriteLine("fence: lifted (the cutover did not finish)");
+                throw;
+            }
+            if (fenced)
+            {
+                if (code == ExitCodes.Success)
+                {
+                    Console.Out.WriteLine("fence: the source database stays read-only; ALTER DATABASE ... RESET default_transaction_read_only lifts it");
+                }
+                else
+                {
+                    await TaskControl.UnfenceAsync(task.Source, CancellationToken.None);
+                    Console.Out.WriteLine("fence: lifted (the cutover did not finish)");
+                }
+            }
             if (code != ExitCodes.Success || pr.GetValue(noVerify))
             {
                 return code;
@@ -42,8 +84,19 @@ internal static class ControlCommands
         return cmd;
     }
 
-    private static async Task<int> CutoverAsync(ParseResult pr, CommonOptions common, ResolvedTask task, CancellationToken ct)
+    private static async Task<int> CutoverAsync(ParseResult pr, CommonOptions common, ResolvedTask task, TimeSpan? limit, CancellationToken ct)
     {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (limit is { } l)
+        {
+            timer.CancelAfter(l);
+        }
+        int TimedOut()
+        {
+            Console.Error.WriteLine($"error: the target did not catch up within {limit} (writes to the source still going on?); task {task.TaskName} goes on streaming.");
+            Console.Error.WriteLine("fix: Stop the application's writes (or use --fence), then run 'pgshift cutover' again.");
+            return ExitCodes.Failed;
+        }
         {
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift cutover", ct);
             var report = await TaskStatusReport.LoadAsync(target, task.TaskName, ct)
@@ -58,15 +111,30 @@ internal static class ControlCommands
                 await TaskControl.RequestAsync(target, task.TaskName, "cutover_requested", ct);
                 Console.Out.WriteLine($"Asked the running migrate process of task {task.TaskName} to cut over; waiting.");
                 var last = DateTime.MinValue;
-                await TaskControl.WaitForPhaseAsync(target, task.TaskName, ["finished"], r =>
+                try
                 {
-                    if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) && r.Stream is { } s)
+                    await TaskControl.WaitForPhaseAsync(target, task.TaskName, ["finished"], r =>
                     {
-                        last = DateTime.UtcNow;
-                        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"cutover  phase {r.Phase}, {(s.NotDelayed ? "not delayed" : $"delay {s.DelaySeconds:0.0} s, {s.DelayBytes / 1024.0:N0} KB")}"));
+                        if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) && r.Stream is { } s)
+                        {
+                            last = DateTime.UtcNow;
+                            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                                $"cutover  phase {r.Phase}, {(s.NotDelayed ? "not delayed" : $"delay {s.DelaySeconds:0.0} s, {s.DelayBytes / 1024.0:N0} KB")}"));
+                        }
+                    }, timer.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Nobody waits for the cutover any more: the running process must not cut over later on its own. (It may
+                    // have started already; the phase then says so.)
+                    await using var again = await ConnectionOpener.OpenAsync(task.Target, "pgshift cutover", CancellationToken.None);
+                    await TaskControl.WithdrawAsync(again, task.TaskName, "cutover_requested", CancellationToken.None);
+                    if (ct.IsCancellationRequested)
+                    {
+                        throw;
                     }
-                }, ct);
+                    return TimedOut();
+                }
                 Console.Out.WriteLine($"Task {task.TaskName} is cut over and finished.");
                 return ExitCodes.Success;
             }
@@ -77,7 +145,14 @@ internal static class ControlCommands
                 Selection = task.Selection, ExcludedColumns = task.ExcludedColumns, Mapping = task.Mapping,
                 RetryWindow = common.RetryWindow(pr, task),
             };
-            return await MigrateCommand.RunAsync(new MigrationTask(loggerFactory.CreateLogger("pgshift")), options, cutover: true, ct);
+            try
+            {
+                return await MigrateCommand.RunAsync(new MigrationTask(loggerFactory.CreateLogger("pgshift")), options, cutover: true, timer.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return TimedOut();
+            }
         }
     }
 
@@ -121,7 +196,19 @@ internal static class ControlCommands
             Example:
               pgshift cleanup --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
             """);
+        var purge = new Option<bool>("--purge")
+        {
+            Description = "Also remove the task's record from the target's pgshift schema (its tables stay), so that a later "
+                + "'pgshift migrate' of the same name starts a new task: the way out after a lost slot.",
+        };
+        var dropSlots = new Option<string[]>("--drop-slot")
+        {
+            Description = "Also drop this slot of PgShift's left by another task (and its publication); cleanup lists them. Repeatable.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         common.AddTo(cmd, selection: false);
+        cmd.Options.Add(purge);
+        cmd.Options.Add(dropSlots);
         cmd.SetAction(async (pr, ct) =>
         {
             var task = common.Resolve(pr);
@@ -133,6 +220,22 @@ internal static class ControlCommands
             }
             var dropped = await TaskControl.CleanupAsync(task.Source, task.TaskName, ct);
             Console.Out.WriteLine(dropped.Count == 0 ? $"Nothing of task {task.TaskName} left on the source." : $"Dropped {string.Join(" and ", dropped)}.");
+            if (pr.GetValue(purge) && report is not null)
+            {
+                await TaskControl.PurgeAsync(target, task.TaskName, ct);
+                Console.Out.WriteLine($"Removed task {task.TaskName} from the target's pgshift schema; its tables stay. A new 'pgshift migrate --task {task.TaskName}' starts afresh (empty or drop its tables first).");
+            }
+            foreach (var slot in pr.GetValue(dropSlots) ?? [])
+            {
+                var more = await TaskControl.DropSlotAsync(task.Source, slot, ct);
+                Console.Out.WriteLine(more.Count == 0 ? $"No slot {slot} on the source." : $"Dropped {string.Join(" and ", more)}.");
+            }
+            foreach (var other in await TaskControl.OtherSlotsAsync(task.Source, task.TaskName, ct))
+            {
+                var advice = other.Active ? "stop its task first." : $"if its task is gone, drop it with: pgshift cleanup ... --drop-slot {other.Name}";
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"other    slot {other.Name} of PgShift on the source: {(other.Active ? "in use by a running process" : "not in use")}, keeps {other.RetainedBytes / 1048576.0:N1} MB of WAL; {advice}"));
+            }
             return ExitCodes.Success;
         });
         return cmd;

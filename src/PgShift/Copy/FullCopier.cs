@@ -66,7 +66,9 @@ public sealed class FullCopier(ILogger logger)
         plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();
 
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", ct);
-        if (options.KnownTablesOnly)
+        // Once the task's publication exists, its tables are fixed: one created on the source since then is not streamed
+        // (and not on the target); the cutover names it.
+        if (options.KnownTablesOnly || options.Incremental && await SlotRecordedAsync(target, options.TaskName, ct))
         {
             var known = await CopyState.KnownAsync(target, options.TaskName, ct);
             plans = plans.Where(p => known.Contains(p.SourceKey)).ToList();
@@ -204,6 +206,14 @@ public sealed class FullCopier(ILogger logger)
 
     private ExportedSnapshot? _slotSnapshot;
 
+    private static async Task<bool> SlotRecordedAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await StateSchema.EnsureAsync(target, null, ct);
+        await using var cmd = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pgshift.tasks WHERE name = @t AND consistent_lsn IS NOT NULL)", target);
+        cmd.Parameters.AddWithValue("t", task);
+        return await cmd.ExecuteScalarAsync(ct) is true;
+    }
+
     /// <summary>
     /// The publication first (pgoutput reads publications as of each change), then the slot with an exported
     /// snapshot, whose consistent point is recorded in the task state. A slot recorded but gone is an error:
@@ -235,7 +245,7 @@ public sealed class FullCopier(ILogger logger)
             if (!slotExists)
             {
                 throw new PgShiftException($"The replication slot {slotName} of task {options.TaskName} no longer exists on the source (it was dropped, or lost in a failover); changes since {r} are gone.",
-                    $"Start the task again from scratch: pgshift cleanup, drop the target's copy, then pgshift migrate. PgShift never recreates the slot silently, which would lose changes.");
+                    $"Start the task again from scratch: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate. PgShift never recreates the slot silently, which would lose changes.");
             }
             return r;
         }

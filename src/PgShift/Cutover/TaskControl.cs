@@ -46,6 +46,98 @@ public static class TaskControl
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Withdraws a request that nobody waits for any more (a cutover given up on).</summary>
+    public static async Task WithdrawAsync(NpgsqlConnection target, string task, string flag, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"UPDATE pgshift.tasks SET {flag} = false, updated_at = now() WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Fences the source database for the cutover: new transactions in it are read-only, and the sessions connected to it
+    /// (other than PgShift's own) are ended, so no write can come in after the stream has caught up.
+    /// </summary>
+    /// <returns>How many sessions were ended.</returns>
+    public static async Task<int> FenceAsync(ConnectionSpec source, CancellationToken ct)
+    {
+        await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cutover fence", ct);
+        try
+        {
+            await using (var alter = new NpgsqlCommand("SELECT format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database())", conn))
+            await using (var run = new NpgsqlCommand((string)(await alter.ExecuteScalarAsync(ct))!, conn))
+            {
+                await run.ExecuteNonQueryAsync(ct);
+            }
+        }
+        catch (PostgresException pe) when (pe.SqlState == "42501")
+        {
+            throw new PgShiftException($"Cannot fence the source database: {pe.MessageText}.",
+                "Run the cutover with the database's owner or a superuser, or stop the application's writes yourself and cut over without --fence.");
+        }
+        await using var end = new NpgsqlCommand("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+              AND coalesce(application_name, '') NOT LIKE 'pgshift%'
+            """, conn);
+        return (int)(long)(await end.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>Lifts the fence of <see cref="FenceAsync"/>.</summary>
+    public static async Task UnfenceAsync(ConnectionSpec source, CancellationToken ct)
+    {
+        await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cutover fence", ct);
+        await using var alter = new NpgsqlCommand("SELECT format('ALTER DATABASE %I RESET default_transaction_read_only', current_database())", conn);
+        await using var run = new NpgsqlCommand((string)(await alter.ExecuteScalarAsync(ct))!, conn);
+        await run.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Removes the task's record from the target's state (its tables stay): a later migrate of the name starts afresh.</summary>
+    public static async Task PurgeAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        if (await IsStreamingAsync(target, task, ct))
+        {
+            throw new PgShiftException($"A pgshift process is running task {task}.", $"Stop it first (pgshift stop --task {task}), then purge.");
+        }
+        await using var cmd = new NpgsqlCommand("""
+            DELETE FROM pgshift.copy_tables WHERE task = @t;
+            DELETE FROM pgshift.task_phases WHERE task = @t;
+            DELETE FROM pgshift.tasks WHERE name = @t;
+            """, target);
+        cmd.Parameters.AddWithValue("t", task);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>A replication slot of PgShift's on the source (name prefix pgshift_) that is not the given task's.</summary>
+    public sealed record LeftoverSlot(string Name, bool Active, long RetainedBytes);
+
+    public static async Task<List<LeftoverSlot>> OtherSlotsAsync(ConnectionSpec source, string task, CancellationToken ct)
+    {
+        await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cleanup", ct);
+        await using var cmd = new NpgsqlCommand("""
+            SELECT slot_name, active, coalesce(pg_current_wal_lsn() - restart_lsn, 0)::bigint FROM pg_replication_slots
+            WHERE slot_name LIKE 'pgshift\_%' AND slot_name <> @s AND NOT temporary ORDER BY slot_name
+            """, conn);
+        cmd.Parameters.AddWithValue("s", TaskName.SlotName(task));
+        var list = new List<LeftoverSlot>();
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            list.Add(new LeftoverSlot(rd.GetString(0), rd.GetBoolean(1), rd.GetInt64(2)));
+        }
+        return list;
+    }
+
+    /// <summary>Drops a slot of PgShift's by name (and the publication of the same name), unless a process uses it.</summary>
+    public static async Task<List<string>> DropSlotAsync(ConnectionSpec source, string slot, CancellationToken ct)
+    {
+        if (!slot.StartsWith(TaskName.Prefix, StringComparison.Ordinal))
+        {
+            throw new PgShiftException($"Slot {slot} is not one of PgShift's (their names start with {TaskName.Prefix}).", "Drop other slots with pg_drop_replication_slot yourself.");
+        }
+        return await CleanupAsync(source, slot[TaskName.Prefix.Length..], ct);
+    }
+
     /// <summary>Drops the task's slot and publication on the source. Refuses while a process still streams from the slot.</summary>
     public static async Task<List<string>> CleanupAsync(ConnectionSpec source, string task, CancellationToken ct)
     {
@@ -53,6 +145,11 @@ public static class TaskControl
         var slot = TaskName.SlotName(task);
         var publication = TaskName.PublicationName(task);
         await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cleanup", ct);
+        // A fenced source database (cutover --fence) makes transactions read-only by default; these are PgShift's own.
+        await using (var writable = new NpgsqlCommand("SET default_transaction_read_only = off", conn))
+        {
+            await writable.ExecuteNonQueryAsync(ct);
+        }
         await using (var cmd = new NpgsqlCommand("SELECT active FROM pg_replication_slots WHERE slot_name = @s", conn))
         {
             cmd.Parameters.AddWithValue("s", slot);

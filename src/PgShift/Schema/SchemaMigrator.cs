@@ -157,7 +157,7 @@ public sealed class SchemaMigrator(ILogger logger)
 
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
-            await SequenceSync.SyncAsync(source, target, tables, objects, options.Mapping, ct);
+            await SequenceSync.SyncAsync(source, target, tables, objects, options.Mapping, report.Warnings, ct);
         }
         foreach (var mv in objects.Where(o => o.Kind == ObjectKind.MaterializedView))
         {

@@ -10,8 +10,9 @@ namespace PgShift.Schema;
 /// </summary>
 public static class SequenceSync
 {
+    /// <param name="warnings">Gets a line for each sequence that is not on the target (created on the source after the task started).</param>
     public static async Task<int> SyncAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<uint, QualifiedName> tables,
-        IReadOnlyList<SchemaObject> objects, NameMapping mapping, CancellationToken ct)
+        IReadOnlyList<SchemaObject> objects, NameMapping mapping, List<string> warnings, CancellationToken ct)
     {
         var standalone = objects.Where(o => o.Kind == ObjectKind.Sequence).Select(o => new QualifiedName(o.Schema, o.Name)).ToHashSet();
         var sequences = (await SequenceOwner.ReadAsync(source, ct))
@@ -31,7 +32,7 @@ public static class SequenceSync
             // The target's sequence is found through its owning column, whatever renaming did to either.
             var sql = ownerTable is { } t
                 ? "SELECT setval(pg_get_serial_sequence(@table, @column), @v, @called)"
-                : "SELECT setval(@seq::regclass, @v, @called)";
+                : "SELECT setval(to_regclass(@seq), @v, @called)";
             await using var set = new NpgsqlCommand(sql, target);
             if (ownerTable is { } owner)
             {
@@ -44,7 +45,10 @@ public static class SequenceSync
             }
             set.Parameters.AddWithValue("v", lastValue);
             set.Parameters.AddWithValue("called", isCalled);
-            await set.ExecuteNonQueryAsync(ct);
+            if (await set.ExecuteScalarAsync(ct) is DBNull)
+            {
+                warnings.Add($"Sequence {seq} is not on the target (created on the source after the task started): create it there and set it with setval(..., {lastValue}, {(isCalled ? "true" : "false")}).");
+            }
         }
         return sequences.Count;
     }

@@ -216,7 +216,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             throw new PgShiftException(
                 $"The columns of {name} changed on the source (DDL is not replicated): " +
                 $"{(added.Count > 0 ? "added or changed " + string.Join(", ", added) : "")}{(added.Count > 0 && removed.Count > 0 ? "; " : "")}{(removed.Count > 0 ? "dropped or changed " + string.Join(", ", removed) : "")}.",
-                $"Make the same change on the target table {table.Target}, then restart the task; or start the task again for this table.");
+                $"The task cannot follow {name} any more. Start it again with the new definition: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate; or leave the table out of a new task (--exclude-table) and migrate it on its own.");
         }
         if (_relations.TryGetValue(r.RelationId, out var previous) && previous.Net is { Count: > 0 })
         {
@@ -629,7 +629,30 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 }
             }
         }
+        else
+        {
+            // Skipped, but never silently: every conflict the policy let pass is counted and said.
+            long skipped = 0;
+            Pending? example = null;
+            foreach (var c in batch.BatchCommands.Cast<NpgsqlBatchCommand>())
+            {
+                if (pending.TryGetValue(c, out var p) && (long)c.RecordsAffected < (p.Rows ?? 1))
+                {
+                    skipped += (p.Rows ?? 1) - (long)c.RecordsAffected;
+                    example ??= p;
+                }
+            }
+            if (example is not null)
+            {
+                ConflictsSkipped += skipped;
+                logger.LogWarning("Skipped {Count} conflicting changes (--on-conflict ignore; {Total} so far), e.g. {What} to {Table} key {Key} (source transaction committed at {Lsn})",
+                    skipped, ConflictsSkipped, example.What, example.Table, example.Key.Value, example.CommitLsn?.ToString() ?? "?");
+            }
+        }
     }
+
+    /// <summary>Changes skipped because they conflicted with the target, under <see cref="ConflictPolicy.Ignore"/>.</summary>
+    public long ConflictsSkipped { get; private set; }
 
     private PgShiftException Conflict(Pending p, string problem, Exception? inner)
         => new($"Conflict applying {p.What} to {p.Table} key {p.Key.Value} (source transaction committed at {p.CommitLsn?.ToString() ?? "?"}): {problem}.",

@@ -368,12 +368,12 @@ public sealed class StreamRunner(ILogger logger)
         if (status is null)
         {
             throw new PgShiftException($"The replication slot {slotName} no longer exists on the source (dropped, or lost in a failover); the changes it held are gone.",
-                "Start the task again from scratch: pgshift cleanup, empty the target, pgshift migrate. PgShift never recreates a slot silently, which would lose changes.");
+                "Start the task again from scratch: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate. PgShift never recreates a slot silently, which would lose changes.");
         }
         if (status is "lost")
         {
             throw new PgShiftException($"The source invalidated the replication slot {slotName} (max_slot_wal_keep_size was exceeded): the WAL it needed is gone.",
-                "Raise max_slot_wal_keep_size (or set it to -1), then start the task again from scratch: pgshift cleanup, empty the target, pgshift migrate.");
+                "Raise max_slot_wal_keep_size (or set it to -1), then start the task again from scratch: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate.");
         }
     }
 

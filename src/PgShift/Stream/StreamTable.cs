@@ -94,7 +94,7 @@ public sealed class StreamTable
                 if (copiedColumns is null)
                 {
                     throw new PgShiftException($"The source table {sourceText} of task {task} no longer exists, and the task did not record its columns.",
-                        "Start the task again (pgshift cleanup, empty the target, pgshift migrate).");
+                        "Start the task again: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate.");
                 }
                 // Dropped on the source (a retention job dropping an old partition, say): the changes made before the drop
                 // still arrive, described by the columns recorded at the copy. Without the catalog, values are compared

@@ -191,6 +191,8 @@ public sealed class Verifier
             try
             {
                 await using var rd = await cmd.ExecuteReaderAsync(ct);
+                // The table itself is an object too: missing on one side, it is missing (or extra) as a whole.
+                result.Add($"{(mapToTarget ? target : table)}: table");
                 while (await rd.ReadAsync(ct))
                 {
                     result.Add($"{(mapToTarget ? target : table)}: {rd.GetString(0)}");
@@ -198,7 +200,7 @@ public sealed class Verifier
             }
             catch (PostgresException pe) when (pe.SqlState == "42P01")
             {
-                result.Add($"{table}: table");
+                // Not on this side: the other side's "table" entry shows it as missing here.
             }
         }
         return result;

@@ -109,7 +109,8 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 
         // With the ignore policy the task goes on past it, and the other rows keep flowing.
         await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE acct SET balance = 60 WHERE id = 8");
-        var ignoring = new MigrationTask(NullLogger.Instance);
+        var log = new ListLogger();
+        var ignoring = new MigrationTask(log);
         var result = await ignoring.RunAsync(new MigrationOptions
         {
             Source = options.Source, Target = options.Target, TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10),
@@ -118,6 +119,9 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.True(result.Finished);
         Assert.Equal(60, await pair.Target.ScalarAsync<int>(pair.TargetDb, "SELECT balance FROM acct WHERE id = 8"));
         Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM acct WHERE id = 7"));
+        // Skipped, and said: the update of the missing row is counted in a warning.
+        Assert.Contains(log.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning
+            && e.Message.Contains("Skipped 1 conflicting changes (--on-conflict ignore", StringComparison.Ordinal) && e.Message.Contains("to \"public\".\"acct\"", StringComparison.Ordinal));
         await TaskControl.CleanupAsync(options.Source, "conflict", CancellationToken.None);
     }
 }
