@@ -273,7 +273,7 @@ public sealed class FullCopier(ILogger logger)
         if (noIdentity.Count > 0)
         {
             throw new PgShiftException(
-                $"{noIdentity.Count} tables have no primary key or replica identity, so their UPDATEs and DELETEs cannot be streamed (and the source would refuse them once published): {string.Join(", ", noIdentity.Take(10))}.",
+                $"{noIdentity.Count} table(s) have no primary key or replica identity, so their UPDATEs and DELETEs cannot be streamed (and the source would refuse them once published): {string.Join(", ", noIdentity.Take(10))}.",
                 $"Give each a primary key, or run ALTER TABLE {noIdentity[0]} REPLICA IDENTITY FULL; (and so on), or exclude them; 'pgshift precheck' lists them all.");
         }
         // Leaf tables, not partitioned parents: sources before 13 cannot publish a partitioned table.

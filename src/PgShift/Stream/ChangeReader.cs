@@ -152,7 +152,7 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
             // A walsender that shuts down ends the copy and completes the command, which the driver reads as a protocol
             // error ("CommandComplete while expecting CopyData"): the stream resumes from the target's checkpoint,
             // so retrying it is always safe.
-            var ended = new EndOfStreamException($"The source ended the replication stream (the server is shutting down or closed the connection): {ex.Message}", ex);
+            var ended = new EndOfStreamException("The source ended the replication stream (the server is shutting down or closed the connection).", ex);
             output.TryComplete(ended);
             throw ended;
         }

@@ -107,7 +107,7 @@ public sealed class StreamRunner(ILogger logger)
                 }
                 Progress.Connected = false;
                 Progress.RetryingUntil = deadline.UtcDateTime;
-                Progress.LastError = Redactor.Redact(cause.Message);
+                Progress.LastError = Redactor.Redact(cause.Message).TrimEnd('.');
                 logger.LogWarning("Change stream interrupted: {Error}. Retrying in {Delay:0.0}s (until {Deadline:u})", Progress.LastError, delay.TotalSeconds, deadline);
                 await TryRecordRetryAsync(options, deadline, Progress.LastError, ct);
                 await Task.Delay(delay, ct);
