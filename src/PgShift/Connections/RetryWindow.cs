@@ -17,9 +17,7 @@ public sealed class RetryWindow(TimeSpan window, ILogger logger, TimeSpan? initi
 
     public async Task<T> RunAsync<T>(string what, ConnectionSpec spec, Func<CancellationToken, Task<T>> work, CancellationToken ct)
     {
-        DateTimeOffset? firstFailure = null;
-        var delay = initialDelay ?? TimeSpan.FromMilliseconds(500);
-        var max = maxDelay ?? TimeSpan.FromSeconds(30);
+        var outage = new Outage(Window, initialDelay ?? TimeSpan.FromMilliseconds(500), maxDelay ?? TimeSpan.FromSeconds(30));
         while (true)
         {
             try
@@ -29,17 +27,13 @@ public sealed class RetryWindow(TimeSpan window, ILogger logger, TimeSpan? initi
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 var failure = ConnectionFailure.From(ex, spec);
-                var now = DateTimeOffset.UtcNow;
-                firstFailure ??= now;
-                var deadline = firstFailure.Value + Window;
-                if (!failure.IsTransient || now + delay > deadline)
+                if (!failure.IsTransient || !outage.Failed())
                 {
                     throw new PgShiftException($"{what} failed: {failure.Problem}", failure.Fix, ex);
                 }
-                logger.LogWarning("{What} failed: {Problem} Retrying in {Delay:0.0}s (until {Deadline:u}).", what, failure.Problem, delay.TotalSeconds, deadline);
-                Retrying?.Invoke(failure, deadline);
-                await Task.Delay(delay, ct).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(max.Ticks, delay.Ticks * 2));
+                logger.LogWarning("{What} failed: {Problem} Retrying in {Delay:0.0}s (until {Deadline:u}).", what, failure.Problem, outage.Delay.TotalSeconds, outage.Deadline);
+                Retrying?.Invoke(failure, outage.Deadline);
+                await outage.WaitAsync(ct).ConfigureAwait(false);
             }
         }
     }

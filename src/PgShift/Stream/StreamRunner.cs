@@ -61,8 +61,7 @@ public sealed class StreamRunner(ILogger logger)
     /// <param name="cutover">Stop once caught up (no need to wait for a request in the task state).</param>
     public async Task<StreamOutcome> RunAsync(StreamOptions options, bool cutover, CancellationToken ct)
     {
-        DateTimeOffset? firstFailure = null;
-        var delay = TimeSpan.FromMilliseconds(500);
+        var outage = new Outage(options.RetryWindow, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(15));
         NpgsqlLogSequenceNumber inOrderThrough = default;
         var spool = options.Apply.SpoolLargeTransactions;
         while (true)
@@ -95,23 +94,19 @@ public sealed class StreamRunner(ILogger logger)
                 if (_streamingSince is { } since && DateTime.UtcNow - since >= OutageEndsAfter(options.RetryWindow))
                 {
                     // The last outage ended when this session started: the window and the backoff start again.
-                    firstFailure = null;
-                    delay = TimeSpan.FromMilliseconds(500);
+                    outage.End();
                 }
                 _streamingSince = null;
-                firstFailure ??= DateTimeOffset.UtcNow;
-                var deadline = firstFailure.Value + options.RetryWindow;
-                if (DateTimeOffset.UtcNow + delay > deadline)
+                if (!outage.Failed())
                 {
                     throw new PgShiftException($"The change stream failed and the retry window of {options.RetryWindow} is over: {failure.Problem}", failure.Fix, cause);
                 }
                 Progress.Connected = false;
-                Progress.RetryingUntil = deadline.UtcDateTime;
+                Progress.RetryingUntil = outage.Deadline.UtcDateTime;
                 Progress.LastError = Redactor.Redact(cause.Message).TrimEnd('.');
-                logger.LogWarning("Change stream interrupted: {Error}. Retrying in {Delay:0.0}s (until {Deadline:u})", Progress.LastError, delay.TotalSeconds, deadline);
-                await TryRecordRetryAsync(options, deadline, Progress.LastError, ct);
-                await Task.Delay(delay, ct);
-                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(15).Ticks, delay.Ticks * 2));
+                logger.LogWarning("Change stream interrupted: {Error}. Retrying in {Delay:0.0}s (until {Deadline:u})", Progress.LastError, outage.Delay.TotalSeconds, outage.Deadline);
+                await TryRecordRetryAsync(options, outage.Deadline, Progress.LastError, ct);
+                await outage.WaitAsync(ct);
             }
         }
     }

@@ -79,8 +79,7 @@ public sealed class MigrationTask(ILogger logger)
     {
         // The copy and the stream retry lost connections themselves; the schema phases and the cutover's steps commit
         // object by object, so after a lost connection the task resumes from its state, as a killed process would.
-        DateTimeOffset? firstFailure = null;
-        var delay = TimeSpan.FromSeconds(1);
+        var outage = new Outage(options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         while (true)
         {
             _phase = null;
@@ -88,21 +87,18 @@ public sealed class MigrationTask(ILogger logger)
             {
                 return await RunOnceAsync(options, cutover, ct);
             }
-            catch (Exception ex) when (!ct.IsCancellationRequested && (firstFailure is not null || _phase is "schema" or "post-data" or "cutover")
+            catch (Exception ex) when (!ct.IsCancellationRequested && (outage.Ongoing || _phase is "schema" or "post-data" or "cutover")
                 && (ex is TaskFailedException ? ex.InnerException : ex) is { } cause
                 && cause is not (OperationCanceledException or PgShiftException { InnerException: null })
                 && ConnectionFailure.From(cause, options.Target).IsTransient)
             {
-                firstFailure ??= DateTimeOffset.UtcNow;
-                var deadline = firstFailure.Value + options.RetryWindow;
-                if (DateTimeOffset.UtcNow + delay > deadline)
+                if (!outage.Failed())
                 {
                     throw;
                 }
                 logger.LogWarning("Task {Task} was interrupted in its {Phase} phase: {Error} Resuming in {Delay:0}s (until {Deadline:u})",
-                    options.TaskName, _phase, Redactor.Redact(cause.Message), delay.TotalSeconds, deadline);
-                await Task.Delay(delay, ct);
-                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(30).Ticks, delay.Ticks * 2));
+                    options.TaskName, _phase, Redactor.Redact(cause.Message), outage.Delay.TotalSeconds, outage.Deadline);
+                await outage.WaitAsync(ct);
             }
         }
     }
@@ -271,8 +267,7 @@ public sealed class MigrationTask(ILogger logger)
     /// </summary>
     private async Task<FullCopyResult> CopyAsync(MigrationOptions options, CancellationToken ct)
     {
-        DateTimeOffset? firstFailure = null;
-        var delay = TimeSpan.FromSeconds(1);
+        var outage = new Outage(options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         while (true)
         {
             try
@@ -281,16 +276,13 @@ public sealed class MigrationTask(ILogger logger)
             }
             catch (Exception ex) when (!ct.IsCancellationRequested && CopyCanResume(ex, options))
             {
-                firstFailure ??= DateTimeOffset.UtcNow;
-                var deadline = firstFailure.Value + options.RetryWindow;
-                if (DateTimeOffset.UtcNow + delay > deadline)
+                if (!outage.Failed())
                 {
                     throw;
                 }
                 logger.LogWarning("The copy was interrupted: {Error} Resuming in {Delay:0}s (until {Deadline:u}): the tables not yet copied are copied again from a new snapshot",
-                    Redactor.Redact(ex.Message), delay.TotalSeconds, deadline);
-                await Task.Delay(delay, ct);
-                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(30).Ticks, delay.Ticks * 2));
+                    Redactor.Redact(ex.Message), outage.Delay.TotalSeconds, outage.Deadline);
+                await outage.WaitAsync(ct);
             }
         }
     }
