@@ -108,7 +108,7 @@ public static class TaskControl
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>A replication slot of PgShift's on the source (name prefix pgshift_) that is not the given task's.</summary>
+    /// <summary>A replication slot of PgShift's in the source database (name prefix pgshift_) that is not the given task's.</summary>
     public sealed record LeftoverSlot(string Name, bool Active, long RetainedBytes);
 
     public static async Task<List<LeftoverSlot>> OtherSlotsAsync(ConnectionSpec source, string task, CancellationToken ct)
@@ -116,7 +116,7 @@ public static class TaskControl
         await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cleanup", ct);
         await using var cmd = new NpgsqlCommand("""
             SELECT slot_name, active, coalesce(pg_current_wal_lsn() - restart_lsn, 0)::bigint FROM pg_replication_slots
-            WHERE slot_name LIKE 'pgshift\_%' AND slot_name <> @s AND NOT temporary ORDER BY slot_name
+            WHERE slot_name LIKE 'pgshift\_%' AND slot_name <> @s AND NOT temporary AND database = current_database() ORDER BY slot_name
             """, conn);
         cmd.Parameters.AddWithValue("s", TaskName.SlotName(task));
         var list = new List<LeftoverSlot>();

@@ -71,7 +71,7 @@ public sealed class CutoverControlTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pgshift.copy_tables WHERE task = 'ctl'"));
         var drop = await PgShiftProcess.RunAsync(["cleanup", "--drop-slot", "pgshift_orphan", .. args]);
         Assert.True(drop.ExitCode == 0, drop.All);
-        Assert.Equal(0L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pgshift\\_%'"));
+        Assert.Equal(0L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM pg_replication_slots WHERE slot_name IN ('pgshift_orphan', 'pgshift_ctl')"));
         await pair.Source.ExecuteAsync("postgres", $"ALTER DATABASE \"{pair.SourceDb}\" RESET default_transaction_read_only");
     }
 }
