@@ -47,7 +47,7 @@ public sealed class CutoverSteps(ILogger logger)
             Source = schemaOptions.Source, Target = schemaOptions.Target, Selection = schemaOptions.Selection, ExcludedColumns = schemaOptions.ExcludedColumns,
             Mapping = schemaOptions.Mapping, Jobs = schemaOptions.Jobs, TaskName = schemaOptions.TaskName, KnownTables = known,
         }, ct);
-        foreach (var table in await DroppedTablesAsync(options, ct))
+        foreach (var table in await DroppedTablesAsync(options, known, ct))
         {
             report.Warnings.Add($"Table {table} was dropped on the source after the task started: the target keeps it, with the changes made before the drop. " +
                 "Drop it on the target too if the application no longer uses it.");
@@ -90,17 +90,12 @@ public sealed class CutoverSteps(ILogger logger)
         return leaves.Where(t => !known.Contains(t.ToString())).ToList();
     }
 
-    /// <summary>Tables the task copied that no longer exist on the source.</summary>
-    private static async Task<List<string>> DroppedTablesAsync(MigrationOptions options, CancellationToken ct)
+    /// <summary>Tables the task copied (<paramref name="known"/>) that no longer exist on the source.</summary>
+    private static async Task<List<string>> DroppedTablesAsync(MigrationOptions options, IReadOnlySet<string> known, CancellationToken ct)
     {
-        string[] known;
-        await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
-        {
-            known = (await State.CopyState.KnownAsync(target, options.TaskName, ct)).ToArray();
-        }
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift cutover", ct);
         await using var cmd = new NpgsqlCommand("SELECT t FROM unnest(@known::text[]) t WHERE to_regclass(t) IS NULL ORDER BY t", source);
-        cmd.Parameters.AddWithValue("known", known);
+        cmd.Parameters.AddWithValue("known", known.ToArray());
         var list = new List<string>();
         await using var rd = await cmd.ExecuteReaderAsync(ct);
         while (await rd.ReadAsync(ct))

@@ -64,11 +64,7 @@ public static class TaskControl
         await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cutover fence", ct);
         try
         {
-            await using (var alter = new NpgsqlCommand("SELECT format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database())", conn))
-            await using (var run = new NpgsqlCommand((string)(await alter.ExecuteScalarAsync(ct))!, conn))
-            {
-                await run.ExecuteNonQueryAsync(ct);
-            }
+            await AlterDatabaseAsync(conn, "SET default_transaction_read_only = on", ct);
         }
         catch (PostgresException pe) when (pe.SqlState == "42501")
         {
@@ -87,9 +83,15 @@ public static class TaskControl
     public static async Task UnfenceAsync(ConnectionSpec source, CancellationToken ct)
     {
         await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cutover fence", ct);
-        await using var alter = new NpgsqlCommand("SELECT format('ALTER DATABASE %I RESET default_transaction_read_only', current_database())", conn);
-        await using var run = new NpgsqlCommand((string)(await alter.ExecuteScalarAsync(ct))!, conn);
-        await run.ExecuteNonQueryAsync(ct);
+        await AlterDatabaseAsync(conn, "RESET default_transaction_read_only", ct);
+    }
+
+    /// <summary>ALTER DATABASE on the connection's own database, whose name the server quotes.</summary>
+    private static async Task AlterDatabaseAsync(NpgsqlConnection conn, string change, CancellationToken ct)
+    {
+        await using var name = new NpgsqlCommand("SELECT quote_ident(current_database())", conn);
+        await using var alter = new NpgsqlCommand($"ALTER DATABASE {(string)(await name.ExecuteScalarAsync(ct))!} {change}", conn);
+        await alter.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Removes the task's record from the target's state (its tables stay): a later migrate of the name starts afresh.</summary>
