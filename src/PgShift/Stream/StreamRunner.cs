@@ -274,6 +274,7 @@ public sealed class StreamRunner(ILogger logger)
                         hold = requests.Hold;
                         heldAt = null;
                     }
+                    Progress.PausedAt = hold?.ToString();
                     if (requests.Stop && !applier.HasPending)
                     {
                         logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);
