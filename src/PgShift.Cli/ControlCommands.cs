@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using PgShift.Connections;
 using PgShift.Cutover;
 using PgShift.State;
@@ -108,7 +109,8 @@ internal static class ControlCommands
             }
             if (await TaskControl.IsStreamingAsync(target, task.TaskName, ct))
             {
-                await TaskControl.RequestAsync(target, task.TaskName, "cutover_requested", ct);
+                // The request lives with this session: however this process ends, the running task never cuts over without it.
+                await TaskRequests.RequestCutoverAsync(target, task.TaskName, ct);
                 Console.Out.WriteLine($"Asked the running migrate process of task {task.TaskName} to cut over; waiting.");
                 var last = DateTime.MinValue;
                 try
@@ -123,13 +125,19 @@ internal static class ControlCommands
                         }
                     }, timer.Token);
                 }
-                catch (OperationCanceledException)
+                catch (Exception ex)
                 {
-                    // Nobody waits for the cutover any more: the running process must not cut over later on its own. (It may
-                    // have started already; the phase then says so.)
-                    await using var again = await ConnectionOpener.OpenAsync(task.Target, "pgshift cutover", CancellationToken.None);
-                    await TaskControl.WithdrawAsync(again, task.TaskName, "cutover_requested", CancellationToken.None);
-                    if (ct.IsCancellationRequested)
+                    // Nobody waits for the cutover any more: withdraw the request now rather than when this session ends.
+                    // (The cutover may have started already; the phase then says so.)
+                    try
+                    {
+                        await TaskRequests.WithdrawCutoverAsync(target, task.TaskName, CancellationToken.None);
+                    }
+                    catch (Exception withdraw) when (withdraw is NpgsqlException or InvalidOperationException)
+                    {
+                        // The session is gone, and the request's lock with it: the running task ignores the request.
+                    }
+                    if (ex is not OperationCanceledException || ct.IsCancellationRequested)
                     {
                         throw;
                     }
@@ -179,7 +187,7 @@ internal static class ControlCommands
                 Console.Out.WriteLine($"No process is streaming task {task.TaskName}; nothing to stop.");
                 return ExitCodes.Success;
             }
-            await TaskControl.RequestAsync(target, task.TaskName, "stop_requested", ct);
+            await TaskRequests.RequestStopAsync(target, task.TaskName, ct);
             await TaskControl.WaitForPhaseAsync(target, task.TaskName, ["stopped", "finished"], null, ct);
             Console.Out.WriteLine($"Task {task.TaskName} stopped; 'pgshift migrate' resumes it.");
             return ExitCodes.Success;

@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Npgsql;
+using PgShift.Connections;
+using PgShift.State;
 using PgShift.Stream;
 using PgShift.Tasks;
 
@@ -58,6 +61,27 @@ internal static class MigrateCommand
                 SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
                 RetryWindow = common.RetryWindow(pr, task),
                 Apply = new ApplyOptions { Conflicts = policy },
+            };
+            // SIGTERM or Ctrl-C stops the task as 'pgshift stop' does: at a transaction boundary, resumable; a second signal cancels.
+            Signals.GentleStop = () =>
+            {
+                Console.Error.WriteLine($"Stopping task {options.TaskName} where it stands, as 'pgshift stop' does (a second signal cancels at once).");
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift stop", CancellationToken.None);
+                        if (!await TaskRequests.RequestStopAsync(target, options.TaskName, CancellationToken.None))
+                        {
+                            await Signals.Cancel.CancelAsync();
+                        }
+                    }
+                    catch (Exception ex) when (ex is NpgsqlException or PgShiftException or InvalidOperationException)
+                    {
+                        await Signals.Cancel.CancelAsync();
+                    }
+                });
+                return true;
             };
             return await RunAsync(new MigrationTask(logger), options, cutover: false, ct);
         });

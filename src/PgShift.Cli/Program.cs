@@ -26,12 +26,8 @@ if (parse.Errors.Count > 0)
     Console.Error.WriteLine("Run 'pgshift --help' or 'pgshift COMMAND --help' for usage.");
     return ExitCodes.Error;
 }
-using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    cancel.Cancel();
-};
+var signals = Signals.Register();
+var cancel = Signals.Cancel;
 try
 {
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token);
@@ -66,6 +62,13 @@ catch (Exception ex)
     Console.Error.WriteLine($"error: {Redactor.Redact(ex.Message)}");
     Trace(ex);
     return ExitCodes.Error;
+}
+finally
+{
+    foreach (var s in signals)
+    {
+        s.Dispose();
+    }
 }
 
 // PGSHIFT_TRACE=1: the error's causes and where they arose, for a bug report (redacted like every message).

@@ -39,21 +39,6 @@ public static class TaskControl
         return conn;
     }
 
-    public static async Task RequestAsync(NpgsqlConnection target, string task, string flag, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"UPDATE pgshift.tasks SET {flag} = true, updated_at = now() WHERE name = @t", target);
-        cmd.Parameters.AddWithValue("t", task);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
-
-    /// <summary>Withdraws a request that nobody waits for any more (a cutover given up on).</summary>
-    public static async Task WithdrawAsync(NpgsqlConnection target, string task, string flag, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"UPDATE pgshift.tasks SET {flag} = false, updated_at = now() WHERE name = @t", target);
-        cmd.Parameters.AddWithValue("t", task);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
-
     /// <summary>
     /// Fences the source database for the cutover: new transactions in it are read-only, and the sessions connected to it
     /// (other than PgShift's own) are ended, so no write can come in after the stream has caught up.

@@ -71,7 +71,15 @@ public sealed class PgShiftBackground : IAsyncDisposable
         Assert.True(seen.Task.IsCompleted, $"pgshift did not print '{text}'; output:\n{Output}");
     }
 
+    /// <summary>SIGKILL: the process dies where it stands, as with kill -9.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
+
+    /// <summary>Sends a signal by name (TERM, HUP, INT), as kill -s NAME does.</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", ["-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

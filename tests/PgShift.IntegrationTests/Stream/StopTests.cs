@@ -2,6 +2,7 @@ using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -37,7 +38,7 @@ public sealed class StopTests : FreshDatabases
             if (Interlocked.Exchange(ref requested, 1) == 0)
             {
                 using var t = target.OpenAsync(tgt).GetAwaiter().GetResult();
-                TaskControl.RequestAsync(t, task, "stop_requested", CancellationToken.None).GetAwaiter().GetResult();
+                TaskRequests.RequestStopAsync(t, task, CancellationToken.None).GetAwaiter().GetResult();
             }
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (!log.Entries.Any(e => e.Message.StartsWith("Stop requested", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)

@@ -4,6 +4,7 @@ using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Stream;
 using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -147,10 +148,9 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         await source.ExecuteAsync(src, "UPDATE f_ident SET v = 'later' WHERE id = 1; INSERT INTO f_ident (v) VALUES ('later');");
         await source.ExecuteAsync(src, "UPDATE f_types SET b = B'00001', vb = B'1', c = 'abc', arr_b = ARRAY[B'11'], mood = 'happy' WHERE id % 3 = 1;");
 
-        await using (var t = await target.OpenAsync(tgt))
-        {
-            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
-        }
+        // A cutover request lives as long as the session that made it (a waiting 'pgshift cutover' holds it open).
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         var result = await running.WaitAsync(TimeSpan.FromMinutes(3));
         Assert.True(result.Finished);
         await AssertSameAsync(src, tgt);
@@ -179,10 +179,9 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
             Apply = new ApplyOptions { FoldRows = 0 },
         });
         await source.ExecuteAsync(src, BigTransaction);
-        await using (var t = await target.OpenAsync(tgt))
-        {
-            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
-        }
+        // A cutover request lives as long as the session that made it (a waiting 'pgshift cutover' holds it open).
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
         await AssertSameAsync(src, tgt);
         await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);

@@ -3,6 +3,7 @@ using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Selection;
 using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -59,10 +60,9 @@ public sealed class StreamMappingTests : FreshDatabases
         {
             await source.ExecuteAsync(src, $"UPDATE sales.orders SET total = total * 2 WHERE id = {i + 2}; UPDATE public.wide SET c64 = {i} WHERE id = {i + 2};");
         }
-        await using (var t = await target.OpenAsync(tgt))
-        {
-            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
-        }
+        // A cutover request lives as long as the session that made it (a waiting 'pgshift cutover' holds it open).
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
 
         const string ordersOnSource = """SELECT string_agg(format('%s|%s|%s|%s', id, "Customer", total, md5(coalesce(big, ''))), ',' ORDER BY id) FROM sales.orders""";

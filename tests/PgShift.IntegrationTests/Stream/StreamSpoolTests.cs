@@ -5,6 +5,7 @@ using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Stream;
 using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -42,10 +43,9 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
 
     private async Task CutOverAndCompareAsync(string src, string tgt, string task, Task<MigrationResult> running)
     {
-        await using (var t = await target.OpenAsync(tgt))
-        {
-            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
-        }
+        // A cutover request lives as long as the session that made it (a waiting 'pgshift cutover' holds it open).
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
         await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);

@@ -3,6 +3,7 @@ using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Stream;
 using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -33,10 +34,9 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
         await StreamFixture.WriteAsync(source, src, 5);
         await source.ExecuteAsync(src, "CREATE TABLE created_late (id int PRIMARY KEY); INSERT INTO created_late VALUES (1);");
 
-        await using (var t = await target.OpenAsync(tgt))
-        {
-            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
-        }
+        // A cutover request lives as long as the session that made it (a waiting 'pgshift cutover' holds it open).
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         var result = await running.WaitAsync(TimeSpan.FromMinutes(3));
         Assert.True(result.Finished);
         Assert.Equal(StreamOutcome.CaughtUpForCutover, result.Stream);

@@ -4,6 +4,7 @@ using PgShift.IntegrationTests.Infrastructure;
 using PgShift.IntegrationTests.Stream;
 using PgShift.Tasks;
 using PgShift.Verify;
+using PgShift.State;
 
 namespace PgShift.IntegrationTests.Verify;
 
@@ -108,10 +109,9 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : Fr
         // While it streams, sequences are not synced yet, and are shown as such, not as differences.
         Assert.All(report.Sequences, s => Assert.True(s.Equal, $"{s.Sequence}: {s.State}"));
 
-        await using (var t = await target.OpenAsync(tgt))
-        {
-            await TaskControl.RequestAsync(t, task, "cutover_requested", CancellationToken.None);
-        }
+        // A cutover request lives as long as the session that made it (a waiting 'pgshift cutover' holds it open).
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(2))).Finished);
         var final = await new Verifier().VerifyAsync(VerifyOptions(src, tgt, task), CancellationToken.None);
         Assert.True(final.Equal, Describe(final));
