@@ -65,7 +65,14 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
                     case StreamStartMessage start:
                         if (!spools.TryGetValue(start.TransactionXid, out streamingInto))
                         {
-                            Directory.CreateDirectory(spoolDirectory!);
+                            if (OperatingSystem.IsWindows())
+                            {
+                                Directory.CreateDirectory(spoolDirectory!);
+                            }
+                            else
+                            {
+                                Directory.CreateDirectory(spoolDirectory!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                            }
                             spools[start.TransactionXid] = streamingInto = new TransactionSpool(spoolDirectory!, start.TransactionXid);
                         }
                         continue;

@@ -169,10 +169,10 @@ public sealed class StreamRunner(ILogger logger)
         replication.SetReplicationStatus(startLsn);
 
         var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
-        // One spool directory per process and task; what a killed process left behind is removed here.
-        var spoolRoot = Path.Combine(options.Apply.SpoolDirectory ?? Path.GetTempPath(), "pgshift-spool");
+        // One spool directory per process and task, private to the user; what killed processes left behind is removed here.
+        var spoolRoot = SpoolRoot(options.Apply.SpoolDirectory);
         var spoolDirectory = Path.Combine(spoolRoot, $"{options.TaskName}-{Environment.ProcessId}");
-        RemoveStaleSpools(spoolRoot, options.TaskName);
+        RemoveStaleSpools(spoolRoot);
         await using var outcomes = new SubtransactionOutcomes(options.Source, logger);
         var reader = new ChangeReader(replication, slotName, TaskName.PublicationName(options.TaskName), channel.Writer,
             spool ? spoolDirectory : null, options.Apply.SpoolLimitBytes, Progress, outcomes)
@@ -308,6 +308,18 @@ public sealed class StreamRunner(ILogger logger)
             catch (Exception ex) when (ex is OperationCanceledException || sessionCts.IsCancellationRequested)
             {
             }
+            // The reader has closed (and so deleted) its spool files; the directory goes with them.
+            try
+            {
+                if (Directory.Exists(spoolDirectory))
+                {
+                    Directory.Delete(spoolDirectory, recursive: true);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The next start removes it.
+            }
         }
     }
 
@@ -336,15 +348,40 @@ public sealed class StreamRunner(ILogger logger)
         return conn;
     }
 
-    private static void RemoveStaleSpools(string root, string task)
+    /// <summary>
+    /// Where the spool directories of this user's PgShift processes go: a directory of the user's own (0700) under
+    /// <paramref name="configured"/> or the system's temporary directory, so that no other user can read the row
+    /// values that spool files hold.
+    /// </summary>
+    internal static string SpoolRoot(string? configured)
+    {
+        var root = Path.Combine(configured ?? Path.GetTempPath(), "pgshift-spool-" + Environment.UserName);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(root);
+            return root;
+        }
+        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(root, Private);
+        if (File.GetUnixFileMode(root) != Private)
+        {
+            // Made by an older version, or by hand: tighten it (fails loudly if it belongs to someone else).
+            File.SetUnixFileMode(root, Private);
+        }
+        return root;
+    }
+
+    /// <summary>Removes the spool directories of processes that are gone (killed with their transactions half received), whatever their task.</summary>
+    internal static void RemoveStaleSpools(string root)
     {
         if (!Directory.Exists(root))
         {
             return;
         }
-        foreach (var dir in Directory.EnumerateDirectories(root, task + "-*"))
+        foreach (var dir in Directory.EnumerateDirectories(root, "*-*"))
         {
-            var pid = Path.GetFileName(dir)[(task.Length + 1)..];
+            var name = Path.GetFileName(dir);
+            var pid = name[(name.LastIndexOf('-') + 1)..];
             if (int.TryParse(pid, System.Globalization.CultureInfo.InvariantCulture, out var id) && (id == Environment.ProcessId || !Directory.Exists($"/proc/{id}")))
             {
                 try

@@ -25,7 +25,12 @@ internal sealed class TransactionSpool : IDisposable
     public TransactionSpool(string directory, uint xid)
     {
         _path = Path.Combine(directory, xid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        _file = new FileStream(_path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+        // Row values in plain text: readable by this user only.
+        _file = new FileStream(_path, new FileStreamOptions
+        {
+            Mode = FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 << 16, Options = FileOptions.DeleteOnClose,
+            UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
         _writer = new BinaryWriter(_file, Encoding.UTF8, leaveOpen: true);
         Xid = xid;
     }

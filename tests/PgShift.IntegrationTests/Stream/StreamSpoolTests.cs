@@ -218,6 +218,55 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
     }
 
     [Fact]
+    public async Task Spool_files_are_private_and_removed_and_those_of_dead_processes_go_at_the_next_start()
+    {
+        var where = Directory.CreateTempSubdirectory("pgshift-spool-test").FullName;
+        try
+        {
+            // What a killed process left: a directory named after its task and a process ID that no longer runs.
+            var root = StreamRunner.SpoolRoot(where);
+            var stale = Directory.CreateDirectory(Path.Combine(root, "another_task-2147483000")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(stale, "1234"), "rows of a dead process");
+
+            var (src, tgt, _, running, task, _) = await StartAsync(new ApplyOptions { DecodingWorkMem = "64kB", SpoolDirectory = where });
+            var gone = DateTime.UtcNow.AddSeconds(30);
+            while (Directory.Exists(stale))
+            {
+                Assert.True(DateTime.UtcNow < gone, "the spool of a dead process was not removed");
+                await Task.Delay(50);
+            }
+
+            await using var open = await source.OpenAsync(src);
+            await using (var cmd = new NpgsqlCommand("BEGIN; INSERT INTO big SELECT g, 'open', repeat('o', 300) FROM generate_series(1, 5000) g", open))
+            {
+                await cmd.ExecuteNonQueryAsync();
+            }
+            var mine = Path.Combine(root, $"{task}-{Environment.ProcessId}");
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!Directory.Exists(mine) || Directory.GetFiles(mine).Length == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the open transaction was never spooled");
+                await Task.Delay(50);
+            }
+            const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            Assert.Equal(Private, File.GetUnixFileMode(root));
+            Assert.Equal(Private, File.GetUnixFileMode(mine));
+            Assert.All(Directory.GetFiles(mine), f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
+
+            await using (var cmd = new NpgsqlCommand("COMMIT", open))
+            {
+                await cmd.ExecuteNonQueryAsync();
+            }
+            await CutOverAndCompareAsync(src, tgt, task, running);
+            Assert.False(Directory.Exists(mine) && Directory.EnumerateFileSystemEntries(mine).Any(), "spool files remained after the task stopped");
+        }
+        finally
+        {
+            Directory.Delete(where, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_transaction_beyond_the_spool_limit_makes_the_stream_go_on_without_streaming()
     {
         var (src, tgt, migration, running, task, log) = await StartAsync(new ApplyOptions { DecodingWorkMem = "64kB", SpoolLimitBytes = 200_000 });
