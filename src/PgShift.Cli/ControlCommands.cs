@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
 using PgShift.Cutover;
+using PgShift.Selection;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -41,7 +42,8 @@ internal static class ControlCommands
         cmd.Options.Add(fence);
         cmd.SetAction(async (pr, ct) =>
         {
-            var task = common.Resolve(pr);
+            var resolved = common.Resolve(pr);
+            var (task, settings) = await StoredSettings.ApplyAsync(resolved, StoredSettings.Given(pr, common, resolved), ct);
             var limit = pr.GetValue(timeout) is { } t ? CommonOptions.Duration(t, "Timeout") : (TimeSpan?)null;
             var fenced = false;
             if (pr.GetValue(fence))
@@ -53,7 +55,7 @@ internal static class ControlCommands
             int code;
             try
             {
-                code = await CutoverAsync(pr, common, task, limit, ct);
+                code = await CutoverAsync(pr, common, task, settings, limit, ct);
             }
             catch when (fenced)
             {
@@ -78,14 +80,14 @@ internal static class ControlCommands
                 return code;
             }
             Console.Out.WriteLine("verify: comparing every table of the source and the target");
-            var report = await new Verify.Verifier().VerifyAsync(VerifyCommand.Options(task), ct);
+            var report = await new Verify.Verifier().VerifyAsync(VerifyCommand.Options(task, settings), ct);
             VerifyCommand.Print(report, json: false);
             return report.Equal ? ExitCodes.Success : ExitCodes.Failed;
         });
         return cmd;
     }
 
-    private static async Task<int> CutoverAsync(ParseResult pr, CommonOptions common, ResolvedTask task, TimeSpan? limit, CancellationToken ct)
+    private static async Task<int> CutoverAsync(ParseResult pr, CommonOptions common, ResolvedTask task, TaskFile settings, TimeSpan? limit, CancellationToken ct)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (limit is { } l)
@@ -152,6 +154,10 @@ internal static class ControlCommands
                 Source = task.Source, Target = task.Target, TaskName = task.TaskName, Schema = false, Full = false, Incremental = true,
                 Selection = task.Selection, ExcludedColumns = task.ExcludedColumns, Mapping = task.Mapping,
                 RetryWindow = common.RetryWindow(pr, task),
+                // The task's own settings: the stream this cutover runs applies changes as the task's migrate did.
+                Jobs = settings.Jobs ?? Math.Max(2, Environment.ProcessorCount),
+                SplitThresholdBytes = (long)((settings.SplitThresholdMb ?? 1024) * 1048576),
+                Apply = new Stream.ApplyOptions { Conflicts = MigrateCommand.ConflictPolicyOf(settings.OnConflict) },
             };
             try
             {

@@ -35,15 +35,18 @@ internal static class MigrateCommand
         cmd.Options.Add(common.Verbose);
         cmd.SetAction(async (pr, ct) =>
         {
-            var task = common.Resolve(pr);
-            var typesText = pr.GetResult(types) is { Implicit: false } || task.File.Types is null ? pr.GetValue(types)! : string.Join(',', task.File.Types);
+            var resolved = common.Resolve(pr);
+            var typesText = pr.GetResult(types) is { Implicit: false } || resolved.File.Types is null ? pr.GetValue(types)! : string.Join(',', resolved.File.Types);
             var typeList = MigrationTypes.Parse(typesText);
-            var policy = pr.GetValue(conflicts) switch
-            {
-                "error" => ConflictPolicy.Error,
-                "ignore" => ConflictPolicy.Ignore,
-                var other => throw new UsageException($"Unknown --on-conflict '{other}'.", "Use --on-conflict error (the default) or ignore."),
-            };
+            var given = StoredSettings.Given(pr, common, resolved);
+            given.Types = [.. typeList];
+            given.Jobs = pr.GetValue(jobs) ?? given.Jobs;
+            given.SplitThresholdMb = pr.GetValue(splitMb) ?? given.SplitThresholdMb;
+            given.OnConflict = pr.GetResult(conflicts) is { Implicit: false } ? pr.GetValue(conflicts) : given.OnConflict;
+            _ = ConflictPolicyOf(given.OnConflict);
+            // A resumed task keeps its selection; jobs, split threshold and conflict policy given here win over its own.
+            var (task, stored) = await StoredSettings.ApplyAsync(resolved, given, ct);
+            var policy = ConflictPolicyOf(pr.GetResult(conflicts) is { Implicit: false } ? given.OnConflict : stored.OnConflict ?? given.OnConflict);
             using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
             var logger = loggerFactory.CreateLogger("pgshift");
             var options = new MigrationOptions
@@ -57,8 +60,9 @@ internal static class MigrateCommand
                 Selection = task.Selection,
                 ExcludedColumns = task.ExcludedColumns,
                 Mapping = task.Mapping,
-                Jobs = pr.GetValue(jobs) ?? task.File.Jobs ?? Math.Max(2, Environment.ProcessorCount),
-                SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
+                Jobs = pr.GetValue(jobs) ?? resolved.File.Jobs ?? stored.Jobs ?? Math.Max(2, Environment.ProcessorCount),
+                SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? resolved.File.SplitThresholdMb ?? stored.SplitThresholdMb ?? 1024) * 1048576),
+                Settings = given.ToStoredJson(),
                 RetryWindow = common.RetryWindow(pr, task),
                 Apply = new ApplyOptions { Conflicts = policy },
             };
@@ -87,6 +91,14 @@ internal static class MigrateCommand
         });
         return cmd;
     }
+
+    /// <summary>The conflict policy named by --on-conflict or the task file's on_conflict (default: error).</summary>
+    internal static ConflictPolicy ConflictPolicyOf(string? text) => text switch
+    {
+        null or "error" => ConflictPolicy.Error,
+        "ignore" => ConflictPolicy.Ignore,
+        var other => throw new UsageException($"Unknown conflict policy '{other}'.", "Use --on-conflict error (the default) or ignore (on_conflict: in a task file)."),
+    };
 
     /// <summary>Runs the task with its live display; shared by migrate and cutover.</summary>
     internal static async Task<int> RunAsync(MigrationTask migration, MigrationOptions options, bool cutover, CancellationToken ct)

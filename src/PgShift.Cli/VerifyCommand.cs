@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using PgShift.Selection;
 using PgShift.Verify;
 
 namespace PgShift.Cli;
@@ -24,15 +25,16 @@ internal static class VerifyCommand
         cmd.Options.Add(common.Json);
         cmd.SetAction(async (pr, ct) =>
         {
-            var task = common.Resolve(pr);
-            var report = await new Verifier().VerifyAsync(Options(task), ct);
+            var resolved = common.Resolve(pr);
+            var (task, settings) = await StoredSettings.ApplyAsync(resolved, StoredSettings.Given(pr, common, resolved), ct);
+            var report = await new Verifier().VerifyAsync(Options(task, settings), ct);
             Print(report, pr.GetValue(common.Json));
             return report.Equal ? ExitCodes.Success : ExitCodes.Failed;
         });
         return cmd;
     }
 
-    internal static VerifyOptions Options(ResolvedTask task) => new()
+    internal static VerifyOptions Options(ResolvedTask task, TaskFile settings) => new()
     {
         Source = task.Source,
         Target = task.Target,
@@ -40,7 +42,7 @@ internal static class VerifyCommand
         Selection = task.Selection,
         ExcludedColumns = task.ExcludedColumns,
         Mapping = task.Mapping,
-        Jobs = task.File.Jobs ?? Math.Max(2, Environment.ProcessorCount),
+        Jobs = task.File.Jobs ?? settings.Jobs ?? Math.Max(2, Environment.ProcessorCount),
     };
 
     internal static void Print(VerifyReport report, bool json)

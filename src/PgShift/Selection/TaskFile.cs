@@ -24,6 +24,10 @@ public sealed class TaskFile
     /// <summary>schema.table.column entries.</summary>
     public List<string>? ExcludeColumns { get; set; }
     public MappingSection? Mapping { get; set; }
+    /// <summary>error (stop the task) or ignore: what a change that does not fit the target does.</summary>
+    public string? OnConflict { get; set; }
+    /// <summary>Tables larger than this (MB on disk) are copied in ranges by several workers.</summary>
+    public double? SplitThresholdMb { get; set; }
 
     /// <summary>Renames: schemas {old: new}; tables {"schema.table": new_name}; columns {"schema.table.column": new_name}.</summary>
     public sealed class MappingSection
@@ -95,6 +99,52 @@ public sealed class TaskFile
             throw new PgShiftException($"Task file '{path}' cannot be read at line {ex.Start.Line}, column {ex.Start.Column}: {Redactor.Redact(ex.InnerException?.Message ?? ex.Message)}",
                 "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables).");
         }
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions StoredForm = new()
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The task's settings as stored with its state: everything but the servers and the name (which hold no password either way).</summary>
+    public string ToStoredJson() => System.Text.Json.JsonSerializer.Serialize(new TaskFile
+    {
+        Types = Types, Jobs = Jobs, RetryWindow = RetryWindow, IncludeSchemas = IncludeSchemas, ExcludeSchemas = ExcludeSchemas,
+        IncludeTables = IncludeTables, ExcludeTables = ExcludeTables, ExcludeColumns = ExcludeColumns, Mapping = Mapping,
+        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb,
+    }, StoredForm);
+
+    public static TaskFile FromStoredJson(string json) => System.Text.Json.JsonSerializer.Deserialize<TaskFile>(json, StoredForm) ?? new TaskFile();
+
+    /// <summary>Says any selection, exclusion or renaming at all (else a later command takes the task's own).</summary>
+    public bool HasSelection()
+        => new[] { IncludeSchemas, ExcludeSchemas, IncludeTables, ExcludeTables, ExcludeColumns }.Any(l => l is { Count: > 0 })
+           || Mapping is { } m && new[] { m.Schemas, m.Tables, m.Columns }.Any(d => d is { Count: > 0 });
+
+    /// <summary>How this selection (schemas, tables, columns, renaming) differs from <paramref name="other"/>'s, in words; empty when the same.</summary>
+    public List<string> SelectionDifferences(TaskFile other)
+    {
+        var differences = new List<string>();
+        void Compare(string what, IEnumerable<string>? mine, IEnumerable<string>? theirs)
+        {
+            var a = (mine ?? []).Order(StringComparer.Ordinal).ToList();
+            var b = (theirs ?? []).Order(StringComparer.Ordinal).ToList();
+            if (!a.SequenceEqual(b, StringComparer.Ordinal))
+            {
+                differences.Add($"{what}: [{string.Join(", ", a)}] here, [{string.Join(", ", b)}] for the task");
+            }
+        }
+        static IEnumerable<string>? Pairs(Dictionary<string, string>? d) => d?.Select(kv => $"{kv.Key} -> {kv.Value}");
+        Compare("include schemas", IncludeSchemas, other.IncludeSchemas);
+        Compare("exclude schemas", ExcludeSchemas, other.ExcludeSchemas);
+        Compare("include tables", IncludeTables, other.IncludeTables);
+        Compare("exclude tables", ExcludeTables, other.ExcludeTables);
+        Compare("exclude columns", ExcludeColumns, other.ExcludeColumns);
+        Compare("renamed schemas", Pairs(Mapping?.Schemas), Pairs(other.Mapping?.Schemas));
+        Compare("renamed tables", Pairs(Mapping?.Tables), Pairs(other.Mapping?.Tables));
+        Compare("renamed columns", Pairs(Mapping?.Columns), Pairs(other.Mapping?.Columns));
+        return differences;
     }
 
     public TableSelection ToSelection()

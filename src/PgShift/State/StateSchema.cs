@@ -35,6 +35,7 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS stop_requested boolean NOT NULL DEFAULT false;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS cutover_requested boolean NOT NULL DEFAULT false;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS cutover_requested_by integer;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS settings jsonb;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS deferred_post_data boolean NOT NULL DEFAULT false;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS verify_hold_lsn pg_lsn;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS verify_held_at pg_lsn;

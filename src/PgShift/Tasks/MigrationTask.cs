@@ -25,6 +25,8 @@ public sealed class MigrationOptions
     public long SplitThresholdBytes { get; init; } = 1L << 30;
     public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
     public ApplyOptions Apply { get; init; } = new();
+    /// <summary>The settings as the user gave them (<see cref="Selection.TaskFile.ToStoredJson"/>), stored with a new task for later commands.</summary>
+    public string? Settings { get; init; }
 
     internal SchemaMigrationOptions SchemaOptions(bool streamFollows, bool deferForeignKeysAndTriggers) => new()
     {
@@ -134,6 +136,10 @@ public sealed class MigrationTask(ILogger logger)
         {
             _phase = phase;
             await TaskState.SetPhaseAsync(state, options.TaskName, options.Source.ToString(), phase, ct);
+            if (options.Settings is { } settings)
+            {
+                await TaskSettingsStore.SaveIfNewAsync(state, options.TaskName, settings, ct);
+            }
             PhaseChanged?.Invoke(phase);
         }
 
