@@ -218,6 +218,32 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
     }
 
     [Fact]
+    public async Task A_streamed_transaction_replayed_change_by_change_keeps_its_savepoint_rollbacks()
+    {
+        // A unique swap that no set statement can apply makes the applier replay the streamed transaction one change
+        // at a time (a new session, the transaction streamed and spooled again): the rolled-back savepoint stays out.
+        var (src, tgt, _, running, task, log) = await StartAsync(new ApplyOptions { DecodingWorkMem = "64kB", LoseSubtransactionAborts = true }, default,
+            "CREATE TABLE uq (id int PRIMARY KEY, code text UNIQUE); INSERT INTO uq VALUES (1, 'a'), (2, 'b'), (3, 'c');");
+        await source.ExecuteAsync(src, """
+            BEGIN;
+            INSERT INTO big SELECT g, 'kept', repeat('k', 200) FROM generate_series(1, 3000) g;
+            SAVEPOINT a;
+            DELETE FROM big WHERE id <= 2000;
+            UPDATE uq SET code = 'z' WHERE id = 3;
+            ROLLBACK TO SAVEPOINT a;
+            UPDATE uq SET code = 'tmp' WHERE id = 1;
+            UPDATE uq SET code = 'a' WHERE id = 2;
+            UPDATE uq SET code = 'b' WHERE id = 1;
+            UPDATE big SET v = 'after' WHERE id % 5 = 0;
+            COMMIT;
+            """);
+        await CutOverAndCompareAsync(src, tgt, task, running);
+        await CopyFixture.AssertSameAsync(source, src, target, tgt, ["uq"]);
+        Assert.Equal(3000L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM big"));
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("replaying them one by one", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Spool_files_are_private_and_removed_and_those_of_dead_processes_go_at_the_next_start()
     {
         var where = Directory.CreateTempSubdirectory("pgshift-spool-test").FullName;
