@@ -97,8 +97,10 @@ public sealed class CommonOptions
             throw new UsageException($"Missing {(sourceText is null ? "--source" : "--target")}.",
                 "Give both servers, e.g. --source postgres://app@old-db:5432/app --target postgres://app@new-db:5432/app, or name them in --task-file.");
         }
-        var source = ConnectionSpecParser.Parse(sourceText ?? targetText);
-        var target = ConnectionSpecParser.Parse(targetText);
+        var source = sourceText is null ? null : ParseServer(sourceText, pr.GetValue(Source) is not null ? "--source" : "source (in the task file)");
+        var target = ParseServer(targetText, pr.GetValue(Target) is not null ? "--target" : "target (in the task file)");
+        // status and stop need no source: the target's spec stands in for it (only its database name is used, for the default task name).
+        source ??= target;
         var taskName = TaskName.Validate(pr.GetValue(Task) ?? file.Task ?? TaskName.FromDatabase(source.Database));
 
         var selection = file.ToSelection();
@@ -112,6 +114,18 @@ public sealed class CommonOptions
             excluded.Add(c);
         }
         return new ResolvedTask(source, target, taskName, selection, file, excluded, file.ToNameMapping());
+    }
+
+    private static ConnectionSpec ParseServer(string text, string origin)
+    {
+        try
+        {
+            return ConnectionSpecParser.Parse(text);
+        }
+        catch (ConnectionSpecException ex)
+        {
+            throw new UsageException($"{origin}: {ex.Message}", ex.Fix ?? "Give a libpq URI or keyword/value string.");
+        }
     }
 }
 
