@@ -108,6 +108,7 @@ public sealed class CommonOptions
         selection.ExcludeSchemas.AddRange((pr.GetValue(ExcludeSchema) ?? []).Select(p => new NamePattern(p)));
         selection.IncludeTables.AddRange((pr.GetValue(IncludeTable) ?? []).Select(p => new NamePattern(p)));
         selection.ExcludeTables.AddRange((pr.GetValue(ExcludeTable) ?? []).Select(p => new NamePattern(p)));
+        selection.Validate();
         var excluded = file.ToColumnExclusions();
         foreach (var c in pr.GetValue(ExcludeColumn) ?? [])
         {
