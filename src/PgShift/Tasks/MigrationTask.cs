@@ -120,7 +120,8 @@ public sealed class MigrationTask(ILogger logger)
             // A new task starts only when the precheck passes: bad input changes nothing on either server.
             var precheck = await new Precheck.PrecheckRunner().RunAsync(new Precheck.PrecheckOptions
             {
-                Source = options.Source, Target = options.Target, TaskName = options.TaskName, Selection = options.Selection, Incremental = options.Incremental,
+                Source = options.Source, Target = options.Target, TaskName = options.TaskName, Selection = options.Selection,
+                ExcludedColumns = options.ExcludedColumns, Incremental = options.Incremental,
             }, ct);
             var failed = precheck.Checks.Where(c => c.Status == Precheck.CheckStatus.Failed).ToList();
             if (failed.Count > 0)
