@@ -50,6 +50,23 @@ public sealed class CommonOptions
         return text is null ? Connections.RetryWindow.DefaultWindow : Duration(text, "Retry window");
     }
 
+    /// <summary>The number of parallel connections: --jobs, else the task file's jobs, else the cores (at least 2).</summary>
+    public static int Jobs(string? flag, ResolvedTask task)
+    {
+        if (flag is null)
+        {
+            return task.File.Jobs is { } fromFile
+                ? fromFile >= 1 ? fromFile : throw new UsageException($"jobs: {fromFile} in the task file is not a number of parallel connections.", "Give jobs 1 or more, or leave it out (the default is the number of cores, at least 2).")
+                : Math.Max(2, Environment.ProcessorCount);
+        }
+        if (!int.TryParse(flag, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var jobs) || jobs < 1)
+        {
+            throw new UsageException($"--jobs '{flag}' is not a number of parallel connections.",
+                "Give --jobs 1 or more (each job holds a connection to each server), or leave it out: the default is the number of cores, at least 2.");
+        }
+        return jobs;
+    }
+
     /// <summary>A duration as a person writes it: a number and a unit, 12h, 30m or 90s.</summary>
     public static TimeSpan Duration(string text, string what)
     {

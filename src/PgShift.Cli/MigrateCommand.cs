@@ -11,8 +11,9 @@ internal static class MigrateCommand
     public static Command Create(CommonOptions common)
     {
         var types = new Option<string>("--types") { Description = "What to migrate: schema, full, incremental (comma-separated).", DefaultValueFactory = _ => "schema,full,incremental" };
-        var jobs = new Option<int?>("--jobs", "-j") { Description = "Parallel connections for copying and building indexes (default: cores, at least 2)." };
-        var splitMb = new Option<double?>("--split-threshold-mb") { Description = "Tables larger than this (MB on disk) are copied in ranges by several workers (default 1024)." };
+        // Read as text and checked here, so a bad value gets a message for a person rather than the parser's type names.
+        var jobs = new Option<string?>("--jobs", "-j") { Description = "Parallel connections for copying and building indexes (default: cores, at least 2)." };
+        var splitMb = new Option<string?>("--split-threshold-mb") { Description = "Tables larger than this (MB on disk) are copied in ranges by several workers (default 1024)." };
         var conflicts = new Option<string>("--on-conflict") { Description = "When a change does not fit the target (row missing, key taken): error (stop the task) or ignore.", DefaultValueFactory = _ => "error" };
         var cmd = new Command("migrate", """
             Run the task: schema before the data, full copy from one snapshot, keys/indexes/foreign keys/triggers,
@@ -35,6 +36,8 @@ internal static class MigrateCommand
             var task = common.Resolve(pr);
             var typesText = pr.GetResult(types) is { Implicit: false } || task.File.Types is null ? pr.GetValue(types)! : string.Join(',', task.File.Types);
             var typeList = MigrationTypes.Parse(typesText);
+            var jobCount = CommonOptions.Jobs(pr.GetValue(jobs), task);
+            var splitThresholdMb = pr.GetValue(splitMb) is { } split ? SplitThresholdMb(split) : 1024;
             var policy = pr.GetValue(conflicts) switch
             {
                 "error" => ConflictPolicy.Error,
@@ -54,14 +57,24 @@ internal static class MigrateCommand
                 Selection = task.Selection,
                 ExcludedColumns = task.ExcludedColumns,
                 Mapping = task.Mapping,
-                Jobs = pr.GetValue(jobs) ?? task.File.Jobs ?? Math.Max(2, Environment.ProcessorCount),
-                SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
+                Jobs = jobCount,
+                SplitThresholdBytes = (long)(splitThresholdMb * 1048576),
                 RetryWindow = common.RetryWindow(pr, task),
                 Apply = new ApplyOptions { Conflicts = policy },
             };
             return await RunAsync(new MigrationTask(logger), options, cutover: false, ct);
         });
         return cmd;
+    }
+
+    private static double SplitThresholdMb(string text)
+    {
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var mb) || !double.IsFinite(mb) || mb <= 0)
+        {
+            throw new UsageException($"--split-threshold-mb '{text}' is not a size in MB above 0.",
+                "Give the size above which a table is copied in ranges by several workers, in MB: e.g. --split-threshold-mb 1024 (the default) or 0.5.");
+        }
+        return mb;
     }
 
     /// <summary>Runs the task with its live display; shared by migrate and cutover.</summary>

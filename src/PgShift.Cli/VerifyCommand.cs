@@ -40,7 +40,7 @@ internal static class VerifyCommand
         Selection = task.Selection,
         ExcludedColumns = task.ExcludedColumns,
         Mapping = task.Mapping,
-        Jobs = task.File.Jobs ?? Math.Max(2, Environment.ProcessorCount),
+        Jobs = CommonOptions.Jobs(null, task),
     };
 
     internal static void Print(VerifyReport report, bool json)
