@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using PgShift.Connections;
 using PgShift.Verify;
 
 namespace PgShift.Cli;
@@ -25,6 +26,12 @@ internal static class VerifyCommand
         cmd.SetAction(async (pr, ct) =>
         {
             var task = common.Resolve(pr);
+            if ((pr.GetValue(common.Task) ?? task.File.Task) is not null)
+            {
+                // A task named on purpose must exist: verifying the command line's selection instead would answer another question.
+                await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift verify", ct);
+                await UnknownTask.RequireAsync(target, task.Target, task.TaskName, "without --task, verify compares the tables the command line selects.", ct);
+            }
             var report = await new Verifier().VerifyAsync(Options(task), ct);
             Print(report, pr.GetValue(common.Json));
             return report.Equal ? ExitCodes.Success : ExitCodes.Failed;
