@@ -50,6 +50,23 @@ public sealed class CommonOptions
         return text is null ? Connections.RetryWindow.DefaultWindow : Duration(text, "Retry window");
     }
 
+    /// <summary>The number of parallel connections: --jobs, else the task file's jobs, else the cores (at least 2).</summary>
+    public static int Jobs(string? flag, ResolvedTask task)
+    {
+        if (flag is null)
+        {
+            return task.File.Jobs is { } fromFile
+                ? fromFile >= 1 ? fromFile : throw new UsageException($"jobs: {fromFile} in the task file is not a number of parallel connections.", "Give jobs 1 or more, or leave it out (the default is the number of cores, at least 2).")
+                : Math.Max(2, Environment.ProcessorCount);
+        }
+        if (!int.TryParse(flag, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var jobs) || jobs < 1)
+        {
+            throw new UsageException($"--jobs '{flag}' is not a number of parallel connections.",
+                "Give --jobs 1 or more (each job holds a connection to each server), or leave it out: the default is the number of cores, at least 2.");
+        }
+        return jobs;
+    }
+
     /// <summary>A duration as a person writes it: a number and a unit, 12h, 30m or 90s.</summary>
     public static TimeSpan Duration(string text, string what)
     {
@@ -97,8 +114,10 @@ public sealed class CommonOptions
             throw new UsageException($"Missing {(sourceText is null ? "--source" : "--target")}.",
                 "Give both servers, e.g. --source postgres://app@old-db:5432/app --target postgres://app@new-db:5432/app, or name them in --task-file.");
         }
-        var source = ConnectionSpecParser.Parse(sourceText ?? targetText);
-        var target = ConnectionSpecParser.Parse(targetText);
+        var source = sourceText is null ? null : ParseServer(sourceText, pr.GetValue(Source) is not null ? "--source" : "source (in the task file)");
+        var target = ParseServer(targetText, pr.GetValue(Target) is not null ? "--target" : "target (in the task file)");
+        // status and stop need no source: the target's spec stands in for it (only its database name is used, for the default task name).
+        source ??= target;
         var taskName = TaskName.Validate(pr.GetValue(Task) ?? file.Task ?? TaskName.FromDatabase(source.Database));
 
         var selection = file.ToSelection();
@@ -106,12 +125,25 @@ public sealed class CommonOptions
         selection.ExcludeSchemas.AddRange((pr.GetValue(ExcludeSchema) ?? []).Select(p => new NamePattern(p)));
         selection.IncludeTables.AddRange((pr.GetValue(IncludeTable) ?? []).Select(p => new NamePattern(p)));
         selection.ExcludeTables.AddRange((pr.GetValue(ExcludeTable) ?? []).Select(p => new NamePattern(p)));
+        selection.Validate();
         var excluded = file.ToColumnExclusions();
         foreach (var c in pr.GetValue(ExcludeColumn) ?? [])
         {
             excluded.Add(c);
         }
         return new ResolvedTask(source, target, taskName, selection, file, excluded, file.ToNameMapping());
+    }
+
+    private static ConnectionSpec ParseServer(string text, string origin)
+    {
+        try
+        {
+            return ConnectionSpecParser.Parse(text);
+        }
+        catch (ConnectionSpecException ex)
+        {
+            throw new UsageException($"{origin}: {ex.Message}", ex.Fix ?? "Give a libpq URI or keyword/value string.");
+        }
     }
 }
 

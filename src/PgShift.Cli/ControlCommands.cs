@@ -102,8 +102,7 @@ internal static class ControlCommands
         }
         {
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift cutover", ct);
-            var report = await TaskStatusReport.LoadAsync(target, task.TaskName, ct)
-                ?? throw new PgShiftException($"No task named {task.TaskName} on the target.", "Check --task and --target; 'pgshift migrate' creates the task.");
+            var report = await UnknownTask.RequireAsync(target, task.Target, task.TaskName, "'pgshift migrate' creates the task.", ct);
             if (report.Phase == "finished")
             {
                 Console.Out.WriteLine($"Task {task.TaskName} is finished already.");
@@ -186,8 +185,7 @@ internal static class ControlCommands
         {
             var task = common.Resolve(pr, requireSource: false);
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift stop", ct);
-            _ = await TaskStatusReport.LoadAsync(target, task.TaskName, ct)
-                ?? throw new PgShiftException($"No task named {task.TaskName} on the target.", "Check --task and --target.");
+            _ = await UnknownTask.RequireAsync(target, task.Target, task.TaskName, "'pgshift status --task NAME' shows a task.", ct);
             if (!await TaskControl.IsStreamingAsync(target, task.TaskName, ct))
             {
                 Console.Out.WriteLine($"No process is streaming task {task.TaskName}; nothing to stop.");

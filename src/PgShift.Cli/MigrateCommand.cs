@@ -14,8 +14,9 @@ internal static class MigrateCommand
     public static Command Create(CommonOptions common)
     {
         var types = new Option<string>("--types") { Description = "What to migrate: schema, full, incremental (comma-separated).", DefaultValueFactory = _ => "schema,full,incremental" };
-        var jobs = new Option<int?>("--jobs", "-j") { Description = "Parallel connections for copying and building indexes (default: cores, at least 2)." };
-        var splitMb = new Option<double?>("--split-threshold-mb") { Description = "Tables larger than this (MB on disk) are copied in ranges by several workers (default 1024)." };
+        // Read as text and checked here, so a bad value gets a message for a person rather than the parser's type names.
+        var jobs = new Option<string?>("--jobs", "-j") { Description = "Parallel connections for copying and building indexes (default: cores, at least 2)." };
+        var splitMb = new Option<string?>("--split-threshold-mb") { Description = "Tables larger than this (MB on disk) are copied in ranges by several workers (default 1024)." };
         var conflicts = new Option<string>("--on-conflict") { Description = "When a change does not fit the target (row missing, key taken): error (stop the task) or ignore.", DefaultValueFactory = _ => "error" };
         var cmd = new Command("migrate", """
             Run the task: schema before the data, full copy from one snapshot, keys/indexes/foreign keys/triggers,
@@ -38,10 +39,12 @@ internal static class MigrateCommand
             var resolved = common.Resolve(pr);
             var typesText = pr.GetResult(types) is { Implicit: false } || resolved.File.Types is null ? pr.GetValue(types)! : string.Join(',', resolved.File.Types);
             var typeList = MigrationTypes.Parse(typesText);
+            int? jobsGiven = pr.GetValue(jobs) is { } j ? CommonOptions.Jobs(j, resolved) : resolved.File.Jobs is not null ? CommonOptions.Jobs(null, resolved) : null;
+            double? splitGiven = pr.GetValue(splitMb) is { } split ? SplitThresholdMb(split) : resolved.File.SplitThresholdMb;
             var given = StoredSettings.Given(pr, common, resolved);
             given.Types = [.. typeList];
-            given.Jobs = pr.GetValue(jobs) ?? given.Jobs;
-            given.SplitThresholdMb = pr.GetValue(splitMb) ?? given.SplitThresholdMb;
+            given.Jobs = jobsGiven;
+            given.SplitThresholdMb = splitGiven;
             given.OnConflict = pr.GetResult(conflicts) is { Implicit: false } ? pr.GetValue(conflicts) : given.OnConflict;
             _ = ConflictPolicyOf(given.OnConflict);
             // A resumed task keeps its selection; jobs, split threshold and conflict policy given here win over its own.
@@ -60,8 +63,8 @@ internal static class MigrateCommand
                 Selection = task.Selection,
                 ExcludedColumns = task.ExcludedColumns,
                 Mapping = task.Mapping,
-                Jobs = pr.GetValue(jobs) ?? resolved.File.Jobs ?? stored.Jobs ?? Math.Max(2, Environment.ProcessorCount),
-                SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? resolved.File.SplitThresholdMb ?? stored.SplitThresholdMb ?? 1024) * 1048576),
+                Jobs = jobsGiven ?? stored.Jobs ?? Math.Max(2, Environment.ProcessorCount),
+                SplitThresholdBytes = (long)((splitGiven ?? stored.SplitThresholdMb ?? 1024) * 1048576),
                 Settings = given.ToStoredJson(),
                 RetryWindow = common.RetryWindow(pr, task),
                 Apply = new ApplyOptions { Conflicts = policy },
@@ -99,6 +102,16 @@ internal static class MigrateCommand
         "ignore" => ConflictPolicy.Ignore,
         var other => throw new UsageException($"Unknown conflict policy '{other}'.", "Use --on-conflict error (the default) or ignore (on_conflict: in a task file)."),
     };
+
+    private static double SplitThresholdMb(string text)
+    {
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var mb) || !double.IsFinite(mb) || mb <= 0)
+        {
+            throw new UsageException($"--split-threshold-mb '{text}' is not a size in MB above 0.",
+                "Give the size above which a table is copied in ranges by several workers, in MB: e.g. --split-threshold-mb 1024 (the default) or 0.5.");
+        }
+        return mb;
+    }
 
     /// <summary>Runs the task with its live display; shared by migrate and cutover.</summary>
     internal static async Task<int> RunAsync(MigrationTask migration, MigrationOptions options, bool cutover, CancellationToken ct)

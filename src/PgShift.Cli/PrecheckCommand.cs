@@ -32,6 +32,7 @@ internal static class PrecheckCommand
                 Target = task.Target,
                 TaskName = task.TaskName,
                 Selection = task.Selection,
+                ExcludedColumns = task.ExcludedColumns,
                 Incremental = typeList.Contains("incremental"),
             }, ct);
             if (pr.GetValue(common.Json))

@@ -25,9 +25,7 @@ internal static class StatusCommand
         {
             var task = common.Resolve(pr, requireSource: false);
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift status", ct);
-            var report = await TaskStatusReport.LoadAsync(target, task.TaskName, ct)
-                ?? throw new PgShiftException($"No task named {task.TaskName} on the target {task.Target}.",
-                    "Check --task (the default is the source database's name) and --target; 'pgshift migrate' creates the task.");
+            var report = await UnknownTask.RequireAsync(target, task.Target, task.TaskName, "'pgshift migrate' creates the task.", ct);
             if (pr.GetValue(common.Json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(report, JsonOutput.Options));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using PgShift.Connections;
 using PgShift.Selection;
 using PgShift.Verify;
 
@@ -26,6 +27,13 @@ internal static class VerifyCommand
         cmd.SetAction(async (pr, ct) =>
         {
             var resolved = common.Resolve(pr);
+            if ((pr.GetValue(common.Task) ?? resolved.File.Task) is not null)
+            {
+                // A task named on purpose must exist: verifying the command line's selection instead would answer another question.
+                await using var target = await ConnectionOpener.OpenAsync(resolved.Target, "pgshift verify", ct);
+                await UnknownTask.RequireAsync(target, resolved.Target, resolved.TaskName, "without --task, verify compares the tables the command line selects.", ct);
+            }
+            // A task's own selection is the one it started with.
             var (task, settings) = await StoredSettings.ApplyAsync(resolved, StoredSettings.Given(pr, common, resolved), ct);
             var report = await new Verifier().VerifyAsync(Options(task, settings), ct);
             Print(report, pr.GetValue(common.Json));
@@ -42,7 +50,7 @@ internal static class VerifyCommand
         Selection = task.Selection,
         ExcludedColumns = task.ExcludedColumns,
         Mapping = task.Mapping,
-        Jobs = task.File.Jobs ?? settings.Jobs ?? Math.Max(2, Environment.ProcessorCount),
+        Jobs = task.File.Jobs is not null ? CommonOptions.Jobs(null, task) : settings.Jobs ?? Math.Max(2, Environment.ProcessorCount),
     };
 
     internal static void Print(VerifyReport report, bool json)

@@ -20,7 +20,7 @@ public static class ConnectionOpener
         {
             await conn.DisposeAsync();
             var failure = ConnectionFailure.From(ex, spec);
-            throw new PgShiftException($"Cannot connect to {spec}: {failure.Problem}", failure.Fix, ex);
+            throw new ConnectionFailedException(spec, failure, ex);
         }
     }
 
@@ -38,4 +38,11 @@ public static class ConnectionOpener
             return false;
         }
     }
+}
+
+/// <summary>A session to a server could not be opened; <see cref="Failure"/> says why, for a person.</summary>
+public sealed class ConnectionFailedException(ConnectionSpec spec, ConnectionFailure failure, Exception inner)
+    : PgShiftException($"Cannot connect to {spec}: {failure.Problem}", failure.Fix, inner)
+{
+    public ConnectionFailure Failure { get; } = failure;
 }

@@ -119,7 +119,7 @@ public readonly record struct HostPort(string Host, int Port)
 }
 
 /// <summary>A connection string that cannot be understood. The message never holds a password.</summary>
-public sealed class ConnectionSpecException(string message) : Exception(Redactor.Redact(message));
+public sealed class ConnectionSpecException(string message, string? fix = null) : PgShiftException(message, fix);
 
 /// <summary>Reads the forms of connection strings PostgreSQL users already type.</summary>
 public static class ConnectionSpecParser
@@ -147,16 +147,58 @@ public static class ConnectionSpecParser
     /// </summary>
     public static ConnectionSpec Parse(string? text, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        environment ??= CurrentEnvironment();
-        var given = string.IsNullOrWhiteSpace(text) ? new Dictionary<string, string>(StringComparer.Ordinal)
-            : IsUri(text) ? ParseUri(text.Trim()) : ParseKeywordValue(text);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return Complete(new Dictionary<string, string>(StringComparer.Ordinal), environment ?? CurrentEnvironment(), Redactor.Mask);
+        }
+        // Errors show the string with whatever could be a password masked, and quote a part of it only where that shows.
+        var shown = Redactor.MaskConnectionString(text.Trim());
+        try
+        {
+            return Complete(IsUri(text) ? ParseUri(text.Trim(), shown) : ParseKeywordValue(text, shown), environment ?? CurrentEnvironment(), shown);
+        }
+        catch (ConnectionSpecException ex)
+        {
+            throw new ConnectionSpecException($"The connection string {shown} is not understood: {ex.Message}", ex.Fix);
+        }
+    }
 
+    /// <summary>' 'part'' when <paramref name="part"/> shows in the masked string (so it is no secret), else nothing.</summary>
+    private static string Quote(string part, string shown)
+        => part.Length > 0 && !part.Contains(Redactor.Mask, StringComparison.Ordinal) && shown.Contains(part, StringComparison.Ordinal) ? $" '{part}'" : "";
+
+    // No password in the examples: the redaction would mask it, and the text must read as written.
+    private const string FormsFix = "Write a URI such as postgresql://app@db.example.com:5432/app (postgres:// works too; the password goes after the user and a colon, "
+        + "with special characters percent-encoded), or keyword/value pairs such as \"host=db.example.com port=5432 dbname=app user=app\" "
+        + "(single-quote values with spaces: dbname='my db').";
+
+    private static readonly string[] SslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+    private static readonly string[] SessionAttributes = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby", "prefer-primary"];
+
+    private static ConnectionSpec Complete(Dictionary<string, string> given, IReadOnlyDictionary<string, string?> environment, string shown)
+    {
         foreach (var key in given.Keys)
         {
             if (!KnownKeywords.Contains(key))
             {
-                throw new ConnectionSpecException($"Unknown connection keyword '{key}'. Use libpq keywords such as host, port, dbname, user, password, sslmode.");
+                var named = Quote(key, shown);
+                throw new ConnectionSpecException($"{(named.Length > 0 ? named.TrimStart() : "a keyword")} is not a libpq connection keyword.",
+                    "Use libpq keywords such as host, port, dbname, user, password, sslmode, connect_timeout, application_name.");
             }
+        }
+        if (given.TryGetValue("sslmode", out var givenSslMode) && !SslModes.Contains(givenSslMode))
+        {
+            throw new ConnectionSpecException($"sslmode{Quote(givenSslMode, shown)} is not one of {string.Join(", ", SslModes)}.",
+                "Give sslmode one of those values: require for a server that only accepts TLS, verify-full (with sslrootcert) to check its certificate.");
+        }
+        if (given.TryGetValue("target_session_attrs", out var attrs) && !SessionAttributes.Contains(attrs))
+        {
+            throw new ConnectionSpecException($"target_session_attrs{Quote(attrs, shown)} is not one of {string.Join(", ", SessionAttributes)}.",
+                "Give target_session_attrs one of those values (read-write or primary for a migration's target), or leave it out.");
+        }
+        if (given.TryGetValue("connect_timeout", out var timeout) && !int.TryParse(timeout, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            throw new ConnectionSpecException($"connect_timeout{Quote(timeout, shown)} is not a whole number of seconds.", "Give connect_timeout in seconds, e.g. connect_timeout=10.");
         }
 
         var all = new Dictionary<string, string>(given, StringComparer.Ordinal);
@@ -170,7 +212,7 @@ public static class ConnectionSpecParser
 
         var hostText = all.GetValueOrDefault("host") ?? all.GetValueOrDefault("hostaddr") ?? "localhost";
         var portText = all.GetValueOrDefault("port") ?? "5432";
-        var hosts = BuildHosts(hostText, portText);
+        var hosts = BuildHosts(hostText, portText, shown);
         var user = all.GetValueOrDefault("user") ?? environment.GetValueOrDefault("USER") ?? Environment.UserName;
         var database = all.GetValueOrDefault("dbname") ?? user;
         all.TryGetValue("password", out var password);
@@ -208,19 +250,28 @@ public static class ConnectionSpecParser
         return string.IsNullOrEmpty(home) ? null : Path.Combine(home, ".pgpass");
     }
 
+    /// <summary>
+    /// Whether the text starts like a URI, "scheme:" (postgres://, but also postgress://, mysql:// or host:5432): keyword/value
+    /// strings start with a keyword and '='. A URI of a scheme that is not PostgreSQL's is refused by <see cref="ParseUri"/>.
+    /// </summary>
     private static bool IsUri(string text)
     {
         var t = text.TrimStart();
-        return t.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase) || t.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase);
+        var i = 0;
+        while (i < t.Length && (char.IsAsciiLetterOrDigit(t[i]) || t[i] is '+' or '.' or '-'))
+        {
+            i++;
+        }
+        return i > 0 && char.IsAsciiLetter(t[0]) && i < t.Length && t[i] == ':';
     }
 
-    private static List<HostPort> BuildHosts(string hostText, string portText)
+    private static List<HostPort> BuildHosts(string hostText, string portText, string shown)
     {
         var hostParts = hostText.Split(',');
         var portParts = portText.Split(',');
         if (portParts.Length != 1 && portParts.Length != hostParts.Length)
         {
-            throw new ConnectionSpecException($"{hostParts.Length} hosts but {portParts.Length} ports were given; give one port, or one per host.");
+            throw new ConnectionSpecException($"{hostParts.Length} hosts but {portParts.Length} ports were given.", "Give one port, or one per host.");
         }
         var result = new List<HostPort>();
         for (var i = 0; i < hostParts.Length; i++)
@@ -237,7 +288,8 @@ public static class ConnectionSpecParser
             }
             if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
             {
-                throw new ConnectionSpecException($"Port '{p}' is not a number between 1 and 65535.");
+                throw new ConnectionSpecException($"the port{Quote(p, shown)} is not a number between 1 and 65535.",
+                    "Give a port such as 5432: host:5432 in a URI, port=5432 in keyword/value form.");
             }
             result.Add(new HostPort(host, port));
         }
@@ -245,10 +297,20 @@ public static class ConnectionSpecParser
     }
 
     // postgresql://[user[:password]@][host][:port][,host[:port]...][/dbname][?keyword=value&...]
-    private static Dictionary<string, string> ParseUri(string uri)
+    private static Dictionary<string, string> ParseUri(string uri, string shown)
     {
         var d = new Dictionary<string, string>(StringComparer.Ordinal);
-        var rest = uri[(uri.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        var colonAt = uri.IndexOf(':', StringComparison.Ordinal);
+        var scheme = uri[..colonAt];
+        if (!scheme.Equals("postgresql", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("postgres", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ConnectionSpecException($"it starts with{Quote(scheme + ":", shown)}{(Quote(scheme + ":", shown).Length == 0 ? " a prefix" : "")} where a PostgreSQL URI starts with postgresql:// or postgres://.", FormsFix);
+        }
+        if (!uri.AsSpan(colonAt).StartsWith("://", StringComparison.Ordinal))
+        {
+            throw new ConnectionSpecException($"a PostgreSQL URI starts with {scheme}:// (a colon and two slashes).", FormsFix);
+        }
+        var rest = uri[(colonAt + 3)..];
         string? query = null;
         var q = rest.IndexOf('?', StringComparison.Ordinal);
         if (q >= 0)
@@ -260,7 +322,7 @@ public static class ConnectionSpecParser
         var authority = slash >= 0 ? rest[..slash] : rest;
         if (slash >= 0 && slash + 1 < rest.Length)
         {
-            d["dbname"] = Decode(rest[(slash + 1)..]);
+            d["dbname"] = Decode(rest[(slash + 1)..], "database name");
         }
         var at = authority.LastIndexOf('@');
         if (at >= 0)
@@ -270,12 +332,12 @@ public static class ConnectionSpecParser
             var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
             if (colon >= 0)
             {
-                d["user"] = Decode(userInfo[..colon]);
-                d["password"] = Decode(userInfo[(colon + 1)..]);
+                d["user"] = Decode(userInfo[..colon], "user name");
+                d["password"] = Decode(userInfo[(colon + 1)..], "password");
             }
             else if (userInfo.Length > 0)
             {
-                d["user"] = Decode(userInfo);
+                d["user"] = Decode(userInfo, "user name");
             }
         }
         if (authority.Length > 0)
@@ -290,7 +352,7 @@ public static class ConnectionSpecParser
                     var close = part.IndexOf(']', StringComparison.Ordinal);
                     if (close < 0)
                     {
-                        throw new ConnectionSpecException($"IPv6 host '{part}' has no closing ']'. Write it as [::1]:5432.");
+                        throw new ConnectionSpecException($"the IPv6 host{Quote(part, shown)} has no closing ']'.", "Write an IPv6 host in brackets, e.g. postgres://app@[2001:db8::1]:5432/app.");
                     }
                     host = part[1..close];
                     var after = part[(close + 1)..];
@@ -300,7 +362,7 @@ public static class ConnectionSpecParser
                     }
                     else if (after.Length > 0)
                     {
-                        throw new ConnectionSpecException($"Unexpected '{after}' after IPv6 host [{host}].");
+                        throw new ConnectionSpecException($"something other than ':port'{Quote(after, shown)} follows the IPv6 host.", "Write an IPv6 host in brackets, e.g. postgres://app@[2001:db8::1]:5432/app.");
                     }
                 }
                 else
@@ -309,7 +371,7 @@ public static class ConnectionSpecParser
                     host = colon >= 0 ? part[..colon] : part;
                     port = colon >= 0 ? part[(colon + 1)..] : "";
                 }
-                hosts.Add(Decode(host));
+                hosts.Add(Decode(host, "host"));
                 ports.Add(port);
             }
             if (hosts.Any(h => h.Length > 0))
@@ -328,30 +390,47 @@ public static class ConnectionSpecParser
                 var eq = pair.IndexOf('=', StringComparison.Ordinal);
                 if (eq <= 0)
                 {
-                    throw new ConnectionSpecException($"URI parameter '{Redactor.Redact(pair)}' has no '='; write keyword=value.");
+                    throw new ConnectionSpecException($"a URI parameter{Quote(pair, shown)} is not of the form keyword=value.",
+                        "Write the parameters after '?' as keyword=value, separated by '&': ?sslmode=require&connect_timeout=10.");
                 }
-                var key = Decode(pair[..eq]);
-                d[key == "ssl" ? "sslmode" : key] = key == "ssl" && pair[(eq + 1)..] == "true" ? "require" : Decode(pair[(eq + 1)..]);
+                var key = Decode(pair[..eq], "parameter name");
+                d[key == "ssl" ? "sslmode" : key] = key == "ssl" && pair[(eq + 1)..] == "true" ? "require" : Decode(pair[(eq + 1)..], $"value of parameter {key}");
             }
         }
         return d;
     }
 
-    private static string Decode(string s)
+    /// <summary>Percent-decoding as libpq does it: '%' must be followed by two hexadecimal digits, and %00 is refused.</summary>
+    private static string Decode(string s, string part)
     {
-        try
+        if (!s.Contains('%', StringComparison.Ordinal))
         {
-            return Uri.UnescapeDataString(s);
+            return s;
         }
-        catch (UriFormatException)
+        var bytes = new List<byte>(s.Length);
+        for (var i = 0; i < s.Length; i++)
         {
-            throw new ConnectionSpecException("The connection URI has an invalid percent-encoding.");
+            if (s[i] != '%')
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(s[i].ToString()));
+                continue;
+            }
+            if (i + 2 >= s.Length || !char.IsAsciiHexDigit(s[i + 1]) || !char.IsAsciiHexDigit(s[i + 2])
+                || byte.Parse(s.AsSpan(i + 1, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture) is var b && b == 0)
+            {
+                throw new ConnectionSpecException($"the {part} has an invalid percent-encoding: '%' must be followed by two hexadecimal digits (and %00 is not allowed).",
+                    "Write a '%' sign as %25 (pa%25ss for pa%ss), and other special characters as %XX, e.g. %40 for '@', %2F for '/'.");
+            }
+            bytes.Add(b);
+            i += 2;
         }
+        return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
     // keyword = value pairs; values may be single-quoted with \' and \\ escapes.
-    private static Dictionary<string, string> ParseKeywordValue(string text)
+    private static Dictionary<string, string> ParseKeywordValue(string text, string shown)
     {
+        var word = 0;
         var d = new Dictionary<string, string>(StringComparer.Ordinal);
         var i = 0;
         while (true)
@@ -370,13 +449,15 @@ public static class ConnectionSpecParser
                 i++;
             }
             var key = text[start..i];
+            word++;
             while (i < text.Length && char.IsWhiteSpace(text[i]))
             {
                 i++;
             }
             if (i >= text.Length || text[i] != '=')
             {
-                throw new ConnectionSpecException($"Missing '=' after '{key}' in the connection string. Write keyword=value pairs such as \"host=db.example.com dbname=app\", or a URI such as postgres://user@host:5432/app.");
+                // The word may be a password typed without its keyword: it is never quoted.
+                throw new ConnectionSpecException($"word {word} has no '=' (a keyword/value string is keyword=value pairs separated by spaces).", FormsFix);
             }
             i++;
             while (i < text.Length && char.IsWhiteSpace(text[i]))
@@ -407,7 +488,8 @@ public static class ConnectionSpecParser
                 }
                 if (!closed)
                 {
-                    throw new ConnectionSpecException($"The quoted value of '{key}' has no closing quote.");
+                    throw new ConnectionSpecException($"the quoted value of{(Quote(key, shown) is { Length: > 0 } k ? k : " a keyword")} has no closing quote.",
+                        "End the value with a single quote; write \\' for a quote and \\\\ for a backslash inside it.");
                 }
             }
             else

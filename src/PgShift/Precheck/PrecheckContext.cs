@@ -14,8 +14,12 @@ public sealed class PrecheckContext
     public required NpgsqlConnection Target { get; init; }
     public required ServerFacts SourceFacts { get; init; }
     public required ServerFacts TargetFacts { get; init; }
+    /// <summary>The selected tables.</summary>
     public required IReadOnlyList<TableFacts> Tables { get; init; }
+    /// <summary>Every user table of the source, selected or not: what the include and exclude patterns are matched against.</summary>
+    public required IReadOnlyList<TableFacts> SourceTables { get; init; }
     public required TableSelection Selection { get; init; }
+    public required ColumnExclusions ExcludedColumns { get; init; }
     public required string TaskName { get; init; }
     public required bool Incremental { get; init; }
 

@@ -10,6 +10,7 @@ public sealed class PrecheckOptions
     public required ConnectionSpec Source { get; init; }
     public required ConnectionSpec Target { get; init; }
     public TableSelection Selection { get; init; } = TableSelection.All;
+    public ColumnExclusions ExcludedColumns { get; init; } = new();
     public required string TaskName { get; init; }
     public bool Incremental { get; init; } = true;
     /// <summary>The precheck never waits long for a server: a short connect timeout, no retries.</summary>
@@ -24,6 +25,8 @@ public sealed class PrecheckRunner
 {
     public static IReadOnlyList<IPrecheck> AllChecks { get; } =
     [
+        new SelectionCheck(),
+        new ExcludedColumnCheck(),
         new VersionCheck(),
         new ServerPairCheck(),
         new WalLevelCheck(),
@@ -47,6 +50,7 @@ public sealed class PrecheckRunner
             {
                 return new PrecheckReport(results);
             }
+            var sourceTables = await TableFacts.LoadAsync(source, TableSelection.All, ct);
             var context = new PrecheckContext
             {
                 SourceSpec = options.Source,
@@ -55,8 +59,10 @@ public sealed class PrecheckRunner
                 Target = target,
                 SourceFacts = await ServerFacts.LoadAsync(source, ct),
                 TargetFacts = await ServerFacts.LoadAsync(target, ct),
-                Tables = await TableFacts.LoadAsync(source, options.Selection, ct),
+                Tables = sourceTables.Where(t => options.Selection.IncludesTable(t.Name)).ToList(),
+                SourceTables = sourceTables,
                 Selection = options.Selection,
+                ExcludedColumns = options.ExcludedColumns,
                 TaskName = options.TaskName,
                 Incremental = options.Incremental,
             };

@@ -7,13 +7,18 @@ public sealed class ColumnExclusions
 {
     public Dictionary<QualifiedName, HashSet<string>> ByTable { get; } = new();
 
+    public bool IsEmpty => ByTable.Count == 0;
+
+    /// <summary>Every excluded column as (table, column).</summary>
+    public IEnumerable<(QualifiedName Table, string Column)> All => ByTable.SelectMany(kv => kv.Value.Select(c => (kv.Key, c)));
+
     public bool Excludes(QualifiedName table, string column) => ByTable.TryGetValue(table, out var s) && s.Contains(column);
 
     /// <summary>Adds "schema.table.column" (names may be double-quoted when they contain dots).</summary>
     public void Add(string qualifiedColumn)
     {
         var parts = QualifiedNameParser.Split(qualifiedColumn);
-        if (parts.Count != 3)
+        if (parts.Count != 3 || parts.Any(p => p.Length == 0))
         {
             throw new PgShiftException($"Excluded column '{qualifiedColumn}' is not of the form schema.table.column.",
                 "Write it as schema.table.column, with double quotes around names that contain dots, e.g. public.\"my.table\".col.");
@@ -67,6 +72,11 @@ public static class QualifiedNameParser
             {
                 current.Append(c);
             }
+        }
+        if (quoted)
+        {
+            throw new PgShiftException($"Name '{text}' has a double quote that is not closed.",
+                "Close the quoted name, and write a quote inside it as two: public.t.\"we\"\"ird\" for the column we\"ird.");
         }
         parts.Add(current.ToString());
         return parts;

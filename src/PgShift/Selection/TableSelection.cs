@@ -4,7 +4,8 @@ namespace PgShift.Selection;
 
 /// <summary>
 /// Which schemas and tables a task moves. Table patterns are <c>schema.table</c>; a pattern without a dot
-/// matches that table name in any schema. An empty include list includes everything not excluded.
+/// matches that table name in any schema. An empty include list includes everything not excluded. Names may be
+/// double-quoted as in SQL (see <see cref="NamePattern"/>).
 /// </summary>
 public sealed class TableSelection
 {
@@ -44,14 +45,31 @@ public sealed class TableSelection
         return IncludeTables.Count == 0 || IncludeTables.Any(p => MatchesTable(p, table));
     }
 
-    private static bool MatchesTable(NamePattern pattern, QualifiedName table)
+    private static bool MatchesTable(NamePattern pattern, QualifiedName table) => pattern.IsMatch(table);
+
+    /// <summary>Refuses patterns of the wrong shape: a schema pattern is one name, a table pattern one or two (schema.table).</summary>
+    public void Validate()
     {
-        var text = pattern.Pattern;
-        var dot = text.IndexOf('.', StringComparison.Ordinal);
-        if (dot < 0)
+        foreach (var (patterns, option) in new[] { (IncludeSchemas, "--include-schema"), (ExcludeSchemas, "--exclude-schema") })
         {
-            return pattern.IsMatch(table.Name);
+            foreach (var p in patterns.Where(p => p.PartCount != 1))
+            {
+                throw new PgShiftException($"Schema pattern '{p}' ({option}) has {p.PartCount} dot-separated names; a schema has one.",
+                    $"Double-quote a schema name that contains a dot, as in SQL: {option} '\"{p.Pattern.Replace("\"", "\"\"", StringComparison.Ordinal)}\"'.");
+            }
         }
-        return new NamePattern(text[..dot]).IsMatch(table.Schema) && new NamePattern(text[(dot + 1)..]).IsMatch(table.Name);
+        foreach (var (patterns, option) in new[] { (IncludeTables, "--include-table"), (ExcludeTables, "--exclude-table") })
+        {
+            foreach (var p in patterns.Where(p => p.PartCount > 2))
+            {
+                throw new PgShiftException($"Table pattern '{p}' ({option}) has {p.PartCount} dot-separated names; a table is schema.table, or a table name alone for any schema.",
+                    $"Double-quote names that contain dots, as in SQL: {option} '\"my.schema\".\"t.1\"'.");
+            }
+        }
     }
+
+    /// <summary>Every pattern, with the option that gave it (for messages that name it).</summary>
+    public IEnumerable<(NamePattern Pattern, string Option)> Patterns =>
+        IncludeSchemas.Select(p => (p, "--include-schema")).Concat(ExcludeSchemas.Select(p => (p, "--exclude-schema")))
+            .Concat(IncludeTables.Select(p => (p, "--include-table"))).Concat(ExcludeTables.Select(p => (p, "--exclude-table")));
 }

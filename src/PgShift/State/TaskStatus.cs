@@ -19,6 +19,26 @@ public sealed record TaskStatusReport(string Task, string Phase, string Source, 
 {
     public StreamStatus? Stream { get; init; }
 
+    /// <summary>The names of the tasks whose state the target holds (none when it has no state schema).</summary>
+    public static async Task<List<string>> NamesAsync(NpgsqlConnection target, CancellationToken ct)
+    {
+        var names = new List<string>();
+        await using (var check = new NpgsqlCommand("SELECT to_regclass('pgshift.tasks') IS NOT NULL", target))
+        {
+            if (!(bool)(await check.ExecuteScalarAsync(ct))!)
+            {
+                return names;
+            }
+        }
+        await using var cmd = new NpgsqlCommand("SELECT name FROM pgshift.tasks ORDER BY name", target);
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            names.Add(rd.GetString(0));
+        }
+        return names;
+    }
+
     public static async Task<TaskStatusReport?> LoadAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
         await using (var check = new NpgsqlCommand("SELECT to_regclass('pgshift.tasks') IS NOT NULL", target))

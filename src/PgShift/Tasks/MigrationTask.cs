@@ -108,7 +108,17 @@ public sealed class MigrationTask(ILogger logger)
     private async Task<MigrationResult> RunOnceAsync(MigrationOptions options, bool cutover, CancellationToken ct)
     {
         var result = new MigrationResult();
-        await using var taskLock = await TaskControl.LockAsync(options.Target, options.TaskName, ct);
+        TaskLock taskLock;
+        try
+        {
+            taskLock = await TaskControl.LockAsync(options.Target, options.TaskName, ct);
+        }
+        catch (ConnectionFailedException ex)
+        {
+            // The same failure as the precheck's for the source (exit code 1, not 2): the target is the first server a task reaches.
+            throw new TaskFailedException($"Task {options.TaskName} did not start: [target.connect] Cannot connect to the target: {ex.Failure.Problem}", ex.Failure.Fix, ex);
+        }
+        await using var heldLock = taskLock;
         await using var stateConnection = new StateConnection(options.Target);
         var state = await stateConnection.ReviveAsync(ct);
         var current = await TaskStatusReport.LoadAsync(state, options.TaskName, ct);
@@ -117,12 +127,22 @@ public sealed class MigrationTask(ILogger logger)
             result.AlreadyFinished = result.Finished = true;
             return result;
         }
+        if (current is null && options.Incremental && !options.Full)
+        {
+            // Checked before anything is written: a task row left behind would make the next run skip the precheck.
+            throw new TaskFailedException(
+                $"Task {options.TaskName} does not exist on the target yet, and --types {string.Join(",", new[] { options.Schema ? "schema" : null, "incremental" }.OfType<string>())} cannot start it: "
+                + "the change stream starts from the slot and snapshot that the task's full copy creates.",
+                "Start the task with its full copy: --types schema,full,incremental (the default), or full,incremental when the tables already exist on the target; "
+                + "--types incremental resumes the change stream of a task that has one.");
+        }
         if (current is null)
         {
             // A new task starts only when the precheck passes: bad input changes nothing on either server.
             var precheck = await new Precheck.PrecheckRunner().RunAsync(new Precheck.PrecheckOptions
             {
-                Source = options.Source, Target = options.Target, TaskName = options.TaskName, Selection = options.Selection, Incremental = options.Incremental,
+                Source = options.Source, Target = options.Target, TaskName = options.TaskName, Selection = options.Selection,
+                ExcludedColumns = options.ExcludedColumns, Incremental = options.Incremental,
             }, ct);
             var failed = precheck.Checks.Where(c => c.Status == Precheck.CheckStatus.Failed).ToList();
             if (failed.Count > 0)
