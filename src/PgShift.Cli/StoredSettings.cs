@@ -35,9 +35,15 @@ internal static class StoredSettings
     public static async Task<(ResolvedTask Task, TaskFile Settings)> ApplyAsync(ResolvedTask task, TaskFile given, CancellationToken ct)
     {
         string? json;
-        await using (var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift settings", ct))
+        try
         {
+            await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift settings", ct);
             json = await TaskSettingsStore.LoadAsync(target, task.TaskName, ct);
+        }
+        catch (ConnectionFailedException)
+        {
+            // The command meets the same failure where it reports it in its own terms (migrate's precheck, for one).
+            return (task, given);
         }
         if (json is null)
         {

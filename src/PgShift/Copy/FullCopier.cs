@@ -100,20 +100,59 @@ public sealed class FullCopier(ILogger logger)
 
         // The first run's tables are copied from the task slot's snapshot; a resumed run's from a fresh one.
         // The task slot's snapshot serves one run only: a run resumed in the same process takes a fresh one.
-        var slotSnapshot = _slotSnapshot;
+        var snapshot = _slotSnapshot ?? await FreshSnapshotAsync(options, ct);
         _slotSnapshot = null;
-        await using var snapshot = slotSnapshot ?? (options.Incremental
-            ? await ExportedSnapshot.FromNewSlotAsync(options.Source, TaskName.TemporarySlotName(options.TaskName, "resume"), temporary: true, ct)
-            : await ExportedSnapshot.FromTransactionAsync(options.Source, ct));
-        logger.LogInformation("Copying {Count} tables from snapshot {Snapshot} at {Lsn}", pending.Count, snapshot.Name, snapshot.Lsn);
-        // No table locks are held across the copy: a worker queued behind an application's TRUNCATE that waits
-        // for such a lock would wait forever. TRUNCATE is not MVCC-safe, so a table truncated after the snapshot
-        // reads as empty; the change stream then applies that TRUNCATE and the rows after it, from the sync LSN on.
-        SnapshotTaken?.Invoke(snapshot);
+        var toCopy = pending;
+        try
+        {
+            for (var round = 1; ; round++)
+            {
+                logger.LogInformation("Copying {Count} tables from snapshot {Snapshot} at {Lsn}", toCopy.Count, snapshot.Name, snapshot.Lsn);
+                SnapshotTaken?.Invoke(snapshot);
+                var rewritten = await CopyFromSnapshotAsync(options, toCopy, snapshot, target, progressByTable, ct);
+                if (rewritten.Count == 0)
+                {
+                    break;
+                }
+                // TRUNCATE (and any rewrite) is not MVCC-safe: under the snapshot, such a table reads as empty, and the
+                // changes between the snapshot and the TRUNCATE would find none of the rows they change. A new snapshot,
+                // taken after it, gives these tables a sync LSN of their own past it.
+                logger.LogWarning("{Tables} truncated or rewritten on the source after the snapshot was taken: copying {Them} again from a new snapshot",
+                    string.Join(", ", rewritten.Select(p => p.Source.ToString())), rewritten.Count == 1 ? "it" : "them");
+                if (round >= 10)
+                {
+                    throw new PgShiftException($"{string.Join(", ", rewritten.Select(p => p.Source.ToString()))} kept being truncated or rewritten on the source while they were copied (10 snapshots).",
+                        "Pause the job that truncates them (or leave them out with --exclude-table), then run 'pgshift migrate' again: the task resumes.");
+                }
+                await snapshot.DisposeAsync();
+                snapshot = await FreshSnapshotAsync(options, ct);
+                toCopy = rewritten;
+            }
+        }
+        finally
+        {
+            await snapshot.DisposeAsync();
+        }
+        Progress.FinishedAt = DateTime.UtcNow;
+        return new FullCopyResult(pending.Count, plans.Count - pending.Count, Progress.Rows, Progress.Bytes, Progress.Seconds, consistentLsn ?? snapshot.Lsn);
+    }
 
+    /// <summary>A snapshot of the source for tables copied after the task slot's: with a position of its own (a temporary slot's) when the stream follows.</summary>
+    private static async Task<ExportedSnapshot> FreshSnapshotAsync(FullCopyOptions options, CancellationToken ct) => options.Incremental
+        ? await ExportedSnapshot.FromNewSlotAsync(options.Source, TaskName.TemporarySlotName(options.TaskName, "resume"), temporary: true, ct)
+        : await ExportedSnapshot.FromTransactionAsync(options.Source, ct);
+
+    /// <summary>
+    /// Copies the tables from one snapshot with parallel workers, each table marked copied (with the snapshot's position
+    /// as its sync LSN) as it commits. Returns the tables found truncated or rewritten since the snapshot, not copied.
+    /// </summary>
+    private async Task<List<TableCopyPlan>> CopyFromSnapshotAsync(FullCopyOptions options, List<TableCopyPlan> pending, ExportedSnapshot snapshot,
+        NpgsqlConnection target, Dictionary<string, TableProgress> progressByTable, CancellationToken ct)
+    {
         var units = new List<CopyUnit>();
         var remaining = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         var totals = new ConcurrentDictionary<string, (long Rows, long Bytes)>(StringComparer.Ordinal);
+        var rewritten = new ConcurrentDictionary<string, TableCopyPlan>(StringComparer.Ordinal);
         foreach (var plan in pending)
         {
             if (plan.IsSplit)
@@ -136,6 +175,10 @@ public sealed class FullCopier(ILogger logger)
             {
                 while (queue.TryDequeue(out var unit))
                 {
+                    if (rewritten.ContainsKey(unit.Table.SourceKey))
+                    {
+                        continue;
+                    }
                     var table = progressByTable[unit.Table.SourceKey];
                     table.StartedAt ??= DateTime.UtcNow;
                     var result = await retry.RunAsync($"Copying {unit.Table.Source}", options.Source, async c =>
@@ -155,8 +198,13 @@ public sealed class FullCopier(ILogger logger)
                             throw;
                         }
                     }, failed.Token);
-                    var sum = totals.AddOrUpdate(unit.Table.SourceKey, result, (_, t) => (t.Rows + result.Rows, t.Bytes + result.Bytes));
-                    if (remaining.AddOrUpdate(unit.Table.SourceKey, 0, (_, n) => n - 1) == 0)
+                    if (result is not var (rows, bytes))
+                    {
+                        rewritten.TryAdd(unit.Table.SourceKey, unit.Table);
+                        continue;
+                    }
+                    var sum = totals.AddOrUpdate(unit.Table.SourceKey, (rows, bytes), (_, t) => (t.Rows + rows, t.Bytes + bytes));
+                    if (remaining.AddOrUpdate(unit.Table.SourceKey, 0, (_, n) => n - 1) == 0 && !rewritten.ContainsKey(unit.Table.SourceKey))
                     {
                         if (unit.Table.IsSplit)
                         {
@@ -200,8 +248,8 @@ public sealed class FullCopier(ILogger logger)
             await reporterStop.CancelAsync();
             try { await reporter; } catch (OperationCanceledException) { }
         }
-        Progress.FinishedAt = DateTime.UtcNow;
-        return new FullCopyResult(pending.Count, plans.Count - pending.Count, Progress.Rows, Progress.Bytes, Progress.Seconds, consistentLsn ?? snapshot.Lsn);
+        // A split table of which some ranges were copied from this snapshot starts over (emptied) with the next one.
+        return [.. rewritten.Values];
     }
 
     private ExportedSnapshot? _slotSnapshot;

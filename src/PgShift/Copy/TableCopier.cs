@@ -16,11 +16,17 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
     private const int BufferSize = 256 * 1024;
 
     /// <param name="wholeTable">One transaction loads the whole table: empty it first and COPY FREEZE, and mark it copied in the same transaction.</param>
-    public async Task<(long Rows, long Bytes)> CopyAsync(CopyUnit unit, string snapshotName, NpgsqlLogSequenceNumber syncLsn, bool wholeTable,
+    /// <returns>The rows and bytes copied; null when the table was truncated or rewritten on the source after the snapshot, which then cannot copy it.</returns>
+    public async Task<(long Rows, long Bytes)?> CopyAsync(CopyUnit unit, string snapshotName, NpgsqlLogSequenceNumber syncLsn, bool wholeTable,
         TableProgress progress, CancellationToken ct)
     {
         var plan = unit.Table;
         await ExecAsync(source, $"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {Sql.Literal(snapshotName)}", ct);
+        if (!await SameFileAsSnapshotAsync(plan.Source, ct))
+        {
+            await ExecAsync(source, "ROLLBACK", ct);
+            return null;
+        }
         await using var tx = await target.BeginTransactionAsync(ct);
         long rows = 0, bytes = 0;
         try
@@ -58,6 +64,20 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
             progress.Subtract(rows, bytes);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Locks the table against TRUNCATE until this transaction ends, then says whether its data is still in the file the
+    /// snapshot knew. TRUNCATE (like any rewrite) is not MVCC-safe: it gives the table a new file, and a snapshot older
+    /// than it reads that file as empty. pg_class as of the snapshot names the old file; the catalog cache, the new one.
+    /// </summary>
+    private async Task<bool> SameFileAsSnapshotAsync(QualifiedName table, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            LOCK TABLE ONLY {table} IN ACCESS SHARE MODE;
+            SELECT c.relfilenode = pg_relation_filenode(c.oid) FROM pg_class c WHERE c.oid = {Sql.Literal(table.ToString())}::regclass
+            """, source);
+        return await cmd.ExecuteScalarAsync(ct) is true;
     }
 
     private async Task<(long Rows, long Bytes)> PipeBinaryAsync(string copyOut, string copyIn, TableProgress progress, CancellationToken ct)
