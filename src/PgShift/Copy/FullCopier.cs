@@ -254,6 +254,14 @@ public sealed class FullCopier(ILogger logger)
 
     private ExportedSnapshot? _slotSnapshot;
 
+    /// <summary>This target's task started creating its slot and never recorded it.</summary>
+    private static async Task<bool> SlotCreationInterruptedAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT slot_creating_at IS NOT NULL AND consistent_lsn IS NULL FROM pgshift.tasks WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        return await cmd.ExecuteScalarAsync(ct) is true;
+    }
+
     private static async Task<bool> SlotRecordedAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
         await StateSchema.EnsureAsync(target, null, ct);
@@ -282,11 +290,13 @@ public sealed class FullCopier(ILogger logger)
             }
         }
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", ct);
-        bool slotExists;
-        await using (var cmd = new NpgsqlCommand("SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = @s", source))
+        bool slotExists, slotActive;
+        await using (var cmd = new NpgsqlCommand("SELECT count(*) > 0, coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = @s", source))
         {
             cmd.Parameters.AddWithValue("s", slotName);
-            slotExists = (bool)(await cmd.ExecuteScalarAsync(ct))!;
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            await rd.ReadAsync(ct);
+            (slotExists, slotActive) = (rd.GetBoolean(0), rd.GetBoolean(1));
         }
         if (recorded is { } r)
         {
@@ -296,6 +306,16 @@ public sealed class FullCopier(ILogger logger)
                     $"Start the task again from scratch: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate. PgShift never recreates the slot silently, which would lose changes.");
             }
             return r;
+        }
+        if (slotExists && !slotActive && await SlotCreationInterruptedAsync(target, options.TaskName, ct))
+        {
+            // This task began creating the slot and was stopped (killed, a server restarted) before it could record it:
+            // nothing was copied from its snapshot and nothing read from it, so a new one replaces it.
+            logger.LogWarning("The slot {Slot} was left by an interrupted start of task {Task}, before it was recorded; it is dropped and created again", slotName, options.TaskName);
+            await using var drop = new NpgsqlCommand("SELECT pg_drop_replication_slot(@s)", source);
+            drop.Parameters.AddWithValue("s", slotName);
+            await drop.ExecuteNonQueryAsync(ct);
+            slotExists = false;
         }
         if (slotExists)
         {
@@ -331,8 +351,18 @@ public sealed class FullCopier(ILogger logger)
         {
             await pub.ExecuteNonQueryAsync(ct);
         }
+        // Said before the slot exists, so that a start interrupted before the slot is recorded can tell its own slot.
+        await using (var intent = new NpgsqlCommand("""
+            INSERT INTO pgshift.tasks (name, source, phase, slot_creating_at) VALUES (@t, @src, 'copy', now())
+            ON CONFLICT (name) DO UPDATE SET slot_creating_at = now()
+            """, target))
+        {
+            intent.Parameters.AddWithValue("t", options.TaskName);
+            intent.Parameters.AddWithValue("src", options.Source.ToString());
+            await intent.ExecuteNonQueryAsync(ct);
+        }
         var snapshot = await ExportedSnapshot.FromNewSlotAsync(options.Source, slotName, temporary: false, ct);
-        await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET slot_name = @s, consistent_lsn = @l, updated_at = now() WHERE name = @t", target))
+        await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET slot_name = @s, consistent_lsn = @l, slot_creating_at = NULL, updated_at = now() WHERE name = @t", target))
         {
             cmd.Parameters.AddWithValue("t", options.TaskName);
             cmd.Parameters.AddWithValue("s", slotName);

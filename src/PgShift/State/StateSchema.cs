@@ -36,6 +36,7 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS cutover_requested boolean NOT NULL DEFAULT false;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS cutover_requested_by integer;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS settings jsonb;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS slot_creating_at timestamptz;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS deferred_post_data boolean NOT NULL DEFAULT false;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS verify_hold_lsn pg_lsn;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS verify_held_at pg_lsn;
