@@ -144,6 +144,7 @@ internal static class ControlCommands
                 Source = task.Source, Target = task.Target, TaskName = task.TaskName, Schema = false, Full = false, Incremental = true,
                 Selection = task.Selection, ExcludedColumns = task.ExcludedColumns, Mapping = task.Mapping,
                 RetryWindow = common.RetryWindow(pr, task),
+                Apply = new Stream.ApplyOptions { DecodingWorkMem = CommonOptions.DecodingWorkMem() },
             };
             try
             {

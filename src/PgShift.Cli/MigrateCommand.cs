@@ -57,7 +57,7 @@ internal static class MigrateCommand
                 Jobs = pr.GetValue(jobs) ?? task.File.Jobs ?? Math.Max(2, Environment.ProcessorCount),
                 SplitThresholdBytes = (long)((pr.GetValue(splitMb) ?? 1024) * 1048576),
                 RetryWindow = common.RetryWindow(pr, task),
-                Apply = new ApplyOptions { Conflicts = policy },
+                Apply = new ApplyOptions { Conflicts = policy, DecodingWorkMem = CommonOptions.DecodingWorkMem() },
             };
             return await RunAsync(new MigrationTask(logger), options, cutover: false, ct);
         });
