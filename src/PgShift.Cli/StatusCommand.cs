@@ -57,6 +57,7 @@ internal static class StatusCommand
             {
                 var state = st.RetryingUntil is { } until ? $"retrying (until {until:u})"
                     : !st.Running ? "not running"
+                    : st.PausedAt is { } paused ? string.Create(CultureInfo.InvariantCulture, $"paused by a verify at {paused}, delay {st.DelaySeconds:0.0} s, {st.DelayBytes / 1024.0:N0} KB")
                     : st.NotDelayed ? "not delayed" : string.Create(CultureInfo.InvariantCulture, $"delay {st.DelaySeconds:0.0} s, {st.DelayBytes / 1024.0:N0} KB");
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"stream   {state}; {st.ChangesApplied:N0} changes applied up to {st.AppliedLsn ?? "-"}; slot keeps {st.SlotRetainedBytes / 1048576.0:0.0} MB of WAL"));

@@ -7,9 +7,10 @@ public sealed record TableStatus(string SourceTable, string TargetTable, string 
 
 /// <summary>The change stream as its last monitor tick recorded it.</summary>
 public sealed record StreamStatus(string? AppliedLsn, long DelayBytes, double DelaySeconds, long ChangesApplied, long SlotRetainedBytes,
-    DateTime? Heartbeat, DateTime? RetryingUntil, bool Running)
+    DateTime? Heartbeat, DateTime? RetryingUntil, bool Running, string? PausedAt = null)
 {
-    public bool NotDelayed => Running && RetryingUntil is null && DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024;
+    /// <summary>Under a second behind, and not held by a verify (whose hold stops the applier at a source position).</summary>
+    public bool NotDelayed => Running && RetryingUntil is null && PausedAt is null && DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024;
 }
 
 /// <summary>A task as its state on the target describes it, for `pgshift status` from any shell.</summary>
@@ -64,7 +65,7 @@ public sealed record TaskStatusReport(string Task, string Phase, string Source, 
         }
         await using (var cmd = new NpgsqlCommand("""
             SELECT applied_lsn::text, delay_bytes, delay_seconds, changes_applied, slot_retained_bytes, stream_heartbeat, retrying_until,
-                   coalesce(stream_heartbeat > now() - interval '5 seconds', false)
+                   coalesce(stream_heartbeat > now() - interval '5 seconds', false), verify_hold_lsn::text
             FROM pgshift.tasks WHERE name = @t AND (applied_lsn IS NOT NULL OR stream_heartbeat IS NOT NULL)
             """, target))
         {
@@ -76,7 +77,7 @@ public sealed record TaskStatusReport(string Task, string Phase, string Source, 
                 {
                     Stream = new StreamStatus(rd.IsDBNull(0) ? null : rd.GetString(0), rd.IsDBNull(1) ? 0 : rd.GetInt64(1), rd.IsDBNull(2) ? 0 : rd.GetDouble(2),
                         rd.IsDBNull(3) ? 0 : rd.GetInt64(3), rd.IsDBNull(4) ? 0 : rd.GetInt64(4), rd.IsDBNull(5) ? null : rd.GetDateTime(5),
-                        rd.IsDBNull(6) ? null : rd.GetDateTime(6), rd.GetBoolean(7)),
+                        rd.IsDBNull(6) ? null : rd.GetDateTime(6), rd.GetBoolean(7), rd.IsDBNull(8) ? null : rd.GetString(8)),
                 };
             }
         }

@@ -38,6 +38,8 @@ public sealed class ApplyOptions
     public long SpoolLimitBytes { get; init; } = 4L << 30;
     /// <summary>The source's logical_decoding_work_mem for the task's walsender (null: the server's), e.g. "64kB".</summary>
     public string? DecodingWorkMem { get; init; }
+    /// <summary>Fault injection for tests: the stream behaves as if the source never sent a subtransaction's abort.</summary>
+    internal bool LoseSubtransactionAborts { get; init; }
 }
 
 /// <summary>

@@ -13,10 +13,11 @@ namespace PgShift.Stream;
 /// size of a source transaction. From PostgreSQL 14 on, a transaction that outgrows the server's
 /// logical_decoding_work_mem is streamed while it runs (when <paramref name="spoolDirectory"/> is given): its
 /// changes go to a <see cref="TransactionSpool"/> file, and at its commit they are handed on like any other
-/// transaction's, in commit order; an abort drops them.
+/// transaction's, in commit order; an abort drops them, and so does the source's commit log when it says that a
+/// subtransaction was rolled back (<paramref name="outcomes"/>; the stream does not always say so).
 /// </summary>
 public sealed class ChangeReader(LogicalReplicationConnection connection, string slotName, string publication, ChannelWriter<StreamEvent> output,
-    string? spoolDirectory = null, long spoolLimitBytes = long.MaxValue, StreamProgress? progress = null)
+    string? spoolDirectory = null, long spoolLimitBytes = long.MaxValue, StreamProgress? progress = null, SubtransactionOutcomes? outcomes = null)
 {
     /// <summary>
     /// The newest protocol this reader uses: 4 (PostgreSQL 16+) adds only parallel apply of streamed transactions, which
@@ -29,6 +30,9 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
         14 => PgOutputProtocolVersion.V2,
         _ => PgOutputProtocolVersion.V1,
     };
+
+    /// <summary>Fault injection for tests: a subtransaction's STREAM ABORT is ignored, as if the source had not sent it.</summary>
+    internal bool LoseSubtransactionAborts { get; init; }
 
     private volatile bool _inTransaction;
     private long _messages;
@@ -76,31 +80,35 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
                                 aborted.Dispose();
                                 spools.Remove(abort.TransactionXid);
                             }
-                            else
+                            else if (!LoseSubtransactionAborts)
                             {
                                 aborted.AbortSubtransaction(abort.SubtransactionXid);
                             }
                         }
                         continue;
                     case StreamCommitMessage commit:
+                        // From here until its last change is queued, the commit's position must not be acknowledged as idle.
+                        _inTransaction = true;
                         if (spools.Remove(commit.TransactionXid, out var committed))
                         {
                             using (committed)
                             {
-                                _inTransaction = true;
+                                var rolledBack = outcomes is not null && committed.Subtransactions.Count > 0
+                                    ? await outcomes.AbortedAsync(commit.TransactionXid, committed.Subtransactions, ct)
+                                    : null;
                                 await output.WriteAsync(new BeginEvent(commit.TransactionXid, commit.CommitLsn, commit.TransactionCommitTimestamp, now), ct);
-                                foreach (var spooled in committed.Read(now))
+                                foreach (var spooled in committed.Read(now, rolledBack))
                                 {
                                     await output.WriteAsync(spooled, ct);
                                 }
                                 await output.WriteAsync(new CommitEvent(commit.CommitLsn, commit.TransactionEndLsn, commit.TransactionCommitTimestamp, now), ct);
-                                _inTransaction = false;
                                 if (progress is not null)
                                 {
                                     Interlocked.Increment(ref progress.SpooledTransactions);
                                 }
                             }
                         }
+                        _inTransaction = false;
                         continue;
                 }
                 StreamEvent? e = message switch

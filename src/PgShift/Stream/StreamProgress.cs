@@ -16,16 +16,20 @@ public sealed class StreamProgress
     public DateTime? RetryingUntil { get; set; }
     public string? LastError { get; set; }
     public bool Connected { get; set; }
+    /// <summary>A verify holds the applier at this source position: transactions committed from there on wait.</summary>
+    public string? PausedAt { get; set; }
     /// <summary>Large source transactions the server streamed while they ran, spooled and applied at their commit.</summary>
     public long SpooledTransactions;
 
-    /// <summary>Caught up, or under a second behind.</summary>
-    public bool NotDelayed => Connected && (CaughtUp || DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024);
+    /// <summary>Caught up, or under a second behind; never while a verify holds the applier.</summary>
+    public bool NotDelayed => Connected && PausedAt is null && (CaughtUp || DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024);
 
     public string Describe() => RetryingUntil is { } until
         ? $"retrying (until {until:u}): {LastError}"
         : !Connected
             ? "connecting"
+            : PausedAt is { } paused
+                ? $"paused by a verify at {paused}: delay {DelaySeconds:0.0} s, {DelayBytes / 1024.0:N0} KB ({ChangesApplied:N0} changes applied)"
             : NotDelayed
                 ? $"not delayed ({ChangesApplied:N0} changes applied, {ChangesPerSecond:N0}/s)"
                 : $"delay {DelaySeconds:0.0} s, {DelayBytes / 1024.0:N0} KB ({ChangesApplied:N0} changes applied, {ChangesPerSecond:N0}/s)";

@@ -173,8 +173,12 @@ public sealed class StreamRunner(ILogger logger)
         var spoolRoot = Path.Combine(options.Apply.SpoolDirectory ?? Path.GetTempPath(), "pgshift-spool");
         var spoolDirectory = Path.Combine(spoolRoot, $"{options.TaskName}-{Environment.ProcessId}");
         RemoveStaleSpools(spoolRoot, options.TaskName);
+        await using var outcomes = new SubtransactionOutcomes(options.Source, logger);
         var reader = new ChangeReader(replication, slotName, TaskName.PublicationName(options.TaskName), channel.Writer,
-            spool ? spoolDirectory : null, options.Apply.SpoolLimitBytes, Progress);
+            spool ? spoolDirectory : null, options.Apply.SpoolLimitBytes, Progress, outcomes)
+        {
+            LoseSubtransactionAborts = options.Apply.LoseSubtransactionAborts,
+        };
         var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, logger, inOrderThrough);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
@@ -270,6 +274,7 @@ public sealed class StreamRunner(ILogger logger)
                         hold = requests.Hold;
                         heldAt = null;
                     }
+                    Progress.PausedAt = hold?.ToString();
                     if (requests.Stop && !applier.HasPending)
                     {
                         logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);

@@ -8,7 +8,9 @@ namespace PgShift.Stream;
 /// when a transaction outgrows the server's logical_decoding_work_mem): kept in a file, not in memory, until the
 /// commit says to apply them (in commit order, like any other transaction) or an abort says to drop them. A
 /// subtransaction's abort cuts the file back to where that subtransaction's first change began: every change after
-/// it belongs to it or to its own subtransactions.
+/// it belongs to it or to its own subtransactions. Each record also names its (sub)transaction, so that a
+/// subtransaction found aborted only at the commit (the server does not always say so, see
+/// <see cref="SubtransactionOutcomes"/>) is left out when the file is read.
 /// </summary>
 internal sealed class TransactionSpool : IDisposable
 {
@@ -16,6 +18,9 @@ internal sealed class TransactionSpool : IDisposable
     private readonly FileStream _file;
     private readonly BinaryWriter _writer;
     private readonly List<(uint Xid, long Offset)> _subtransactions = [];
+    private readonly HashSet<uint> _seen = [];
+    /// <summary>Relation messages written under a subtransaction, kept through its abort: later changes of the table need them.</summary>
+    private readonly List<(long Offset, RelationEvent Relation)> _relations = [];
 
     public TransactionSpool(string directory, uint xid)
     {
@@ -36,7 +41,14 @@ internal sealed class TransactionSpool : IDisposable
         {
             _writer.Flush();
             _subtransactions.Add((subXid, _file.Position));
+            _seen.Add(subXid);
         }
+        if (e is RelationEvent relation && subXid != Xid)
+        {
+            _writer.Flush();
+            _relations.Add((_file.Position, relation));
+        }
+        _writer.Write(subXid);
         switch (e)
         {
             case RowEvent r:
@@ -75,6 +87,9 @@ internal sealed class TransactionSpool : IDisposable
         }
     }
 
+    /// <summary>The subtransactions whose changes the file holds (those not dropped by an abort).</summary>
+    public IReadOnlyCollection<uint> Subtransactions => _seen;
+
     /// <summary>Drops the changes of an aborted subtransaction (and of the subtransactions it contains).</summary>
     public void AbortSubtransaction(uint subXid)
     {
@@ -84,13 +99,27 @@ internal sealed class TransactionSpool : IDisposable
             return;
         }
         _writer.Flush();
-        _file.SetLength(_subtransactions[index].Offset);
+        var cut = _subtransactions[index].Offset;
+        _file.SetLength(cut);
         _file.Position = _file.Length;
+        foreach (var dropped in _subtransactions.Skip(index))
+        {
+            _seen.Remove(dropped.Xid);
+        }
         _subtransactions.RemoveRange(index, _subtransactions.Count - index);
+        var kept = _relations.Where(r => r.Offset >= cut).Select(r => r.Relation).ToList();
+        _relations.RemoveAll(r => r.Offset >= cut);
+        foreach (var relation in kept)
+        {
+            Write(Xid, relation);
+        }
     }
 
-    /// <summary>The changes in the order they were written; <paramref name="receivedAt"/> stamps them (when they became applicable).</summary>
-    public IEnumerable<StreamEvent> Read(DateTime receivedAt)
+    /// <summary>
+    /// The changes in the order they were written, less those of the <paramref name="aborted"/> subtransactions;
+    /// <paramref name="receivedAt"/> stamps them (when they became applicable).
+    /// </summary>
+    public IEnumerable<StreamEvent> Read(DateTime receivedAt, IReadOnlySet<uint>? aborted = null)
     {
         _writer.Flush();
         var end = _file.Length;
@@ -99,6 +128,7 @@ internal sealed class TransactionSpool : IDisposable
         long position = 0;
         while (position < end)
         {
+            var xid = reader.ReadUInt32();
             var tag = reader.ReadByte();
             StreamEvent e = tag switch
             {
@@ -108,7 +138,11 @@ internal sealed class TransactionSpool : IDisposable
                 _ => throw new InvalidDataException($"The spool file {_path} is damaged (record type {tag})."),
             };
             position = reader.BaseStream.Position;
-            yield return e;
+            // A Relation message carries no data, only the table's shape, which later changes need whatever their subtransaction.
+            if (aborted is null || e is RelationEvent || !aborted.Contains(xid))
+            {
+                yield return e;
+            }
         }
     }
 
