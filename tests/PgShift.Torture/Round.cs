@@ -42,7 +42,8 @@ public sealed class RoundReport(int index, int seed, ServerPair pair)
 /// </summary>
 public sealed class Round(TortureOptions options, ServerSet servers, int index, int seed, ServerPair pair)
 {
-    private const string TaskName = "torture";
+    // Slots are server-wide: a task (and slot) name of its own per round, so a kept failed round blocks no other.
+    private readonly string TaskName = $"torture_{seed}";
     private enum Kind { Kill, KillInLargeTransaction, RestartSource, RestartTarget }
     private sealed record Action(Kind Kind, string Phase, int DelayMs, int PauseMs);
 
@@ -402,16 +403,20 @@ public sealed class Round(TortureOptions options, ServerSet servers, int index, 
         if (await ScalarAsync(src, "SELECT current_setting('server_version_num')::int >= 140000") is true)
         {
             _report.SlotStats = (string)(await ScalarAsync(src,
-                "SELECT format('%s transactions streamed, %s spilled', stream_txns, spill_txns) FROM pg_stat_replication_slots WHERE slot_name = 'pgshift_torture'") ?? "");
+                "SELECT format('%s transactions streamed, %s spilled', stream_txns, spill_txns) FROM pg_stat_replication_slots WHERE slot_name = 'pgshift_' || $1", TaskName) ?? "");
         }
         Log(_report.Differences.Count == 0
             ? $"equal: {_report.TablesCompared} tables, {_report.RowsCompared:N0} rows"
             : $"DIFFERENT: {string.Join("\n", _report.Differences)}");
     }
 
-    private static async Task<object?> ScalarAsync(NpgsqlConnection c, string sql)
+    private static async Task<object?> ScalarAsync(NpgsqlConnection c, string sql, string? parameter = null)
     {
         await using var cmd = new NpgsqlCommand(sql, c);
+        if (parameter is not null)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
         return await cmd.ExecuteScalarAsync();
     }
 
