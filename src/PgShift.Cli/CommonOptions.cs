@@ -44,6 +44,13 @@ public sealed class CommonOptions
         Description = "How long lost connections are retried before the task fails: e.g. 12h (default), 30m, 90s.",
     };
 
+    /// <summary>
+    /// PGSHIFT_DECODING_WORK_MEM (e.g. 64kB): the source's logical_decoding_work_mem for the task's walsender, so that
+    /// tests and torture runs can force large transactions to be streamed (PostgreSQL 14+) or spilled; unset: the server's.
+    /// </summary>
+    public static string? DecodingWorkMem()
+        => Environment.GetEnvironmentVariable("PGSHIFT_DECODING_WORK_MEM") is { Length: > 0 } mem ? mem : null;
+
     public TimeSpan RetryWindow(ParseResult pr, ResolvedTask task)
     {
         var text = pr.GetValue(RetryWindowOption) ?? task.File.RetryWindow;

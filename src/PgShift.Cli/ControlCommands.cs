@@ -156,7 +156,7 @@ internal static class ControlCommands
                 // The task's own settings: the stream this cutover runs applies changes as the task's migrate did.
                 Jobs = settings.Jobs ?? Math.Max(2, Environment.ProcessorCount),
                 SplitThresholdBytes = (long)((settings.SplitThresholdMb ?? 1024) * 1048576),
-                Apply = new Stream.ApplyOptions { Conflicts = MigrateCommand.ConflictPolicyOf(settings.OnConflict) },
+                Apply = new Stream.ApplyOptions { Conflicts = MigrateCommand.ConflictPolicyOf(settings.OnConflict), DecodingWorkMem = CommonOptions.DecodingWorkMem() },
             };
             try
             {

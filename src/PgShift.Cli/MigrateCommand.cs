@@ -67,7 +67,7 @@ internal static class MigrateCommand
                 SplitThresholdBytes = (long)((splitGiven ?? stored.SplitThresholdMb ?? 1024) * 1048576),
                 Settings = given.ToStoredJson(),
                 RetryWindow = common.RetryWindow(pr, task),
-                Apply = new ApplyOptions { Conflicts = policy },
+                Apply = new ApplyOptions { Conflicts = policy, DecodingWorkMem = CommonOptions.DecodingWorkMem() },
             };
             // SIGTERM or Ctrl-C stops the task as 'pgshift stop' does: at a transaction boundary, resumable; a second signal cancels.
             Signals.GentleStop = () =>
