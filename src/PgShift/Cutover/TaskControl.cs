@@ -30,7 +30,18 @@ public static class TaskControl
         var conn = await ConnectionOpener.OpenAsync(target, "pgshift task lock", ct);
         await using var cmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(hashtext('pgshift:' || @t))", conn);
         cmd.Parameters.AddWithValue("t", task);
-        if (await cmd.ExecuteScalarAsync(ct) is not true)
+        object? locked;
+        try
+        {
+            locked = await cmd.ExecuteScalarAsync(ct);
+        }
+        catch (NpgsqlException ex) when (ex is not PostgresException { SqlState: not ("57P01" or "57P02" or "57P03") } && !ct.IsCancellationRequested)
+        {
+            // The session was ended just after it opened (the target shutting down): said like any failure to connect.
+            await conn.DisposeAsync();
+            throw new ConnectionFailedException(target, ConnectionFailure.From(ex, target), ex);
+        }
+        if (locked is not true)
         {
             await conn.DisposeAsync();
             throw new PgShiftException($"Another pgshift process is running task {task} on this target.",
