@@ -65,14 +65,7 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
                     case StreamStartMessage start:
                         if (!spools.TryGetValue(start.TransactionXid, out streamingInto))
                         {
-                            if (OperatingSystem.IsWindows())
-                            {
-                                Directory.CreateDirectory(spoolDirectory!);
-                            }
-                            else
-                            {
-                                Directory.CreateDirectory(spoolDirectory!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                            }
+                            TransactionSpool.CreatePrivateDirectory(spoolDirectory!);
                             spools[start.TransactionXid] = streamingInto = new TransactionSpool(spoolDirectory!, start.TransactionXid);
                         }
                         continue;

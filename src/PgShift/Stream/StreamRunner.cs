@@ -309,17 +309,7 @@ public sealed class StreamRunner(ILogger logger)
             {
             }
             // The reader has closed (and so deleted) its spool files; the directory goes with them.
-            try
-            {
-                if (Directory.Exists(spoolDirectory))
-                {
-                    Directory.Delete(spoolDirectory, recursive: true);
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // The next start removes it.
-            }
+            TransactionSpool.TryDeleteDirectory(spoolDirectory);
         }
     }
 
@@ -356,18 +346,7 @@ public sealed class StreamRunner(ILogger logger)
     internal static string SpoolRoot(string? configured)
     {
         var root = Path.Combine(configured ?? Path.GetTempPath(), "pgshift-spool-" + Environment.UserName);
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(root);
-            return root;
-        }
-        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        Directory.CreateDirectory(root, Private);
-        if (File.GetUnixFileMode(root) != Private)
-        {
-            // Made by an older version, or by hand: tighten it (fails loudly if it belongs to someone else).
-            File.SetUnixFileMode(root, Private);
-        }
+        TransactionSpool.CreatePrivateDirectory(root);
         return root;
     }
 
@@ -384,14 +363,7 @@ public sealed class StreamRunner(ILogger logger)
             var pid = name[(name.LastIndexOf('-') + 1)..];
             if (int.TryParse(pid, System.Globalization.CultureInfo.InvariantCulture, out var id) && (id == Environment.ProcessId || !Directory.Exists($"/proc/{id}")))
             {
-                try
-                {
-                    Directory.Delete(dir, recursive: true);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    // In use or gone: the next start tries again.
-                }
+                TransactionSpool.TryDeleteDirectory(dir);
             }
         }
     }

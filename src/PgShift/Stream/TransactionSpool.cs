@@ -37,6 +37,39 @@ internal sealed class TransactionSpool : IDisposable
 
     public uint Xid { get; }
 
+    /// <summary>Creates a directory only its owner can enter (0700), or tightens an existing one: spool files hold row values.</summary>
+    internal static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(path, Private);
+        if (File.GetUnixFileMode(path) != Private)
+        {
+            // Made by an older version, or by hand: tighten it (fails loudly if it belongs to someone else).
+            File.SetUnixFileMode(path, Private);
+        }
+    }
+
+    /// <summary>Removes a spool directory and what it holds; one in use or gone is left for the next start.</summary>
+    internal static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The next start tries again.
+        }
+    }
+
     /// <summary>Bytes the file holds.</summary>
     public long Length => _file.Length;
 
