@@ -8,7 +8,7 @@ namespace PgShift.Catalog;
 /// unique constraint, exclusion constraint, foreign key, check constraint, index, view, materialized view, rule,
 /// generated column, trigger, policy, statistics, sequence (a serial's OWNED BY).
 /// </summary>
-public sealed record ColumnDependent(uint TableOid, string Column, string Kind, string Name, QualifiedName Owner, char OwnerKind, bool IsReplicaIdentity);
+public sealed record ColumnDependent(uint TableOid, string ColumnName, string Kind, string Name, QualifiedName Owner, char OwnerKind, bool IsReplicaIdentity);
 
 public static class ColumnDependents
 {

@@ -45,7 +45,7 @@ public sealed class ExcludedColumnCheck : IPrecheck
         {
             var oids = present.Select(p => p.Table.Oid).Distinct().ToArray();
             var columns = await ColumnDependents.ColumnsAsync(c.Source, oids, ct);
-            var dependents = (await ColumnDependents.LoadAsync(c.Source, oids, ct)).ToLookup(d => (d.TableOid, d.Column));
+            var dependents = (await ColumnDependents.LoadAsync(c.Source, oids, ct)).ToLookup(d => (d.TableOid, d.ColumnName));
             foreach (var (table, column) in present)
             {
                 var shown = $"{table.Name}.{Sql.Ident(column)}";

@@ -10,7 +10,7 @@ public sealed class ColumnExclusions
     public bool IsEmpty => ByTable.Count == 0;
 
     /// <summary>Every excluded column as (table, column).</summary>
-    public IEnumerable<(QualifiedName Table, string Column)> All => ByTable.SelectMany(kv => kv.Value.Select(c => (kv.Key, c)));
+    public IEnumerable<(QualifiedName Table, string ColumnName)> All => ByTable.SelectMany(kv => kv.Value.Select(c => (kv.Key, c)));
 
     public bool Excludes(QualifiedName table, string column) => ByTable.TryGetValue(table, out var s) && s.Contains(column);
 
