@@ -1,7 +1,7 @@
 using System.CommandLine;
 using PgShift.Connections;
 using PgShift.Selection;
-using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.Cli;
 

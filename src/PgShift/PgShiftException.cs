@@ -1,4 +1,3 @@
-using PgShift.Connections;
 
 namespace PgShift;
 

@@ -1,4 +1,4 @@
-using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.Tests;
 

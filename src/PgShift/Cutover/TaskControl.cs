@@ -2,7 +2,6 @@ using Npgsql;
 using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.State;
-using PgShift.Tasks;
 
 namespace PgShift.Cutover;
 

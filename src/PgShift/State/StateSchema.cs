@@ -115,7 +115,7 @@ public static class TaskState
         await StateSchema.EnsureAsync(target, null, ct);
         await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET last_error = @e, last_error_at = now(), updated_at = now() WHERE name = @t", target);
         cmd.Parameters.AddWithValue("t", task);
-        cmd.Parameters.AddWithValue("e", PgShift.Connections.Redactor.Redact(message));
+        cmd.Parameters.AddWithValue("e", PgShift.Redactor.Redact(message));
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }

@@ -6,7 +6,7 @@ using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.Selection;
-using PgShift.Tasks;
+using PgShift.State;
 
 namespace PgShift.Stream;
 

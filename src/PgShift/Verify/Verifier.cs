@@ -86,7 +86,7 @@ public sealed class Verifier
             // First pause the stream at its next transaction boundary, then take the snapshot (its point lies after
             // everything applied), then let the stream apply exactly up to that point.
             await HoldAsync(state, options, StreamRunner.PauseEverything, ct);
-            var slot = Tasks.TaskName.TemporarySlotName(options.TaskName!, "verify");
+            var slot = State.TaskName.TemporarySlotName(options.TaskName!, "verify");
             await using var snapshot = await Copy.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
             await HoldAsync(state, options, snapshot.Lsn, ct);
             return await new TableVerifier(options, snapshot.Name).VerifyAsync(tables, ct);

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace PgShift.Connections;
+namespace PgShift;
 
 /// <summary>
 /// The one place that removes secrets from text before it is printed, logged or stored. Every
