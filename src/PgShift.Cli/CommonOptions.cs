@@ -1,6 +1,6 @@
 using System.CommandLine;
 using PgShift.Connections;
-using PgShift.Selection;
+using PgShift.Settings;
 using PgShift.State;
 
 namespace PgShift.Cli;
@@ -51,44 +51,6 @@ public sealed class CommonOptions
     public static string? DecodingWorkMem()
         => Environment.GetEnvironmentVariable("PGSHIFT_DECODING_WORK_MEM") is { Length: > 0 } mem ? mem : null;
 
-    public TimeSpan RetryWindow(ParseResult pr, ResolvedTask task)
-    {
-        var text = pr.GetValue(RetryWindowOption) ?? task.File.RetryWindow;
-        return text is null ? Connections.RetryWindow.DefaultWindow : Duration(text, "Retry window");
-    }
-
-    /// <summary>The number of parallel connections: --jobs, else the task file's jobs, else the cores (at least 2).</summary>
-    public static int Jobs(string? flag, ResolvedTask task)
-    {
-        if (flag is null)
-        {
-            return task.File.Jobs is { } fromFile
-                ? fromFile >= 1 ? fromFile : throw new UsageException($"jobs: {fromFile} in the task file is not a number of parallel connections.", "Give jobs 1 or more, or leave it out (the default is the number of cores, at least 2).")
-                : Math.Max(2, Environment.ProcessorCount);
-        }
-        if (!int.TryParse(flag, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var jobs) || jobs < 1)
-        {
-            throw new UsageException($"--jobs '{flag}' is not a number of parallel connections.",
-                "Give --jobs 1 or more (each job holds a connection to each server), or leave it out: the default is the number of cores, at least 2.");
-        }
-        return jobs;
-    }
-
-    /// <summary>A duration as a person writes it: a number and a unit, 12h, 30m or 90s.</summary>
-    public static TimeSpan Duration(string text, string what)
-    {
-        if (text.Length > 1 && double.TryParse(text[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0)
-        {
-            switch (text[^1])
-            {
-                case 'h': return TimeSpan.FromHours(n);
-                case 'm': return TimeSpan.FromMinutes(n);
-                case 's': return TimeSpan.FromSeconds(n);
-            }
-        }
-        throw new UsageException($"{what} '{text}' is not understood.", "Write a number and a unit: 12h, 30m or 90s.");
-    }
-
     public void AddTo(Command command, bool selection = true)
     {
         command.Options.Add(Source);
@@ -106,10 +68,14 @@ public sealed class CommonOptions
         }
     }
 
-    /// <summary>Everything a command needs to reach both servers and know its task.</summary>
-    public ResolvedTask Resolve(ParseResult pr, bool requireSource = true)
+    /// <summary>
+    /// Everything a command needs to reach both servers and know its task: the settings built from the task file and
+    /// the flags (<paramref name="commandFlags"/> folds a command's own flags into that form), validated before any
+    /// server is reached.
+    /// </summary>
+    public ResolvedTask Resolve(ParseResult pr, bool requireSource = true, Action<TaskFile>? commandFlags = null)
     {
-        var file = pr.GetValue(TaskFile) is { } fi ? Selection.TaskFile.Load(fi.FullName) : new Selection.TaskFile();
+        var file = pr.GetValue(TaskFile) is { } fi ? Settings.TaskFile.Load(fi.FullName) : new Settings.TaskFile();
         var sourceText = pr.GetValue(Source) ?? file.Source;
         var targetText = pr.GetValue(Target) ?? file.Target;
         if (!requireSource && sourceText is null && targetText is not null && (pr.GetValue(Task) ?? file.Task) is null)
@@ -126,19 +92,25 @@ public sealed class CommonOptions
         // status and stop need no source: the target's spec stands in for it (only its database name is used, for the default task name).
         source ??= target;
         var taskName = TaskName.Validate(pr.GetValue(Task) ?? file.Task ?? TaskName.FromDatabase(source.Database));
+        var given = Given(pr, file);
+        commandFlags?.Invoke(given);
+        return new ResolvedTask(TaskSettingsBuilder.Build(source, target, taskName, given), given, file.Task is not null || pr.GetValue(Task) is not null);
+    }
 
-        var selection = file.ToSelection();
-        selection.IncludeSchemas.AddRange((pr.GetValue(IncludeSchema) ?? []).Select(p => new NamePattern(p)));
-        selection.ExcludeSchemas.AddRange((pr.GetValue(ExcludeSchema) ?? []).Select(p => new NamePattern(p)));
-        selection.IncludeTables.AddRange((pr.GetValue(IncludeTable) ?? []).Select(p => new NamePattern(p)));
-        selection.ExcludeTables.AddRange((pr.GetValue(ExcludeTable) ?? []).Select(p => new NamePattern(p)));
-        selection.Validate();
-        var excluded = file.ToColumnExclusions();
-        foreach (var c in pr.GetValue(ExcludeColumn) ?? [])
+    /// <summary>The task file's settings with this command line's selection flags and retry window folded in.</summary>
+    private Settings.TaskFile Given(ParseResult pr, Settings.TaskFile f)
+    {
+        static List<string>? Join(List<string>? a, string[]? b) => (a ?? []).Concat(b ?? []).ToList() is { Count: > 0 } l ? l : null;
+        return new Settings.TaskFile
         {
-            excluded.Add(c);
-        }
-        return new ResolvedTask(source, target, taskName, selection, file, excluded, file.ToNameMapping());
+            Types = f.Types, Jobs = f.Jobs, RetryWindow = pr.GetValue(RetryWindowOption) ?? f.RetryWindow, Mapping = f.Mapping,
+            OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb,
+            IncludeSchemas = Join(f.IncludeSchemas, pr.GetValue(IncludeSchema)),
+            ExcludeSchemas = Join(f.ExcludeSchemas, pr.GetValue(ExcludeSchema)),
+            IncludeTables = Join(f.IncludeTables, pr.GetValue(IncludeTable)),
+            ExcludeTables = Join(f.ExcludeTables, pr.GetValue(ExcludeTable)),
+            ExcludeColumns = Join(f.ExcludeColumns, pr.GetValue(ExcludeColumn)),
+        };
     }
 
     private static ConnectionSpec ParseServer(string text, string origin)
@@ -154,8 +126,13 @@ public sealed class CommonOptions
     }
 }
 
-public sealed record ResolvedTask(ConnectionSpec Source, ConnectionSpec Target, string TaskName, TableSelection Selection, TaskFile File,
-    ColumnExclusions ExcludedColumns, NameMapping Mapping);
+/// <summary>A command's task: its settings, what the command line and task file gave (the form stored with a new task), and whether the task was named.</summary>
+public sealed record ResolvedTask(TaskSettings Settings, TaskFile Given, bool Named)
+{
+    public ConnectionSpec Source => Settings.Source;
+    public ConnectionSpec Target => Settings.Target;
+    public string TaskName => Settings.TaskName;
+}
 
 /// <summary>The command line itself is wrong: exit code 2, with what to type instead.</summary>
 public sealed class UsageException(string message, string fix) : PgShiftException(message, fix);

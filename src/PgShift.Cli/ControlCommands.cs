@@ -5,6 +5,7 @@ using Npgsql;
 using PgShift.Connections;
 using PgShift.Cutover;
 using PgShift.Selection;
+using PgShift.Settings;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -43,8 +44,8 @@ internal static class ControlCommands
         cmd.SetAction(async (pr, ct) =>
         {
             var resolved = common.Resolve(pr);
-            var (task, settings) = await StoredSettings.ApplyAsync(resolved, StoredSettings.Given(pr, common, resolved), ct);
-            var limit = pr.GetValue(timeout) is { } t ? CommonOptions.Duration(t, "Timeout") : (TimeSpan?)null;
+            var task = await StoredSettings.ApplyAsync(resolved, ct);
+            var limit = pr.GetValue(timeout) is { } t ? SettingValues.Duration(t, "Timeout") : (TimeSpan?)null;
             var fenced = false;
             if (pr.GetValue(fence))
             {
@@ -55,7 +56,7 @@ internal static class ControlCommands
             int code;
             try
             {
-                code = await CutoverAsync(pr, common, task, settings, limit, ct);
+                code = await CutoverAsync(pr, common, task, limit, ct);
             }
             catch when (fenced)
             {
@@ -80,14 +81,14 @@ internal static class ControlCommands
                 return code;
             }
             Console.Out.WriteLine("verify: comparing every table of the source and the target");
-            var report = await new Verify.Verifier().VerifyAsync(VerifyCommand.Options(task, settings), ct);
+            var report = await new Verify.Verifier().VerifyAsync(VerifyCommand.Options(task), ct);
             VerifyCommand.Print(report, json: false);
             return report.Equal ? ExitCodes.Success : ExitCodes.Failed;
         });
         return cmd;
     }
 
-    private static async Task<int> CutoverAsync(ParseResult pr, CommonOptions common, ResolvedTask task, TaskFile settings, TimeSpan? limit, CancellationToken ct)
+    private static async Task<int> CutoverAsync(ParseResult pr, CommonOptions common, ResolvedTask task, TimeSpan? limit, CancellationToken ct)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (limit is { } l)
@@ -148,15 +149,10 @@ internal static class ControlCommands
                 return ExitCodes.Success;
             }
             using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
-            var options = new MigrationOptions
+            // The task's own settings: the stream this cutover runs applies changes as the task's migrate did.
+            var options = new MigrationOptions(task.Settings with { Schema = false, Full = false, Incremental = true })
             {
-                Source = task.Source, Target = task.Target, TaskName = task.TaskName, Schema = false, Full = false, Incremental = true,
-                Selection = task.Selection, ExcludedColumns = task.ExcludedColumns, Mapping = task.Mapping,
-                RetryWindow = common.RetryWindow(pr, task),
-                // The task's own settings: the stream this cutover runs applies changes as the task's migrate did.
-                Jobs = settings.Jobs ?? Math.Max(2, Environment.ProcessorCount),
-                SplitThresholdBytes = (long)((settings.SplitThresholdMb ?? 1024) * 1048576),
-                Apply = new Stream.ApplyOptions { Conflicts = MigrateCommand.ConflictPolicyOf(settings.OnConflict), DecodingWorkMem = CommonOptions.DecodingWorkMem() },
+                Apply = new Stream.ApplyOptions { DecodingWorkMem = CommonOptions.DecodingWorkMem() },
             };
             try
             {

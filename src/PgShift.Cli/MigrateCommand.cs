@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
+using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
 using PgShift.Tasks;
@@ -36,39 +37,30 @@ internal static class MigrateCommand
         cmd.Options.Add(common.Verbose);
         cmd.SetAction(async (pr, ct) =>
         {
-            var resolved = common.Resolve(pr);
-            var typesText = pr.GetResult(types) is { Implicit: false } || resolved.File.Types is null ? pr.GetValue(types)! : string.Join(',', resolved.File.Types);
-            var typeList = MigrationTypes.Parse(typesText);
-            int? jobsGiven = pr.GetValue(jobs) is { } j ? CommonOptions.Jobs(j, resolved) : resolved.File.Jobs is not null ? CommonOptions.Jobs(null, resolved) : null;
-            double? splitGiven = pr.GetValue(splitMb) is { } split ? SplitThresholdMb(split) : resolved.File.SplitThresholdMb;
-            var given = StoredSettings.Given(pr, common, resolved);
-            given.Types = [.. typeList];
-            given.Jobs = jobsGiven;
-            given.SplitThresholdMb = splitGiven;
-            given.OnConflict = pr.GetResult(conflicts) is { Implicit: false } ? pr.GetValue(conflicts) : given.OnConflict;
-            _ = ConflictPolicyOf(given.OnConflict);
+            var resolved = common.Resolve(pr, commandFlags: given =>
+            {
+                if (pr.GetResult(types) is { Implicit: false } || given.Types is null)
+                {
+                    given.Types = [.. SettingValues.Types(pr.GetValue(types)!)];
+                }
+                if (pr.GetValue(jobs) is { } j)
+                {
+                    given.Jobs = SettingValues.Jobs(j, "--jobs");
+                }
+                if (pr.GetValue(splitMb) is { } split)
+                {
+                    given.SplitThresholdMb = SettingValues.SplitThresholdMb(split, "--split-threshold-mb");
+                }
+                if (pr.GetResult(conflicts) is { Implicit: false })
+                {
+                    given.OnConflict = pr.GetValue(conflicts);
+                }
+            });
             // A resumed task keeps its selection; jobs, split threshold and conflict policy given here win over its own.
-            var (task, stored) = await StoredSettings.ApplyAsync(resolved, given, ct);
-            var policy = ConflictPolicyOf(pr.GetResult(conflicts) is { Implicit: false } ? given.OnConflict : stored.OnConflict ?? given.OnConflict);
+            var task = await StoredSettings.ApplyAsync(resolved, ct);
             using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
             var logger = loggerFactory.CreateLogger("pgshift");
-            var options = new MigrationOptions
-            {
-                Source = task.Source,
-                Target = task.Target,
-                TaskName = task.TaskName,
-                Schema = typeList.Contains("schema"),
-                Full = typeList.Contains("full"),
-                Incremental = typeList.Contains("incremental"),
-                Selection = task.Selection,
-                ExcludedColumns = task.ExcludedColumns,
-                Mapping = task.Mapping,
-                Jobs = jobsGiven ?? stored.Jobs ?? Math.Max(2, Environment.ProcessorCount),
-                SplitThresholdBytes = (long)((splitGiven ?? stored.SplitThresholdMb ?? 1024) * 1048576),
-                Settings = given.ToStoredJson(),
-                RetryWindow = common.RetryWindow(pr, task),
-                Apply = new ApplyOptions { Conflicts = policy, DecodingWorkMem = CommonOptions.DecodingWorkMem() },
-            };
+            var options = new MigrationOptions(task.Settings) { Apply = new ApplyOptions { DecodingWorkMem = CommonOptions.DecodingWorkMem() } };
             // SIGTERM or Ctrl-C stops the task as 'pgshift stop' does: at a transaction boundary, resumable; a second signal cancels.
             Signals.GentleStop = () =>
             {
@@ -93,24 +85,6 @@ internal static class MigrateCommand
             return await RunAsync(new MigrationTask(logger), options, cutover: false, ct);
         });
         return cmd;
-    }
-
-    /// <summary>The conflict policy named by --on-conflict or the task file's on_conflict (default: error).</summary>
-    internal static ConflictPolicy ConflictPolicyOf(string? text) => text switch
-    {
-        null or "error" => ConflictPolicy.Error,
-        "ignore" => ConflictPolicy.Ignore,
-        var other => throw new UsageException($"Unknown conflict policy '{other}'.", "Use --on-conflict error (the default) or ignore (on_conflict: in a task file)."),
-    };
-
-    private static double SplitThresholdMb(string text)
-    {
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var mb) || !double.IsFinite(mb) || mb <= 0)
-        {
-            throw new UsageException($"--split-threshold-mb '{text}' is not a size in MB above 0.",
-                "Give the size above which a table is copied in ranges by several workers, in MB: e.g. --split-threshold-mb 1024 (the default) or 0.5.");
-        }
-        return mb;
     }
 
     /// <summary>Runs the task with its live display; shared by migrate and cutover.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using PgShift.Precheck;
+using PgShift.Settings;
 
 namespace PgShift.Cli;
 
@@ -24,17 +25,8 @@ internal static class PrecheckCommand
         cmd.Options.Add(types);
         cmd.SetAction(async (pr, ct) =>
         {
-            var task = common.Resolve(pr);
-            var typeList = MigrationTypes.Parse(pr.GetValue(types) ?? "schema,full,incremental");
-            var report = await new PrecheckRunner().RunAsync(new PrecheckOptions
-            {
-                Source = task.Source,
-                Target = task.Target,
-                TaskName = task.TaskName,
-                Selection = task.Selection,
-                ExcludedColumns = task.ExcludedColumns,
-                Incremental = typeList.Contains("incremental"),
-            }, ct);
+            var task = common.Resolve(pr, commandFlags: given => given.Types = [.. SettingValues.Types(pr.GetValue(types) ?? "schema,full,incremental")]);
+            var report = await new PrecheckRunner().RunAsync(new PrecheckOptions(task.Settings), ct);
             if (pr.GetValue(common.Json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new { passed = report.Passed, checks = report.Checks }, JsonOutput.Options));
@@ -65,22 +57,6 @@ internal static class PrecheckCommand
         Console.Out.WriteLine(failed == 0
             ? $"Precheck passed ({warnings} warnings)."
             : $"Precheck failed: {failed} checks failed, {warnings} warnings. Fix the failures above and run it again.");
-    }
-}
-
-internal static class MigrationTypes
-{
-    public static readonly string[] All = ["schema", "full", "incremental"];
-
-    public static HashSet<string> Parse(string text)
-    {
-        var set = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => t.ToLowerInvariant()).ToHashSet();
-        var unknown = set.Where(t => !All.Contains(t)).ToList();
-        if (set.Count == 0 || unknown.Count > 0)
-        {
-            throw new UsageException($"Unknown migration type '{string.Join(",", unknown)}'.", "Use --types with schema, full and/or incremental, comma-separated.");
-        }
-        return set;
     }
 }
 

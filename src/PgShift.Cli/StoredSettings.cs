@@ -1,6 +1,5 @@
-using System.CommandLine;
 using PgShift.Connections;
-using PgShift.Selection;
+using PgShift.Settings;
 using PgShift.State;
 
 namespace PgShift.Cli;
@@ -11,28 +10,12 @@ namespace PgShift.Cli;
 /// </summary>
 internal static class StoredSettings
 {
-    /// <summary>The settings this command line gives: the task file's, plus the selection flags.</summary>
-    public static TaskFile Given(ParseResult pr, CommonOptions common, ResolvedTask task)
-    {
-        var f = task.File;
-        static List<string>? Join(List<string>? a, string[]? b) => (a ?? []).Concat(b ?? []).ToList() is { Count: > 0 } l ? l : null;
-        return new TaskFile
-        {
-            Types = f.Types, Jobs = f.Jobs, RetryWindow = pr.GetValue(common.RetryWindowOption) ?? f.RetryWindow, Mapping = f.Mapping,
-            OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb,
-            IncludeSchemas = Join(f.IncludeSchemas, pr.GetValue(common.IncludeSchema)),
-            ExcludeSchemas = Join(f.ExcludeSchemas, pr.GetValue(common.ExcludeSchema)),
-            IncludeTables = Join(f.IncludeTables, pr.GetValue(common.IncludeTable)),
-            ExcludeTables = Join(f.ExcludeTables, pr.GetValue(common.ExcludeTable)),
-            ExcludeColumns = Join(f.ExcludeColumns, pr.GetValue(common.ExcludeColumn)),
-        };
-    }
-
     /// <summary>
     /// The task as it started when the target has its settings (its selection, exclusions and renaming replace the
-    /// command line's, which may only repeat them), else the command line's own. The second value is the settings in force.
+    /// command line's, which may only repeat them; jobs, split threshold, retry window and conflict policy given here
+    /// win), else the command line's own.
     /// </summary>
-    public static async Task<(ResolvedTask Task, TaskFile Settings)> ApplyAsync(ResolvedTask task, TaskFile given, CancellationToken ct)
+    public static async Task<ResolvedTask> ApplyAsync(ResolvedTask task, CancellationToken ct)
     {
         string? json;
         try
@@ -43,19 +26,19 @@ internal static class StoredSettings
         catch (ConnectionFailedException)
         {
             // The command meets the same failure where it reports it in its own terms (migrate's precheck, for one).
-            return (task, given);
+            return task;
         }
         if (json is null)
         {
-            return (task, given);
+            return task;
         }
         var stored = TaskFile.FromStoredJson(json);
-        if (given.HasSelection() && given.SelectionDifferences(stored) is { Count: > 0 } differences)
+        if (task.Given.HasSelection() && task.Given.SelectionDifferences(stored) is { Count: > 0 } differences)
         {
             throw new UsageException(
                 $"This command's selection differs from the one task {task.TaskName} started with: {string.Join("; ", differences)}.",
                 $"Leave the selection flags (and the task file's selection) out: every command works on the task's own selection. To move another selection, start a new task (--task ANOTHER_NAME).");
         }
-        return (task with { Selection = stored.ToSelection(), ExcludedColumns = stored.ToColumnExclusions(), Mapping = stored.ToNameMapping() }, stored);
+        return task with { Settings = TaskSettingsBuilder.Build(task.Source, task.Target, task.TaskName, task.Given, stored) };
     }
 }

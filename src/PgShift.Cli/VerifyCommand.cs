@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using PgShift.Connections;
-using PgShift.Selection;
 using PgShift.Verify;
 
 namespace PgShift.Cli;
@@ -27,31 +26,22 @@ internal static class VerifyCommand
         cmd.SetAction(async (pr, ct) =>
         {
             var resolved = common.Resolve(pr);
-            if ((pr.GetValue(common.Task) ?? resolved.File.Task) is not null)
+            if (resolved.Named)
             {
                 // A task named on purpose must exist: verifying the command line's selection instead would answer another question.
                 await using var target = await ConnectionOpener.OpenAsync(resolved.Target, "pgshift verify", ct);
                 await UnknownTask.RequireAsync(target, resolved.Target, resolved.TaskName, "without --task, verify compares the tables the command line selects.", ct);
             }
             // A task's own selection is the one it started with.
-            var (task, settings) = await StoredSettings.ApplyAsync(resolved, StoredSettings.Given(pr, common, resolved), ct);
-            var report = await new Verifier().VerifyAsync(Options(task, settings), ct);
+            var task = await StoredSettings.ApplyAsync(resolved, ct);
+            var report = await new Verifier().VerifyAsync(Options(task), ct);
             Print(report, pr.GetValue(common.Json));
             return report.Equal ? ExitCodes.Success : ExitCodes.Failed;
         });
         return cmd;
     }
 
-    internal static VerifyOptions Options(ResolvedTask task, TaskFile settings) => new()
-    {
-        Source = task.Source,
-        Target = task.Target,
-        TaskName = task.TaskName,
-        Selection = task.Selection,
-        ExcludedColumns = task.ExcludedColumns,
-        Mapping = task.Mapping,
-        Jobs = task.File.Jobs is not null ? CommonOptions.Jobs(null, task) : settings.Jobs ?? Math.Max(2, Environment.ProcessorCount),
-    };
+    internal static VerifyOptions Options(ResolvedTask task) => new(task.Settings);
 
     internal static void Print(VerifyReport report, bool json)
     {

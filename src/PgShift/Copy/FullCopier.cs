@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -6,25 +7,24 @@ using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.Schema;
 using PgShift.Selection;
+using PgShift.Settings;
 using PgShift.State;
 using PgShift.Tasks;
 
 namespace PgShift.Copy;
 
-public sealed class FullCopyOptions
+/// <summary>The task's settings, for the copy. Copy reads from the task's slot's snapshot when the task streams (Incremental).</summary>
+public sealed record FullCopyOptions : TaskSettings
 {
-    public required ConnectionSpec Source { get; init; }
-    public required ConnectionSpec Target { get; init; }
-    public required string TaskName { get; init; }
-    public TableSelection Selection { get; init; } = TableSelection.All;
-    public ColumnExclusions ExcludedColumns { get; init; } = new();
-    public NameMapping Mapping { get; init; } = NameMapping.None;
-    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
-    /// <summary>Tables larger than this on disk are copied in ranges by several workers; 0 never splits.</summary>
-    public long SplitThresholdBytes { get; init; } = 1L << 30;
-    /// <summary>The change stream follows the copy: take the snapshot from the task's slot, created after its publication.</summary>
-    public bool Incremental { get; init; }
-    public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
+    public FullCopyOptions()
+    {
+    }
+
+    [SetsRequiredMembers]
+    public FullCopyOptions(TaskSettings settings) : base(settings)
+    {
+    }
+
     /// <summary>Copy only tables the task already knows (at cutover: not tables created on the source since).</summary>
     public bool KnownTablesOnly { get; init; }
 }
@@ -55,11 +55,7 @@ public sealed class FullCopier(ILogger logger)
             {
                 await begin.ExecuteNonQueryAsync(ct);
             }
-            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions
-            {
-                Source = options.Source, Target = options.Target, Selection = options.Selection,
-                ExcludedColumns = options.ExcludedColumns, Mapping = options.Mapping,
-            });
+            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions(options));
             await reader.ReadSelectedTablesAsync(ct);
             plans = await CopyPlanner.PlanAsync(source, reader.SelectedTables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
         }

@@ -34,19 +34,14 @@ public sealed class CutoverSteps(ILogger logger)
         }
         var newTables = await NewTablesAsync(options, ct);
         HashSet<string> known;
-        await new FullCopier(logger).RunAsync(options.CopyOptions(incremental: false, knownTablesOnly: true), ct);
+        await new FullCopier(logger).RunAsync(new FullCopyOptions(options with { Incremental = false }) { KnownTablesOnly = true }, ct);
         // Post-data again, as for a one-time copy: builds whatever is missing, sets ENABLE ALWAYS triggers,
         // syncs every sequence from the source's last_value, refreshes materialized views, analyzes.
         await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
         {
             known = await State.CopyState.KnownAsync(target, options.TaskName, ct);
         }
-        var schemaOptions = options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false);
-        var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions
-        {
-            Source = schemaOptions.Source, Target = schemaOptions.Target, Selection = schemaOptions.Selection, ExcludedColumns = schemaOptions.ExcludedColumns,
-            Mapping = schemaOptions.Mapping, Jobs = schemaOptions.Jobs, TaskName = schemaOptions.TaskName, KnownTables = known,
-        }, ct);
+        var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions(options) { KnownTables = known }, ct);
         foreach (var table in await DroppedTablesAsync(options, known, ct))
         {
             report.Warnings.Add($"Table {table} was dropped on the source after the task started: the target keeps it, with the changes made before the drop. " +
@@ -75,7 +70,7 @@ public sealed class CutoverSteps(ILogger logger)
                 known.Add(rd.GetString(0));
             }
         }
-        var reader = new SourceSchemaReader(source, options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false));
+        var reader = new SourceSchemaReader(source, new SchemaMigrationOptions(options));
         await reader.ReadSelectedTablesAsync(ct);
         var leaves = new List<Catalog.QualifiedName>();
         await using (var cmd = new NpgsqlCommand("SELECT oid FROM pg_class WHERE oid = ANY(@oids) AND relkind = 'r'", source))

@@ -1,18 +1,24 @@
+using System.Diagnostics.CodeAnalysis;
 using Npgsql;
 using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.Selection;
+using PgShift.Settings;
 
 namespace PgShift.Precheck;
 
-public sealed class PrecheckOptions
+/// <summary>The task's settings, for the precheck.</summary>
+public sealed record PrecheckOptions : TaskSettings
 {
-    public required ConnectionSpec Source { get; init; }
-    public required ConnectionSpec Target { get; init; }
-    public TableSelection Selection { get; init; } = TableSelection.All;
-    public ColumnExclusions ExcludedColumns { get; init; } = new();
-    public required string TaskName { get; init; }
-    public bool Incremental { get; init; } = true;
+    public PrecheckOptions()
+    {
+    }
+
+    [SetsRequiredMembers]
+    public PrecheckOptions(TaskSettings settings) : base(settings)
+    {
+    }
+
     /// <summary>The precheck never waits long for a server: a short connect timeout, no retries.</summary>
     public int ConnectTimeoutSeconds { get; init; } = 10;
 }

@@ -1,19 +1,20 @@
-using PgShift.Connections;
-using PgShift.Selection;
+using System.Diagnostics.CodeAnalysis;
+using PgShift.Settings;
 
 namespace PgShift.Schema;
 
-public sealed class SchemaMigrationOptions
+/// <summary>The task's settings, for a schema phase.</summary>
+public sealed record SchemaMigrationOptions : TaskSettings
 {
-    public required ConnectionSpec Source { get; init; }
-    public required ConnectionSpec Target { get; init; }
-    public TableSelection Selection { get; init; } = TableSelection.All;
-    public ColumnExclusions ExcludedColumns { get; init; } = new();
-    public NameMapping Mapping { get; init; } = NameMapping.None;
-    /// <summary>Connections used to build post-data objects in parallel.</summary>
-    public int Jobs { get; init; } = 2;
-    /// <summary>The task these objects belong to; its state on the target makes a re-run safe.</summary>
-    public string TaskName { get; init; } = "default";
+    public SchemaMigrationOptions()
+    {
+    }
+
+    [SetsRequiredMembers]
+    public SchemaMigrationOptions(TaskSettings settings) : base(settings)
+    {
+    }
+
     /// <summary>
     /// The change stream follows: triggers and rules set ENABLE ALWAYS or ENABLE REPLICA would fire again for the
     /// applied changes, so they stay plain ENABLE (rules DISABLE, when the apply session cannot be a replica) until

@@ -3,16 +3,9 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
+using PgShift.Settings;
 
 namespace PgShift.Stream;
-
-public enum ConflictPolicy
-{
-    /// <summary>Stop the task, naming the table, the key and the LSN.</summary>
-    Error,
-    /// <summary>Skip a change whose row is missing, or whose inserted key exists already.</summary>
-    Ignore,
-}
 
 public sealed class ApplyOptions
 {
@@ -22,7 +15,6 @@ public sealed class ApplyOptions
     public int GroupChanges { get; init; } = 20_000;
     /// <summary>... or has been open this long, so the delay stays low under light load.</summary>
     public TimeSpan GroupDelay { get; init; } = TimeSpan.FromMilliseconds(100);
-    public ConflictPolicy Conflicts { get; init; } = ConflictPolicy.Error;
     /// <summary>Rows whose changes are folded into set statements before they are sent (0: every change is a statement).</summary>
     public int FoldRows { get; init; } = 10_000;
     /// <summary>Values held for the next round trip (folded or in statements), in characters: bounds memory when values are large.</summary>
@@ -62,7 +54,7 @@ public sealed class ReplayInOrderException(NpgsqlLogSequenceNumber through, stri
 /// statement per change, in order, in batches.
 /// </summary>
 public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnlyDictionary<QualifiedName, StreamTable> tables,
-    NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default)
+    NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ConflictPolicy conflicts, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default)
 {
     private sealed record Relation(RelationEvent Message, StreamTable Table, NetChanges? Net);
     /// <param name="Rows">For a set statement, the rows it must affect; null for a single change.</param>
@@ -248,7 +240,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     /// <summary>Turns a table's folded changes into set statements at the end of the batch.</summary>
     private void Drain(NetChanges net)
     {
-        foreach (var (cmd, rows, kind) in net.Drain(options.Conflicts, _setStatements))
+        foreach (var (cmd, rows, kind) in net.Drain(conflicts, _setStatements))
         {
             _batch.BatchCommands.Add(cmd);
             _pending[cmd] = new Pending(kind.ToString().ToUpperInvariant(), net.Table.Target, new Lazy<string>(() => "(several)"), kind, _lastFinalLsn, rows);
@@ -404,7 +396,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             sb.Append(cols.Count == 0
                 ? $"INSERT INTO {table.Target} DEFAULT VALUES"
                 : $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) OVERRIDING SYSTEM VALUE VALUES ({string.Join(", ", values)})");
-            if (options.Conflicts == ConflictPolicy.Ignore)
+            if (conflicts == ConflictPolicy.Ignore)
             {
                 sb.Append(" ON CONFLICT DO NOTHING");
             }
@@ -546,7 +538,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         _heldChars = 0;
         await CompleteInFlightAsync();
         // Row counts are checked before the group commits: with an UPDATE or DELETE to check, COMMIT waits for its result.
-        var commitAfterCheck = checkpoint is not null && options.Conflicts == ConflictPolicy.Error && _pending.Values.Any(p => p.Kind != RowChangeKind.Insert);
+        var commitAfterCheck = checkpoint is not null && conflicts == ConflictPolicy.Error && _pending.Values.Any(p => p.Kind != RowChangeKind.Insert);
         if (checkpoint is not null)
         {
             _batch.BatchCommands.Add(checkpoint);
@@ -613,7 +605,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 $"(source transaction committed at {row?.CommitLsn?.ToString() ?? _lastFinalLsn.ToString()}): a row with this key exists already on the target ({pe.ConstraintName}: {pe.Detail}).",
                 ConflictFix, pe);
         }
-        if (options.Conflicts == ConflictPolicy.Error)
+        if (conflicts == ConflictPolicy.Error)
         {
             foreach (var c in batch.BatchCommands.Cast<NpgsqlBatchCommand>())
             {

@@ -3,6 +3,7 @@ using System.Text;
 using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
+using PgShift.Settings;
 
 namespace PgShift.Stream;
 

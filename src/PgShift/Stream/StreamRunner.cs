@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -6,19 +7,24 @@ using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.Selection;
+using PgShift.Settings;
 using PgShift.State;
 
 namespace PgShift.Stream;
 
-public sealed class StreamOptions
+/// <summary>The task's settings, for the change stream, with how it applies changes.</summary>
+public sealed record StreamOptions : TaskSettings
 {
-    public required ConnectionSpec Source { get; init; }
-    public required ConnectionSpec Target { get; init; }
-    public required string TaskName { get; init; }
-    public NameMapping Mapping { get; init; } = NameMapping.None;
-    public ColumnExclusions ExcludedColumns { get; init; } = new();
+    public StreamOptions()
+    {
+    }
+
+    [SetsRequiredMembers]
+    public StreamOptions(TaskSettings settings) : base(settings)
+    {
+    }
+
     public ApplyOptions Apply { get; init; } = new();
-    public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
     /// <summary>Takes the task's lock on the target again if a restart of the target freed it (before each session).</summary>
     public Func<CancellationToken, Task>? EnsureTaskLock { get; init; }
     /// <summary>Events held between reading and applying; bounds memory whatever the transaction size.</summary>
@@ -179,7 +185,7 @@ public sealed class StreamRunner(ILogger logger)
         {
             LoseSubtransactionAborts = options.Apply.LoseSubtransactionAborts,
         };
-        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, logger, inOrderThrough);
+        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);

@@ -1,51 +1,29 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
 using PgShift.Copy;
 using PgShift.Cutover;
 using PgShift.Schema;
-using PgShift.Selection;
+using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
 
 namespace PgShift.Tasks;
 
-public sealed class MigrationOptions
+/// <summary>The task's settings, and how the stream it runs applies changes.</summary>
+public sealed record MigrationOptions : TaskSettings
 {
-    public required ConnectionSpec Source { get; init; }
-    public required ConnectionSpec Target { get; init; }
-    public required string TaskName { get; init; }
-    public bool Schema { get; init; } = true;
-    public bool Full { get; init; } = true;
-    public bool Incremental { get; init; } = true;
-    public TableSelection Selection { get; init; } = TableSelection.All;
-    public ColumnExclusions ExcludedColumns { get; init; } = new();
-    public NameMapping Mapping { get; init; } = NameMapping.None;
-    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
-    public long SplitThresholdBytes { get; init; } = 1L << 30;
-    public TimeSpan RetryWindow { get; init; } = Connections.RetryWindow.DefaultWindow;
+    public MigrationOptions()
+    {
+    }
+
+    [SetsRequiredMembers]
+    public MigrationOptions(TaskSettings settings) : base(settings)
+    {
+    }
+
     public ApplyOptions Apply { get; init; } = new();
-    /// <summary>The settings as the user gave them (<see cref="Selection.TaskFile.ToStoredJson"/>), stored with a new task for later commands.</summary>
-    public string? Settings { get; init; }
-
-    internal SchemaMigrationOptions SchemaOptions(bool streamFollows, bool deferForeignKeysAndTriggers) => new()
-    {
-        Source = Source, Target = Target, Selection = Selection, ExcludedColumns = ExcludedColumns, Mapping = Mapping,
-        Jobs = Jobs, TaskName = TaskName, StreamFollows = streamFollows, DeferForeignKeysAndTriggers = deferForeignKeysAndTriggers,
-    };
-
-    internal FullCopyOptions CopyOptions(bool incremental, bool knownTablesOnly = false) => new()
-    {
-        Source = Source, Target = Target, TaskName = TaskName, Selection = Selection, ExcludedColumns = ExcludedColumns,
-        Mapping = Mapping, Jobs = Jobs, SplitThresholdBytes = SplitThresholdBytes, Incremental = incremental, RetryWindow = RetryWindow,
-        KnownTablesOnly = knownTablesOnly,
-    };
-
-    internal StreamOptions StreamOptions(Func<CancellationToken, Task>? ensureTaskLock = null) => new()
-    {
-        Source = Source, Target = Target, TaskName = TaskName, Mapping = Mapping, ExcludedColumns = ExcludedColumns,
-        Apply = Apply, RetryWindow = RetryWindow, EnsureTaskLock = ensureTaskLock,
-    };
 }
 
 public sealed class MigrationResult
@@ -139,11 +117,7 @@ public sealed class MigrationTask(ILogger logger)
         if (current is null)
         {
             // A new task starts only when the precheck passes: bad input changes nothing on either server.
-            var precheck = await new Precheck.PrecheckRunner().RunAsync(new Precheck.PrecheckOptions
-            {
-                Source = options.Source, Target = options.Target, TaskName = options.TaskName, Selection = options.Selection,
-                ExcludedColumns = options.ExcludedColumns, Incremental = options.Incremental,
-            }, ct);
+            var precheck = await new Precheck.PrecheckRunner().RunAsync(new Precheck.PrecheckOptions(options), ct);
             var failed = precheck.Checks.Where(c => c.Status == Precheck.CheckStatus.Failed).ToList();
             if (failed.Count > 0)
             {
@@ -156,7 +130,7 @@ public sealed class MigrationTask(ILogger logger)
         {
             _phase = phase;
             await TaskState.SetPhaseAsync(state, options.TaskName, options.Source.ToString(), phase, ct);
-            if (options.Settings is { } settings)
+            if (options.StoredForm is { } settings)
             {
                 await TaskSettingsStore.SaveIfNewAsync(state, options.TaskName, settings, ct);
             }
@@ -185,7 +159,7 @@ public sealed class MigrationTask(ILogger logger)
             if (options.Schema)
             {
                 await Phase("schema");
-                result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(options.SchemaOptions(options.Incremental, deferred), work));
+                result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(SchemaOptions(options, deferred), work));
             }
             var postDataDue = options.Schema && !await StateSchema.PhaseDoneAsync(state, options.TaskName, SchemaMigrator.PostDataPhase, ct);
             Task<SchemaReport>? overlapped = null;
@@ -198,7 +172,7 @@ public sealed class MigrationTask(ILogger logger)
                     var ready = System.Threading.Channels.Channel.CreateUnbounded<Catalog.QualifiedName>();
                     Copier.TableCopied += plan => ready.Writer.TryWrite(plan.Source);
                     using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(work);
-                    overlapped = new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), copyFailed.Token, ready.Reader);
+                    overlapped = new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(options, deferred), copyFailed.Token, ready.Reader);
                     try
                     {
                         result.Copy = await CopyAsync(options, work);
@@ -236,7 +210,7 @@ public sealed class MigrationTask(ILogger logger)
                     mark.Parameters.AddWithValue("t", options.TaskName);
                     await mark.ExecuteNonQueryAsync(ct);
                 }
-                result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(options.SchemaOptions(options.Incremental, deferred), work));
+                result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(options, deferred), work));
             }
             await watchEnd.CancelAsync();
             await watcher;
@@ -247,7 +221,7 @@ public sealed class MigrationTask(ILogger logger)
             if (options.Incremental)
             {
                 await Phase("stream");
-                result.Stream = await Stream.RunAsync(options.StreamOptions(taskLock.EnsureHeldAsync), cutover, ct);
+                result.Stream = await Stream.RunAsync(new StreamOptions(options) { Apply = options.Apply, EnsureTaskLock = taskLock.EnsureHeldAsync }, cutover, ct);
                 // The stream may have outlived a restart of the target, which closed this connection.
                 state = await stateConnection.ReviveAsync(ct);
                 if (result.Stream == StreamOutcome.Stopped)
@@ -298,7 +272,7 @@ public sealed class MigrationTask(ILogger logger)
         {
             try
             {
-                return await Copier.RunAsync(options.CopyOptions(options.Incremental), ct);
+                return await Copier.RunAsync(new FullCopyOptions(options), ct);
             }
             catch (Exception ex) when (!ct.IsCancellationRequested && CopyCanResume(ex, options))
             {
@@ -312,6 +286,9 @@ public sealed class MigrationTask(ILogger logger)
             }
         }
     }
+
+    private static SchemaMigrationOptions SchemaOptions(MigrationOptions options, bool deferred)
+        => new(options) { StreamFollows = options.Incremental, DeferForeignKeysAndTriggers = deferred };
 
     private static bool CopyCanResume(Exception ex, MigrationOptions options)
     {

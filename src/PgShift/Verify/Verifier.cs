@@ -21,10 +21,7 @@ public sealed class Verifier
         List<(QualifiedName Sequence, QualifiedName? OwnerTable, string? OwnerColumn)> sequences;
         await using (var source = await TableVerifier.OpenAsync(options.Source, ct))
         {
-            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions
-            {
-                Source = options.Source, Target = options.Target, Selection = options.Selection, ExcludedColumns = options.ExcludedColumns, Mapping = options.Mapping,
-            });
+            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions(options));
             await reader.ReadSelectedTablesAsync(ct);
             tables = await LoadTablesAsync(source, reader.SelectedTables.Keys.ToArray(), options, ct);
             sourceObjects = await ObjectsAsync(source, tables.Select(t => (t.Source, t.Target)).ToList(), mapToTarget: true, ct);

@@ -1,18 +1,22 @@
+using System.Diagnostics.CodeAnalysis;
 using PgShift.Catalog;
 
-using PgShift.Selection;
+using PgShift.Settings;
 
 namespace PgShift.Verify;
 
-public sealed class VerifyOptions
+/// <summary>The task's settings, for a verify.</summary>
+public sealed record VerifyOptions : TaskSettings
 {
-    public required Connections.ConnectionSpec Source { get; init; }
-    public required Connections.ConnectionSpec Target { get; init; }
-    public string? TaskName { get; init; }
-    public TableSelection Selection { get; init; } = TableSelection.All;
-    public ColumnExclusions ExcludedColumns { get; init; } = new();
-    public NameMapping Mapping { get; init; } = NameMapping.None;
-    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    public VerifyOptions()
+    {
+    }
+
+    [SetsRequiredMembers]
+    public VerifyOptions(TaskSettings settings) : base(settings)
+    {
+    }
+
     /// <summary>How long to wait for a running change stream to reach the verify's source position.</summary>
     public TimeSpan HoldTimeout { get; init; } = TimeSpan.FromMinutes(10);
     /// <summary>Rows per compared chunk of a table with an integer key (an estimate: chunks are key ranges).</summary>

@@ -46,6 +46,7 @@ public sealed class MigrationDatabases : IAsyncDisposable
         {
             Source = Source.Spec(SourceDb),
             Target = Target.Spec(TargetDb),
+            TaskName = "default",
             Selection = b.Selection,
             ExcludedColumns = b.ExcludedColumns,
             Mapping = b.Mapping,

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Settings;
 using PgShift.Stream;
 using PgShift.Tasks;
 using PgShift.State;
@@ -114,7 +115,7 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         var result = await ignoring.RunAsync(new MigrationOptions
         {
             Source = options.Source, Target = options.Target, TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10),
-            Apply = new ApplyOptions { Conflicts = ConflictPolicy.Ignore },
+            Conflicts = ConflictPolicy.Ignore,
         }, cutover: true, CancellationToken.None);
         Assert.True(result.Finished);
         Assert.Equal(60, await pair.Target.ScalarAsync<int>(pair.TargetDb, "SELECT balance FROM acct WHERE id = 8"));

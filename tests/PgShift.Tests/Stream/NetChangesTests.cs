@@ -1,5 +1,6 @@
 using NpgsqlTypes;
 using PgShift.Catalog;
+using PgShift.Settings;
 using PgShift.Stream;
 
 namespace PgShift.Tests.Stream;

@@ -1,9 +1,10 @@
-using PgShift.Connections;
+using PgShift.Catalog;
+using PgShift.Selection;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
-namespace PgShift.Selection;
+namespace PgShift.Settings;
 
 /// <summary>
 /// A task file (YAML, or JSON, which is YAML too): the task's name, its servers, the migration types and
@@ -61,7 +62,7 @@ public sealed class TaskFile
             {
                 throw new PgShiftException($"Mapped table '{from}' is not of the form schema.table.", "Write mapping.tables keys as schema.table.");
             }
-            m.Tables[new Catalog.QualifiedName(parts[0], parts[1])] = to;
+            m.Tables[new QualifiedName(parts[0], parts[1])] = to;
         }
         foreach (var (from, to) in Mapping?.Columns ?? [])
         {
@@ -70,7 +71,7 @@ public sealed class TaskFile
             {
                 throw new PgShiftException($"Mapped column '{from}' is not of the form schema.table.column.", "Write mapping.columns keys as schema.table.column.");
             }
-            var table = new Catalog.QualifiedName(parts[0], parts[1]);
+            var table = new QualifiedName(parts[0], parts[1]);
             if (!m.Columns.TryGetValue(table, out var cols))
             {
                 m.Columns[table] = cols = new Dictionary<string, string>(StringComparer.Ordinal);

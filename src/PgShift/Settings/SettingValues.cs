@@ -1,0 +1,75 @@
+using System.Globalization;
+
+namespace PgShift.Settings;
+
+/// <summary>
+/// Each setting's value read from its text, with one check and one message per setting, whether the value came from
+/// a flag or from the task file (<paramref name="origin"/> names which, e.g. "--jobs" or "jobs in the task file").
+/// </summary>
+public static class SettingValues
+{
+    public static readonly string[] AllTypes = ["schema", "full", "incremental"];
+
+    /// <summary>A duration as a person writes it: a number and a unit, 12h, 30m or 90s.</summary>
+    public static TimeSpan Duration(string text, string what)
+    {
+        if (text.Length > 1 && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0 && double.IsFinite(n))
+        {
+            switch (text[^1])
+            {
+                case 'h': return TimeSpan.FromHours(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 's': return TimeSpan.FromSeconds(n);
+            }
+        }
+        throw new SettingsException($"{what} '{text}' is not understood.", "Write a number and a unit: 12h, 30m or 90s.");
+    }
+
+    /// <summary>A number of parallel connections, 1 or more.</summary>
+    public static int Jobs(string text, string origin)
+    {
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var jobs))
+        {
+            throw BadJobs(text, origin);
+        }
+        return Jobs(jobs, origin);
+    }
+
+    public static int Jobs(int jobs, string origin) => jobs >= 1 ? jobs : throw BadJobs(jobs.ToString(CultureInfo.InvariantCulture), origin);
+
+    private static SettingsException BadJobs(string text, string origin) => new($"{origin} '{text}' is not a number of parallel connections.",
+        $"Give {origin} 1 or more (each job holds a connection to each server), or leave it out: the default is the number of cores, at least 2.");
+
+    /// <summary>A size in MB above 0, above which a table is copied in ranges.</summary>
+    public static double SplitThresholdMb(string text, string origin)
+        => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var mb) ? SplitThresholdMb(mb, origin) : throw BadSplit(text, origin);
+
+    public static double SplitThresholdMb(double mb, string origin)
+        => double.IsFinite(mb) && mb > 0 ? mb : throw BadSplit(mb.ToString(CultureInfo.InvariantCulture), origin);
+
+    private static SettingsException BadSplit(string text, string origin) => new($"{origin} '{text}' is not a size in MB above 0.",
+        $"Give the size above which a table is copied in ranges by several workers, in MB: e.g. {origin} 1024 (the default) or 0.5.");
+
+    /// <summary>The conflict policy: error (the default) or ignore.</summary>
+    public static ConflictPolicy Conflicts(string? text) => text switch
+    {
+        null or "error" => ConflictPolicy.Error,
+        "ignore" => ConflictPolicy.Ignore,
+        var other => throw new SettingsException($"Unknown conflict policy '{other}'.", "Use --on-conflict error (the default) or ignore (on_conflict: in a task file)."),
+    };
+
+    /// <summary>The migration types, from "schema,full,incremental" (any order, any subset but none).</summary>
+    public static HashSet<string> Types(string text)
+    {
+        var set = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => t.ToLowerInvariant()).ToHashSet();
+        var unknown = set.Where(t => !AllTypes.Contains(t)).ToList();
+        if (set.Count == 0 || unknown.Count > 0)
+        {
+            throw new SettingsException($"Unknown migration type '{string.Join(",", unknown)}'.", "Use --types with schema, full and/or incremental, comma-separated.");
+        }
+        return set;
+    }
+}
+
+/// <summary>A setting's value is wrong (a flag or the task file): nothing was changed; exit code 2.</summary>
+public sealed class SettingsException(string message, string fix) : PgShiftException(message, fix);

@@ -1,0 +1,54 @@
+using PgShift.Connections;
+using PgShift.Selection;
+
+namespace PgShift.Settings;
+
+/// <summary>
+/// A task's settings, one record for every stage: built once from the command line and the task file
+/// (<see cref="TaskSettingsBuilder"/>), validated there, stored with the task, and read back by every later command.
+/// A stage's options derive from it and add only what is the stage's own.
+/// </summary>
+public record TaskSettings
+{
+    /// <summary>Parallel connections when none are asked for: the cores, at least 2.</summary>
+    public static int DefaultJobs => Math.Max(2, Environment.ProcessorCount);
+
+    public const double DefaultSplitThresholdMb = 1024;
+
+    public static readonly TimeSpan DefaultRetryWindow = TimeSpan.FromHours(12);
+
+    public required ConnectionSpec Source { get; init; }
+    public required ConnectionSpec Target { get; init; }
+    public required string TaskName { get; init; }
+
+    /// <summary>Create the schema: objects before the data, then keys, indexes, foreign keys and triggers.</summary>
+    public bool Schema { get; init; } = true;
+    /// <summary>Copy every selected table from one snapshot.</summary>
+    public bool Full { get; init; } = true;
+    /// <summary>Stream the changes from the task's slot after the copy, until the cutover.</summary>
+    public bool Incremental { get; init; } = true;
+
+    public TableSelection Selection { get; init; } = TableSelection.All;
+    public ColumnExclusions ExcludedColumns { get; init; } = new();
+    public NameMapping Mapping { get; init; } = NameMapping.None;
+
+    /// <summary>Parallel connections to each server, for the copy, post-data and verify.</summary>
+    public int Jobs { get; init; } = DefaultJobs;
+    /// <summary>Tables larger than this on disk are copied in ranges by several workers; 0 never splits.</summary>
+    public long SplitThresholdBytes { get; init; } = (long)(DefaultSplitThresholdMb * 1048576);
+    /// <summary>How long lost connections are retried before the task fails.</summary>
+    public TimeSpan RetryWindow { get; init; } = DefaultRetryWindow;
+    /// <summary>What a change that does not fit the target does.</summary>
+    public ConflictPolicy Conflicts { get; init; } = ConflictPolicy.Error;
+
+    /// <summary>The settings in the form stored with a new task (<see cref="TaskFile.ToStoredJson"/>: no server, no password), if built from one.</summary>
+    public string? StoredForm { get; init; }
+}
+
+public enum ConflictPolicy
+{
+    /// <summary>Stop the task, naming the table, the key and the LSN.</summary>
+    Error,
+    /// <summary>Skip a change whose row is missing, or whose inserted key exists already.</summary>
+    Ignore,
+}

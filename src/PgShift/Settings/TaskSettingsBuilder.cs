@@ -1,0 +1,38 @@
+using PgShift.Connections;
+
+namespace PgShift.Settings;
+
+/// <summary>
+/// Builds a task's settings from what a command is given (its flags folded into the task file's form) and, for a task
+/// that exists, what it started with: the selection, exclusions and renaming are the task's own; jobs, split threshold,
+/// retry window and conflict policy given now win over the stored ones, which win over the defaults.
+/// </summary>
+public static class TaskSettingsBuilder
+{
+    public static TaskSettings Build(ConnectionSpec source, ConnectionSpec target, string taskName, TaskFile given, TaskFile? stored = null)
+    {
+        var selectionFrom = stored ?? given;
+        var selection = selectionFrom.ToSelection();
+        selection.Validate();
+        var types = given.Types is { Count: > 0 } t ? SettingValues.Types(string.Join(',', t)) : [.. SettingValues.AllTypes];
+        var retryWindow = given.RetryWindow ?? stored?.RetryWindow;
+        var splitMb = given.SplitThresholdMb ?? stored?.SplitThresholdMb;
+        return new TaskSettings
+        {
+            Source = source,
+            Target = target,
+            TaskName = State.TaskName.Validate(taskName),
+            Schema = types.Contains("schema"),
+            Full = types.Contains("full"),
+            Incremental = types.Contains("incremental"),
+            Selection = selection,
+            ExcludedColumns = selectionFrom.ToColumnExclusions(),
+            Mapping = selectionFrom.ToNameMapping(),
+            Jobs = (given.Jobs ?? stored?.Jobs) is { } jobs ? SettingValues.Jobs(jobs, "jobs") : TaskSettings.DefaultJobs,
+            SplitThresholdBytes = (long)((splitMb is { } mb ? SettingValues.SplitThresholdMb(mb, "split_threshold_mb") : TaskSettings.DefaultSplitThresholdMb) * 1048576),
+            RetryWindow = retryWindow is null ? TaskSettings.DefaultRetryWindow : SettingValues.Duration(retryWindow, "Retry window"),
+            Conflicts = SettingValues.Conflicts(given.OnConflict ?? stored?.OnConflict),
+            StoredForm = (stored ?? given).ToStoredJson(),
+        };
+    }
+}
