@@ -49,7 +49,7 @@ internal static class ControlCommands
             var fenced = false;
             if (pr.GetValue(fence))
             {
-                var ended = await TaskControl.FenceAsync(task.Source, ct);
+                var ended = await SourceFence.FenceAsync(task.Source, ct);
                 fenced = true;
                 Console.Out.WriteLine($"fence: the source database is read-only for new transactions; {ended} session(s) connected to it were ended");
             }
@@ -60,7 +60,7 @@ internal static class ControlCommands
             }
             catch when (fenced)
             {
-                await TaskControl.UnfenceAsync(task.Source, CancellationToken.None);
+                await SourceFence.UnfenceAsync(task.Source, CancellationToken.None);
                 Console.Out.WriteLine("fence: lifted (the cutover did not finish)");
                 throw;
             }
@@ -72,7 +72,7 @@ internal static class ControlCommands
                 }
                 else
                 {
-                    await TaskControl.UnfenceAsync(task.Source, CancellationToken.None);
+                    await SourceFence.UnfenceAsync(task.Source, CancellationToken.None);
                     Console.Out.WriteLine("fence: lifted (the cutover did not finish)");
                 }
             }
@@ -104,12 +104,12 @@ internal static class ControlCommands
         {
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift cutover", ct);
             var report = await UnknownTask.RequireAsync(target, task.Target, task.TaskName, "'pgshift migrate' creates the task.", ct);
-            if (report.Phase == "finished")
+            if (report.Phase == TaskPhase.Finished)
             {
                 Console.Out.WriteLine($"Task {task.TaskName} is finished already.");
                 return ExitCodes.Success;
             }
-            if (await TaskControl.IsStreamingAsync(target, task.TaskName, ct))
+            if (await TaskLock.IsHeldAsync(target, task.TaskName, ct))
             {
                 // The request lives with this session: however this process ends, the running task never cuts over without it.
                 await TaskRequests.RequestCutoverAsync(target, task.TaskName, ct);
@@ -117,13 +117,13 @@ internal static class ControlCommands
                 var last = DateTime.MinValue;
                 try
                 {
-                    await TaskControl.WaitForPhaseAsync(target, task.TaskName, ["finished"], r =>
+                    await TaskPhases.WaitForAsync(target, task.TaskName, [TaskPhase.Finished], r =>
                     {
                         if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) && r.Stream is { } s)
                         {
                             last = DateTime.UtcNow;
                             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                $"cutover  phase {r.Phase}, {(s.NotDelayed ? "not delayed" : $"delay {s.DelaySeconds:0.0} s, {s.DelayBytes / 1024.0:N0} KB")}"));
+                                $"cutover  phase {r.Phase.Text()}, {(s.NotDelayed ? "not delayed" : $"delay {s.DelaySeconds:0.0} s, {s.DelayBytes / 1024.0:N0} KB")}"));
                         }
                     }, timer.Token);
                 }
@@ -182,13 +182,13 @@ internal static class ControlCommands
             var task = common.Resolve(pr, requireSource: false);
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift stop", ct);
             _ = await UnknownTask.RequireAsync(target, task.Target, task.TaskName, "'pgshift status --task NAME' shows a task.", ct);
-            if (!await TaskControl.IsStreamingAsync(target, task.TaskName, ct))
+            if (!await TaskLock.IsHeldAsync(target, task.TaskName, ct))
             {
                 Console.Out.WriteLine($"No process is streaming task {task.TaskName}; nothing to stop.");
                 return ExitCodes.Success;
             }
             await TaskRequests.RequestStopAsync(target, task.TaskName, ct);
-            await TaskControl.WaitForPhaseAsync(target, task.TaskName, ["stopped", "finished"], null, ct);
+            await TaskPhases.WaitForAsync(target, task.TaskName, [TaskPhase.Stopped, TaskPhase.Finished], null, ct);
             Console.Out.WriteLine($"Task {task.TaskName} stopped; 'pgshift migrate' resumes it.");
             return ExitCodes.Success;
         });
@@ -222,15 +222,15 @@ internal static class ControlCommands
             var task = common.Resolve(pr);
             await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift cleanup", ct);
             var report = await TaskStatusReport.LoadAsync(target, task.TaskName, ct);
-            if (report is not null && report.Phase != "finished")
+            if (report is not null && report.Phase != TaskPhase.Finished)
             {
-                Console.Out.WriteLine($"warning  task {task.TaskName} is not finished (phase {report.Phase}): without its slot it cannot stream again.");
+                Console.Out.WriteLine($"warning  task {task.TaskName} is not finished (phase {report.Phase.Text()}): without its slot it cannot stream again.");
             }
             var dropped = await TaskControl.CleanupAsync(task.Source, task.TaskName, ct);
             Console.Out.WriteLine(dropped.Count == 0 ? $"Nothing of task {task.TaskName} left on the source." : $"Dropped {string.Join(" and ", dropped)}.");
             if (pr.GetValue(purge) && report is not null)
             {
-                await TaskControl.PurgeAsync(target, task.TaskName, ct);
+                await TaskState.PurgeAsync(target, task.TaskName, ct);
                 Console.Out.WriteLine($"Removed task {task.TaskName} from the target's pgshift schema; its tables stay. A new 'pgshift migrate --task {task.TaskName}' starts afresh (empty or drop its tables first).");
             }
             foreach (var slot in pr.GetValue(dropSlots) ?? [])

@@ -97,14 +97,14 @@ internal static class MigrateCommand
         {
             Console.Out.WriteLine(phase switch
             {
-                "schema" => "schema: creating objects before the data",
-                "copy" => "copy: copying every table from one snapshot",
-                "post-data" => "schema: building keys, indexes, foreign keys and triggers",
-                "stream" => cutover ? "stream: applying changes until caught up, for the cutover" : "stream: applying changes until 'pgshift cutover' (or 'pgshift stop')",
-                "cutover" => "cutover: caught up; copying unlogged tables again, syncing sequences, finishing the schema",
-                _ => $"task {options.TaskName}: {phase}",
+                TaskPhase.Schema => "schema: creating objects before the data",
+                TaskPhase.Copy => "copy: copying every table from one snapshot",
+                TaskPhase.PostData => "schema: building keys, indexes, foreign keys and triggers",
+                TaskPhase.Stream => cutover ? "stream: applying changes until caught up, for the cutover" : "stream: applying changes until 'pgshift cutover' (or 'pgshift stop')",
+                TaskPhase.Cutover => "cutover: caught up; copying unlogged tables again, syncing sequences, finishing the schema",
+                _ => $"task {options.TaskName}: {phase.Text()}",
             });
-            if (phase == "copy")
+            if (phase == TaskPhase.Copy)
             {
                 copyRenderer = new CopyProgressRenderer(migration.Copier.Progress, Console.Out, terminal);
                 copyRenderer.Start();
@@ -114,7 +114,7 @@ internal static class MigrateCommand
                 copyRenderer.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 copyRenderer = null;
             }
-            if (phase == "stream")
+            if (phase == TaskPhase.Stream)
             {
                 streamRenderer = new StreamRenderer(migration.Stream.Progress, Console.Out, terminal);
                 streamRenderer.Start();

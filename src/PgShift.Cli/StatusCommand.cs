@@ -33,7 +33,7 @@ internal static class StatusCommand
             }
             var done = report.Tables.Count(t => t.Status == "done");
             Console.Out.WriteLine($"task     {report.Task}  (source {report.Source})");
-            Console.Out.WriteLine($"phase    {report.Phase}  (done: {string.Join(", ", report.PhasesDone.DefaultIfEmpty("nothing yet"))}), updated {report.UpdatedAt:u}");
+            Console.Out.WriteLine($"phase    {report.Phase.Text()}  (done: {string.Join(", ", report.PhasesDone.DefaultIfEmpty("nothing yet"))}), updated {report.UpdatedAt:u}");
             if (report.SlotName is not null)
             {
                 Console.Out.WriteLine($"slot     {report.SlotName}, consistent at {report.ConsistentLsn}");

@@ -1,3 +1,4 @@
+using PgShift.Settings;
 using PgShift.State;
 
 namespace PgShift.Tests;

@@ -9,7 +9,6 @@ using PgShift.Schema;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
-using PgShift.Tasks;
 
 namespace PgShift.Copy;
 
@@ -69,7 +68,7 @@ public sealed class FullCopier(ILogger logger)
             var known = await CopyState.KnownAsync(target, options.TaskName, ct);
             plans = plans.Where(p => known.Contains(p.SourceKey)).ToList();
         }
-        await CopyState.RegisterAsync(target, options.TaskName, plans, ct);
+        await CopyState.RegisterAsync(target, options.TaskName, plans.Select(p => new PlannedTable(p.SourceKey, p.Target.ToString(), p.EstimatedBytes, p.EstimatedRows, p.StreamColumns)), ct);
         var done = await CopyState.DoneAsync(target, options.TaskName, ct);
         var pending = plans.Where(p => !done.Contains(p.SourceKey)).ToList();
         Progress.Begin(plans.Select(p => new TableProgress(p.Source, p.EstimatedBytes, p.EstimatedRows) { Skipped = done.Contains(p.SourceKey) }).ToList());

@@ -1,75 +1,57 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
-using PgShift.Copy;
 using PgShift.Schema;
-using PgShift.Tasks;
+using PgShift.Settings;
+using PgShift.State;
 
 namespace PgShift.Cutover;
 
 /// <summary>
-/// What the cutover does once the stream has caught up: copies again what logical decoding cannot carry
-/// (unlogged tables), builds what waited for it (foreign keys and triggers when the apply session could not
-/// bypass them, ENABLE ALWAYS states), and syncs sequences and refreshes materialized views.
+/// The cutover's own steps around the last copy and post-data (which the task runs): which tables to copy again
+/// (unlogged ones write no WAL), and which tables were created or dropped on the source since the task started.
 /// </summary>
 public sealed class CutoverSteps(ILogger logger)
 {
-    public async Task<SchemaReport> FinishAsync(MigrationOptions options, CancellationToken ct)
+    /// <summary>
+    /// Before the last copy: marks the unlogged tables for copying again (they write no WAL, so their rows since the
+    /// copy reach the target only that way), and returns the selected tables created on the source since the task started.
+    /// </summary>
+    public async Task<List<Catalog.QualifiedName>> PrepareAsync(TaskSettings options, CancellationToken ct)
     {
         await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
         {
-            // Unlogged tables write no WAL: their rows since the copy reach the target only by copying them again.
-            await using var cmd = new NpgsqlCommand("""
-                UPDATE pgshift.copy_tables SET status = 'pending', rows_copied = 0, bytes_copied = 0
-                WHERE task = @t AND source_table = ANY(@unlogged)
-                RETURNING source_table
-                """, target);
-            cmd.Parameters.AddWithValue("t", options.TaskName);
-            cmd.Parameters.AddWithValue("unlogged", await UnloggedTablesAsync(options, ct));
-            await using var rd = await cmd.ExecuteReaderAsync(ct);
-            while (await rd.ReadAsync(ct))
+            foreach (var table in await CopyState.RecopyAsync(target, options.TaskName, await UnloggedTablesAsync(options, ct), ct))
             {
-                logger.LogInformation("Copying the unlogged table {Table} again", rd.GetString(0));
+                logger.LogInformation("Copying the unlogged table {Table} again", table);
             }
         }
-        var newTables = await NewTablesAsync(options, ct);
-        HashSet<string> known;
-        await new FullCopier(logger).RunAsync(new FullCopyOptions(options with { Incremental = false }) { KnownTablesOnly = true }, ct);
-        // Post-data again, as for a one-time copy: builds whatever is missing, sets ENABLE ALWAYS triggers,
-        // syncs every sequence from the source's last_value, refreshes materialized views, analyzes.
-        await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
-        {
-            known = await State.CopyState.KnownAsync(target, options.TaskName, ct);
-        }
-        var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions(options) { KnownTables = known }, ct);
+        return await NewTablesAsync(options, ct);
+    }
+
+    /// <summary>After the last copy and post-data: what the user must know about tables created or dropped on the source meanwhile.</summary>
+    public static async Task<List<string>> WarningsAsync(TaskSettings options, IReadOnlySet<string> known, IEnumerable<Catalog.QualifiedName> newTables, CancellationToken ct)
+    {
+        var warnings = new List<string>();
         foreach (var table in await DroppedTablesAsync(options, known, ct))
         {
-            report.Warnings.Add($"Table {table} was dropped on the source after the task started: the target keeps it, with the changes made before the drop. " +
+            warnings.Add($"Table {table} was dropped on the source after the task started: the target keeps it, with the changes made before the drop. " +
                 "Drop it on the target too if the application no longer uses it.");
         }
         foreach (var table in newTables)
         {
-            report.Warnings.Add($"Table {table} was created on the source after the task started: the change stream did not carry it and it is not on the target. " +
+            warnings.Add($"Table {table} was created on the source after the task started: the change stream did not carry it and it is not on the target. " +
                 $"Migrate it with its own task, e.g. pgshift migrate --types schema,full --include-table {table.Schema}.{table.Name} --task <another name>.");
         }
-        return report;
+        return warnings;
     }
 
     /// <summary>Selected source tables that the task never copied: created after it started.</summary>
-    private static async Task<List<Catalog.QualifiedName>> NewTablesAsync(MigrationOptions options, CancellationToken ct)
+    private static async Task<List<Catalog.QualifiedName>> NewTablesAsync(TaskSettings options, CancellationToken ct)
     {
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift cutover", ct);
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct);
-        var known = new HashSet<string>(StringComparer.Ordinal);
-        await using (var cmd = new NpgsqlCommand("SELECT source_table FROM pgshift.copy_tables WHERE task = @t", target))
-        {
-            cmd.Parameters.AddWithValue("t", options.TaskName);
-            await using var rd = await cmd.ExecuteReaderAsync(ct);
-            while (await rd.ReadAsync(ct))
-            {
-                known.Add(rd.GetString(0));
-            }
-        }
+        var known = await CopyState.KnownAsync(target, options.TaskName, ct);
         var reader = new SourceSchemaReader(source, new SchemaMigrationOptions(options));
         await reader.ReadSelectedTablesAsync(ct);
         var leaves = new List<Catalog.QualifiedName>();
@@ -86,7 +68,7 @@ public sealed class CutoverSteps(ILogger logger)
     }
 
     /// <summary>Tables the task copied (<paramref name="known"/>) that no longer exist on the source.</summary>
-    private static async Task<List<string>> DroppedTablesAsync(MigrationOptions options, IReadOnlySet<string> known, CancellationToken ct)
+    private static async Task<List<string>> DroppedTablesAsync(TaskSettings options, IReadOnlySet<string> known, CancellationToken ct)
     {
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift cutover", ct);
         await using var cmd = new NpgsqlCommand("SELECT t FROM unnest(@known::text[]) t WHERE to_regclass(t) IS NULL ORDER BY t", source);
@@ -100,7 +82,7 @@ public sealed class CutoverSteps(ILogger logger)
         return list;
     }
 
-    private static async Task<string[]> UnloggedTablesAsync(MigrationOptions options, CancellationToken ct)
+    private static async Task<List<string>> UnloggedTablesAsync(TaskSettings options, CancellationToken ct)
     {
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift cutover", ct);
         await using var cmd = new NpgsqlCommand("""
@@ -114,6 +96,6 @@ public sealed class CutoverSteps(ILogger logger)
             // copy_tables keys are PgShift's always-quoted names.
             list.Add(Catalog.Sql.Qualified(rd.GetString(0), rd.GetString(1)));
         }
-        return list.ToArray();
+        return list;
     }
 }

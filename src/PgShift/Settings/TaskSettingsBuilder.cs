@@ -21,7 +21,7 @@ public static class TaskSettingsBuilder
         {
             Source = source,
             Target = target,
-            TaskName = State.TaskName.Validate(taskName),
+            TaskName = TaskName.Validate(taskName),
             Schema = types.Contains("schema"),
             Full = types.Contains("full"),
             Incremental = types.Contains("incremental"),

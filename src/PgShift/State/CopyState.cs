@@ -1,13 +1,13 @@
 using Npgsql;
 using NpgsqlTypes;
-using PgShift.Copy;
 
 namespace PgShift.State;
 
 /// <summary>Which tables of a task are copied, with the position each copy was taken at; kept on the target.</summary>
 public static class CopyState
 {
-    public static async Task RegisterAsync(NpgsqlConnection target, string task, IEnumerable<TableCopyPlan> plans, CancellationToken ct)
+    /// <summary>Records the tables a copy plans (new ones pending; a copied table keeps the columns its stream was set up with).</summary>
+    public static async Task RegisterAsync(NpgsqlConnection target, string task, IEnumerable<PlannedTable> plans, CancellationToken ct)
     {
         await StateSchema.EnsureAsync(target, null, ct);
         foreach (var p in plans)
@@ -21,13 +21,36 @@ public static class CopyState
             cmd.Parameters.AddWithValue("c", p.StreamColumns.ToArray());
             cmd.Parameters.AddWithValue("t", task);
             cmd.Parameters.AddWithValue("s", p.SourceKey);
-            cmd.Parameters.AddWithValue("g", p.Target.ToString());
+            cmd.Parameters.AddWithValue("g", p.TargetTable);
             cmd.Parameters.AddWithValue("b", p.EstimatedBytes);
             cmd.Parameters.AddWithValue("r", p.EstimatedRows);
             await cmd.ExecuteNonQueryAsync(ct);
         }
     }
 
+    /// <summary>
+    /// Marks tables to be copied again (at cutover: unlogged tables, whose rows reach the target only by copying); returns
+    /// those of the task's tables that were marked.
+    /// </summary>
+    public static async Task<List<string>> RecopyAsync(NpgsqlConnection target, string task, IReadOnlyCollection<string> sourceTables, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            UPDATE pgshift.copy_tables SET status = 'pending', rows_copied = 0, bytes_copied = 0
+            WHERE task = @t AND source_table = ANY(@tables)
+            RETURNING source_table
+            """, target);
+        cmd.Parameters.AddWithValue("t", task);
+        cmd.Parameters.AddWithValue("tables", sourceTables.ToArray());
+        var marked = new List<string>();
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        while (await rd.ReadAsync(ct))
+        {
+            marked.Add(rd.GetString(0));
+        }
+        return marked;
+    }
+
+    /// <summary>The tables the task knows (always-quoted source names), copied or not.</summary>
     public static async Task<HashSet<string>> KnownAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
         var known = new HashSet<string>(StringComparer.Ordinal);
@@ -95,3 +118,6 @@ public static class CopyState
         }
     }
 }
+
+/// <summary>A table as a copy plans it: its names (always quoted), its size estimates and the columns its stream carries.</summary>
+public sealed record PlannedTable(string SourceKey, string TargetTable, long EstimatedBytes, long EstimatedRows, IReadOnlyList<string> StreamColumns);

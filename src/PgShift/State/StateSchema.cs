@@ -96,7 +96,7 @@ public static class StateSchema
 /// <summary>The task's current phase and its last error, as `pgshift status` shows them.</summary>
 public static class TaskState
 {
-    public static async Task SetPhaseAsync(NpgsqlConnection target, string task, string source, string phase, CancellationToken ct)
+    public static async Task SetPhaseAsync(NpgsqlConnection target, string task, string source, TaskPhase phase, CancellationToken ct)
     {
         await StateSchema.EnsureAsync(target, null, ct);
         await using var cmd = new NpgsqlCommand("""
@@ -105,7 +105,15 @@ public static class TaskState
             """, target);
         cmd.Parameters.AddWithValue("t", task);
         cmd.Parameters.AddWithValue("s", source);
-        cmd.Parameters.AddWithValue("p", phase);
+        cmd.Parameters.AddWithValue("p", phase.Text());
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The task's foreign keys and triggers wait for the cutover (the apply session cannot bypass them).</summary>
+    public static async Task MarkPostDataDeferredAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET deferred_post_data = true WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -116,6 +124,22 @@ public static class TaskState
         await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET last_error = @e, last_error_at = now(), updated_at = now() WHERE name = @t", target);
         cmd.Parameters.AddWithValue("t", task);
         cmd.Parameters.AddWithValue("e", PgShift.Redactor.Redact(message));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Removes the task's record from the target's state (its tables stay): a later migrate of the name starts afresh.</summary>
+    public static async Task PurgeAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        if (await TaskLock.IsHeldAsync(target, task, ct))
+        {
+            throw new PgShiftException($"A pgshift process is running task {task}.", $"Stop it first (pgshift stop --task {task}), then purge.");
+        }
+        await using var cmd = new NpgsqlCommand("""
+            DELETE FROM pgshift.copy_tables WHERE task = @t;
+            DELETE FROM pgshift.task_phases WHERE task = @t;
+            DELETE FROM pgshift.tasks WHERE name = @t;
+            """, target);
+        cmd.Parameters.AddWithValue("t", task);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }

@@ -27,6 +27,22 @@ public static class TaskRequests
         }
     }
 
+    /// <summary>Whether a stop has been asked for (and not yet answered).</summary>
+    public static async Task<bool> StopRequestedAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT stop_requested FROM pgshift.tasks WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        return await cmd.ExecuteScalarAsync(ct) is true;
+    }
+
+    /// <summary>The stop request is answered: the task stopped.</summary>
+    public static async Task ClearStopAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET stop_requested = false WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>
     /// The advisory lock that a cutover request lives by: the session that asks for the cutover holds it, and a
     /// running task acts on the request only while that session does (<see cref="LiveCutoverRequestSql"/>). However

@@ -14,7 +14,7 @@ public sealed record StreamStatus(string? AppliedLsn, long DelayBytes, double De
 }
 
 /// <summary>A task as its state on the target describes it, for `pgshift status` from any shell.</summary>
-public sealed record TaskStatusReport(string Task, string Phase, string Source, DateTime UpdatedAt, string? LastError, DateTime? LastErrorAt,
+public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Source, DateTime UpdatedAt, string? LastError, DateTime? LastErrorAt,
     string? SlotName, string? ConsistentLsn, IReadOnlyList<string> PhasesDone, IReadOnlyList<TableStatus> Tables)
 {
     public StreamStatus? Stream { get; init; }
@@ -60,7 +60,7 @@ public sealed record TaskStatusReport(string Task, string Phase, string Source, 
             await using var rd = await cmd.ExecuteReaderAsync(ct);
             if (await rd.ReadAsync(ct))
             {
-                report = new TaskStatusReport(task, rd.GetString(0), rd.GetString(1), rd.GetDateTime(2), rd.IsDBNull(3) ? null : rd.GetString(3),
+                report = new TaskStatusReport(task, TaskPhases.Parse(rd.GetString(0)), rd.GetString(1), rd.GetDateTime(2), rd.IsDBNull(3) ? null : rd.GetString(3),
                     rd.IsDBNull(4) ? null : rd.GetDateTime(4), rd.IsDBNull(5) ? null : rd.GetString(5), rd.IsDBNull(6) ? null : rd.GetString(6),
                     rd.GetFieldValue<string[]>(7), []);
             }

@@ -49,10 +49,10 @@ public sealed class MigrationTask(ILogger logger)
     public StreamRunner Stream { get; } = new(logger);
 
     /// <summary>Raised when the task enters a phase: schema, copy, post-data, stream, cutover, finished, stopped.</summary>
-    public event Action<string>? PhaseChanged;
+    public event Action<TaskPhase>? PhaseChanged;
 
     /// <summary>The phase the task is in (null before it starts).</summary>
-    private string? _phase;
+    private TaskPhase? _phase;
 
     /// <param name="cutover">Stream until caught up, then cut over (pgshift cutover when no migrate process runs).</param>
     public async Task<MigrationResult> RunAsync(MigrationOptions options, bool cutover, CancellationToken ct)
@@ -67,7 +67,7 @@ public sealed class MigrationTask(ILogger logger)
             {
                 return await RunOnceAsync(options, cutover, ct);
             }
-            catch (Exception ex) when (!ct.IsCancellationRequested && (outage.Ongoing || _phase is "schema" or "post-data" or "cutover")
+            catch (Exception ex) when (!ct.IsCancellationRequested && (outage.Ongoing || _phase?.ResumesFromState() == true)
                 && (ex is TaskFailedException ? ex.InnerException : ex) is { } cause
                 && cause is not (OperationCanceledException or PgShiftException { InnerException: null })
                 && ConnectionFailure.From(cause, options.Target).IsTransient)
@@ -89,7 +89,7 @@ public sealed class MigrationTask(ILogger logger)
         TaskLock taskLock;
         try
         {
-            taskLock = await TaskControl.LockAsync(options.Target, options.TaskName, ct);
+            taskLock = await TaskLock.AcquireAsync(options.Target, options.TaskName, ct);
         }
         catch (ConnectionFailedException ex)
         {
@@ -100,7 +100,7 @@ public sealed class MigrationTask(ILogger logger)
         await using var stateConnection = new StateConnection(options.Target);
         var state = await stateConnection.ReviveAsync(ct);
         var current = await TaskStatusReport.LoadAsync(state, options.TaskName, ct);
-        if (current?.Phase == "finished")
+        if (current?.Phase == TaskPhase.Finished)
         {
             result.AlreadyFinished = result.Finished = true;
             return result;
@@ -126,7 +126,7 @@ public sealed class MigrationTask(ILogger logger)
                     string.Join(" ", failed.Select(c => c.Fix)) + " ('pgshift precheck' shows every check.)");
             }
         }
-        async Task Phase(string phase)
+        async Task Phase(TaskPhase phase)
         {
             _phase = phase;
             await TaskState.SetPhaseAsync(state, options.TaskName, options.Source.ToString(), phase, ct);
@@ -145,10 +145,8 @@ public sealed class MigrationTask(ILogger logger)
         var work = stopped.Token;
         async Task<MigrationResult> StopAsync()
         {
-            await using var clear = new NpgsqlCommand("UPDATE pgshift.tasks SET stop_requested = false WHERE name = @t", state);
-            clear.Parameters.AddWithValue("t", options.TaskName);
-            await clear.ExecuteNonQueryAsync(ct);
-            await Phase("stopped");
+            await TaskRequests.ClearStopAsync(state, options.TaskName, ct);
+            await Phase(TaskPhase.Stopped);
             result.Stopped = true;
             return result;
         }
@@ -158,14 +156,14 @@ public sealed class MigrationTask(ILogger logger)
             var deferred = options.Incremental && !await CanSetReplicaRoleAsync(options.Target, ct);
             if (options.Schema)
             {
-                await Phase("schema");
+                await Phase(TaskPhase.Schema);
                 result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(SchemaOptions(options, deferred), work));
             }
             var postDataDue = options.Schema && !await StateSchema.PhaseDoneAsync(state, options.TaskName, SchemaMigrator.PostDataPhase, ct);
             Task<SchemaReport>? overlapped = null;
             if (options.Full)
             {
-                await Phase("copy");
+                await Phase(TaskPhase.Copy);
                 if (postDataDue && !deferred)
                 {
                     // Keys and indexes of a table are built as soon as its copy commits, while the others still copy.
@@ -192,7 +190,7 @@ public sealed class MigrationTask(ILogger logger)
                         }
                         throw;
                     }
-                    await Phase("post-data");
+                    await Phase(TaskPhase.PostData);
                     result.Schema.Add(await overlapped);
                 }
                 else
@@ -202,13 +200,11 @@ public sealed class MigrationTask(ILogger logger)
             }
             if (postDataDue && overlapped is null)
             {
-                await Phase("post-data");
+                await Phase(TaskPhase.PostData);
                 if (deferred)
                 {
                     logger.LogWarning("The target role may not set session_replication_role: foreign keys and triggers are created at cutover");
-                    await using var mark = new NpgsqlCommand("UPDATE pgshift.tasks SET deferred_post_data = true WHERE name = @t", state);
-                    mark.Parameters.AddWithValue("t", options.TaskName);
-                    await mark.ExecuteNonQueryAsync(ct);
+                    await TaskState.MarkPostDataDeferredAsync(state, options.TaskName, ct);
                 }
                 result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(options, deferred), work));
             }
@@ -220,7 +216,7 @@ public sealed class MigrationTask(ILogger logger)
             }
             if (options.Incremental)
             {
-                await Phase("stream");
+                await Phase(TaskPhase.Stream);
                 result.Stream = await Stream.RunAsync(new StreamOptions(options) { Apply = options.Apply, EnsureTaskLock = taskLock.EnsureHeldAsync }, cutover, ct);
                 // The stream may have outlived a restart of the target, which closed this connection.
                 state = await stateConnection.ReviveAsync(ct);
@@ -228,10 +224,10 @@ public sealed class MigrationTask(ILogger logger)
                 {
                     return await StopAsync();
                 }
-                await Phase("cutover");
-                result.Schema.Add(await new CutoverSteps(logger).FinishAsync(options, ct));
+                await Phase(TaskPhase.Cutover);
+                result.Schema.Add(await FinishCutoverAsync(options, ct));
             }
-            await Phase("finished");
+            await Phase(TaskPhase.Finished);
             result.Finished = true;
             return result;
         }
@@ -287,6 +283,27 @@ public sealed class MigrationTask(ILogger logger)
         }
     }
 
+    /// <summary>
+    /// What the cutover does once the stream has caught up: copies again what logical decoding cannot carry (unlogged
+    /// tables), builds what waited for it (foreign keys and triggers when the apply session could not bypass them, ENABLE
+    /// ALWAYS states), syncs every sequence from the source's last_value, refreshes materialized views, analyzes.
+    /// </summary>
+    private async Task<SchemaReport> FinishCutoverAsync(MigrationOptions options, CancellationToken ct)
+    {
+        var steps = new CutoverSteps(logger);
+        var newTables = await steps.PrepareAsync(options, ct);
+        await new FullCopier(logger).RunAsync(new FullCopyOptions(options with { Incremental = false }) { KnownTablesOnly = true }, ct);
+        HashSet<string> known;
+        await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
+        {
+            known = await CopyState.KnownAsync(target, options.TaskName, ct);
+        }
+        // Post-data again, as for a one-time copy: builds whatever is missing.
+        var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions(options) { KnownTables = known }, ct);
+        report.Warnings.AddRange(await CutoverSteps.WarningsAsync(options, known, newTables, ct));
+        return report;
+    }
+
     private static SchemaMigrationOptions SchemaOptions(MigrationOptions options, bool deferred)
         => new(options) { StreamFollows = options.Incremental, DeferForeignKeysAndTriggers = deferred };
 
@@ -315,9 +332,7 @@ public sealed class MigrationTask(ILogger logger)
                 try
                 {
                     conn ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift stop watch", end);
-                    await using var cmd = new NpgsqlCommand("SELECT stop_requested FROM pgshift.tasks WHERE name = @t", conn);
-                    cmd.Parameters.AddWithValue("t", options.TaskName);
-                    if (await cmd.ExecuteScalarAsync(end) is true)
+                    if (await TaskRequests.StopRequestedAsync(conn, options.TaskName, end))
                     {
                         logger.LogInformation("Stop requested: cancelling the work in progress");
                         await stop.CancelAsync();

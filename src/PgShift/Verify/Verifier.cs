@@ -2,6 +2,7 @@ using Npgsql;
 using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.Schema;
+using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
 
@@ -44,7 +45,7 @@ public sealed class Verifier
             bool finished;
             await using (var state = await ConnectionOpener.OpenAsync(options.Target, "pgshift verify", ct))
             {
-                finished = options.TaskName is null || (await TaskStatusReport.LoadAsync(state, options.TaskName, ct))?.Phase is null or "finished";
+                finished = options.TaskName is null || (await TaskStatusReport.LoadAsync(state, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
             }
             foreach (var (seq, ownerTable, ownerColumn) in sequences)
             {
@@ -72,7 +73,7 @@ public sealed class Verifier
     private static async Task<List<TableVerification>> VerifyTablesAsync(VerifyOptions options, List<VerifyTable> tables, CancellationToken ct)
     {
         await using var state = await ConnectionOpener.OpenAsync(options.Target, "pgshift verify", ct);
-        var streaming = options.TaskName is not null && await Cutover.TaskControl.IsStreamingAsync(state, options.TaskName, ct);
+        var streaming = options.TaskName is not null && await TaskLock.IsHeldAsync(state, options.TaskName, ct);
         if (!streaming)
         {
             await using var plain = await Copy.ExportedSnapshot.FromTransactionAsync(options.Source, ct);
@@ -83,7 +84,7 @@ public sealed class Verifier
             // First pause the stream at its next transaction boundary, then take the snapshot (its point lies after
             // everything applied), then let the stream apply exactly up to that point.
             await HoldAsync(state, options, StreamRunner.PauseEverything, ct);
-            var slot = State.TaskName.TemporarySlotName(options.TaskName!, "verify");
+            var slot = Settings.TaskName.TemporarySlotName(options.TaskName!, "verify");
             await using var snapshot = await Copy.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
             await HoldAsync(state, options, snapshot.Lsn, ct);
             return await new TableVerifier(options, snapshot.Name).VerifyAsync(tables, ct);
@@ -107,7 +108,7 @@ public sealed class Verifier
             {
                 return;
             }
-            if (DateTime.UtcNow > deadline || !await Cutover.TaskControl.IsStreamingAsync(state, options.TaskName!, ct))
+            if (DateTime.UtcNow > deadline || !await TaskLock.IsHeldAsync(state, options.TaskName!, ct))
             {
                 throw new PgShiftException($"The change stream of task {options.TaskName} did not reach the verify's source position {lsn}.",
                     "Check 'pgshift status' (is it delayed, or retrying?) and run verify again.");

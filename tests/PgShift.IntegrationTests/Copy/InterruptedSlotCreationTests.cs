@@ -1,5 +1,6 @@
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Settings;
 using PgShift.State;
 using PgShift.Tasks;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using PgShift.State;
 using PgShift.Tasks;
 
 namespace PgShift.IntegrationTests.Infrastructure;
@@ -27,7 +28,7 @@ public static class StreamingRun
         var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         migration.PhaseChanged += p =>
         {
-            if (p == "stream")
+            if (p == TaskPhase.Stream)
             {
                 streaming.TrySetResult();
             }

@@ -1,8 +1,8 @@
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
-using PgShift.Tasks;
 using PgShift.State;
+using PgShift.Tasks;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -28,7 +28,7 @@ public sealed class StopTests : FreshDatabases
 
         var log = new ListLogger();
         var migration = new MigrationTask(log);
-        var phases = new List<string>();
+        var phases = new List<TaskPhase>();
         migration.PhaseChanged += phases.Add;
         var requested = 0;
         migration.Copier.TableCopied += _ =>
@@ -50,7 +50,7 @@ public sealed class StopTests : FreshDatabases
 
         Assert.True(stopped.Stopped);
         Assert.False(stopped.Finished);
-        Assert.DoesNotContain("stream", phases);
+        Assert.DoesNotContain(TaskPhase.Stream, phases);
         Assert.Equal("stopped", await target.ScalarAsync<string>(tgt, $"SELECT phase FROM pgshift.tasks WHERE name = '{task}'"));
         Assert.False(await target.ScalarAsync<bool>(tgt, $"SELECT stop_requested FROM pgshift.tasks WHERE name = '{task}'"));
         var done = await target.ScalarAsync<long>(tgt, $"SELECT count(*) FROM pgshift.copy_tables WHERE task = '{task}' AND status = 'done'");

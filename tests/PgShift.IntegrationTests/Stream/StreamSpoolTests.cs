@@ -3,9 +3,10 @@ using Npgsql;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Settings;
+using PgShift.State;
 using PgShift.Stream;
 using PgShift.Tasks;
-using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace PgShift.State;
+namespace PgShift.Settings;
 
 /// <summary>
 /// A task's name: lower-case letters, digits and underscores, short enough that the slot name
