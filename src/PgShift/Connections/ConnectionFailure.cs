@@ -6,8 +6,10 @@ namespace PgShift.Connections;
 /// <summary>What went wrong reaching a server, said for a person, with whether waiting can fix it.</summary>
 public sealed record ConnectionFailure(bool IsTransient, string Problem, string Fix)
 {
-    /// <summary>Classifies an exception from opening or using a connection to <paramref name="spec"/>.</summary>
-    public static ConnectionFailure From(Exception ex, ConnectionSpec spec)
+    /// <summary>Says what went wrong opening or using a connection to <paramref name="spec"/>; whether waiting fixes it is <see cref="Transience"/>'s answer.</summary>
+    public static ConnectionFailure From(Exception ex, ConnectionSpec spec) => Describe(ex, spec) with { IsTransient = Transience.IsTransient(ex) };
+
+    private static ConnectionFailure Describe(Exception ex, ConnectionSpec spec)
     {
         var where = spec.ToString();
         switch (FindPostgresException(ex))

@@ -39,6 +39,22 @@ public sealed class FullCopier(ILogger logger)
 {
     public CopyProgress Progress { get; } = new();
 
+    /// <summary>
+    /// The retry of one unit of the copy: a lost connection is waited out within the task's retry window and the unit
+    /// copied again on new sessions; a lost snapshot is left to the task, which takes a new one.
+    /// </summary>
+    private RetryLoop UnitRetry(FullCopyOptions options, CopyUnit unit)
+    {
+        var retry = new RetryLoop($"Copying {unit.Table.Source}", options.RetryWindow, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30))
+        {
+            CanRetry = ex => ex is not SnapshotLostException && Transience.IsTransient(ex),
+            Describe = ex => ConnectionFailure.From(ex, options.Source) is var f ? (f.Problem, f.Fix) : default,
+        };
+        retry.Retrying += (ex, delay, deadline) => logger.LogWarning("Copying {Table} failed: {Problem} Retrying in {Delay:0.0}s (until {Deadline:u}).",
+            unit.Table.Source, ConnectionFailure.From(ex, options.Source).Problem, delay.TotalSeconds, deadline);
+        return retry;
+    }
+
     /// <summary>Raised once the snapshot that the pending tables are copied from exists, before any worker reads.</summary>
     public event Action<ExportedSnapshot>? SnapshotTaken;
 
@@ -161,7 +177,6 @@ public sealed class FullCopier(ILogger logger)
         }
         var queue = new ConcurrentQueue<CopyUnit>(units);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var retry = new RetryWindow(options.RetryWindow, logger);
 
         async Task WorkerAsync()
         {
@@ -176,7 +191,7 @@ public sealed class FullCopier(ILogger logger)
                     }
                     var table = progressByTable[unit.Table.SourceKey];
                     table.StartedAt ??= DateTime.UtcNow;
-                    var result = await retry.RunAsync($"Copying {unit.Table.Source}", options.Source, async c =>
+                    var result = await UnitRetry(options, unit).RunAsync(async c =>
                     {
                         try
                         {

@@ -59,28 +59,19 @@ public sealed class MigrationTask(ILogger logger)
     {
         // The copy and the stream retry lost connections themselves; the schema phases and the cutover's steps commit
         // object by object, so after a lost connection the task resumes from its state, as a killed process would.
-        var outage = new Outage(options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
-        while (true)
+        RetryLoop? retry = null;
+        retry = new RetryLoop($"Task {options.TaskName}", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30))
+        {
+            CanRetry = ex => (retry!.Ongoing || _phase?.ResumesFromState() == true) && Transience.IsTransient(ex),
+            KeepFailureWhenClosed = true,
+        };
+        retry.Retrying += (ex, delay, deadline) => logger.LogWarning("Task {Task} was interrupted in its {Phase} phase: {Error} Resuming in {Delay:0}s (until {Deadline:u})",
+            options.TaskName, _phase?.Text(), Redactor.Redact((ex is TaskFailedException { InnerException: { } cause } ? cause : ex).Message), delay.TotalSeconds, deadline);
+        return await retry.RunAsync(c =>
         {
             _phase = null;
-            try
-            {
-                return await RunOnceAsync(options, cutover, ct);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && (outage.Ongoing || _phase?.ResumesFromState() == true)
-                && (ex is TaskFailedException ? ex.InnerException : ex) is { } cause
-                && cause is not (OperationCanceledException or PgShiftException { InnerException: null })
-                && ConnectionFailure.From(cause, options.Target).IsTransient)
-            {
-                if (!outage.Failed())
-                {
-                    throw;
-                }
-                logger.LogWarning("Task {Task} was interrupted in its {Phase} phase: {Error} Resuming in {Delay:0}s (until {Deadline:u})",
-                    options.TaskName, _phase, Redactor.Redact(cause.Message), outage.Delay.TotalSeconds, outage.Deadline);
-                await outage.WaitAsync(ct);
-            }
-        }
+            return RunOnceAsync(options, cutover, c);
+        }, ct);
     }
 
     private async Task<MigrationResult> RunOnceAsync(MigrationOptions options, bool cutover, CancellationToken ct)
@@ -263,24 +254,11 @@ public sealed class MigrationTask(ILogger logger)
     /// </summary>
     private async Task<FullCopyResult> CopyAsync(MigrationOptions options, CancellationToken ct)
     {
-        var outage = new Outage(options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            try
-            {
-                return await Copier.RunAsync(new FullCopyOptions(options), ct);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && CopyCanResume(ex, options))
-            {
-                if (!outage.Failed())
-                {
-                    throw;
-                }
-                logger.LogWarning("The copy was interrupted: {Error} Resuming in {Delay:0}s (until {Deadline:u}): the tables not yet copied are copied again from a new snapshot",
-                    Redactor.Redact(ex.Message), outage.Delay.TotalSeconds, outage.Deadline);
-                await outage.WaitAsync(ct);
-            }
-        }
+        var retry = new RetryLoop("The copy", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)) { KeepFailureWhenClosed = true };
+        retry.Retrying += (ex, delay, deadline) => logger.LogWarning(
+            "The copy was interrupted: {Error} Resuming in {Delay:0}s (until {Deadline:u}): the tables not yet copied are copied again from a new snapshot",
+            Redactor.Redact(ex.Message), delay.TotalSeconds, deadline);
+        return await retry.RunAsync(c => Copier.RunAsync(new FullCopyOptions(options), c), ct);
     }
 
     /// <summary>
@@ -306,19 +284,6 @@ public sealed class MigrationTask(ILogger logger)
 
     private static SchemaMigrationOptions SchemaOptions(MigrationOptions options, bool deferred)
         => new(options) { StreamFollows = options.Incremental, DeferForeignKeysAndTriggers = deferred };
-
-    private static bool CopyCanResume(Exception ex, MigrationOptions options)
-    {
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            // "invalid snapshot identifier": the connection that exported it is gone.
-            if (e is PostgresException { SqlState: "22023" } pe && pe.MessageText.Contains("snapshot", StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-        return ConnectionFailure.From(ex, options.Source).IsTransient;
-    }
 
     /// <summary>Polls the task's stop request until <paramref name="end"/>; cancels <paramref name="stop"/> when there is one.</summary>
     private async Task WatchForStopAsync(MigrationOptions options, CancellationTokenSource stop, CancellationToken end)
