@@ -327,77 +327,94 @@ public static class ConnectionSpecParser
         var at = authority.LastIndexOf('@');
         if (at >= 0)
         {
-            var userInfo = authority[..at];
+            ParseUserInfo(authority[..at], d);
             authority = authority[(at + 1)..];
-            var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
-            if (colon >= 0)
-            {
-                d["user"] = Decode(userInfo[..colon], "user name");
-                d["password"] = Decode(userInfo[(colon + 1)..], "password");
-            }
-            else if (userInfo.Length > 0)
-            {
-                d["user"] = Decode(userInfo, "user name");
-            }
         }
         if (authority.Length > 0)
         {
-            var hosts = new List<string>();
-            var ports = new List<string>();
-            foreach (var part in authority.Split(','))
-            {
-                string host, port = "";
-                if (part.StartsWith('['))
-                {
-                    var close = part.IndexOf(']', StringComparison.Ordinal);
-                    if (close < 0)
-                    {
-                        throw new ConnectionSpecException($"the IPv6 host{Quote(part, shown)} has no closing ']'.", "Write an IPv6 host in brackets, e.g. postgres://app@[2001:db8::1]:5432/app.");
-                    }
-                    host = part[1..close];
-                    var after = part[(close + 1)..];
-                    if (after.StartsWith(':'))
-                    {
-                        port = after[1..];
-                    }
-                    else if (after.Length > 0)
-                    {
-                        throw new ConnectionSpecException($"something other than ':port'{Quote(after, shown)} follows the IPv6 host.", "Write an IPv6 host in brackets, e.g. postgres://app@[2001:db8::1]:5432/app.");
-                    }
-                }
-                else
-                {
-                    var colon = part.LastIndexOf(':');
-                    host = colon >= 0 ? part[..colon] : part;
-                    port = colon >= 0 ? part[(colon + 1)..] : "";
-                }
-                hosts.Add(Decode(host, "host"));
-                ports.Add(port);
-            }
-            if (hosts.Any(h => h.Length > 0))
-            {
-                d["host"] = string.Join(',', hosts);
-            }
-            if (ports.Any(p => p.Length > 0))
-            {
-                d["port"] = string.Join(',', ports);
-            }
+            ParseHosts(authority, shown, d);
         }
         if (!string.IsNullOrEmpty(query))
         {
-            foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
-            {
-                var eq = pair.IndexOf('=', StringComparison.Ordinal);
-                if (eq <= 0)
-                {
-                    throw new ConnectionSpecException($"a URI parameter{Quote(pair, shown)} is not of the form keyword=value.",
-                        "Write the parameters after '?' as keyword=value, separated by '&': ?sslmode=require&connect_timeout=10.");
-                }
-                var key = Decode(pair[..eq], "parameter name");
-                d[key == "ssl" ? "sslmode" : key] = key == "ssl" && pair[(eq + 1)..] == "true" ? "require" : Decode(pair[(eq + 1)..], $"value of parameter {key}");
-            }
+            ParseQuery(query, shown, d);
         }
         return d;
+    }
+
+    /// <summary>user[:password], percent-decoded.</summary>
+    private static void ParseUserInfo(string userInfo, Dictionary<string, string> d)
+    {
+        var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+        if (colon >= 0)
+        {
+            d["user"] = Decode(userInfo[..colon], "user name");
+            d["password"] = Decode(userInfo[(colon + 1)..], "password");
+        }
+        else if (userInfo.Length > 0)
+        {
+            d["user"] = Decode(userInfo, "user name");
+        }
+    }
+
+    /// <summary>host[:port][,host[:port]...], IPv6 hosts in brackets.</summary>
+    private static void ParseHosts(string authority, string shown, Dictionary<string, string> d)
+    {
+        var hosts = new List<string>();
+        var ports = new List<string>();
+        foreach (var part in authority.Split(','))
+        {
+            string host, port = "";
+            if (part.StartsWith('['))
+            {
+                var close = part.IndexOf(']', StringComparison.Ordinal);
+                if (close < 0)
+                {
+                    throw new ConnectionSpecException($"the IPv6 host{Quote(part, shown)} has no closing ']'.", "Write an IPv6 host in brackets, e.g. postgres://app@[2001:db8::1]:5432/app.");
+                }
+                host = part[1..close];
+                var after = part[(close + 1)..];
+                if (after.StartsWith(':'))
+                {
+                    port = after[1..];
+                }
+                else if (after.Length > 0)
+                {
+                    throw new ConnectionSpecException($"something other than ':port'{Quote(after, shown)} follows the IPv6 host.", "Write an IPv6 host in brackets, e.g. postgres://app@[2001:db8::1]:5432/app.");
+                }
+            }
+            else
+            {
+                var colon = part.LastIndexOf(':');
+                host = colon >= 0 ? part[..colon] : part;
+                port = colon >= 0 ? part[(colon + 1)..] : "";
+            }
+            hosts.Add(Decode(host, "host"));
+            ports.Add(port);
+        }
+        if (hosts.Any(h => h.Length > 0))
+        {
+            d["host"] = string.Join(',', hosts);
+        }
+        if (ports.Any(p => p.Length > 0))
+        {
+            d["port"] = string.Join(',', ports);
+        }
+    }
+
+    /// <summary>?keyword=value&amp;... (ssl=true is libpq's sslmode=require).</summary>
+    private static void ParseQuery(string query, string shown, Dictionary<string, string> d)
+    {
+        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new ConnectionSpecException($"a URI parameter{Quote(pair, shown)} is not of the form keyword=value.",
+                    "Write the parameters after '?' as keyword=value, separated by '&': ?sslmode=require&connect_timeout=10.");
+            }
+            var key = Decode(pair[..eq], "parameter name");
+            d[key == "ssl" ? "sslmode" : key] = key == "ssl" && pair[(eq + 1)..] == "true" ? "require" : Decode(pair[(eq + 1)..], $"value of parameter {key}");
+        }
     }
 
     /// <summary>Percent-decoding as libpq does it: '%' must be followed by two hexadecimal digits, and %00 is refused.</summary>
