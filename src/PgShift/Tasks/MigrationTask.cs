@@ -74,29 +74,88 @@ public sealed class MigrationTask(ILogger logger)
         }, ct);
     }
 
+    /// <summary>One run of the task, as its state says it stands: the phases are skipped or resumed from there.</summary>
+    private sealed class Run(MigrationOptions options, StateConnection stateConnection)
+    {
+        public MigrationOptions Options { get; } = options;
+        public StateConnection StateConnection { get; } = stateConnection;
+        /// <summary>The session to the task's state, opened again after a restart of the target (<see cref="ReviveStateAsync"/>).</summary>
+        public NpgsqlConnection State { get; private set; } = null!;
+        public MigrationResult Result { get; } = new();
+
+        public async Task<NpgsqlConnection> ReviveStateAsync(CancellationToken ct) => State = await StateConnection.ReviveAsync(ct);
+    }
+
     private async Task<MigrationResult> RunOnceAsync(MigrationOptions options, bool cutover, CancellationToken ct)
     {
-        var result = new MigrationResult();
-        TaskLock taskLock;
+        await using var taskLock = await LockAsync(options, ct);
+        await using var stateConnection = new StateConnection(options.Target);
+        var run = new Run(options, stateConnection);
+        await run.ReviveStateAsync(ct);
+        if (!await MayStartAsync(run, ct))
+        {
+            return run.Result;
+        }
+        // Until the stream runs (which answers a stop itself, at a transaction boundary), a stop request cancels
+        // the phase at hand: what it did is rolled back or recopied when the task resumes.
+        using var stopped = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var watchEnd = new CancellationTokenSource();
+        var watcher = WatchForStopAsync(options, stopped, watchEnd.Token);
         try
         {
-            taskLock = await TaskLock.AcquireAsync(options.Target, options.TaskName, ct);
+            await RunUntilStreamAsync(run, stopped.Token, ct);
+            await watchEnd.CancelAsync();
+            await watcher;
+            if (stopped.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                return await StopAsync(run, ct);
+            }
+            return await StreamAndCutOverAsync(run, taskLock, cutover, ct);
+        }
+        catch (Exception) when (stopped.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // Cancelled for the stop request (whatever the cancelled command threw).
+            logger.LogInformation("Stopped on request");
+            await watchEnd.CancelAsync();
+            await watcher;
+            return await StopAsync(run, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await RecordFailureAsync(run, ex);
+            throw new TaskFailedException($"Task {options.TaskName} failed: {ex.Message}",
+                (ex as PgShiftException)?.Fix ?? "See the error; 'pgshift migrate' resumes the task once its cause is fixed.", ex);
+        }
+    }
+
+    private static async Task<TaskLock> LockAsync(MigrationOptions options, CancellationToken ct)
+    {
+        try
+        {
+            return await TaskLock.AcquireAsync(options.Target, options.TaskName, ct);
         }
         catch (ConnectionFailedException ex)
         {
             // The same failure as the precheck's for the source (exit code 1, not 2): the target is the first server a task reaches.
             throw new TaskFailedException($"Task {options.TaskName} did not start: [target.connect] Cannot connect to the target: {ex.Failure.Problem}", ex.Failure.Fix, ex);
         }
-        await using var heldLock = taskLock;
-        await using var stateConnection = new StateConnection(options.Target);
-        var state = await stateConnection.ReviveAsync(ct);
-        var current = await TaskStatusReport.LoadAsync(state, options.TaskName, ct);
+    }
+
+    /// <summary>False when the task is finished already; refuses a new task that cannot start or whose precheck fails.</summary>
+    private static async Task<bool> MayStartAsync(Run run, CancellationToken ct)
+    {
+        var options = run.Options;
+        var current = await TaskStatusReport.LoadAsync(run.State, options.TaskName, ct);
         if (current?.Phase == TaskPhase.Finished)
         {
-            result.AlreadyFinished = result.Finished = true;
-            return result;
+            run.Result.AlreadyFinished = run.Result.Finished = true;
+            return false;
         }
-        if (current is null && options.Incremental && !options.Full)
+        if (current is not null)
+        {
+            return true;
+        }
+        if (options.Incremental && !options.Full)
         {
             // Checked before anything is written: a task row left behind would make the next run skip the precheck.
             throw new TaskFailedException(
@@ -105,144 +164,132 @@ public sealed class MigrationTask(ILogger logger)
                 "Start the task with its full copy: --types schema,full,incremental (the default), or full,incremental when the tables already exist on the target; "
                 + "--types incremental resumes the change stream of a task that has one.");
         }
-        if (current is null)
+        // A new task starts only when the precheck passes: bad input changes nothing on either server.
+        var precheck = await new Precheck.PrecheckRunner().RunAsync(new Precheck.PrecheckOptions(options), ct);
+        var failed = precheck.Checks.Where(c => c.Status == Precheck.CheckStatus.Failed).ToList();
+        if (failed.Count > 0)
         {
-            // A new task starts only when the precheck passes: bad input changes nothing on either server.
-            var precheck = await new Precheck.PrecheckRunner().RunAsync(new Precheck.PrecheckOptions(options), ct);
-            var failed = precheck.Checks.Where(c => c.Status == Precheck.CheckStatus.Failed).ToList();
-            if (failed.Count > 0)
-            {
-                throw new TaskFailedException(
-                    $"The precheck failed, so task {options.TaskName} did not start: " + string.Join(" ", failed.Select(c => $"[{c.Id}] {c.Message}")),
-                    string.Join(" ", failed.Select(c => c.Fix)) + " ('pgshift precheck' shows every check.)");
-            }
+            throw new TaskFailedException(
+                $"The precheck failed, so task {options.TaskName} did not start: " + string.Join(" ", failed.Select(c => $"[{c.Id}] {c.Message}")),
+                string.Join(" ", failed.Select(c => c.Fix)) + " ('pgshift precheck' shows every check.)");
         }
-        async Task Phase(TaskPhase phase)
-        {
-            _phase = phase;
-            await TaskState.SetPhaseAsync(state, options.TaskName, options.Source.ToString(), phase, ct);
-            if (options.StoredForm is { } settings)
-            {
-                await TaskSettingsStore.SaveIfNewAsync(state, options.TaskName, settings, ct);
-            }
-            PhaseChanged?.Invoke(phase);
-        }
+        return true;
+    }
 
-        // Until the stream runs (which answers a stop itself, at a transaction boundary), a stop request cancels
-        // the phase at hand: what it did is rolled back or recopied when the task resumes.
-        using var stopped = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var watchEnd = new CancellationTokenSource();
-        var watcher = WatchForStopAsync(options, stopped, watchEnd.Token);
-        var work = stopped.Token;
-        async Task<MigrationResult> StopAsync()
+    private async Task SetPhaseAsync(Run run, TaskPhase phase, CancellationToken ct)
+    {
+        _phase = phase;
+        await TaskState.SetPhaseAsync(run.State, run.Options.TaskName, run.Options.Source.ToString(), phase, ct);
+        if (run.Options.StoredForm is { } settings)
         {
-            await TaskRequests.ClearStopAsync(state, options.TaskName, ct);
-            await Phase(TaskPhase.Stopped);
-            result.Stopped = true;
-            return result;
+            await TaskSettingsStore.SaveIfNewAsync(run.State, run.Options.TaskName, settings, ct);
         }
+        PhaseChanged?.Invoke(phase);
+    }
 
+    private async Task<MigrationResult> StopAsync(Run run, CancellationToken ct)
+    {
+        await TaskRequests.ClearStopAsync(run.State, run.Options.TaskName, ct);
+        await SetPhaseAsync(run, TaskPhase.Stopped, ct);
+        run.Result.Stopped = true;
+        return run.Result;
+    }
+
+    /// <summary>The schema before the data, the copy, and the schema after it (overlapping the copy when it can); <paramref name="work"/> ends at a stop request.</summary>
+    private async Task RunUntilStreamAsync(Run run, CancellationToken work, CancellationToken ct)
+    {
+        var options = run.Options;
+        var deferred = options.Incremental && !await CanSetReplicaRoleAsync(options.Target, ct);
+        if (options.Schema)
+        {
+            await SetPhaseAsync(run, TaskPhase.Schema, ct);
+            run.Result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(SchemaOptions(options, deferred), work));
+        }
+        var postDataDue = options.Schema && !await StateSchema.PhaseDoneAsync(run.State, options.TaskName, SchemaMigrator.PostDataPhase, ct);
+        if (options.Full)
+        {
+            await SetPhaseAsync(run, TaskPhase.Copy, ct);
+            if (postDataDue && !deferred)
+            {
+                await CopyWithPostDataAsync(run, work, ct);
+                return;
+            }
+            run.Result.Copy = await CopyAsync(options, work);
+        }
+        if (postDataDue)
+        {
+            await SetPhaseAsync(run, TaskPhase.PostData, ct);
+            if (deferred)
+            {
+                logger.LogWarning("The target role may not set session_replication_role: foreign keys and triggers are created at cutover");
+                await TaskState.MarkPostDataDeferredAsync(run.State, options.TaskName, ct);
+            }
+            run.Result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(options, deferred), work));
+        }
+    }
+
+    /// <summary>The copy, with the keys and indexes of each table built as soon as its copy commits, while the others still copy.</summary>
+    private async Task CopyWithPostDataAsync(Run run, CancellationToken work, CancellationToken ct)
+    {
+        var ready = System.Threading.Channels.Channel.CreateUnbounded<Catalog.QualifiedName>();
+        Copier.TableCopied += plan => ready.Writer.TryWrite(plan.Source);
+        using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(work);
+        var overlapped = new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(run.Options, deferred: false), copyFailed.Token, ready.Reader);
         try
         {
-            var deferred = options.Incremental && !await CanSetReplicaRoleAsync(options.Target, ct);
-            if (options.Schema)
-            {
-                await Phase(TaskPhase.Schema);
-                result.Schema.Add(await new SchemaMigrator(logger).CreatePreDataAsync(SchemaOptions(options, deferred), work));
-            }
-            var postDataDue = options.Schema && !await StateSchema.PhaseDoneAsync(state, options.TaskName, SchemaMigrator.PostDataPhase, ct);
-            Task<SchemaReport>? overlapped = null;
-            if (options.Full)
-            {
-                await Phase(TaskPhase.Copy);
-                if (postDataDue && !deferred)
-                {
-                    // Keys and indexes of a table are built as soon as its copy commits, while the others still copy.
-                    var ready = System.Threading.Channels.Channel.CreateUnbounded<Catalog.QualifiedName>();
-                    Copier.TableCopied += plan => ready.Writer.TryWrite(plan.Source);
-                    using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(work);
-                    overlapped = new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(options, deferred), copyFailed.Token, ready.Reader);
-                    try
-                    {
-                        result.Copy = await CopyAsync(options, work);
-                        ready.Writer.TryComplete();
-                    }
-                    catch (Exception ex)
-                    {
-                        ready.Writer.TryComplete(ex);
-                        await copyFailed.CancelAsync();
-                        try
-                        {
-                            await overlapped;
-                        }
-                        catch (Exception) when (copyFailed.IsCancellationRequested)
-                        {
-                            // The copy's failure is the one to report.
-                        }
-                        throw;
-                    }
-                    await Phase(TaskPhase.PostData);
-                    result.Schema.Add(await overlapped);
-                }
-                else
-                {
-                    result.Copy = await CopyAsync(options, work);
-                }
-            }
-            if (postDataDue && overlapped is null)
-            {
-                await Phase(TaskPhase.PostData);
-                if (deferred)
-                {
-                    logger.LogWarning("The target role may not set session_replication_role: foreign keys and triggers are created at cutover");
-                    await TaskState.MarkPostDataDeferredAsync(state, options.TaskName, ct);
-                }
-                result.Schema.Add(await new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(options, deferred), work));
-            }
-            await watchEnd.CancelAsync();
-            await watcher;
-            if (stopped.IsCancellationRequested && !ct.IsCancellationRequested)
-            {
-                return await StopAsync();
-            }
-            if (options.Incremental)
-            {
-                await Phase(TaskPhase.Stream);
-                result.Stream = await Stream.RunAsync(new StreamOptions(options) { Apply = options.Apply, EnsureTaskLock = taskLock.EnsureHeldAsync }, cutover, ct);
-                // The stream may have outlived a restart of the target, which closed this connection.
-                state = await stateConnection.ReviveAsync(ct);
-                if (result.Stream == StreamOutcome.Stopped)
-                {
-                    return await StopAsync();
-                }
-                await Phase(TaskPhase.Cutover);
-                result.Schema.Add(await FinishCutoverAsync(options, ct));
-            }
-            await Phase(TaskPhase.Finished);
-            result.Finished = true;
-            return result;
+            run.Result.Copy = await CopyAsync(run.Options, work);
+            ready.Writer.TryComplete();
         }
-        catch (Exception) when (stopped.IsCancellationRequested && !ct.IsCancellationRequested)
+        catch (Exception ex)
         {
-            // Cancelled for the stop request (whatever the cancelled command threw).
-            logger.LogInformation("Stopped on request");
-            await watchEnd.CancelAsync();
-            await watcher;
-            return await StopAsync();
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
+            ready.Writer.TryComplete(ex);
+            await copyFailed.CancelAsync();
             try
             {
-                state = await stateConnection.ReviveAsync(CancellationToken.None);
-                await TaskState.RecordErrorAsync(state, options.TaskName, ex.Message, CancellationToken.None);
+                await overlapped;
             }
-            catch (Exception recordFailure) when (recordFailure is NpgsqlException or InvalidOperationException or PgShiftException)
+            catch (Exception) when (copyFailed.IsCancellationRequested)
             {
-                logger.LogWarning("Could not record the error in the task state: {Message}", Redactor.Redact(recordFailure.Message));
+                // The copy's failure is the one to report.
             }
-            throw new TaskFailedException($"Task {options.TaskName} failed: {ex.Message}",
-                (ex as PgShiftException)?.Fix ?? "See the error; 'pgshift migrate' resumes the task once its cause is fixed.", ex);
+            throw;
+        }
+        await SetPhaseAsync(run, TaskPhase.PostData, ct);
+        run.Result.Schema.Add(await overlapped);
+    }
+
+    /// <summary>The change stream until a stop or a cutover request (or caught up, for <paramref name="cutover"/>), then the cutover.</summary>
+    private async Task<MigrationResult> StreamAndCutOverAsync(Run run, TaskLock taskLock, bool cutover, CancellationToken ct)
+    {
+        var options = run.Options;
+        if (options.Incremental)
+        {
+            await SetPhaseAsync(run, TaskPhase.Stream, ct);
+            run.Result.Stream = await Stream.RunAsync(new StreamOptions(options) { Apply = options.Apply, EnsureTaskLock = taskLock.EnsureHeldAsync }, cutover, ct);
+            // The stream may have outlived a restart of the target, which closed the state's session.
+            await run.ReviveStateAsync(ct);
+            if (run.Result.Stream == StreamOutcome.Stopped)
+            {
+                return await StopAsync(run, ct);
+            }
+            await SetPhaseAsync(run, TaskPhase.Cutover, ct);
+            run.Result.Schema.Add(await FinishCutoverAsync(options, ct));
+        }
+        await SetPhaseAsync(run, TaskPhase.Finished, ct);
+        run.Result.Finished = true;
+        return run.Result;
+    }
+
+    private async Task RecordFailureAsync(Run run, Exception ex)
+    {
+        try
+        {
+            await run.ReviveStateAsync(CancellationToken.None);
+            await TaskState.RecordErrorAsync(run.State, run.Options.TaskName, ex.Message, CancellationToken.None);
+        }
+        catch (Exception recordFailure) when (recordFailure is NpgsqlException or InvalidOperationException or PgShiftException)
+        {
+            logger.LogWarning("Could not record the error in the task state: {Message}", Redactor.Redact(recordFailure.Message));
         }
     }
 
@@ -341,26 +388,4 @@ public sealed class MigrationTask(ILogger logger)
             return false;
         }
     }
-}
-
-/// <summary>The task's connection to its state on the target, opened again when a restart of the target closed it.</summary>
-internal sealed class StateConnection(ConnectionSpec target) : IAsyncDisposable
-{
-    private NpgsqlConnection? _connection;
-
-    public async Task<NpgsqlConnection> ReviveAsync(CancellationToken ct)
-    {
-        if (_connection is not null)
-        {
-            if (await ConnectionOpener.IsAliveAsync(_connection, ct))
-            {
-                return _connection;
-            }
-            await _connection.DisposeAsync();
-            _connection = null;
-        }
-        return _connection = await ConnectionOpener.OpenAsync(target, "pgshift state", ct);
-    }
-
-    public ValueTask DisposeAsync() => _connection?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
