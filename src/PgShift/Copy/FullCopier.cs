@@ -4,7 +4,6 @@ using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
-using PgShift.Schema;
 using PgShift.Selection;
 using PgShift.State;
 using PgShift.Tasks;
@@ -55,13 +54,8 @@ public sealed class FullCopier(ILogger logger)
             {
                 await begin.ExecuteNonQueryAsync(ct);
             }
-            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions
-            {
-                Source = options.Source, Target = options.Target, Selection = options.Selection,
-                ExcludedColumns = options.ExcludedColumns, Mapping = options.Mapping,
-            });
-            await reader.ReadSelectedTablesAsync(ct);
-            plans = await CopyPlanner.PlanAsync(source, reader.SelectedTables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
+            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
+            plans = await CopyPlanner.PlanAsync(source, selected.Tables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
         }
         plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();
 

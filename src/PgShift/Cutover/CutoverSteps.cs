@@ -3,6 +3,7 @@ using Npgsql;
 using PgShift.Connections;
 using PgShift.Copy;
 using PgShift.Schema;
+using PgShift.Selection;
 using PgShift.Tasks;
 
 namespace PgShift.Cutover;
@@ -75,16 +76,15 @@ public sealed class CutoverSteps(ILogger logger)
                 known.Add(rd.GetString(0));
             }
         }
-        var reader = new SourceSchemaReader(source, options.SchemaOptions(streamFollows: false, deferForeignKeysAndTriggers: false));
-        await reader.ReadSelectedTablesAsync(ct);
+        var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
         var leaves = new List<Catalog.QualifiedName>();
         await using (var cmd = new NpgsqlCommand("SELECT oid FROM pg_class WHERE oid = ANY(@oids) AND relkind = 'r'", source))
         {
-            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = reader.SelectedTables.Keys.ToArray() });
+            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = selected.Tables.Keys.ToArray() });
             await using var rd = await cmd.ExecuteReaderAsync(ct);
             while (await rd.ReadAsync(ct))
             {
-                leaves.Add(reader.SelectedTables[rd.GetFieldValue<uint>(0)]);
+                leaves.Add(selected.Tables[rd.GetFieldValue<uint>(0)]);
             }
         }
         return leaves.Where(t => !known.Contains(t.ToString())).ToList();

@@ -50,7 +50,8 @@ public sealed class PrecheckRunner
             {
                 return new PrecheckReport(results);
             }
-            var sourceTables = await TableFacts.LoadAsync(source, TableSelection.All, ct);
+            var sourceTables = await TableFacts.LoadAsync(source, ct);
+            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
             var context = new PrecheckContext
             {
                 SourceSpec = options.Source,
@@ -59,9 +60,10 @@ public sealed class PrecheckRunner
                 Target = target,
                 SourceFacts = await ServerFacts.LoadAsync(source, ct),
                 TargetFacts = await ServerFacts.LoadAsync(target, ct),
-                Tables = sourceTables.Where(t => options.Selection.IncludesTable(t.Name)).ToList(),
+                Tables = sourceTables.Where(t => selected.Contains(t.Oid)).ToList(),
                 SourceTables = sourceTables,
                 Selection = options.Selection,
+                Selected = selected,
                 ExcludedColumns = options.ExcludedColumns,
                 TaskName = options.TaskName,
                 Incremental = options.Incremental,

@@ -96,7 +96,7 @@ public sealed class SchemaMigrator(ILogger logger)
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
-            tables = options.KnownTables is { } known ? reader.SelectedTablesAmong(known) : reader.SelectedTables;
+            tables = options.KnownTables is { } known ? reader.Selected.Among(known) : reader.Selected.Tables;
             statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
             deparsed = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var schema in options.Mapping.Schemas.Keys)

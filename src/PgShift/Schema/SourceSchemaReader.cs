@@ -19,30 +19,20 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     private const string UserSchemas = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
     private readonly Dictionary<string, SchemaObject> _objects = new(StringComparer.Ordinal);
     private readonly Dictionary<uint, string> _extensionOfObject = new();
-    private readonly Dictionary<uint, (string Schema, string Name, char Kind)> _relations = new();
-    private readonly HashSet<uint> _selectedRelations = new();
-    private readonly Dictionary<uint, uint> _partitionParent = new();
+    private SelectedTables _selected = null!;
     private int _serverVersion;
 
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
 
-    /// <summary>Source tables (leaf partitions included) that are selected, by oid, with source and target names.</summary>
-    public Dictionary<uint, QualifiedName> SelectedTables { get; } = new();
-
-    /// <summary>Only which tables are selected (<see cref="SelectedTables"/>), without reading every object's definition.</summary>
-    public async Task ReadSelectedTablesAsync(CancellationToken ct)
-    {
-        await ExecAsync("SET search_path = ''", ct);
-        _serverVersion = conn.PostgreSqlVersion.Major;
-        await ReadRelationsAsync(ct);
-    }
+    /// <summary>Which relations are selected (read by <see cref="ReadPreDataAsync"/>, in its snapshot).</summary>
+    public SelectedTables Selected => _selected;
 
     public async Task<List<SchemaObject>> ReadPreDataAsync(CancellationToken ct)
     {
         await ExecAsync("SET search_path = ''", ct);
         _serverVersion = conn.PostgreSqlVersion.Major;
-        await ReadRelationsAsync(ct);
+        _selected = await SelectedTables.LoadAsync(conn, options.Selection, ct);
         await ReadExtensionsAsync(ct);
         await ReadSchemasAsync(ct);
         await ReadCollationsAsync(ct);
@@ -59,76 +49,6 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await ReadDependenciesAsync(ct);
         DropUnselectedDependents();
         return DependencyOrder.Sort(_objects.Values.Where(o => o.SkipReason is null).ToList());
-    }
-
-    // ------------------------------------------------------------------ relations and selection
-
-    private async Task ReadRelationsAsync(CancellationToken ct)
-    {
-        await QueryAsync($"""
-            SELECT c.oid, n.nspname, c.relname, c.relkind::text, coalesce(i.inhparent, 0), c.relispartition,
-                   EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
-            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND {UserSchemas}
-            """, r =>
-        {
-            var oid = r.GetFieldValue<uint>(0);
-            if (r.GetBoolean(6))
-            {
-                // Created by its extension on the target too.
-                return;
-            }
-            _relations[oid] = (r.GetString(1), r.GetString(2), r.GetString(3)[0]);
-            if (r.GetBoolean(5))
-            {
-                _partitionParent[oid] = r.GetFieldValue<uint>(4);
-            }
-        }, ct);
-        foreach (var (oid, rel) in _relations)
-        {
-            if (rel.Kind is 'r' or 'p' or 'f')
-            {
-                // A partition goes with its root: selecting a partitioned table selects all of it.
-                var root = oid;
-                while (_partitionParent.TryGetValue(root, out var parent))
-                {
-                    root = parent;
-                }
-                var r = _relations[root];
-                if (options.Selection.IncludesTable(new QualifiedName(r.Schema, r.Name)))
-                {
-                    _selectedRelations.Add(oid);
-                    SelectedTables[oid] = new QualifiedName(rel.Schema, rel.Name);
-                }
-            }
-            else if (options.Selection.IncludesSchema(rel.Schema))
-            {
-                _selectedRelations.Add(oid);
-            }
-        }
-    }
-
-    /// <summary>
-    /// The selected tables whose names are in <paramref name="known"/>, and the partitioned tables above them (which
-    /// hold no rows, so the copy never records them, but own keys, identity and serial sequences, and triggers).
-    /// </summary>
-    public Dictionary<uint, QualifiedName> SelectedTablesAmong(IReadOnlySet<string> known)
-    {
-        var keep = new HashSet<uint>();
-        foreach (var (oid, name) in SelectedTables)
-        {
-            if (!known.Contains(name.ToString()))
-            {
-                continue;
-            }
-            var o = oid;
-            while (keep.Add(o) && _partitionParent.TryGetValue(o, out var parent))
-            {
-                o = parent;
-            }
-        }
-        return SelectedTables.Where(kv => keep.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
     }
 
     private bool SchemaSelected(string schema) => options.Selection.IncludesSchema(schema);
@@ -472,12 +392,12 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
                 _identitySequenceOptions[oid] = $"SEQUENCE NAME {name} {options}";
                 return;
             }
-            if (_extensionOfObject.ContainsKey(oid) || !_selectedRelations.Contains(oid))
+            if (_extensionOfObject.ContainsKey(oid) || !_selected.Contains(oid))
             {
                 return;
             }
             // A sequence owned by a table that is not selected is left out with it.
-            if (!r.IsDBNull(12) && !_selectedRelations.Contains(r.GetFieldValue<uint>(12)))
+            if (!r.IsDBNull(12) && !_selected.Contains(r.GetFieldValue<uint>(12)))
             {
                 return;
             }
@@ -566,7 +486,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);
-            if (!_selectedRelations.Contains(oid) || _extensionOfObject.ContainsKey(oid))
+            if (!_selected.Contains(oid) || _extensionOfObject.ContainsKey(oid))
             {
                 return;
             }
@@ -627,8 +547,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
             defs.AddRange(checks.GetValueOrDefault(oid) ?? []);
             if (isPartition)
             {
-                var parent = _relations[parentOids[0]];
-                sb.Append(CultureInfo.InvariantCulture, $" PARTITION OF {Sql.Qualified(parent.Schema, parent.Name)}");
+                sb.Append(CultureInfo.InvariantCulture, $" PARTITION OF {_selected.AllRelations[parentOids[0]].Name}");
                 if (defs.Count > 0) sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
                 sb.Append(' ').Append(r.GetString(7));
             }
@@ -637,7 +556,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
                 sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
                 if (parentOids.Count > 0)
                 {
-                    sb.Append(" INHERITS (").Append(string.Join(", ", parentOids.Select(p => Sql.Qualified(_relations[p].Schema, _relations[p].Name)))).Append(')');
+                    sb.Append(" INHERITS (").Append(string.Join(", ", parentOids.Select(p => _selected.AllRelations[p].Name))).Append(')');
                 }
             }
             if (!r.IsDBNull(8)) sb.Append(" PARTITION BY ").Append(r.GetString(8));
@@ -680,7 +599,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);
-            if (!_selectedRelations.Contains(oid) || _extensionOfObject.ContainsKey(oid))
+            if (!_selected.Contains(oid) || _extensionOfObject.ContainsKey(oid))
             {
                 return;
             }
@@ -706,7 +625,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
             """, r =>
         {
             var rel = r.GetFieldValue<uint>(5);
-            if (!_selectedRelations.Contains(rel))
+            if (!_selected.Contains(rel))
             {
                 return;
             }
@@ -939,7 +858,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     /// </summary>
     private void DropUnselectedDependents()
     {
-        var knownUserObjects = new HashSet<string>(_relations.Keys.Select(k => $"rel:{k}"), StringComparer.Ordinal);
+        var knownUserObjects = new HashSet<string>(_selected.AllRelations.Keys.Select(k => $"rel:{k}"), StringComparer.Ordinal);
         bool changed;
         do
         {
@@ -962,8 +881,8 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     }
 
     private string Describe(string key)
-        => key.StartsWith("rel:", StringComparison.Ordinal) && uint.TryParse(key.AsSpan(4), out var oid) && _relations.TryGetValue(oid, out var r)
-            ? $"relation {Sql.Qualified(r.Schema, r.Name)}"
+        => key.StartsWith("rel:", StringComparison.Ordinal) && uint.TryParse(key.AsSpan(4), out var oid) && _selected.AllRelations.TryGetValue(oid, out var r)
+            ? $"relation {r.Name}"
             : key;
 
     // ------------------------------------------------------------------ plumbing
