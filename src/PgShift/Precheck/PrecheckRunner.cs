@@ -75,7 +75,7 @@ public sealed class PrecheckRunner
             {
                 results.AddRange(await check.RunAsync(context, ct));
             }
-            return new PrecheckReport(results);
+            return new PrecheckReport(results) { Tables = context.Tables.Select(t => t.Name).ToList() };
         }
         finally
         {
