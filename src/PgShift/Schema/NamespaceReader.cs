@@ -48,13 +48,13 @@ internal sealed class NamespaceReader(NpgsqlConnection conn, SchemaMigrationOpti
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);
-            if (FromExtension(oid) || !SchemaSelected(r.GetString(1)))
+            if (!Migrates(oid, r.GetString(1)))
             {
                 return;
             }
             using var json = JsonDocument.Parse(r.GetString(3));
             var j = json.RootElement;
-            string? Str(string p) => j.TryGetProperty(p, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            string? Str(string p) => JsonText(j, p);
             var provider = Str("collprovider") switch { "i" => "icu", "b" => "builtin", _ => "libc" };
             var parts = new List<string> { $"provider = {provider}" };
             var locale = Str("colllocale") ?? Str("colliculocale");

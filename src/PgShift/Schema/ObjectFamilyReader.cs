@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Npgsql;
 using PgShift.Catalog;
 using PgShift.Selection;
@@ -22,6 +23,13 @@ internal abstract class ObjectFamilyReader(NpgsqlConnection conn, SchemaMigratio
     protected bool FromExtension(uint oid) => read.ExtensionOfObject.ContainsKey(oid);
 
     protected bool SchemaSelected(string schema) => options.Selection.IncludesSchema(schema);
+
+    /// <summary>An object outside relations (type, function, collation...) moves when its schema is selected and no extension creates it.</summary>
+    protected bool Migrates(uint oid, string schema) => !FromExtension(oid) && SchemaSelected(schema);
+
+    /// <summary>A string property of a catalog row read as JSON (to_jsonb), whose columns differ between majors; null when absent.</summary>
+    protected static string? JsonText(JsonElement row, string property)
+        => row.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     protected SchemaObject Add(string key, ObjectKind kind, string schema, string name, string display)
     {

@@ -23,7 +23,7 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             var oid = r.GetFieldValue<uint>(0);
             var schema = r.GetString(1);
             var k = r.GetString(3);
-            if (FromExtension(oid) || !SchemaSelected(schema) || k == "a")
+            if (!Migrates(oid, schema) || k == "a")
             {
                 return;
             }
@@ -57,7 +57,7 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);
-            if (FromExtension(oid) || !SchemaSelected(r.GetString(1)))
+            if (!Migrates(oid, r.GetString(1)))
             {
                 return;
             }
@@ -93,13 +93,13 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);
-            if (FromExtension(oid) || !SchemaSelected(r.GetString(1)))
+            if (!Migrates(oid, r.GetString(1)))
             {
                 return;
             }
             using var json = JsonDocument.Parse(r.GetString(4));
             var j = json.RootElement;
-            string? Str(string p) => j.TryGetProperty(p, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            string? Str(string p) => JsonText(j, p);
             bool Bool(string p) => j.TryGetProperty(p, out var v) && v.ValueKind == JsonValueKind.True;
             var parts = new List<string> { $"SFUNC = {r.GetString(8)}", $"STYPE = {r.GetString(5)}" };
             if (!r.IsDBNull(9)) parts.Add($"FINALFUNC = {r.GetString(9)}");

@@ -60,7 +60,7 @@ internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions o
             var schema = r.GetString(1);
             var typtype = r.GetString(3)[0];
             var relkind = r.IsDBNull(14) ? null : r.GetString(14);
-            if (FromExtension(oid) || !SchemaSelected(schema) || typtype == 'c' && relkind != "c")
+            if (!Migrates(oid, schema) || typtype == 'c' && relkind != "c")
             {
                 return;
             }
