@@ -50,7 +50,8 @@ public sealed class PrecheckRunner
             {
                 return new PrecheckReport(results);
             }
-            var sourceTables = await TableFacts.LoadAsync(source, ct);
+            // PgShift's own state schema is never a user's (TableSelection.SystemSchemas), even on a source that has one.
+            var sourceTables = (await TableFacts.LoadAsync(source, ct)).Where(t => !TableSelection.IsSystemSchema(t.Name.Schema)).ToList();
             var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
             var context = new PrecheckContext
             {
