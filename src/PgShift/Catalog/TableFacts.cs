@@ -1,5 +1,4 @@
 using Npgsql;
-using PgShift.Selection;
 
 namespace PgShift.Catalog;
 
@@ -20,8 +19,8 @@ public sealed record TableFacts(
     public bool IsPartitioned => RelKind == 'p';
     public bool IsUnlogged => Persistence == 'u';
 
-    /// <summary>Ordinary tables, partitioned tables and partitions in schemas the selection includes.</summary>
-    public static async Task<List<TableFacts>> LoadAsync(NpgsqlConnection conn, TableSelection selection, CancellationToken ct)
+    /// <summary>Every ordinary table, partitioned table and partition in a user schema (which of them a task moves is the selection's answer).</summary>
+    public static async Task<List<TableFacts>> LoadAsync(NpgsqlConnection conn, CancellationToken ct)
     {
         const string sql = """
             SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text, c.relreplident::text,
@@ -48,10 +47,6 @@ public sealed record TableFacts(
         while (await rd.ReadAsync(ct))
         {
             var name = new QualifiedName(rd.GetString(1), rd.GetString(2));
-            if (!selection.IncludesTable(name))
-            {
-                continue;
-            }
             result.Add(new TableFacts(
                 rd.GetFieldValue<uint>(0), name, rd.GetString(3)[0], rd.GetString(4)[0], rd.GetString(5)[0],
                 rd.GetBoolean(6), rd.IsDBNull(7) ? null : rd.GetString(7), rd.GetBoolean(8), rd.GetBoolean(9),

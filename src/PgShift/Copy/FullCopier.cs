@@ -5,7 +5,6 @@ using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
-using PgShift.Schema;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
@@ -70,9 +69,8 @@ public sealed class FullCopier(ILogger logger)
             {
                 await begin.ExecuteNonQueryAsync(ct);
             }
-            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions(options));
-            await reader.ReadSelectedTablesAsync(ct);
-            plans = await CopyPlanner.PlanAsync(source, reader.SelectedTables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
+            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
+            plans = await CopyPlanner.PlanAsync(source, selected.Tables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
         }
         plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();
 

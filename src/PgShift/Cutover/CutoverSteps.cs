@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
-using PgShift.Schema;
+using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
 
@@ -52,16 +52,15 @@ public sealed class CutoverSteps(ILogger logger)
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift cutover", ct);
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct);
         var known = await CopyState.KnownAsync(target, options.TaskName, ct);
-        var reader = new SourceSchemaReader(source, new SchemaMigrationOptions(options));
-        await reader.ReadSelectedTablesAsync(ct);
+        var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
         var leaves = new List<Catalog.QualifiedName>();
         await using (var cmd = new NpgsqlCommand("SELECT oid FROM pg_class WHERE oid = ANY(@oids) AND relkind = 'r'", source))
         {
-            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = reader.SelectedTables.Keys.ToArray() });
+            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid) { Value = selected.Tables.Keys.ToArray() });
             await using var rd = await cmd.ExecuteReaderAsync(ct);
             while (await rd.ReadAsync(ct))
             {
-                leaves.Add(reader.SelectedTables[rd.GetFieldValue<uint>(0)]);
+                leaves.Add(selected.Tables[rd.GetFieldValue<uint>(0)]);
             }
         }
         return leaves.Where(t => !known.Contains(t.ToString())).ToList();

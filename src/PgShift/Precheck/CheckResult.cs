@@ -1,3 +1,5 @@
+using PgShift.Catalog;
+
 namespace PgShift.Precheck;
 
 public enum CheckStatus
@@ -17,5 +19,8 @@ public sealed record CheckResult(string Id, CheckStatus Status, string Message, 
 
 public sealed record PrecheckReport(IReadOnlyList<CheckResult> Checks)
 {
+    /// <summary>The selected tables the checks looked at (partitions with their root, by their own names); empty when a server was unreachable.</summary>
+    public IReadOnlyList<QualifiedName> Tables { get; init; } = [];
+
     public bool Passed => Checks.All(c => c.Status != CheckStatus.Failed);
 }

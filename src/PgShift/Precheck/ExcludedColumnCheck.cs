@@ -31,7 +31,7 @@ public sealed class ExcludedColumnCheck : IPrecheck
                 results.Add(CheckResult.Fail(Id, $"--exclude-column {shown}: there is no table {table} on the source{(near.Count > 0 ? $" (but {NameList.Of(near)}, with other case)" : "")}.",
                     $"Check the schema and table names (case-sensitive: double-quote them as in SQL, e.g. public.\"Users\".ssn), or {RemoveIt}."));
             }
-            else if (!c.Selection.IncludesTable(table))
+            else if (!c.Selected.IncludesTable(table))
             {
                 results.Add(CheckResult.Fail(Id, $"--exclude-column {shown}: table {table} is not selected, so leaving out its column changes nothing.",
                     $"Select the table, or {RemoveIt}."));
@@ -81,7 +81,7 @@ public sealed class ExcludedColumnCheck : IPrecheck
         {
             return false;
         }
-        return d.OwnerKind is 'r' or 'p' ? c.Selection.IncludesTable(d.Owner) : c.Selection.IncludesSchema(d.Owner.Schema);
+        return d.OwnerKind is 'r' or 'p' ? c.Selected.IncludesTable(d.Owner) : c.Selection.IncludesSchema(d.Owner.Schema);
     }
 
     private static string Describe(ColumnDependent d, QualifiedName table)

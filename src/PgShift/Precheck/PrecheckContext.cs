@@ -14,11 +14,14 @@ public sealed class PrecheckContext
     public required NpgsqlConnection Target { get; init; }
     public required ServerFacts SourceFacts { get; init; }
     public required ServerFacts TargetFacts { get; init; }
-    /// <summary>The selected tables.</summary>
+    /// <summary>The selected tables (<see cref="Selected"/>): a partition with its root, under its own name.</summary>
     public required IReadOnlyList<TableFacts> Tables { get; init; }
     /// <summary>Every user table of the source, selected or not: what the include and exclude patterns are matched against.</summary>
     public required IReadOnlyList<TableFacts> SourceTables { get; init; }
+    /// <summary>The patterns as given: what <see cref="SelectionCheck"/> checks against the source's names.</summary>
     public required TableSelection Selection { get; init; }
+    /// <summary>Which relations the task moves, the answer every stage uses.</summary>
+    public required SelectedTables Selected { get; init; }
     public required ColumnExclusions ExcludedColumns { get; init; }
     public required string TaskName { get; init; }
     public required bool Incremental { get; init; }

@@ -56,7 +56,9 @@ public sealed class PrecheckRunner
             {
                 return new PrecheckReport(results);
             }
-            var sourceTables = await TableFacts.LoadAsync(source, TableSelection.All, ct);
+            // PgShift's own state schema is never a user's (TableSelection.SystemSchemas), even on a source that has one.
+            var sourceTables = (await TableFacts.LoadAsync(source, ct)).Where(t => !TableSelection.IsSystemSchema(t.Name.Schema)).ToList();
+            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
             var context = new PrecheckContext
             {
                 SourceSpec = options.Source,
@@ -65,9 +67,10 @@ public sealed class PrecheckRunner
                 Target = target,
                 SourceFacts = await ServerFacts.LoadAsync(source, ct),
                 TargetFacts = await ServerFacts.LoadAsync(target, ct),
-                Tables = sourceTables.Where(t => options.Selection.IncludesTable(t.Name)).ToList(),
+                Tables = sourceTables.Where(t => selected.Contains(t.Oid)).ToList(),
                 SourceTables = sourceTables,
                 Selection = options.Selection,
+                Selected = selected,
                 ExcludedColumns = options.ExcludedColumns,
                 TaskName = options.TaskName,
                 Incremental = options.Incremental,
@@ -79,7 +82,7 @@ public sealed class PrecheckRunner
             {
                 results.AddRange(await check.RunAsync(context, ct));
             }
-            return new PrecheckReport(results);
+            return new PrecheckReport(results) { Tables = context.Tables.Select(t => t.Name).ToList() };
         }
         finally
         {

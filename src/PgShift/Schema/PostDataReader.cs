@@ -17,14 +17,21 @@ public static class PostDataReader
     {
         var result = new List<PostDataStatement>();
         var selected = tables.Keys.Concat(matviews).ToArray();
-        var version = conn.PostgreSqlVersion.Major;
-        var notCloned = version >= 11 ? "c.conparentid = 0" : "true";
-        var triggerNotCloned = version >= 13 ? "t.tgparentid = 0" : "true";
-
         await using (var cmd = new NpgsqlCommand("SET search_path = ''", conn))
         {
             await cmd.ExecuteNonQueryAsync(ct);
         }
+        await ReadConstraintsAsync(conn, selected, result, ct);
+        await ReadIndexesAsync(conn, selected, result, ct);
+        await ReadTriggersAsync(conn, selected, result, ct);
+        await ReadRuleStatesAsync(conn, selected, result, ct);
+        await ReadIdentityAlwaysAsync(conn, selected, result, ct);
+        return result;
+    }
+
+    private static async Task ReadConstraintsAsync(NpgsqlConnection conn, uint[] selected, List<PostDataStatement> result, CancellationToken ct)
+    {
+        var notCloned = conn.PostgreSqlVersion.Major >= 11 ? "c.conparentid = 0" : "true";
         await QueryAsync(conn, $"""
             SELECT n.nspname, r.relname, c.contype::text, c.conname, pg_get_constraintdef(c.oid), r.relkind::text,
                    pg_total_relation_size(r.oid), obj_description(c.oid, 'pg_constraint'), fn.nspname, fr.relname,
@@ -49,7 +56,10 @@ public static class PostDataReader
                     $"COMMENT ON CONSTRAINT {Sql.Ident(name)} ON {table} IS {Sql.Literal(r.GetString(7))}", 0));
             }
         }, ct);
+    }
 
+    private static async Task ReadIndexesAsync(NpgsqlConnection conn, uint[] selected, List<PostDataStatement> result, CancellationToken ct)
+    {
         await QueryAsync(conn, """
             SELECT n.nspname, r.relname, ic.relname, pg_get_indexdef(i.indexrelid), pg_total_relation_size(r.oid), i.indisreplident,
                    obj_description(i.indexrelid, 'pg_class'),
@@ -83,7 +93,11 @@ public static class PostDataReader
                 result.Add(new PostDataStatement(PostDataKind.Other, table, index, $"COMMENT ON INDEX {Sql.Qualified(table.Schema, index)} IS {Sql.Literal(r.GetString(6))}", 0));
             }
         }, ct);
+    }
 
+    private static async Task ReadTriggersAsync(NpgsqlConnection conn, uint[] selected, List<PostDataStatement> result, CancellationToken ct)
+    {
+        var triggerNotCloned = conn.PostgreSqlVersion.Major >= 13 ? "t.tgparentid = 0" : "true";
         await QueryAsync(conn, $"""
             SELECT n.nspname, r.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, obj_description(t.oid, 'pg_trigger'),
                    quote_ident(n.nspname) || '.' || quote_ident(r.relname)
@@ -105,7 +119,10 @@ public static class PostDataReader
                 result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"COMMENT ON TRIGGER {Sql.Ident(name)} ON {table} IS {Sql.Literal(r.GetString(5))}", 0));
             }
         }, ct);
+    }
 
+    private static async Task ReadRuleStatesAsync(NpgsqlConnection conn, uint[] selected, List<PostDataStatement> result, CancellationToken ct)
+    {
         // Rules are created before the data, without their enable state while a change stream follows (they would
         // fire for the applied changes); the state is set here, at the cutover for a task that streams.
         await QueryAsync(conn, """
@@ -119,7 +136,10 @@ public static class PostDataReader
             result.Add(new PostDataStatement(PostDataKind.Other, table, r.GetString(2),
                 $"ALTER TABLE {table} {EnableState(r.GetString(3))} RULE {Sql.Ident(r.GetString(2))}", 0));
         }, ct);
+    }
 
+    private static async Task ReadIdentityAlwaysAsync(NpgsqlConnection conn, uint[] selected, List<PostDataStatement> result, CancellationToken ct)
+    {
         // Identity columns GENERATED ALWAYS on the source are created BY DEFAULT while a change stream follows.
         await QueryAsync(conn, """
             SELECT n.nspname, c.relname, a.attname, c.relkind = 'p'
@@ -132,7 +152,6 @@ public static class PostDataReader
             result.Add(new PostDataStatement(PostDataKind.Other, table, r.GetString(2),
                 $"ALTER TABLE {(r.GetBoolean(3) ? "" : "ONLY ")}{table} ALTER COLUMN {Sql.Ident(r.GetString(2))} SET GENERATED ALWAYS", 0));
         }, ct);
-        return result;
     }
 
     /// <summary>The ALTER TABLE words for a trigger's or rule's enable state (pg_trigger.tgenabled, pg_rewrite.ev_enabled).</summary>

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Catalog;
 using PgShift.Connections;
+using PgShift.Selection;
 using PgShift.State;
 
 namespace PgShift.Schema;
@@ -72,7 +75,7 @@ public sealed class SchemaMigrator(ILogger logger)
                 report.Warnings.Add($"Role {grantee} does not exist on the target; not migrated: {sql}");
             }
         }
-        await ApplyMappingAsync(target, tx, options, objects, schemasBefore, report, ct);
+        await MappingRenames.ApplyAsync(target, tx, options, objects, schemasBefore, report, ct);
         await StateSchema.MarkPhaseDoneAsync(target, tx, options.TaskName, PreDataPhase, options.Source.ToString(), ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Created {Count} pre-data objects; {Skipped} skipped", report.Created.Count, report.Skipped.Count);
@@ -84,7 +87,7 @@ public sealed class SchemaMigrator(ILogger logger)
     /// and indexes are built as soon as it is ready, while other tables still copy; the rest waits for the end.
     /// </param>
     public async Task<SchemaReport> CreatePostDataAsync(SchemaMigrationOptions options, CancellationToken ct,
-        System.Threading.Channels.ChannelReader<QualifiedName>? readyTables = null)
+        ChannelReader<QualifiedName>? readyTables = null)
     {
         var report = new SchemaReport();
         List<PostDataStatement> statements;
@@ -96,7 +99,7 @@ public sealed class SchemaMigrator(ILogger logger)
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
-            tables = options.KnownTables is { } known ? reader.SelectedTablesAmong(known) : reader.SelectedTables;
+            tables = options.KnownTables is { } known ? reader.Selected.Among(known) : reader.Selected.Tables;
             statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
             deparsed = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var schema in options.Mapping.Schemas.Keys)
@@ -110,28 +113,7 @@ public sealed class SchemaMigrator(ILogger logger)
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
         var existing = await ExistingPostDataAsync(target, ct);
 
-        var pending = new List<(PostDataStatement Statement, string Sql)>();
-        foreach (var s in statements)
-        {
-            var isTriggerStatement = s.Kind == PostDataKind.Trigger || s.Kind == PostDataKind.Other && s.Sql.Contains(" TRIGGER ", StringComparison.Ordinal);
-            // Enable states that would make a trigger or rule fire for the applied changes wait for the cutover.
-            var firesForStream = s.Kind == PostDataKind.Other && s.Sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal)
-                && (s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal) || s.Sql.Contains(" ENABLE REPLICA TRIGGER ", StringComparison.Ordinal)
-                    || s.Sql.Contains(" RULE ", StringComparison.Ordinal));
-            if (options.DeferForeignKeysAndTriggers && (s.Kind == PostDataKind.ForeignKey || isTriggerStatement)
-                || options.StreamFollows && (firesForStream || s.Sql.EndsWith(" SET GENERATED ALWAYS", StringComparison.Ordinal)))
-            {
-                continue;
-            }
-            var mapped = mapper.Map(s);
-            var key = mapper.Key(s);
-            if (s.Kind != PostDataKind.Other && existing.Contains(key))
-            {
-                report.AlreadyPresent.Add(s.Display);
-                continue;
-            }
-            pending.Add((s, mapped));
-        }
+        var pending = PendingPostData(options, statements, mapper, existing, report);
 
         // Keys and indexes first (largest table first, so the longest build starts at once), then foreign
         // keys, which need the referenced keys, then triggers and the rest.
@@ -173,6 +155,35 @@ public sealed class SchemaMigrator(ILogger logger)
         return report;
     }
 
+    /// <summary>The statements still to run, mapped to the target's names: not those already built, nor those that wait for the cutover.</summary>
+    private static List<(PostDataStatement Statement, string Sql)> PendingPostData(SchemaMigrationOptions options, List<PostDataStatement> statements,
+        PostDataMapper mapper, HashSet<string> existing, SchemaReport report)
+    {
+        var pending = new List<(PostDataStatement Statement, string Sql)>();
+        foreach (var s in statements)
+        {
+            var isTriggerStatement = s.Kind == PostDataKind.Trigger || s.Kind == PostDataKind.Other && s.Sql.Contains(" TRIGGER ", StringComparison.Ordinal);
+            // Enable states that would make a trigger or rule fire for the applied changes wait for the cutover.
+            var firesForStream = s.Kind == PostDataKind.Other && s.Sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal)
+                && (s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal) || s.Sql.Contains(" ENABLE REPLICA TRIGGER ", StringComparison.Ordinal)
+                    || s.Sql.Contains(" RULE ", StringComparison.Ordinal));
+            if (options.DeferForeignKeysAndTriggers && (s.Kind == PostDataKind.ForeignKey || isTriggerStatement)
+                || options.StreamFollows && (firesForStream || s.Sql.EndsWith(" SET GENERATED ALWAYS", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+            var mapped = mapper.Map(s);
+            var key = mapper.Key(s);
+            if (s.Kind != PostDataKind.Other && existing.Contains(key))
+            {
+                report.AlreadyPresent.Add(s.Display);
+                continue;
+            }
+            pending.Add((s, mapped));
+        }
+        return pending;
+    }
+
     private static async Task<(SourceSchemaReader, List<SchemaObject>)> ReadSourceAsync(NpgsqlConnection source, SchemaMigrationOptions options, CancellationToken ct)
     {
         // One snapshot of the catalog for all the reads.
@@ -190,31 +201,14 @@ public sealed class SchemaMigrator(ILogger logger)
         {
             return;
         }
-        var queue = new ConcurrentQueue<(PostDataStatement Statement, string Sql)>(work);
-        var created = new ConcurrentBag<string>();
-        var workers = Enumerable.Range(0, Math.Max(1, Math.Min(options.Jobs, work.Count))).Select(async _ =>
-        {
-            await using var conn = await ConnectionOpener.OpenAsync(options.Target, "pgshift post-data", ct);
-            await ExecAsync(conn, null, "SET maintenance_work_mem = '256MB'; SET statement_timeout = 0", ct);
-            while (queue.TryDequeue(out var item))
-            {
-                await RunAsync(conn, null, item.Statement.Display, item.Sql, ct);
-                if (countAsCreated)
-                {
-                    created.Add(item.Statement.Display);
-                    logger.LogInformation("Built {Object}", item.Statement.Display);
-                }
-            }
-        }).ToList();
-        await Task.WhenAll(workers);
-        report.Created.AddRange(created);
+        await RunOnWorkersAsync(options, work.ToAsyncEnumerable(), Math.Min(options.Jobs, work.Count), report, countAsCreated, ct);
     }
 
     private async Task RunAsTablesBecomeReadyAsync(SchemaMigrationOptions options, List<(PostDataStatement Statement, string Sql)> work,
-        System.Threading.Channels.ChannelReader<QualifiedName> readyTables, SchemaReport report, CancellationToken ct)
+        ChannelReader<QualifiedName> readyTables, SchemaReport report, CancellationToken ct)
     {
         var byTable = work.GroupBy(w => w.Statement.Table).ToDictionary(g => g.Key, g => g.ToList());
-        var queue = System.Threading.Channels.Channel.CreateUnbounded<(PostDataStatement Statement, string Sql)>();
+        var queue = Channel.CreateUnbounded<(PostDataStatement Statement, string Sql)>();
         var dispatcher = Task.Run(async () =>
         {
             try
@@ -242,126 +236,68 @@ public sealed class SchemaMigrator(ILogger logger)
                 throw;
             }
         }, ct);
-        var created = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var workers = Enumerable.Range(0, Math.Max(1, options.Jobs)).Select(async _ =>
+        var workers = RunOnWorkersAsync(options, queue.Reader.ReadAllAsync(ct), options.Jobs, report, countAsCreated: true, ct);
+        await Task.WhenAll(workers, dispatcher);
+    }
+
+    /// <summary>
+    /// Runs the statements in the order they come, on up to <paramref name="workers"/> target sessions at once (each opened
+    /// when first needed, and kept for the next statement). A statement that fails does not stop the others, so that a
+    /// re-run has less left to build; the first failure is thrown once every statement has been tried.
+    /// </summary>
+    private async Task RunOnWorkersAsync(SchemaMigrationOptions options, IAsyncEnumerable<(PostDataStatement Statement, string Sql)> work, int workers,
+        SchemaReport report, bool countAsCreated, CancellationToken ct)
+    {
+        var idle = new ConcurrentBag<NpgsqlConnection>();
+        var created = new ConcurrentQueue<string>();
+        var failures = new ConcurrentQueue<Exception>();
+        try
         {
-            NpgsqlConnection? conn = null;
-            try
+            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = ct }, async (item, _) =>
             {
-                await foreach (var item in queue.Reader.ReadAllAsync(ct))
+                // The statements run under the caller's token, not the loop's: one failing must not cancel the others' builds.
+                NpgsqlConnection? conn = null;
+                try
                 {
-                    if (conn is null)
+                    if (!idle.TryTake(out conn))
                     {
                         conn = await ConnectionOpener.OpenAsync(options.Target, "pgshift post-data", ct);
                         await ExecAsync(conn, null, "SET maintenance_work_mem = '256MB'; SET statement_timeout = 0", ct);
                     }
                     await RunAsync(conn, null, item.Statement.Display, item.Sql, ct);
-                    created.Add(item.Statement.Display);
-                    logger.LogInformation("Built {Object}", item.Statement.Display);
-                }
-            }
-            finally
-            {
-                if (conn is not null)
-                {
-                    await conn.DisposeAsync();
-                }
-            }
-        }).ToList();
-        await Task.WhenAll(workers.Append(dispatcher));
-        report.Created.AddRange(created);
-    }
-
-    /// <summary>Renames on the target, after creating under source names, so that what PostgreSQL tracks by oid follows.</summary>
-    private static async Task ApplyMappingAsync(NpgsqlConnection target, NpgsqlTransaction tx, SchemaMigrationOptions options,
-        List<SchemaObject> objects, HashSet<string> schemasBefore, SchemaReport report, CancellationToken ct)
-    {
-        var mapping = options.Mapping;
-        if (mapping.IsEmpty)
-        {
-            return;
-        }
-        var tables = objects.Where(o => o.Kind == ObjectKind.Table).ToList();
-        var renamedWords = new List<string>();
-        foreach (var t in tables)
-        {
-            var name = new QualifiedName(t.Schema, t.Name);
-            if (mapping.Columns.TryGetValue(name, out var cols))
-            {
-                foreach (var (from, to) in cols)
-                {
-                    await RunAsync(target, tx, t.Display, $"ALTER TABLE {name} RENAME COLUMN {Sql.Ident(from)} TO {Sql.Ident(to)}", ct);
-                    renamedWords.Add(from);
-                }
-            }
-            if (mapping.Tables.TryGetValue(name, out var newName))
-            {
-                await RunAsync(target, tx, t.Display, $"ALTER TABLE {name} RENAME TO {Sql.Ident(newName)}", ct);
-                renamedWords.Add(t.Name);
-            }
-        }
-        foreach (var (from, to) in mapping.Schemas)
-        {
-            var moving = objects.Where(o => o.Schema == from && o.AlterTarget is not null && o.Kind != ObjectKind.Extension).ToList();
-            if (moving.Count == 0 && !objects.Any(o => o.Kind == ObjectKind.Schema && o.Name == from))
-            {
-                continue;
-            }
-            renamedWords.Add(from);
-            var sharedTarget = mapping.Schemas.Count(m => m.Value == to) > 1;
-            if (!schemasBefore.Contains(from) && !schemasBefore.Contains(to) && !sharedTarget)
-            {
-                // The schema is PgShift's own on this target: renaming it moves everything in it at once.
-                await RunAsync(target, tx, $"schema {Sql.Ident(from)}", $"ALTER SCHEMA {Sql.Ident(from)} RENAME TO {Sql.Ident(to)}", ct);
-                continue;
-            }
-            // The target already has one of the two schemas: move the objects one by one.
-            await RunAsync(target, tx, $"schema {Sql.Ident(to)}", $"CREATE SCHEMA IF NOT EXISTS {Sql.Ident(to)}", ct);
-            foreach (var o in moving)
-            {
-                var alter = o.AlterTarget!;
-                if (o.Kind == ObjectKind.Table && mapping.Tables.TryGetValue(new QualifiedName(o.Schema, o.Name), out var newName))
-                {
-                    alter = $"TABLE {Sql.Qualified(o.Schema, newName)}";
-                }
-                await RunAsync(target, tx, o.Display, $"ALTER {alter} SET SCHEMA {Sql.Ident(to)}", ct);
-            }
-            // A range type's multirange (PostgreSQL 14+) does not move with it.
-            await using (var cmd = new NpgsqlCommand("""
-                SELECT format('ALTER TYPE %I.%I SET SCHEMA %I', n.nspname, t.typname, @to)
-                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-                WHERE n.nspname = @from AND t.typtype = 'm'
-                """, target, tx))
-            {
-                cmd.Parameters.AddWithValue("from", from);
-                cmd.Parameters.AddWithValue("to", to);
-                var moves = new List<string>();
-                if (target.PostgreSqlVersion.Major >= 14)
-                {
-                    await using var rd = await cmd.ExecuteReaderAsync(ct);
-                    while (await rd.ReadAsync(ct))
+                    idle.Add(conn);
+                    conn = null;
+                    if (countAsCreated)
                     {
-                        moves.Add(rd.GetString(0));
+                        created.Enqueue(item.Statement.Display);
+                        logger.LogInformation("Built {Object}", item.Statement.Display);
                     }
                 }
-                foreach (var move in moves)
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    await RunAsync(target, tx, $"schema {Sql.Ident(from)}", move, ct);
+                    failures.Enqueue(ex);
                 }
-            }
-            if (!schemasBefore.Contains(from))
-            {
-                await RunAsync(target, tx, $"schema {Sql.Ident(from)}", $"DROP SCHEMA {Sql.Ident(from)}", ct);
-            }
+                finally
+                {
+                    if (conn is not null)
+                    {
+                        await conn.DisposeAsync();
+                    }
+                }
+            });
         }
-        foreach (var f in objects.Where(o => o.Kind == ObjectKind.Function && o.Statements.Count > 0))
+        finally
         {
-            var hit = renamedWords.FirstOrDefault(w => f.Statements[0].Contains(w, StringComparison.Ordinal));
-            if (hit is not null)
+            foreach (var conn in idle)
             {
-                report.Warnings.Add($"{f.Display} mentions the renamed name {hit} in its body; its text is not rewritten: check it on the target.");
+                await conn.DisposeAsync();
             }
         }
+        if (failures.TryDequeue(out var first))
+        {
+            ExceptionDispatchInfo.Throw(first);
+        }
+        report.Created.AddRange(created);
     }
 
     private static async Task<HashSet<string>> ExistingPostDataAsync(NpgsqlConnection target, CancellationToken ct)
@@ -384,7 +320,8 @@ public sealed class SchemaMigrator(ILogger logger)
         return set;
     }
 
-    private static async Task RunAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string what, string sql, CancellationToken ct)
+    /// <summary>Runs one statement that creates or changes <paramref name="what"/> on the target; a failure names the object and the statement.</summary>
+    internal static async Task RunAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, string what, string sql, CancellationToken ct)
     {
         try
         {

@@ -1,7 +1,7 @@
 using Npgsql;
 using PgShift.Catalog;
 using PgShift.Connections;
-using PgShift.Schema;
+using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
@@ -22,11 +22,10 @@ public sealed class Verifier
         List<(QualifiedName Sequence, QualifiedName? OwnerTable, string? OwnerColumn)> sequences;
         await using (var source = await TableVerifier.OpenAsync(options.Source, ct))
         {
-            var reader = new SourceSchemaReader(source, new SchemaMigrationOptions(options));
-            await reader.ReadSelectedTablesAsync(ct);
-            tables = await LoadTablesAsync(source, reader.SelectedTables.Keys.ToArray(), options, ct);
+            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
+            tables = await LoadTablesAsync(source, selected.Tables.Keys.ToArray(), options, ct);
             sourceObjects = await ObjectsAsync(source, tables.Select(t => (t.Source, t.Target)).ToList(), mapToTarget: true, ct);
-            sequences = await SequencesAsync(source, reader.SelectedTables.Keys.ToArray(), ct);
+            sequences = await SequencesAsync(source, selected.Tables.Keys.ToArray(), ct);
         }
         var verified = await VerifyTablesAsync(options, tables, ct);
         // A table that differs is checked again, from a new snapshot and hold, before it is reported.

@@ -1,0 +1,111 @@
+using Npgsql;
+
+namespace PgShift.Schema;
+
+/// <summary>The order of creation: pg_depend turned into edges between the objects read, and the objects left out because they depend on something not migrated.</summary>
+internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
+{
+    public async Task ReadDependenciesAsync(CancellationToken ct)
+    {
+        // Map every catalog object to the unit that creates it, then turn pg_depend rows into edges.
+        var owner = new Dictionary<(string, uint), string>();
+        await QueryAsync("""
+            SELECT 'pg_type', t.oid,
+                   CASE WHEN t.typrelid <> 0 THEN 'rel:' || t.typrelid
+                        WHEN t.typelem <> 0 AND EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid) THEN
+                             (SELECT CASE WHEN e.typrelid <> 0 THEN 'rel:' || e.typrelid ELSE 'type:' || e.oid END FROM pg_type e WHERE e.typarray = t.oid)
+                        ELSE 'type:' || t.oid END
+            FROM pg_type t WHERE t.oid >= 16384
+            UNION ALL SELECT 'pg_attrdef', d.oid, 'rel:' || d.adrelid FROM pg_attrdef d
+            UNION ALL SELECT 'pg_constraint', c.oid, CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid WHEN c.contype = 'c' THEN 'rel:' || c.conrelid END
+                      FROM pg_constraint c WHERE c.contypid <> 0 OR c.contype = 'c'
+            UNION ALL SELECT 'pg_rewrite', r.oid, CASE WHEN r.rulename = '_RETURN' THEN 'rel:' || r.ev_class ELSE 'rule:' || r.oid END FROM pg_rewrite r WHERE r.oid >= 16384
+            """, r =>
+        {
+            if (!r.IsDBNull(2))
+            {
+                owner[(r.GetString(0), r.GetFieldValue<uint>(1))] = r.GetString(2);
+            }
+        }, ct);
+
+        string? UnitOf(string catalog, uint oid)
+        {
+            if (Read.ExtensionOfObject.TryGetValue(oid, out var ext))
+            {
+                return ext;
+            }
+            return catalog switch
+            {
+                "pg_class" => $"rel:{oid}",
+                "pg_proc" => $"proc:{oid}",
+                "pg_namespace" => $"ns:{oid}",
+                "pg_extension" => $"ext:{oid}",
+                "pg_collation" => $"coll:{oid}",
+                "pg_operator" => $"op:{oid}",
+                _ => owner.GetValueOrDefault((catalog, oid)),
+            };
+        }
+
+        var seqOwnedBy = new HashSet<(uint, uint)>();
+        await QueryAsync("""
+            SELECT d.classid::regclass::text, d.objid, d.refclassid::regclass::text, d.refobjid, d.deptype::text,
+                   d.classid = 'pg_class'::regclass AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
+            FROM pg_depend d
+            WHERE d.objid >= 16384 AND d.deptype IN ('n', 'a', 'i')
+            """, r =>
+        {
+            var from = UnitOf(r.GetString(0), r.GetFieldValue<uint>(1));
+            var to = UnitOf(r.GetString(2), r.GetFieldValue<uint>(3));
+            // A sequence OWNED BY a column: set after the tables (ALTER SEQUENCE ... OWNED BY), not a creation order.
+            if (from is null || to is null || from == to || r.GetBoolean(5) && r.GetString(4) == "a")
+            {
+                return;
+            }
+            if (Objects.TryGetValue(from, out var o))
+            {
+                o.DependsOn.Add(to);
+            }
+        }, ct);
+        foreach (var o in Objects.Values.Where(o => o.Kind != ObjectKind.Schema && o.Kind != ObjectKind.Extension))
+        {
+            var ns = Objects.Values.FirstOrDefault(s => s.Kind == ObjectKind.Schema && s.Name == o.Schema);
+            if (ns is not null)
+            {
+                o.DependsOn.Add(ns.Key);
+            }
+        }
+    }
+
+    /// <summary>
+    /// An object that depends on something in a user schema that is not selected (or not migrated) cannot be
+    /// created: report it, before anything is created, and leave it out.
+    /// </summary>
+    public void DropUnselectedDependents()
+    {
+        var knownUserObjects = new HashSet<string>(Selected.AllRelations.Keys.Select(k => $"rel:{k}"), StringComparer.Ordinal);
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var o in Objects.Values.Where(o => o.SkipReason is null))
+            {
+                var missing = o.DependsOn.FirstOrDefault(d =>
+                    (Objects.TryGetValue(d, out var dep) && dep.SkipReason is not null) || (!Objects.ContainsKey(d) && knownUserObjects.Contains(d)));
+                if (missing is not null)
+                {
+                    var what = Objects.TryGetValue(missing, out var dep) ? $"{dep.Display}, which is not migrated" : $"{Describe(missing)}, which is not selected";
+                    o.SkipReason = $"depends on {what}";
+                    Read.Skipped.Add(o);
+                    Read.Warnings.Add($"{o.Display} is left out: it depends on {what}.");
+                    changed = true;
+                }
+            }
+        }
+        while (changed);
+    }
+
+    private string Describe(string key)
+        => key.StartsWith("rel:", StringComparison.Ordinal) && uint.TryParse(key.AsSpan(4), out var oid) && Selected.AllRelations.TryGetValue(oid, out var r)
+            ? $"relation {r.Name}"
+            : key;
+}

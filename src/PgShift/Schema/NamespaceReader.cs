@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Npgsql;
+using PgShift.Catalog;
+
+namespace PgShift.Schema;
+
+/// <summary>Schemas, extensions (and which objects each extension creates), collations.</summary>
+internal sealed class NamespaceReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
+{
+    public async Task ReadSchemasAsync(CancellationToken ct)
+    {
+        await QueryAsync($"SELECT n.oid, n.nspname FROM pg_namespace n WHERE {UserSchemas}", r =>
+        {
+            var name = r.GetString(1);
+            if (SchemaSelected(name))
+            {
+                var o = Add($"ns:{r.GetFieldValue<uint>(0)}", ObjectKind.Schema, name, name, $"schema {Sql.Ident(name)}");
+                o.Statements.Add($"CREATE SCHEMA IF NOT EXISTS {Sql.Ident(name)}");
+            }
+        }, ct);
+    }
+
+    public async Task ReadExtensionsAsync(CancellationToken ct)
+    {
+        await QueryAsync("""
+            SELECT e.oid, e.extname, n.nspname
+            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE e.extname <> 'plpgsql'
+            """, r =>
+        {
+            var name = r.GetString(1);
+            var schema = r.GetString(2);
+            var o = Add($"ext:{r.GetFieldValue<uint>(0)}", ObjectKind.Extension, schema, name, $"extension {name}");
+            o.Statements.Add($"CREATE SCHEMA IF NOT EXISTS {Sql.Ident(schema)}");
+            o.Statements.Add($"CREATE EXTENSION IF NOT EXISTS {Sql.Ident(name)} WITH SCHEMA {Sql.Ident(schema)}");
+        }, ct);
+        // Objects that belong to an extension are created by it: map them to the extension.
+        await QueryAsync("SELECT objid, refobjid FROM pg_depend WHERE deptype = 'e' AND refclassid = 'pg_extension'::regclass",
+            r => Read.ExtensionOfObject[r.GetFieldValue<uint>(0)] = $"ext:{r.GetFieldValue<uint>(1)}", ct);
+    }
+
+    public async Task ReadCollationsAsync(CancellationToken ct)
+    {
+        await QueryAsync($"""
+            SELECT c.oid, n.nspname, c.collname, to_jsonb(c)::text
+            FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+            WHERE {UserSchemas}
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            if (!Migrates(oid, r.GetString(1)))
+            {
+                return;
+            }
+            using var json = JsonDocument.Parse(r.GetString(3));
+            var j = json.RootElement;
+            string? Str(string p) => JsonText(j, p);
+            var provider = Str("collprovider") switch { "i" => "icu", "b" => "builtin", _ => "libc" };
+            var parts = new List<string> { $"provider = {provider}" };
+            var locale = Str("colllocale") ?? Str("colliculocale");
+            if (provider == "libc" || locale is null)
+            {
+                parts.Add($"lc_collate = {Sql.Literal(Str("collcollate") ?? "C")}");
+                parts.Add($"lc_ctype = {Sql.Literal(Str("collctype") ?? "C")}");
+            }
+            else
+            {
+                parts.Add($"locale = {Sql.Literal(locale)}");
+            }
+            if (j.TryGetProperty("collisdeterministic", out var det) && det.ValueKind == JsonValueKind.False)
+            {
+                parts.Add("deterministic = false");
+            }
+            var name = Sql.Qualified(r.GetString(1), r.GetString(2));
+            var o = Add($"coll:{oid}", ObjectKind.Collation, r.GetString(1), r.GetString(2), $"collation {name}");
+            o.Statements.Add($"CREATE COLLATION {name} ({string.Join(", ", parts)})");
+            o.AlterTarget = $"COLLATION {name}";
+        }, ct);
+    }
+}

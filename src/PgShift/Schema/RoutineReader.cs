@@ -1,0 +1,127 @@
+using System.Text.Json;
+using Npgsql;
+using PgShift.Catalog;
+
+namespace PgShift.Schema;
+
+/// <summary>Functions and procedures, operators, aggregates.</summary>
+internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
+{
+    public async Task ReadFunctionsAsync(CancellationToken ct)
+    {
+        var kind = ServerVersion >= 11 ? "p.prokind::text" : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
+        await QueryAsync($"""
+            SELECT p.oid, n.nspname, p.proname, {kind}, l.lanname,
+                   CASE WHEN l.lanname NOT IN ('c', 'internal') AND {kind} <> 'a' THEN pg_get_functiondef(p.oid) END,
+                   p.oid::regprocedure::text
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+            WHERE {UserSchemas}
+              -- Functions that another object creates by itself (a range type's constructors) come with it.
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            var schema = r.GetString(1);
+            var k = r.GetString(3);
+            if (!Migrates(oid, schema) || k == "a")
+            {
+                return;
+            }
+            var word = k == "p" ? "procedure" : "function";
+            var o = Add($"proc:{oid}", ObjectKind.Function, schema, r.GetString(2), $"{word} {r.GetString(6)}");
+            var lang = r.GetString(4);
+            if (lang is "c" or "internal")
+            {
+                o.SkipReason = $"written in {(lang == "c" ? "C" : "an internal language")}: its shared library cannot be migrated";
+                Read.Skipped.Add(o);
+                return;
+            }
+            o.Statements.Add(r.GetString(5));
+            o.AlterTarget = $"{(k == "p" ? "PROCEDURE" : "FUNCTION")} {r.GetString(6)}";
+        }, ct);
+    }
+
+    public async Task ReadOperatorsAsync(CancellationToken ct)
+    {
+        await QueryAsync($"""
+            SELECT o.oid, n.nspname, o.oprname, o.oprcode::regproc::text,
+                   CASE WHEN o.oprleft <> 0 THEN format_type(o.oprleft, NULL) END,
+                   CASE WHEN o.oprright <> 0 THEN format_type(o.oprright, NULL) END,
+                   CASE WHEN o.oprcom <> 0 THEN (SELECT 'OPERATOR(' || quote_ident(cn.nspname) || '.' || c.oprname || ')' FROM pg_operator c JOIN pg_namespace cn ON cn.oid = c.oprnamespace WHERE c.oid = o.oprcom) END,
+                   CASE WHEN o.oprnegate <> 0 THEN (SELECT 'OPERATOR(' || quote_ident(cn.nspname) || '.' || c.oprname || ')' FROM pg_operator c JOIN pg_namespace cn ON cn.oid = c.oprnamespace WHERE c.oid = o.oprnegate) END,
+                   CASE WHEN o.oprrest <> 0 THEN o.oprrest::regproc::text END,
+                   CASE WHEN o.oprjoin <> 0 THEN o.oprjoin::regproc::text END,
+                   o.oprcanhash, o.oprcanmerge
+            FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+            WHERE {UserSchemas}
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            if (!Migrates(oid, r.GetString(1)))
+            {
+                return;
+            }
+            var parts = new List<string> { $"FUNCTION = {r.GetString(3)}" };
+            if (!r.IsDBNull(4)) parts.Add($"LEFTARG = {r.GetString(4)}");
+            if (!r.IsDBNull(5)) parts.Add($"RIGHTARG = {r.GetString(5)}");
+            if (!r.IsDBNull(6)) parts.Add($"COMMUTATOR = {r.GetString(6)}");
+            if (!r.IsDBNull(7)) parts.Add($"NEGATOR = {r.GetString(7)}");
+            if (!r.IsDBNull(8)) parts.Add($"RESTRICT = {r.GetString(8)}");
+            if (!r.IsDBNull(9)) parts.Add($"JOIN = {r.GetString(9)}");
+            if (r.GetBoolean(10)) parts.Add("HASHES");
+            if (r.GetBoolean(11)) parts.Add("MERGES");
+            var name = $"{Sql.Ident(r.GetString(1))}.{r.GetString(2)}";
+            var o = Add($"op:{oid}", ObjectKind.Operator, r.GetString(1), r.GetString(2), $"operator {name}");
+            o.Statements.Add($"CREATE OPERATOR {name} ({string.Join(", ", parts)})");
+            o.AlterTarget = $"OPERATOR {name} ({(r.IsDBNull(4) ? "NONE" : r.GetString(4))}, {(r.IsDBNull(5) ? "NONE" : r.GetString(5))})";
+        }, ct);
+    }
+
+    public async Task ReadAggregatesAsync(CancellationToken ct)
+    {
+        await QueryAsync($"""
+            SELECT p.oid, n.nspname, p.proname, pg_get_function_arguments(p.oid), to_jsonb(a)::text,
+                   format_type(a.aggtranstype, NULL),
+                   CASE WHEN a.aggmtranstype <> 0 THEN format_type(a.aggmtranstype, NULL) END,
+                   CASE WHEN a.aggsortop <> 0 THEN (SELECT 'OPERATOR(' || quote_ident(sn.nspname) || '.' || so.oprname || ')' FROM pg_operator so JOIN pg_namespace sn ON sn.oid = so.oprnamespace WHERE so.oid = a.aggsortop) END,
+                   a.aggtransfn::regproc::text, nullif(a.aggfinalfn::regproc::text, '-'), nullif(a.aggcombinefn::regproc::text, '-'),
+                   nullif(a.aggserialfn::regproc::text, '-'), nullif(a.aggdeserialfn::regproc::text, '-'),
+                   nullif(a.aggmtransfn::regproc::text, '-'), nullif(a.aggminvtransfn::regproc::text, '-'), nullif(a.aggmfinalfn::regproc::text, '-'),
+                   p.proparallel::text, p.oid::regprocedure::text
+            FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE {UserSchemas}
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            if (!Migrates(oid, r.GetString(1)))
+            {
+                return;
+            }
+            using var json = JsonDocument.Parse(r.GetString(4));
+            var j = json.RootElement;
+            string? Str(string p) => JsonText(j, p);
+            bool Bool(string p) => j.TryGetProperty(p, out var v) && v.ValueKind == JsonValueKind.True;
+            var parts = new List<string> { $"SFUNC = {r.GetString(8)}", $"STYPE = {r.GetString(5)}" };
+            if (!r.IsDBNull(9)) parts.Add($"FINALFUNC = {r.GetString(9)}");
+            if (Bool("aggfinalextra")) parts.Add("FINALFUNC_EXTRA");
+            if (!r.IsDBNull(10)) parts.Add($"COMBINEFUNC = {r.GetString(10)}");
+            if (!r.IsDBNull(11)) parts.Add($"SERIALFUNC = {r.GetString(11)}");
+            if (!r.IsDBNull(12)) parts.Add($"DESERIALFUNC = {r.GetString(12)}");
+            if (Str("agginitval") is { } init) parts.Add($"INITCOND = {Sql.Literal(init)}");
+            if (!r.IsDBNull(13)) parts.Add($"MSFUNC = {r.GetString(13)}");
+            if (!r.IsDBNull(14)) parts.Add($"MINVFUNC = {r.GetString(14)}");
+            if (!r.IsDBNull(6) && !r.IsDBNull(13)) parts.Add($"MSTYPE = {r.GetString(6)}");
+            if (!r.IsDBNull(15)) parts.Add($"MFINALFUNC = {r.GetString(15)}");
+            if (Str("aggminitval") is { } minit) parts.Add($"MINITCOND = {Sql.Literal(minit)}");
+            if (!r.IsDBNull(7)) parts.Add($"SORTOP = {r.GetString(7)}");
+            var parallel = r.GetString(16) switch { "s" => "SAFE", "r" => "RESTRICTED", _ => null };
+            if (parallel is not null) parts.Add($"PARALLEL = {parallel}");
+            if (Str("aggkind") == "h") parts.Add("HYPOTHETICAL");
+            var name = Sql.Qualified(r.GetString(1), r.GetString(2));
+            var args = r.GetString(3);
+            var o = Add($"proc:{oid}", ObjectKind.Aggregate, r.GetString(1), r.GetString(2), $"aggregate {r.GetString(17)}");
+            o.AlterTarget = $"AGGREGATE {r.GetString(17)}";
+            o.Statements.Add($"CREATE AGGREGATE {name} ({(args.Length == 0 ? "*" : args)}) ({string.Join(", ", parts)})");
+        }, ct);
+    }
+}

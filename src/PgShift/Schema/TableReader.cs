@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using PgShift.Catalog;
+
+namespace PgShift.Schema;
+
+/// <summary>Sequences and tables: columns, defaults, identity, CHECK constraints, inheritance and partitioning.</summary>
+internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
+{
+    public async Task ReadSequencesAsync(CancellationToken ct)
+    {
+        await QueryAsync($"""
+            SELECT c.oid, n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcache, s.seqcycle,
+                   EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i'),
+                   (SELECT quote_ident(tn.nspname) || '.' || quote_ident(t.relname) || '.' || quote_ident(a.attname)
+                      FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a' AND d.refclassid = 'pg_class'::regclass),
+                   (SELECT d.refobjid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refclassid = 'pg_class'::regclass)
+            FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE {UserSchemas}
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            var type = $"AS {r.GetString(3)} ";
+            var settings = $"INCREMENT BY {r.GetInt64(5)} MINVALUE {r.GetInt64(7)} MAXVALUE {r.GetInt64(6)} START WITH {r.GetInt64(4)} CACHE {r.GetInt64(8)} {(r.GetBoolean(9) ? "CYCLE" : "NO CYCLE")}";
+            var name = Sql.Qualified(r.GetString(1), r.GetString(2));
+            if (r.GetBoolean(10))
+            {
+                // An identity sequence takes the column's type.
+                Read.IdentitySequenceOptions[oid] = $"SEQUENCE NAME {name} {settings}";
+                return;
+            }
+            if (FromExtension(oid) || !Selected.Contains(oid))
+            {
+                return;
+            }
+            // A sequence owned by a table that is not selected is left out with it.
+            if (!r.IsDBNull(12) && !Selected.Contains(r.GetFieldValue<uint>(12)))
+            {
+                return;
+            }
+            var o = Add($"rel:{oid}", ObjectKind.Sequence, r.GetString(1), r.GetString(2), $"sequence {name}");
+            o.Statements.Add($"CREATE SEQUENCE {name} {type}{settings}");
+            o.AlterTarget = r.IsDBNull(11) ? $"SEQUENCE {name}" : null;
+            if (!r.IsDBNull(11))
+            {
+                o.Finishing.Add($"ALTER SEQUENCE {name} OWNED BY {r.GetString(11)}");
+            }
+        }, ct);
+    }
+
+    /// <summary>A table's row of pg_class, as its CREATE TABLE needs it.</summary>
+    private sealed record TableRow(uint Oid, QualifiedName Name, char Kind, bool Unlogged, string[]? Options, bool IsPartition,
+        string? PartitionBound, string? PartitionKey, char ReplicaIdentity);
+
+    public async Task ReadTablesAsync(CancellationToken ct)
+    {
+        var columns = await TableColumn.LoadAsync(Connection, ct);
+        var checks = new Dictionary<uint, List<string>>();
+        await QueryAsync("""
+            SELECT conrelid, conname, pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE contype = 'c' AND conrelid <> 0 AND conislocal ORDER BY conrelid, conname
+            """, r => Append(checks, r.GetFieldValue<uint>(0), $"CONSTRAINT {Sql.Ident(r.GetString(1))} {r.GetString(2)}"), ct);
+        var parents = new Dictionary<uint, List<uint>>();
+        await QueryAsync("SELECT inhrelid, inhparent FROM pg_inherits ORDER BY inhrelid, inhseqno",
+            r => Append(parents, r.GetFieldValue<uint>(0), r.GetFieldValue<uint>(1)), ct);
+
+        var partKey = "CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END";
+        await QueryAsync($"""
+            SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text, c.reloptions, c.relispartition,
+                   pg_get_expr(c.relpartbound, c.oid), {partKey}, c.relreplident::text
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'f') AND {UserSchemas}
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            if (!Selected.Contains(oid) || FromExtension(oid))
+            {
+                return;
+            }
+            var row = new TableRow(oid, new QualifiedName(r.GetString(1), r.GetString(2)), r.GetString(3)[0], r.GetString(4) == "u",
+                r.IsDBNull(5) ? null : r.GetFieldValue<string[]>(5), r.GetBoolean(6), r.IsDBNull(7) ? null : r.GetString(7),
+                r.IsDBNull(8) ? null : r.GetString(8), r.GetString(9)[0]);
+            AddTable(row, columns.GetValueOrDefault(oid) ?? [], checks.GetValueOrDefault(oid) ?? [], parents.GetValueOrDefault(oid) ?? []);
+        }, ct);
+    }
+
+    private void AddTable(TableRow t, List<TableColumn> columns, List<string> checks, List<uint> parentOids)
+    {
+        var table = t.Name;
+        var o = Add($"rel:{t.Oid}", ObjectKind.Table, table.Schema, table.Name, $"table {table}");
+        o.AlterTarget = $"TABLE {table}";
+        if (t.Kind == 'f')
+        {
+            o.SkipReason = "a foreign table needs its foreign server and user mapping, which are not migrated";
+            Read.Skipped.Add(o);
+            return;
+        }
+        var cols = columns.Where(c => !Options.ExcludedColumns.Excludes(table, c.Name)).ToList();
+        var sb = new StringBuilder("CREATE ");
+        if (t.Unlogged)
+        {
+            sb.Append("UNLOGGED ");
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"TABLE {table}");
+        var after = new List<string>();
+        var defs = ColumnDefinitions(table, cols, t.IsPartition, after);
+        defs.AddRange(checks);
+        if (t.IsPartition)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $" PARTITION OF {Selected.AllRelations[parentOids[0]].Name}");
+            if (defs.Count > 0) sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
+            sb.Append(' ').Append(t.PartitionBound);
+        }
+        else
+        {
+            sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
+            if (parentOids.Count > 0)
+            {
+                sb.Append(" INHERITS (").Append(string.Join(", ", parentOids.Select(p => Selected.AllRelations[p].Name))).Append(')');
+            }
+        }
+        if (t.PartitionKey is not null) sb.Append(" PARTITION BY ").Append(t.PartitionKey);
+        if (t.Options is not null) sb.Append(" WITH (").Append(string.Join(", ", t.Options)).Append(')');
+        o.Statements.Add(sb.ToString());
+        o.Statements.AddRange(after);
+        switch (t.ReplicaIdentity)
+        {
+            case 'f': o.Statements.Add($"ALTER TABLE ONLY {table} REPLICA IDENTITY FULL"); break;
+            case 'n': o.Statements.Add($"ALTER TABLE ONLY {table} REPLICA IDENTITY NOTHING"); break;
+        }
+        foreach (var p in parentOids)
+        {
+            o.DependsOn.Add($"rel:{p}");
+        }
+    }
+
+    /// <summary>The column definitions of CREATE TABLE; what a partition or child sets on an inherited column goes to <paramref name="after"/>.</summary>
+    private List<string> ColumnDefinitions(QualifiedName table, List<TableColumn> cols, bool isPartition, List<string> after)
+    {
+        var defs = new List<string>();
+        foreach (var c in cols)
+        {
+            if (isPartition || !c.IsLocal)
+            {
+                // Inherited columns come from the parent; only what differs is set afterwards.
+                if (c.Default is not null && c.Generated == '\0' && c.Identity == '\0')
+                {
+                    after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} SET DEFAULT {c.Default}");
+                }
+                if (c.NotNull && c.Identity == '\0')
+                {
+                    after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} SET NOT NULL");
+                }
+                AddColumnOptions(table, c, after);
+                continue;
+            }
+            var d = new StringBuilder($"{Sql.Ident(c.Name)} {c.Type}");
+            if (c.Collation is not null) d.Append(CultureInfo.InvariantCulture, $" COLLATE {c.Collation}");
+            if (c.Generated == 's') d.Append(CultureInfo.InvariantCulture, $" GENERATED ALWAYS AS ({c.Default}) STORED");
+            else if (c.Default is not null && c.Identity == '\0') d.Append(CultureInfo.InvariantCulture, $" DEFAULT {c.Default}");
+            if (c.Identity is 'a' or 'd')
+            {
+                // The change stream writes the source's values into the column: ALWAYS would refuse them (even in
+                // an UPDATE that leaves the value as it is), so the column is BY DEFAULT until the cutover sets it ALWAYS.
+                d.Append(c.Identity == 'a' && !Options.StreamFollows ? " GENERATED ALWAYS AS IDENTITY" : " GENERATED BY DEFAULT AS IDENTITY");
+                if (Read.IdentitySequenceOptions.TryGetValue(c.IdentitySequence, out var seqOptions))
+                {
+                    d.Append(CultureInfo.InvariantCulture, $" ({seqOptions})");
+                }
+            }
+            if (c.NotNull) d.Append(" NOT NULL");
+            defs.Add(d.ToString());
+            AddColumnOptions(table, c, after);
+        }
+        return defs;
+    }
+
+    private static void AddColumnOptions(QualifiedName table, TableColumn c, List<string> after)
+    {
+        if (c.Storage is { } storage)
+        {
+            var word = storage switch { "p" => "PLAIN", "e" => "EXTERNAL", "m" => "MAIN", _ => "EXTENDED" };
+            after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} SET STORAGE {word}");
+        }
+        if (c.StatTarget is { } st and >= 0)
+        {
+            after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} SET STATISTICS {st}");
+        }
+    }
+}

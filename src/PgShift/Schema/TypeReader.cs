@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using PgShift.Catalog;
+
+namespace PgShift.Schema;
+
+/// <summary>Types: enums, composite types, ranges and domains (a base type is reported, not migrated).</summary>
+internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
+{
+    /// <summary>What a type's definition lists: enum labels, a domain's CHECK constraints, a composite type's attributes.</summary>
+    private sealed record TypeParts(Dictionary<uint, List<string>> EnumLabels, Dictionary<uint, List<string>> DomainChecks,
+        Dictionary<uint, List<string>> CompositeAttributes);
+
+    private async Task<TypeParts> ReadTypePartsAsync(CancellationToken ct)
+    {
+        var parts = new TypeParts(new(), new(), new());
+        await QueryAsync("SELECT enumtypid, enumlabel FROM pg_enum ORDER BY enumtypid, enumsortorder",
+            r => Append(parts.EnumLabels, r.GetFieldValue<uint>(0), r.GetString(1)), ct);
+        await QueryAsync("SELECT contypid, conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid <> 0 ORDER BY contypid, conname",
+            r => Append(parts.DomainChecks, r.GetFieldValue<uint>(0), $"CONSTRAINT {Sql.Ident(r.GetString(1))} {r.GetString(2)}"), ct);
+        await QueryAsync("""
+            SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod),
+                   CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+                        THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+            WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attrelid, a.attnum
+            """, r => Append(parts.CompositeAttributes, r.GetFieldValue<uint>(0),
+                $"{Sql.Ident(r.GetString(1))} {r.GetString(2)}" + (r.IsDBNull(3) ? "" : $" COLLATE {r.GetString(3)}")), ct);
+        return parts;
+    }
+
+    public async Task ReadTypesAsync(CancellationToken ct)
+    {
+        var (enums, domainChecks, compositeAttrs) = await ReadTypePartsAsync(ct);
+        await QueryAsync($"""
+            SELECT t.oid, n.nspname, t.typname, t.typtype::text, t.typrelid,
+                   format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
+                   CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation
+                        THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) END,
+                   rg.rngsubtype, format_type(rg.rngsubtype, NULL),
+                   CASE WHEN rg.rngcollation <> 0 AND rg.rngcollation <> st.typcollation
+                        THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = rg.rngcollation) END,
+                   CASE WHEN rg.rngsubopc IS NOT NULL AND NOT oc.opcdefault
+                        THEN quote_ident(ocn.nspname) || '.' || quote_ident(oc.opcname) END,
+                   CASE WHEN rg.rngsubdiff <> 0 THEN rg.rngsubdiff::regproc::text END,
+                   (SELECT c.relkind::text FROM pg_class c WHERE c.oid = t.typrelid)
+            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+            LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+            LEFT JOIN pg_range rg ON rg.rngtypid = t.oid
+            LEFT JOIN pg_type st ON st.oid = rg.rngsubtype
+            LEFT JOIN pg_opclass oc ON oc.oid = rg.rngsubopc
+            LEFT JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
+            WHERE {UserSchemas} AND t.typtype IN ('e', 'c', 'r', 'd', 'b')
+              AND NOT (t.typelem <> 0 AND t.typlen = -1 AND EXISTS (SELECT 1 FROM pg_type et WHERE et.typarray = t.oid))
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            var schema = r.GetString(1);
+            var typtype = r.GetString(3)[0];
+            var relkind = r.IsDBNull(14) ? null : r.GetString(14);
+            if (!Migrates(oid, schema) || typtype == 'c' && relkind != "c")
+            {
+                return;
+            }
+            var name = Sql.Qualified(schema, r.GetString(2));
+            var key = typtype == 'c' ? $"rel:{r.GetFieldValue<uint>(4)}" : $"type:{oid}";
+            var kindWord = typtype == 'd' ? "domain" : "type";
+            var o = Add(key, ObjectKind.Type, schema, r.GetString(2), $"{kindWord} {name}");
+            o.AlterTarget = $"{(typtype == 'd' ? "DOMAIN" : "TYPE")} {name}";
+            switch (typtype)
+            {
+                case 'e':
+                    o.Statements.Add($"CREATE TYPE {name} AS ENUM ({string.Join(", ", (enums.GetValueOrDefault(oid) ?? []).Select(Sql.Literal))})");
+                    break;
+                case 'c':
+                    o.Statements.Add($"CREATE TYPE {name} AS ({string.Join(", ", compositeAttrs.GetValueOrDefault(r.GetFieldValue<uint>(4)) ?? [])})");
+                    break;
+                case 'r':
+                    var parts = new List<string> { $"SUBTYPE = {r.GetString(10)}" };
+                    if (!r.IsDBNull(12)) parts.Add($"SUBTYPE_OPCLASS = {r.GetString(12)}");
+                    if (!r.IsDBNull(11)) parts.Add($"COLLATION = {r.GetString(11)}");
+                    if (!r.IsDBNull(13)) parts.Add($"SUBTYPE_DIFF = {r.GetString(13)}");
+                    o.Statements.Add($"CREATE TYPE {name} AS RANGE ({string.Join(", ", parts)})");
+                    break;
+                case 'd':
+                    var sb = new StringBuilder($"CREATE DOMAIN {name} AS {r.GetString(5)}");
+                    if (!r.IsDBNull(8)) sb.Append(CultureInfo.InvariantCulture, $" COLLATE {r.GetString(8)}");
+                    if (!r.IsDBNull(7)) sb.Append(CultureInfo.InvariantCulture, $" DEFAULT {r.GetString(7)}");
+                    if (r.GetBoolean(6)) sb.Append(" NOT NULL");
+                    foreach (var check in domainChecks.GetValueOrDefault(oid) ?? [])
+                    {
+                        sb.Append(' ').Append(check);
+                    }
+                    o.Statements.Add(sb.ToString());
+                    break;
+                default:
+                    o.SkipReason = "a base type needs input/output functions written in C";
+                    Read.Skipped.Add(o);
+                    break;
+            }
+        }, ct);
+    }
+}

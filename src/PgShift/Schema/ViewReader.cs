@@ -1,0 +1,65 @@
+using Npgsql;
+using PgShift.Catalog;
+
+namespace PgShift.Schema;
+
+/// <summary>Views, materialized views (created empty, refreshed after the data) and rules.</summary>
+internal sealed class ViewReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
+{
+    public async Task ReadViewsAsync(CancellationToken ct)
+    {
+        await QueryAsync($"""
+            SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.reloptions, pg_get_viewdef(c.oid)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('v', 'm') AND {UserSchemas}
+            """, r =>
+        {
+            var oid = r.GetFieldValue<uint>(0);
+            if (!Selected.Contains(oid) || FromExtension(oid))
+            {
+                return;
+            }
+            var name = Sql.Qualified(r.GetString(1), r.GetString(2));
+            var materialized = r.GetString(3) == "m";
+            var o = Add($"rel:{oid}", materialized ? ObjectKind.MaterializedView : ObjectKind.View, r.GetString(1), r.GetString(2),
+                $"{(materialized ? "materialized view" : "view")} {name}");
+            var body = r.GetString(5).Trim().TrimEnd(';');
+            o.AlterTarget = $"{(materialized ? "MATERIALIZED VIEW" : "VIEW")} {name}";
+            var with = r.IsDBNull(4) ? "" : $" WITH ({string.Join(", ", r.GetFieldValue<string[]>(4))})";
+            o.Statements.Add(materialized
+                ? $"CREATE MATERIALIZED VIEW {name}{with} AS {body} WITH NO DATA"
+                : $"CREATE VIEW {name}{with} AS {body}");
+        }, ct);
+    }
+
+    public async Task ReadRulesAsync(CancellationToken ct)
+    {
+        await QueryAsync($"""
+            SELECT r.oid, n.nspname, c.relname, r.rulename, pg_get_ruledef(r.oid), r.ev_class, r.ev_enabled::text
+            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE r.rulename <> '_RETURN' AND {UserSchemas}
+            """, r =>
+        {
+            var rel = r.GetFieldValue<uint>(5);
+            if (!Selected.Contains(rel))
+            {
+                return;
+            }
+            var table = Sql.Qualified(r.GetString(1), r.GetString(2));
+            var o = Add($"rule:{r.GetFieldValue<uint>(0)}", ObjectKind.Rule, r.GetString(1), r.GetString(3), $"rule {Sql.Ident(r.GetString(3))} on {table}");
+            o.Statements.Add(r.GetString(4).Trim().TrimEnd(';'));
+            // While a change stream follows, a rule must not fire for the applied changes: one set ALWAYS or REPLICA
+            // fires for the replica apply session, and any enabled one when the session cannot be a replica. It stays
+            // ENABLE (origin) or DISABLE until the post-data phase at the cutover sets the source's state.
+            var state = r.GetString(6);
+            var created = !Options.StreamFollows ? state
+                : Options.DeferForeignKeysAndTriggers || state == "D" ? "D"
+                : "O";
+            if (created != "O")
+            {
+                o.Statements.Add($"ALTER TABLE {table} {PostDataReader.EnableState(created)} RULE {Sql.Ident(r.GetString(3))}");
+            }
+            o.DependsOn.Add($"rel:{rel}");
+        }, ct);
+    }
+}
