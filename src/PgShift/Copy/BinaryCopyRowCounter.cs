@@ -9,9 +9,9 @@ namespace PgShift.Copy;
 public sealed class BinaryCopyRowCounter
 {
     private const int SignatureLength = 11;
-    private enum State { Signature, Flags, ExtensionLength, Extension, FieldCount, FieldLength, FieldData, Trailer }
+    private enum Part { Signature, Flags, ExtensionLength, Extension, FieldCount, FieldLength, FieldData, Trailer }
 
-    private State _state = State.Signature;
+    private Part _state = Part.Signature;
     private long _skip = SignatureLength;
     private readonly byte[] _pending = new byte[4];
     private int _pendingCount;
@@ -26,7 +26,7 @@ public sealed class BinaryCopyRowCounter
         {
             switch (_state)
             {
-                case State.Signature or State.Extension or State.FieldData or State.Trailer:
+                case Part.Signature or Part.Extension or Part.FieldData or Part.Trailer:
                     var take = (int)Math.Min(_skip, data.Length - i);
                     i += take;
                     _skip -= take;
@@ -34,19 +34,19 @@ public sealed class BinaryCopyRowCounter
                     {
                         _state = _state switch
                         {
-                            State.Signature => State.Flags,
-                            State.FieldData => NextField(),
-                            State.Extension => State.FieldCount,
-                            _ => State.Trailer,
+                            Part.Signature => Part.Flags,
+                            Part.FieldData => NextField(),
+                            Part.Extension => Part.FieldCount,
+                            _ => Part.Trailer,
                         };
-                        if (_state == State.Trailer)
+                        if (_state == Part.Trailer)
                         {
                             _skip = long.MaxValue;
                         }
                     }
                     break;
                 default:
-                    var need = _state == State.FieldCount ? 2 : 4;
+                    var need = _state == Part.FieldCount ? 2 : 4;
                     while (_pendingCount < need && i < data.Length)
                     {
                         _pending[_pendingCount++] = data[i++];
@@ -66,29 +66,29 @@ public sealed class BinaryCopyRowCounter
     {
         switch (_state)
         {
-            case State.Flags:
-                _state = State.ExtensionLength;
+            case Part.Flags:
+                _state = Part.ExtensionLength;
                 break;
-            case State.ExtensionLength:
+            case Part.ExtensionLength:
                 _skip = value;
-                _state = value > 0 ? State.Extension : State.FieldCount;
+                _state = value > 0 ? Part.Extension : Part.FieldCount;
                 break;
-            case State.FieldCount:
+            case Part.FieldCount:
                 if (value == -1)
                 {
-                    _state = State.Trailer;
+                    _state = Part.Trailer;
                     _skip = long.MaxValue;
                     return;
                 }
                 Rows++;
                 _fieldsLeft = value;
-                _state = value > 0 ? State.FieldLength : State.FieldCount;
+                _state = value > 0 ? Part.FieldLength : Part.FieldCount;
                 break;
-            case State.FieldLength:
+            case Part.FieldLength:
                 if (value > 0)
                 {
                     _skip = value;
-                    _state = State.FieldData;
+                    _state = Part.FieldData;
                 }
                 else
                 {
@@ -98,5 +98,5 @@ public sealed class BinaryCopyRowCounter
         }
     }
 
-    private State NextField() => --_fieldsLeft > 0 ? State.FieldLength : State.FieldCount;
+    private Part NextField() => --_fieldsLeft > 0 ? Part.FieldLength : Part.FieldCount;
 }
