@@ -118,11 +118,10 @@ internal static class ControlCommands
                 {
                     await TaskControl.WaitForPhaseAsync(target, task.TaskName, ["finished"], r =>
                     {
-                        if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) && r.Stream is { } s)
+                        if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) && r.ToProgress(DateTime.UtcNow).Stream is { } s)
                         {
                             last = DateTime.UtcNow;
-                            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                $"cutover  phase {r.Phase}, {(s.NotDelayed ? "not delayed" : $"delay {s.DelaySeconds:0.0} s, {s.DelayBytes / 1024.0:N0} KB")}"));
+                            Console.Out.WriteLine($"cutover  phase {r.Phase}, {ProgressText.StreamState(s)}");
                         }
                     }, timer.Token);
                 }

@@ -25,9 +25,9 @@ public static class StreamingRun
     public static async Task<Task<MigrationResult>> StartAsync(MigrationTask migration, MigrationOptions options, CancellationToken ct = default)
     {
         var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        migration.PhaseChanged += p =>
+        migration.ProgressChanged += p =>
         {
-            if (p == "stream")
+            if (p.Phase == "stream")
             {
                 streaming.TrySetResult();
             }

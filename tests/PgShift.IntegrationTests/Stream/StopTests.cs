@@ -29,7 +29,13 @@ public sealed class StopTests : FreshDatabases
         var log = new ListLogger();
         var migration = new MigrationTask(log);
         var phases = new List<string>();
-        migration.PhaseChanged += phases.Add;
+        migration.ProgressChanged += p =>
+        {
+            if (p.Phase is { } phase && (phases.Count == 0 || phases[^1] != phase))
+            {
+                phases.Add(phase);
+            }
+        };
         var requested = 0;
         migration.Copier.TableCopied += _ =>
         {
