@@ -9,6 +9,9 @@ namespace PgShift.State;
 /// </summary>
 public static class VerifyHold
 {
+    /// <summary>A hold position that every transaction is at or after: the stream pauses at its next transaction boundary.</summary>
+    public static readonly NpgsqlLogSequenceNumber PauseEverything = new(1);
+
     /// <summary>Asks the stream to hold at <paramref name="lsn"/>; null lifts the hold.</summary>
     public static async Task SetAsync(NpgsqlConnection target, string task, NpgsqlLogSequenceNumber? lsn, CancellationToken ct)
     {

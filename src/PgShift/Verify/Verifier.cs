@@ -3,7 +3,6 @@ using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.Schema;
 using PgShift.State;
-using PgShift.Stream;
 
 namespace PgShift.Verify;
 
@@ -90,7 +89,7 @@ public sealed class Verifier
         {
             // First pause the stream at its next transaction boundary, then take the snapshot (its point lies after
             // everything applied), then let the stream apply exactly up to that point.
-            await HoldAsync(target, options, StreamRunner.PauseEverything, ct);
+            await HoldAsync(target, options, VerifyHold.PauseEverything, ct);
             var slot = Tasks.TaskName.TemporarySlotName(options.TaskName!, "verify");
             await using var snapshot = await Copy.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
             await HoldAsync(target, options, snapshot.Lsn, ct);
