@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
 using PgShift.Cutover;
+using PgShift.Progress;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
@@ -117,13 +118,12 @@ internal static class ControlCommands
                 var last = DateTime.MinValue;
                 try
                 {
-                    await TaskPhases.WaitForAsync(target, task.TaskName, [TaskPhase.Finished], r =>
+                    await TaskWatch.WaitForPhaseAsync(target, task.TaskName, [TaskPhase.Finished], r =>
                     {
-                        if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) && r.Stream is { } s)
+                        if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) && r.ToProgress(DateTime.UtcNow).Stream is { } s)
                         {
                             last = DateTime.UtcNow;
-                            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                $"cutover  phase {r.Phase.Text()}, {(s.NotDelayed ? "not delayed" : $"delay {s.DelaySeconds:0.0} s, {s.DelayBytes / 1024.0:N0} KB")}"));
+                            Console.Out.WriteLine($"cutover  phase {r.Phase.Text()}, {ProgressText.StreamState(s)}");
                         }
                     }, timer.Token);
                 }
@@ -188,7 +188,7 @@ internal static class ControlCommands
                 return ExitCodes.Success;
             }
             await TaskRequests.RequestStopAsync(target, task.TaskName, ct);
-            await TaskPhases.WaitForAsync(target, task.TaskName, [TaskPhase.Stopped, TaskPhase.Finished], null, ct);
+            await TaskWatch.WaitForPhaseAsync(target, task.TaskName, [TaskPhase.Stopped, TaskPhase.Finished], null, ct);
             Console.Out.WriteLine($"Task {task.TaskName} stopped; 'pgshift migrate' resumes it.");
             return ExitCodes.Success;
         });

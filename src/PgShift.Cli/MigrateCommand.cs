@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
+using PgShift.Progress;
 using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
@@ -93,37 +94,34 @@ internal static class MigrateCommand
         var terminal = !Console.IsOutputRedirected;
         CopyProgressRenderer? copyRenderer = null;
         StreamRenderer? streamRenderer = null;
-        migration.PhaseChanged += phase =>
+        TaskPhase? phase = null;
+        TaskProgress? last = null;
+        // Called one snapshot at a time, as the task enters a phase and twice a second while it runs.
+        migration.ProgressChanged += p =>
         {
-            Console.Out.WriteLine(phase switch
+            last = p;
+            if (p.Phase is { } entered && entered != phase)
             {
-                TaskPhase.Schema => "schema: creating objects before the data",
-                TaskPhase.Copy => "copy: copying every table from one snapshot",
-                TaskPhase.PostData => "schema: building keys, indexes, foreign keys and triggers",
-                TaskPhase.Stream => cutover ? "stream: applying changes until caught up, for the cutover" : "stream: applying changes until 'pgshift cutover' (or 'pgshift stop')",
-                TaskPhase.Cutover => "cutover: caught up; copying unlogged tables again, syncing sequences, finishing the schema",
-                _ => $"task {options.TaskName}: {phase.Text()}",
-            });
-            if (phase == TaskPhase.Copy)
-            {
-                copyRenderer = new CopyProgressRenderer(migration.Copier.Progress, Console.Out, terminal);
-                copyRenderer.Start();
-            }
-            else if (copyRenderer is not null)
-            {
-                copyRenderer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                phase = entered;
+                // A renderer's last drawing goes before the phase's line: on a terminal it redraws in place.
+                copyRenderer?.Finish(p.Copy);
                 copyRenderer = null;
-            }
-            if (phase == TaskPhase.Stream)
-            {
-                streamRenderer = new StreamRenderer(migration.Stream.Progress, Console.Out, terminal);
-                streamRenderer.Start();
-            }
-            else if (streamRenderer is not null)
-            {
-                streamRenderer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                streamRenderer?.Finish(p.Stream);
                 streamRenderer = null;
+                Console.Out.WriteLine(entered switch
+                {
+                    TaskPhase.Schema => "schema: creating objects before the data",
+                    TaskPhase.Copy => "copy: copying every table from one snapshot",
+                    TaskPhase.PostData => "schema: building keys, indexes, foreign keys and triggers",
+                    TaskPhase.Stream => cutover ? "stream: applying changes until caught up, for the cutover" : "stream: applying changes until 'pgshift cutover' (or 'pgshift stop')",
+                    TaskPhase.Cutover => "cutover: caught up; copying unlogged tables again, syncing sequences, finishing the schema",
+                    _ => $"task {options.TaskName}: {entered.Text()}",
+                });
+                copyRenderer = entered == TaskPhase.Copy ? new CopyProgressRenderer(Console.Out, terminal) : null;
+                streamRenderer = entered == TaskPhase.Stream ? new StreamRenderer(Console.Out, terminal) : null;
             }
+            copyRenderer?.Show(p.Copy);
+            streamRenderer?.Show(p.Stream);
         };
         var started = DateTime.UtcNow;
         MigrationResult result;
@@ -133,8 +131,9 @@ internal static class MigrateCommand
         }
         finally
         {
-            if (copyRenderer is not null) await copyRenderer.DisposeAsync();
-            if (streamRenderer is not null) await streamRenderer.DisposeAsync();
+            // The task has published its last snapshot.
+            copyRenderer?.Finish(last?.Copy);
+            streamRenderer?.Finish(last?.Stream);
         }
         if (result.AlreadyFinished)
         {
@@ -159,9 +158,8 @@ internal static class MigrateCommand
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Data of task {options.TaskName}: {copy.Tables} tables copied ({copy.TablesSkipped} already copied), {copy.Rows:N0} rows, {copy.Bytes / 1048576.0:0.0} MB in {copy.Seconds:0.0} s ({(copy.Seconds > 0 ? copy.Bytes / 1048576.0 / copy.Seconds : 0):0.0} MB/s)."));
         }
-        if (result.Stream is not null)
+        if (result.Stream is not null && last?.Stream is { } p)
         {
-            var p = migration.Stream.Progress;
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Stream of task {options.TaskName}: {p.ChangesApplied:N0} changes in {p.TransactionsApplied:N0} transactions applied, up to {p.AppliedLsn}."));
         }

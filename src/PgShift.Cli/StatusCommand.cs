@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using PgShift.Connections;
+using PgShift.Progress;
 using PgShift.Schema;
 using PgShift.State;
 
@@ -31,34 +31,23 @@ internal static class StatusCommand
                 Console.Out.WriteLine(JsonSerializer.Serialize(report, JsonOutput.Options));
                 return ExitCodes.Success;
             }
-            var done = report.Tables.Count(t => t.Status == "done");
             Console.Out.WriteLine($"task     {report.Task}  (source {report.Source})");
             Console.Out.WriteLine($"phase    {report.Phase.Text()}  (done: {string.Join(", ", report.PhasesDone.DefaultIfEmpty("nothing yet"))}), updated {report.UpdatedAt:u}");
             if (report.SlotName is not null)
             {
                 Console.Out.WriteLine($"slot     {report.SlotName}, consistent at {report.ConsistentLsn}");
             }
-            if (report.Tables.Count > 0)
+            var progress = report.ToProgress(DateTime.UtcNow);
+            if (progress.Copy is { } copy)
             {
-                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"copy     {done}/{report.Tables.Count} tables, {report.Tables.Sum(t => t.RowsCopied):N0} rows, {report.Tables.Sum(t => t.BytesCopied) / 1048576.0:0.0} MB"));
-                foreach (var t in report.Tables.Where(t => t.Status != "done" && t.StartedAt is not null))
+                foreach (var line in ProgressText.CopyStatus(copy))
                 {
-                    var seconds = (DateTime.UtcNow - t.StartedAt!.Value.ToUniversalTime()).TotalSeconds;
-                    var rate = seconds > 0 ? t.BytesCopied / seconds : 0;
-                    var eta = rate > 0 && t.EstimatedBytes > t.BytesCopied ? $", ETA {TimeSpan.FromSeconds((t.EstimatedBytes - t.BytesCopied) / rate):hh\\:mm\\:ss}" : "";
-                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  copying {t.SourceTable}: {t.RowsCopied:N0} rows, {t.BytesCopied / 1048576.0:0.0} MB, {rate / 1048576.0:0.0} MB/s{eta}"));
+                    Console.Out.WriteLine(line);
                 }
             }
-            if (report.Stream is { } st)
+            if (progress.Stream is { } stream)
             {
-                var state = st.RetryingUntil is { } until ? $"retrying (until {until:u})"
-                    : !st.Running ? "not running"
-                    : st.PausedAt is { } paused ? string.Create(CultureInfo.InvariantCulture, $"paused by a verify at {paused}, delay {st.DelaySeconds:0.0} s, {st.DelayBytes / 1024.0:N0} KB")
-                    : st.NotDelayed ? "not delayed" : string.Create(CultureInfo.InvariantCulture, $"delay {st.DelaySeconds:0.0} s, {st.DelayBytes / 1024.0:N0} KB");
-                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"stream   {state}; {st.ChangesApplied:N0} changes applied up to {st.AppliedLsn ?? "-"}; slot keeps {st.SlotRetainedBytes / 1048576.0:0.0} MB of WAL"));
+                Console.Out.WriteLine(ProgressText.StreamStatus(stream));
             }
             if (report.LastError is not null)
             {

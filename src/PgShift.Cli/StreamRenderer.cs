@@ -1,32 +1,24 @@
-using PgShift.Stream;
+using PgShift.Progress;
 
 namespace PgShift.Cli;
 
 /// <summary>The change stream's delay, rate and state: one line redrawn on a terminal, plain lines every 5 s otherwise.</summary>
-internal sealed class StreamRenderer(StreamProgress progress, TextWriter output, bool terminal) : IAsyncDisposable
+internal sealed class StreamRenderer(TextWriter output, bool terminal) : PacedRenderer<StreamSnapshot>(terminal)
 {
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
-
-    public void Start() => _loop = Task.Run(async () =>
+    /// <summary>Draws the stream's end, and ends the line on a terminal.</summary>
+    public override void Finish(StreamSnapshot? snapshot)
     {
-        try
+        base.Finish(snapshot);
+        if (Terminal)
         {
-            while (!_stop.IsCancellationRequested)
-            {
-                await Task.Delay(terminal ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(5), _stop.Token);
-                Draw();
-            }
+            output.WriteLine();
         }
-        catch (OperationCanceledException)
-        {
-        }
-    });
+    }
 
-    private void Draw()
+    protected override void Draw(StreamSnapshot stream)
     {
-        var line = $"stream  {progress.Describe()}";
-        if (terminal)
+        var line = ProgressText.StreamLine(stream);
+        if (Terminal)
         {
             output.Write("\r\u001b[2K" + line);
         }
@@ -35,20 +27,5 @@ internal sealed class StreamRenderer(StreamProgress progress, TextWriter output,
             output.WriteLine(line);
         }
         output.Flush();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        if (_loop is not null)
-        {
-            await _loop;
-        }
-        Draw();
-        if (terminal)
-        {
-            output.WriteLine();
-        }
-        _stop.Dispose();
     }
 }

@@ -70,15 +70,17 @@ public static class CopyPlanner
             });
         }, ct);
 
-        foreach (var plan in plans.Where(p => p.EstimatedBytes > splitThresholdBytes && splitThresholdBytes > 0))
+        foreach (var plan in plans)
         {
-            var parts = (int)Math.Min(64, (plan.EstimatedBytes + splitThresholdBytes - 1) / splitThresholdBytes);
+            var parts = Parts(plan.EstimatedBytes, splitThresholdBytes);
+            if (parts < 2)
+            {
+                continue;
+            }
             if (version >= 14)
             {
                 // TID range scans read only their pages.
-                var pages = plan.EstimatedBytes / blockSize;
-                var step = Math.Max(1, (pages + parts - 1) / parts);
-                plan.Ranges = Enumerable.Range(0, parts).Select(i => (string?)Bounds("ctid", $"'({i * step},0)'::tid", $"'({(i + 1) * step},0)'::tid", i, parts)).ToList();
+                plan.Ranges = PageRanges(plan.EstimatedBytes / blockSize, parts);
             }
             else if (intKeys.TryGetValue(plan.SourceOid, out var key))
             {
@@ -88,13 +90,33 @@ public static class CopyPlanner
                     min = r.GetInt64(0);
                     max = r.GetInt64(1);
                 }, ct);
-                var step = Math.Max(1, (max - min) / parts + 1);
-                plan.Ranges = Enumerable.Range(0, parts)
-                    .Select(i => (string?)Bounds(Sql.Ident(key), (min + i * step).ToString(CultureInfo.InvariantCulture), (min + (i + 1) * step).ToString(CultureInfo.InvariantCulture), i, parts))
-                    .ToList();
+                plan.Ranges = KeyRanges(Sql.Ident(key), min, max, parts);
             }
         }
-        return plans;
+        return LargestFirst(plans);
+    }
+
+    /// <summary>The tables in the order the workers take them: largest first, so the longest copy starts first.</summary>
+    internal static List<TableCopyPlan> LargestFirst(IEnumerable<TableCopyPlan> plans) => plans.OrderByDescending(p => p.EstimatedBytes).ToList();
+
+    /// <summary>How many ranges a table of this size is copied in: one up to the threshold (0: never split), else one per threshold, at most 64.</summary>
+    internal static int Parts(long estimatedBytes, long splitThresholdBytes)
+        => splitThresholdBytes > 0 && estimatedBytes > splitThresholdBytes ? (int)Math.Min(64, (estimatedBytes + splitThresholdBytes - 1) / splitThresholdBytes) : 1;
+
+    /// <summary>Ranges of pages (ctid), for servers that scan a TID range reading only its pages (PostgreSQL 14 on).</summary>
+    internal static List<string?> PageRanges(long pages, int parts)
+    {
+        var step = Math.Max(1, (pages + parts - 1) / parts);
+        return Enumerable.Range(0, parts).Select(i => (string?)Bounds("ctid", $"'({i * step},0)'::tid", $"'({(i + 1) * step},0)'::tid", i, parts)).ToList();
+    }
+
+    /// <summary>Ranges of an integer key between its smallest and largest value (<paramref name="key"/> quoted already).</summary>
+    internal static List<string?> KeyRanges(string key, long min, long max, int parts)
+    {
+        var step = Math.Max(1, (max - min) / parts + 1);
+        return Enumerable.Range(0, parts)
+            .Select(i => (string?)Bounds(key, (min + i * step).ToString(CultureInfo.InvariantCulture), (min + (i + 1) * step).ToString(CultureInfo.InvariantCulture), i, parts))
+            .ToList();
     }
 
     /// <summary>The first range is open below and the last open above, so rows outside the planned bounds are copied too.</summary>

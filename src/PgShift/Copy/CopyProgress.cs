@@ -1,8 +1,9 @@
 using PgShift.Catalog;
+using PgShift.Progress;
 
 namespace PgShift.Copy;
 
-/// <summary>Live counters of one table's copy; updated by the workers, read by whoever displays progress.</summary>
+/// <summary>Live counters of one table's copy, updated by the workers; what is published is their <see cref="Snapshot"/>.</summary>
 public sealed class TableProgress(QualifiedName table, long estimatedBytes, long estimatedRows)
 {
     private long _rows;
@@ -29,24 +30,25 @@ public sealed class TableProgress(QualifiedName table, long estimatedBytes, long
 
     public double BytesPerSecond => StartedAt is { } s && (FinishedAt ?? DateTime.UtcNow) - s is { TotalSeconds: > 0.05 } d ? Bytes / d.TotalSeconds : 0;
 
-    /// <summary>Time left at the current rate, from the table's size on the source (an estimate: COPY's output is not its disk size).</summary>
-    public TimeSpan? Eta => !Done && BytesPerSecond > 0 && EstimatedBytes > Bytes ? TimeSpan.FromSeconds((EstimatedBytes - Bytes) / BytesPerSecond) : null;
+    public TableCopySnapshot Snapshot() => new(Table.ToString(), Rows, Bytes, EstimatedBytes,
+        Skipped ? TableCopyState.Skipped : Done ? TableCopyState.Done : StartedAt is null ? TableCopyState.Waiting : TableCopyState.Copying, BytesPerSecond);
 }
 
-/// <summary>The whole copy phase's progress.</summary>
+/// <summary>The whole copy phase's live counters; what is published is their <see cref="Snapshot"/>.</summary>
 public sealed class CopyProgress
 {
-    private volatile IReadOnlyList<TableProgress> _tables = [];
+    private volatile IReadOnlyList<TableProgress>? _tables;
 
-    /// <summary>The tables of the current run; a display reads a list that is never changed once published.</summary>
-    public IReadOnlyList<TableProgress> Tables => _tables;
+    /// <summary>The tables of the current run: a list never changed once published, so a snapshot reads it while the workers count.</summary>
+    public IReadOnlyList<TableProgress> Tables => _tables ?? [];
     public DateTime StartedAt { get; private set; } = DateTime.UtcNow;
     public DateTime? FinishedAt { get; set; }
     public long Rows => Tables.Sum(t => t.Rows);
     public long Bytes => Tables.Sum(t => t.Bytes);
-    public long EstimatedBytes => Tables.Sum(t => Math.Max(t.EstimatedBytes, t.Bytes));
     public double Seconds => ((FinishedAt ?? DateTime.UtcNow) - StartedAt).TotalSeconds;
-    public double MegabytesPerSecond => Seconds > 0 ? Bytes / 1048576.0 / Seconds : 0;
+
+    /// <summary>The copy as it stands; null before it begins.</summary>
+    public CopySnapshot? Snapshot() => _tables is { } tables ? new CopySnapshot([.. tables.Select(t => t.Snapshot())], Seconds) : null;
 
     /// <summary>Starts a run over these tables (a copy resumed in the same process starts again).</summary>
     public void Begin(IReadOnlyList<TableProgress> tables)

@@ -1,4 +1,5 @@
 using Npgsql;
+using PgShift.Progress;
 
 namespace PgShift.State;
 

@@ -1,16 +1,29 @@
 using Npgsql;
+using PgShift.Progress;
 
 namespace PgShift.State;
 
 public sealed record TableStatus(string SourceTable, string TargetTable, string Status, long EstimatedBytes, long RowsCopied, long BytesCopied,
-    DateTime? StartedAt, DateTime? FinishedAt, string? SyncLsn);
+    DateTime? StartedAt, DateTime? FinishedAt, string? SyncLsn)
+{
+    /// <summary>The table's copy as <paramref name="now"/> sees it, its rate from its start.</summary>
+    public TableCopySnapshot ToSnapshot(DateTime now)
+    {
+        var state = Status == "done" ? TableCopyState.Done : StartedAt is null ? TableCopyState.Waiting : TableCopyState.Copying;
+        var seconds = StartedAt is { } started ? ((state == TableCopyState.Done ? FinishedAt ?? now : now) - started.ToUniversalTime()).TotalSeconds : 0;
+        return new TableCopySnapshot(SourceTable, RowsCopied, BytesCopied, EstimatedBytes, state, seconds > 0 ? BytesCopied / seconds : 0);
+    }
+}
 
 /// <summary>The change stream as its last monitor tick recorded it.</summary>
 public sealed record StreamStatus(string? AppliedLsn, long DelayBytes, double DelaySeconds, long ChangesApplied, long SlotRetainedBytes,
     DateTime? Heartbeat, DateTime? RetryingUntil, bool Running, string? PausedAt = null)
 {
     /// <summary>Under a second behind, and not held by a verify (whose hold stops the applier at a source position).</summary>
-    public bool NotDelayed => Running && RetryingUntil is null && PausedAt is null && DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024;
+    public bool NotDelayed => ToSnapshot().NotDelayed;
+
+    public StreamSnapshot ToSnapshot() => new(Running ? StreamLink.Connected : StreamLink.NotRunning, DelayBytes, DelaySeconds, ChangesApplied,
+        AppliedLsn, SlotRetainedBytes, RetryingUntil, PausedAt);
 }
 
 /// <summary>A task as its state on the target describes it, for `pgshift status` from any shell.</summary>
@@ -18,6 +31,11 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
     string? SlotName, string? ConsistentLsn, IReadOnlyList<string> PhasesDone, IReadOnlyList<TableStatus> Tables)
 {
     public StreamStatus? Stream { get; init; }
+
+    /// <summary>The task's progress as its state records it: what the running task publishes, as far as the state keeps it.</summary>
+    public TaskProgress ToProgress(DateTime now) => new(Task, Phase,
+        Tables.Count > 0 ? new CopySnapshot([.. Tables.Select(t => t.ToSnapshot(now))], Tables.Min(t => t.StartedAt) is { } first ? (now - first.ToUniversalTime()).TotalSeconds : 0) : null,
+        Stream?.ToSnapshot());
 
     /// <summary>The names of the tasks whose state the target holds (none when it has no state schema).</summary>
     public static async Task<List<string>> NamesAsync(NpgsqlConnection target, CancellationToken ct)

@@ -1,6 +1,8 @@
+using PgShift.Progress;
+
 namespace PgShift.Stream;
 
-/// <summary>The change stream as a person watches it: delay, rate, and whether it is retrying.</summary>
+/// <summary>The change stream's live counters, written by the runner and its monitor; what is published is their <see cref="Snapshot"/>.</summary>
 public sealed class StreamProgress
 {
     public long DelayBytes { get; set; }
@@ -21,16 +23,6 @@ public sealed class StreamProgress
     /// <summary>Large source transactions the server streamed while they ran, spooled and applied at their commit.</summary>
     public long SpooledTransactions;
 
-    /// <summary>Caught up, or under a second behind; never while a verify holds the applier.</summary>
-    public bool NotDelayed => Connected && PausedAt is null && (CaughtUp || DelaySeconds < 1 && DelayBytes < 16 * 1024 * 1024);
-
-    public string Describe() => RetryingUntil is { } until
-        ? $"retrying (until {until:u}): {LastError}"
-        : !Connected
-            ? "connecting"
-            : PausedAt is { } paused
-                ? $"paused by a verify at {paused}: delay {DelaySeconds:0.0} s, {DelayBytes / 1024.0:N0} KB ({ChangesApplied:N0} changes applied)"
-            : NotDelayed
-                ? $"not delayed ({ChangesApplied:N0} changes applied, {ChangesPerSecond:N0}/s)"
-                : $"delay {DelaySeconds:0.0} s, {DelayBytes / 1024.0:N0} KB ({ChangesApplied:N0} changes applied, {ChangesPerSecond:N0}/s)";
+    public StreamSnapshot Snapshot() => new(Connected ? StreamLink.Connected : StreamLink.Connecting, DelayBytes, DelaySeconds, ChangesApplied,
+        AppliedLsn, SlotRetainedBytes, RetryingUntil, PausedAt, CaughtUp, TransactionsApplied, ChangesPerSecond, LastError);
 }

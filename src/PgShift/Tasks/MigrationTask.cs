@@ -4,6 +4,7 @@ using Npgsql;
 using PgShift.Connections;
 using PgShift.Copy;
 using PgShift.Cutover;
+using PgShift.Progress;
 using PgShift.Schema;
 using PgShift.Settings;
 using PgShift.State;
@@ -48,17 +49,33 @@ public sealed class MigrationTask(ILogger logger)
     public FullCopier Copier { get; } = new(logger);
     public StreamRunner Stream { get; } = new(logger);
 
-    /// <summary>Raised when the task enters a phase: schema, copy, post-data, stream, cutover, finished, stopped.</summary>
-    public event Action<TaskPhase>? PhaseChanged;
+    /// <summary>
+    /// Raised with the task's progress, one call at a time: as it enters a phase (schema, copy, post-data, stream, cutover,
+    /// finished, stopped), and twice a second while it runs.
+    /// </summary>
+    public event Action<TaskProgress>? ProgressChanged;
 
     /// <summary>The phase the task is in (null before it starts).</summary>
     private TaskPhase? _phase;
+    /// <summary>The phase published: the last one recorded in the task's state.</summary>
+    private TaskPhase? _shownPhase;
+    private bool _streamed;
+    private readonly Lock _publishing = new();
+
+    private void PublishProgress(string task)
+    {
+        lock (_publishing)
+        {
+            ProgressChanged?.Invoke(new TaskProgress(task, _shownPhase, Copier.Progress.Snapshot(), _streamed ? Stream.Progress.Snapshot() : null));
+        }
+    }
 
     /// <param name="cutover">Stream until caught up, then cut over (pgshift cutover when no migrate process runs).</param>
     public async Task<MigrationResult> RunAsync(MigrationOptions options, bool cutover, CancellationToken ct)
     {
         // The copy and the stream retry lost connections themselves; the schema phases and the cutover's steps commit
         // object by object, so after a lost connection the task resumes from its state, as a killed process would.
+        await using var ticker = new ProgressTicker(() => PublishProgress(options.TaskName), TimeSpan.FromMilliseconds(500));
         RetryLoop? retry = null;
         retry = new RetryLoop($"Task {options.TaskName}", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30))
         {
@@ -184,7 +201,9 @@ public sealed class MigrationTask(ILogger logger)
         {
             await TaskSettingsStore.SaveIfNewAsync(run.State, run.Options.TaskName, settings, ct);
         }
-        PhaseChanged?.Invoke(phase);
+        _shownPhase = phase;
+        _streamed |= phase == TaskPhase.Stream;
+        PublishProgress(run.Options.TaskName);
     }
 
     private async Task<MigrationResult> StopAsync(Run run, CancellationToken ct)

@@ -12,69 +12,108 @@ namespace PgShift.Verify;
 /// both sides. A chunk that differs is read again (the stream may still be applying it) and, if it still
 /// differs, reported with example keys.
 /// </summary>
-public sealed class TableVerifier(VerifyOptions options, string? sourceSnapshot = null)
+/// <param name="targetMajorVersion">The target's major version (both sides must hash alike).</param>
+public sealed class TableVerifier(VerifyOptions options, int targetMajorVersion, string? sourceSnapshot = null)
 {
     /// <summary>Settings that shape the text of values, pinned alike on both sides.</summary>
     internal const string CanonicalSettings =
         "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'";
 
     // Both sides must hash alike: hashtextextended exists from PostgreSQL 11 on, md5 everywhere.
-    private bool legacyHash;
+    private bool legacyHash = targetMajorVersion < 11;
 
     public async Task<List<TableVerification>> VerifyAsync(IReadOnlyList<VerifyTable> tables, CancellationToken ct)
     {
-        await using (var probe = await OpenAsync(options.Target, ct))
-        {
-            legacyHash = probe.PostgreSqlVersion.Major < 11;
-        }
-        var chunks = new List<(VerifyTable Table, long? From, long? To, int Index)>();
-        await using (var source = await OpenSourceAsync(ct))
-        {
-            legacyHash |= source.PostgreSqlVersion.Major < 11;
-            foreach (var t in tables.OrderByDescending(t => t.EstimatedRows))
-            {
-                if (t.IntegerKey is null)
-                {
-                    chunks.Add((t, null, null, 0));
-                    continue;
-                }
-                await using var cmd = new NpgsqlCommand($"SELECT min({Sql.Ident(t.IntegerKey)})::bigint, max({Sql.Ident(t.IntegerKey)})::bigint FROM ONLY {t.Source}", source);
-                await using var rd = await cmd.ExecuteReaderAsync(ct);
-                await rd.ReadAsync(ct);
-                var min = rd.IsDBNull(0) ? 0 : rd.GetInt64(0);
-                var max = rd.IsDBNull(1) ? 0 : rd.GetInt64(1);
-                // Statistics can be missing (a table never analyzed): the key span bounds the row count as well.
-                var rows = Math.Max(t.EstimatedRows, 0);
-                var span = max - min + 1;
-                var estimate = rows > 0 ? Math.Min(rows, span) : span;
-                var parts = (int)Math.Clamp(estimate / options.ChunkRows + 1, 1, 1000);
-                var step = Math.Max(1, (max - min) / parts + 1);
-                for (var i = 0; i < parts; i++)
-                {
-                    // The first chunk is open below and the last open above, so no row falls outside.
-                    chunks.Add((t, i == 0 ? null : min + i * step, i == parts - 1 ? null : min + (i + 1) * step, i));
-                }
-            }
-        }
+        var chunks = await PlanChunksAsync(tables, ct);
         var results = new ConcurrentDictionary<VerifyTable, ConcurrentBag<(long SourceRows, long TargetRows, ChunkDifference? Difference)>>();
-        var queue = new ConcurrentQueue<(VerifyTable Table, long? From, long? To, int Index)>(chunks);
-        var workers = Enumerable.Range(0, Math.Max(1, Math.Min(options.Jobs, chunks.Count))).Select(async _ =>
+        // At most Jobs pairs of sessions, each reused chunk after chunk, largest tables first.
+        var idle = new ConcurrentBag<SessionPair>();
+        try
         {
-            await using var source = await OpenSourceAsync(ct);
-            await using var target = await OpenAsync(options.Target, ct);
-            while (queue.TryDequeue(out var chunk))
+            await Parallel.ForEachAsync(chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Jobs), CancellationToken = ct }, async (chunk, token) =>
             {
-                var outcome = await CompareChunkAsync(source, target, chunk.Table, chunk.From, chunk.To, ct);
-                results.GetOrAdd(chunk.Table, _ => new()).Add(outcome);
+                var pair = idle.TryTake(out var taken) ? taken : await OpenPairAsync(token);
+                try
+                {
+                    var outcome = await CompareChunkAsync(pair.Source, pair.Target, chunk.Table, chunk.From, chunk.To, token);
+                    results.GetOrAdd(chunk.Table, _ => new()).Add(outcome);
+                }
+                finally
+                {
+                    idle.Add(pair);
+                }
+            });
+        }
+        finally
+        {
+            foreach (var pair in idle)
+            {
+                await pair.DisposeAsync();
             }
-        }).ToList();
-        await Task.WhenAll(workers);
+        }
         return tables.Select(t =>
         {
             var r = results.GetValueOrDefault(t) ?? new();
             return new TableVerification(t.Source.ToString(), t.Target.ToString(), r.Sum(x => x.SourceRows), r.Sum(x => x.TargetRows), r.Count,
                 r.Where(x => x.Difference is not null).Select(x => x.Difference!).OrderBy(d => d.Range, StringComparer.Ordinal).ToList());
         }).ToList();
+    }
+
+    /// <summary>The chunks to compare, largest tables first: key ranges of about ChunkRows rows, or the whole table without an integer key.</summary>
+    private async Task<List<(VerifyTable Table, long? From, long? To)>> PlanChunksAsync(IReadOnlyList<VerifyTable> tables, CancellationToken ct)
+    {
+        var chunks = new List<(VerifyTable Table, long? From, long? To)>();
+        await using var source = await OpenSourceAsync(ct);
+        legacyHash |= source.PostgreSqlVersion.Major < 11;
+        foreach (var t in tables.OrderByDescending(t => t.EstimatedRows))
+        {
+            if (t.IntegerKey is null)
+            {
+                chunks.Add((t, null, null));
+                continue;
+            }
+            await using var cmd = new NpgsqlCommand($"SELECT min({Sql.Ident(t.IntegerKey)})::bigint, max({Sql.Ident(t.IntegerKey)})::bigint FROM ONLY {t.Source}", source);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            await rd.ReadAsync(ct);
+            var min = rd.IsDBNull(0) ? 0 : rd.GetInt64(0);
+            var max = rd.IsDBNull(1) ? 0 : rd.GetInt64(1);
+            // Statistics can be missing (a table never analyzed): the key span bounds the row count as well.
+            var rows = Math.Max(t.EstimatedRows, 0);
+            var span = max - min + 1;
+            var estimate = rows > 0 ? Math.Min(rows, span) : span;
+            var parts = (int)Math.Clamp(estimate / options.ChunkRows + 1, 1, 1000);
+            var step = Math.Max(1, (max - min) / parts + 1);
+            for (var i = 0; i < parts; i++)
+            {
+                // The first chunk is open below and the last open above, so no row falls outside.
+                chunks.Add((t, i == 0 ? null : min + i * step, i == parts - 1 ? null : min + (i + 1) * step));
+            }
+        }
+        return chunks;
+    }
+
+    /// <summary>A worker's sessions: the source in the verify's snapshot, and the target.</summary>
+    private sealed record SessionPair(NpgsqlConnection Source, NpgsqlConnection Target) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Source.DisposeAsync();
+            await Target.DisposeAsync();
+        }
+    }
+
+    private async Task<SessionPair> OpenPairAsync(CancellationToken ct)
+    {
+        var source = await OpenSourceAsync(ct);
+        try
+        {
+            return new SessionPair(source, await OpenAsync(options.Target, ct));
+        }
+        catch
+        {
+            await source.DisposeAsync();
+            throw;
+        }
     }
 
     private async Task<(long, long, ChunkDifference?)> CompareChunkAsync(NpgsqlConnection source, NpgsqlConnection target, VerifyTable t, long? from, long? to, CancellationToken ct)

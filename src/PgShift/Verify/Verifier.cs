@@ -1,10 +1,10 @@
 using Npgsql;
 using PgShift.Catalog;
 using PgShift.Connections;
+using PgShift.Progress;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
-using PgShift.Stream;
 
 namespace PgShift.Verify;
 
@@ -17,51 +17,56 @@ public sealed class Verifier
     public async Task<VerifyReport> VerifyAsync(VerifyOptions options, CancellationToken ct)
     {
         var started = DateTime.UtcNow;
-        List<VerifyTable> tables;
-        List<string> sourceObjects, targetObjects;
-        List<(QualifiedName Sequence, QualifiedName? OwnerTable, string? OwnerColumn)> sequences;
-        await using (var source = await TableVerifier.OpenAsync(options.Source, ct))
-        {
-            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
-            tables = await LoadTablesAsync(source, selected.Tables.Keys.ToArray(), options, ct);
-            sourceObjects = await ObjectsAsync(source, tables.Select(t => (t.Source, t.Target)).ToList(), mapToTarget: true, ct);
-            sequences = await SequencesAsync(source, selected.Tables.Keys.ToArray(), ct);
-        }
-        var verified = await VerifyTablesAsync(options, tables, ct);
+        var (tables, sourceObjects, sequences) = await ReadSourceAsync(options, ct);
+        // One session on the target serves the whole verify: the stream's hold, the task's phase, objects and sequences.
+        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift verify", ct);
+        var verified = await VerifyTablesAsync(options, target, tables, ct);
         // A table that differs is checked again, from a new snapshot and hold, before it is reported.
         for (var round = 0; round < 2 && verified.Any(v => !v.Equal); round++)
         {
             var again = tables.Where(t => verified.Any(v => !v.Equal && v.Table == t.Source.ToString())).ToList();
-            var rechecked = (await VerifyTablesAsync(options, again, ct)).ToDictionary(v => v.Table, StringComparer.Ordinal);
+            var rechecked = (await VerifyTablesAsync(options, target, again, ct)).ToDictionary(v => v.Table, StringComparer.Ordinal);
             verified = verified.Select(v => rechecked.GetValueOrDefault(v.Table) ?? v).ToList();
         }
-
-        var sequenceResults = new List<SequenceVerification>();
-        await using (var target = await TableVerifier.OpenAsync(options.Target, ct))
-        await using (var source = await TableVerifier.OpenAsync(options.Source, ct))
-        {
-            targetObjects = await ObjectsAsync(target, tables.Select(t => (t.Target, t.Target)).ToList(), mapToTarget: false, ct);
-            bool finished;
-            await using (var state = await ConnectionOpener.OpenAsync(options.Target, "pgshift verify", ct))
-            {
-                finished = options.TaskName is null || (await TaskStatusReport.LoadAsync(state, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
-            }
-            foreach (var (seq, ownerTable, ownerColumn) in sequences)
-            {
-                var (sourceValue, sourceCalled) = await SequenceValueAsync(source, seq.Quoted, ct);
-                var targetName = ownerTable is { } owner
-                    ? await ScalarTextAsync(target, "SELECT pg_get_serial_sequence(@t, @c)", ct, ("t", options.Mapping.MapTable(owner).Quoted), ("c", options.Mapping.MapColumn(owner, ownerColumn!)))
-                    : new QualifiedName(options.Mapping.MapSchema(seq.Schema), seq.Name).Quoted;
-                var (targetValue, targetCalled) = targetName is null ? (null, null) : await SequenceValueAsync(target, targetName, ct);
-                var state = targetValue is null ? "missing on the target"
-                    : targetValue == sourceValue && targetCalled == sourceCalled ? "equal"
-                    : finished ? "differs" : "not synced yet";
-                sequenceResults.Add(new SequenceVerification(seq.ToString(), sourceValue, targetValue, state));
-            }
-        }
+        var targetObjects = await ObjectsAsync(target, tables.Select(t => (t.Target, t.Target)).ToList(), mapToTarget: false, ct);
+        var sequenceResults = await VerifySequencesAsync(options, target, sequences, ct);
         var missing = sourceObjects.Except(targetObjects, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var extra = targetObjects.Except(sourceObjects, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return new VerifyReport(verified, missing, extra, sequenceResults, (DateTime.UtcNow - started).TotalSeconds);
+    }
+
+    /// <summary>The selected tables as verify reads them, their keys, indexes and triggers, and the sequences that go with them.</summary>
+    private static async Task<(List<VerifyTable> Tables, List<string> Objects, List<(QualifiedName, QualifiedName?, string?)> Sequences)> ReadSourceAsync(
+        VerifyOptions options, CancellationToken ct)
+    {
+        await using var source = await TableVerifier.OpenAsync(options.Source, ct);
+        var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
+        var tables = await LoadTablesAsync(source, selected.Tables.Keys.ToArray(), options, ct);
+        var objects = await ObjectsAsync(source, tables.Select(t => (t.Source, t.Target)).ToList(), mapToTarget: true, ct);
+        var sequences = await SequencesAsync(source, selected.Tables.Keys.ToArray(), ct);
+        return (tables, objects, sequences);
+    }
+
+    /// <summary>Each sequence's value on both sides, read after the tables; one behind on the target differs only once the task has finished.</summary>
+    private static async Task<List<SequenceVerification>> VerifySequencesAsync(VerifyOptions options, NpgsqlConnection target,
+        List<(QualifiedName Sequence, QualifiedName? OwnerTable, string? OwnerColumn)> sequences, CancellationToken ct)
+    {
+        var results = new List<SequenceVerification>();
+        await using var source = await TableVerifier.OpenAsync(options.Source, ct);
+        var finished = options.TaskName is null || (await TaskStatusReport.LoadAsync(target, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
+        foreach (var (seq, ownerTable, ownerColumn) in sequences)
+        {
+            var (sourceValue, sourceCalled) = await SequenceValueAsync(source, seq.Quoted, ct);
+            var targetName = ownerTable is { } owner
+                ? await ScalarTextAsync(target, "SELECT pg_get_serial_sequence(@t, @c)", ct, ("t", options.Mapping.MapTable(owner).Quoted), ("c", options.Mapping.MapColumn(owner, ownerColumn!)))
+                : new QualifiedName(options.Mapping.MapSchema(seq.Schema), seq.Name).Quoted;
+            var (targetValue, targetCalled) = targetName is null ? (null, null) : await SequenceValueAsync(target, targetName, ct);
+            var state = targetValue is null ? "missing on the target"
+                : targetValue == sourceValue && targetCalled == sourceCalled ? "equal"
+                : finished ? "differs" : "not synced yet";
+            results.Add(new SequenceVerification(seq.ToString(), sourceValue, targetValue, state));
+        }
+        return results;
     }
 
     /// <summary>
@@ -69,59 +74,44 @@ public sealed class Verifier
     /// slot whose consistent point is exact, and the stream is held at that point (it applies every transaction
     /// committed before it, none after) while the target is read: both sides then show the same source position.
     /// </summary>
-    private static async Task<List<TableVerification>> VerifyTablesAsync(VerifyOptions options, List<VerifyTable> tables, CancellationToken ct)
+    private static async Task<List<TableVerification>> VerifyTablesAsync(VerifyOptions options, NpgsqlConnection target, List<VerifyTable> tables, CancellationToken ct)
     {
-        await using var state = await ConnectionOpener.OpenAsync(options.Target, "pgshift verify", ct);
-        var streaming = options.TaskName is not null && await TaskLock.IsHeldAsync(state, options.TaskName, ct);
+        var targetMajor = target.PostgreSqlVersion.Major;
+        var streaming = options.TaskName is not null && await TaskLock.IsHeldAsync(target, options.TaskName, ct);
         if (!streaming)
         {
             await using var plain = await Copy.ExportedSnapshot.FromTransactionAsync(options.Source, ct);
-            return await new TableVerifier(options, plain.Name).VerifyAsync(tables, ct);
+            return await new TableVerifier(options, targetMajor, plain.Name).VerifyAsync(tables, ct);
         }
         try
         {
             // First pause the stream at its next transaction boundary, then take the snapshot (its point lies after
             // everything applied), then let the stream apply exactly up to that point.
-            await HoldAsync(state, options, StreamRunner.PauseEverything, ct);
+            await HoldAsync(target, options, VerifyHold.PauseEverything, ct);
             var slot = Settings.TaskName.TemporarySlotName(options.TaskName!, "verify");
             await using var snapshot = await Copy.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
-            await HoldAsync(state, options, snapshot.Lsn, ct);
-            return await new TableVerifier(options, snapshot.Name).VerifyAsync(tables, ct);
+            await HoldAsync(target, options, snapshot.Lsn, ct);
+            return await new TableVerifier(options, targetMajor, snapshot.Name).VerifyAsync(tables, ct);
         }
         finally
         {
-            await SetHoldAsync(state, options.TaskName!, null, CancellationToken.None);
+            await VerifyHold.SetAsync(target, options.TaskName!, null, CancellationToken.None);
         }
     }
 
-    private static async Task HoldAsync(NpgsqlConnection state, VerifyOptions options, NpgsqlTypes.NpgsqlLogSequenceNumber lsn, CancellationToken ct)
+    private static async Task HoldAsync(NpgsqlConnection target, VerifyOptions options, NpgsqlTypes.NpgsqlLogSequenceNumber lsn, CancellationToken ct)
     {
-        await SetHoldAsync(state, options.TaskName!, lsn, ct);
+        await VerifyHold.SetAsync(target, options.TaskName!, lsn, ct);
         var deadline = DateTime.UtcNow + options.HoldTimeout;
-        while (true)
+        while (!await VerifyHold.IsHeldAtAsync(target, options.TaskName!, lsn, ct))
         {
-            await using var cmd = new NpgsqlCommand("SELECT verify_held_at = @l FROM pgshift.tasks WHERE name = @t", state);
-            cmd.Parameters.AddWithValue("t", options.TaskName!);
-            cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlTypes.NpgsqlDbType.PgLsn) { Value = lsn });
-            if (await cmd.ExecuteScalarAsync(ct) is true)
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline || !await TaskLock.IsHeldAsync(state, options.TaskName!, ct))
+            if (DateTime.UtcNow > deadline || !await TaskLock.IsHeldAsync(target, options.TaskName!, ct))
             {
                 throw new PgShiftException($"The change stream of task {options.TaskName} did not reach the verify's source position {lsn}.",
                     "Check 'pgshift status' (is it delayed, or retrying?) and run verify again.");
             }
             await Task.Delay(50, ct);
         }
-    }
-
-    private static async Task SetHoldAsync(NpgsqlConnection state, string task, NpgsqlTypes.NpgsqlLogSequenceNumber? lsn, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET verify_hold_lsn = @l, verify_held_at = NULL WHERE name = @t", state);
-        cmd.Parameters.AddWithValue("t", task);
-        cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlTypes.NpgsqlDbType.PgLsn) { Value = lsn is { } l ? l : DBNull.Value });
-        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private static async Task<List<VerifyTable>> LoadTablesAsync(NpgsqlConnection source, uint[] oids, VerifyOptions options, CancellationToken ct)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
+using PgShift.Progress;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -26,9 +27,9 @@ public static class StreamingRun
     public static async Task<Task<MigrationResult>> StartAsync(MigrationTask migration, MigrationOptions options, CancellationToken ct = default)
     {
         var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        migration.PhaseChanged += p =>
+        migration.ProgressChanged += p =>
         {
-            if (p == TaskPhase.Stream)
+            if (p.Phase == TaskPhase.Stream)
             {
                 streaming.TrySetResult();
             }

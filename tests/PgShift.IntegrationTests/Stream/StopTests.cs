@@ -1,6 +1,7 @@
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Progress;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -29,7 +30,13 @@ public sealed class StopTests : FreshDatabases
         var log = new ListLogger();
         var migration = new MigrationTask(log);
         var phases = new List<TaskPhase>();
-        migration.PhaseChanged += phases.Add;
+        migration.ProgressChanged += p =>
+        {
+            if (p.Phase is { } phase && (phases.Count == 0 || phases[^1] != phase))
+            {
+                phases.Add(phase);
+            }
+        };
         var requested = 0;
         migration.Copier.TableCopied += _ =>
         {

@@ -95,29 +95,6 @@ public sealed class TaskSettingsBuilderTests
     }
 
     [Theory]
-    [InlineData("12h", 12 * 3600)]
-    [InlineData("30m", 30 * 60)]
-    [InlineData("90s", 90)]
-    [InlineData("0.5h", 1800)]
-    [InlineData("0s", 0)]
-    public void Durations_are_a_number_and_a_unit(string text, int seconds)
-        => Assert.Equal(TimeSpan.FromSeconds(seconds), SettingValues.Duration(text, "Retry window"));
-
-    [Theory]
-    [InlineData("12")]
-    [InlineData("h")]
-    [InlineData("-1h")]
-    [InlineData("12d")]
-    [InlineData("NaNh")]
-    [InlineData("")]
-    public void Durations_without_a_number_or_a_known_unit_are_refused(string text)
-    {
-        var ex = Assert.Throws<SettingsException>(() => SettingValues.Duration(text, "Timeout"));
-        Assert.Contains($"Timeout '{text}' is not understood", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("12h, 30m or 90s", ex.Fix, StringComparison.Ordinal);
-    }
-
-    [Theory]
     [InlineData("schema,full", new[] { "schema", "full" })]
     [InlineData(" Incremental , full ", new[] { "incremental", "full" })]
     public void Types_are_a_comma_separated_list(string text, string[] expected)

@@ -1,0 +1,84 @@
+using System.Globalization;
+using PgShift.Progress;
+
+namespace PgShift.Cli;
+
+/// <summary>The words and numbers of progress, written one way for the live display, `pgshift status` and `pgshift cutover`.</summary>
+internal static class ProgressText
+{
+    /// <summary>A time left: 7s, 3m05s, 1h02m.</summary>
+    public static string Duration(TimeSpan t) => t.TotalHours >= 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours}h{t.Minutes:00}m")
+        : t.TotalMinutes >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalMinutes}m{t.Seconds:00}s") : string.Create(CultureInfo.InvariantCulture, $"{t.Seconds}s");
+
+    public static string Delay(StreamSnapshot s) => string.Create(CultureInfo.InvariantCulture, $"delay {s.DelaySeconds:0.0} s, {s.DelayBytes / 1024.0:N0} KB");
+
+    /// <summary>Where the stream stands: retrying, not running, connecting, paused by a verify, not delayed, or its delay.</summary>
+    public static string StreamState(StreamSnapshot s) => s.State switch
+    {
+        Progress.StreamState.Retrying => string.Create(CultureInfo.InvariantCulture, $"retrying (until {s.RetryingUntil:u})") + (s.LastError is { } e ? $": {e}" : ""),
+        Progress.StreamState.NotRunning => "not running",
+        Progress.StreamState.Connecting => "connecting",
+        Progress.StreamState.Paused => $"paused by a verify at {s.PausedAt}, {Delay(s)}",
+        Progress.StreamState.NotDelayed => "not delayed",
+        _ => Delay(s),
+    };
+
+    /// <summary>The live display's line of the stream.</summary>
+    public static string StreamLine(StreamSnapshot s) => "stream  " + StreamState(s) + s.State switch
+    {
+        Progress.StreamState.Paused => string.Create(CultureInfo.InvariantCulture, $" ({s.ChangesApplied:N0} changes applied)"),
+        Progress.StreamState.NotDelayed or Progress.StreamState.Delayed
+            => string.Create(CultureInfo.InvariantCulture, $" ({s.ChangesApplied:N0} changes applied, {s.ChangesPerSecond ?? 0:N0}/s)"),
+        _ => "",
+    };
+
+    /// <summary>The live display's block of the copy: tables largest first (on a terminal every one, else those copying), then the total.</summary>
+    public static List<string> CopyLines(CopySnapshot p, bool terminal, int maxTableLines = 12)
+    {
+        var lines = new List<string>();
+        var active = p.Tables.Where(t => t.State != TableCopyState.Skipped && (terminal || t.State == TableCopyState.Copying))
+            .OrderByDescending(t => t.EstimatedBytes).ToList();
+        foreach (var t in active.Take(maxTableLines))
+        {
+            var state = t.State switch
+            {
+                TableCopyState.Done => "done",
+                TableCopyState.Waiting => "waiting",
+                _ => t.Eta is { } eta ? $"ETA {Duration(eta)}" : "copying",
+            };
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"copy  {Short(t.Table),-40} {t.Rows,12:N0} rows {t.Bytes / 1048576.0,9:0.0} MB {t.BytesPerSecond / 1048576.0,7:0.0} MB/s  {state}"));
+        }
+        if (active.Count > maxTableLines)
+        {
+            lines.Add($"      ... and {active.Count - maxTableLines} more tables");
+        }
+        var etaAll = p.Eta is { } all ? $", ETA {Duration(all)}" : "";
+        lines.Add(string.Create(CultureInfo.InvariantCulture,
+            $"copy  total: {p.TablesDone}/{p.Tables.Count} tables, {p.Rows:N0} rows, {p.Bytes / 1048576.0:0.0} MB, {p.BytesPerSecond / 1048576.0:0.0} MB/s, {p.Seconds:0}s elapsed{etaAll}"));
+        return lines;
+    }
+
+    /// <summary>`pgshift status`'s lines of the copy: the total, then each table copying.</summary>
+    public static List<string> CopyStatus(CopySnapshot p)
+    {
+        var lines = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture, $"copy     {p.TablesDone}/{p.Tables.Count} tables, {p.Rows:N0} rows, {p.Bytes / 1048576.0:0.0} MB"),
+        };
+        foreach (var t in p.Tables.Where(t => t.State == TableCopyState.Copying))
+        {
+            var eta = t.Eta is { } left ? $", ETA {Duration(left)}" : "";
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"  copying {t.Table}: {t.Rows:N0} rows, {t.Bytes / 1048576.0:0.0} MB, {t.BytesPerSecond / 1048576.0:0.0} MB/s{eta}"));
+        }
+        return lines;
+    }
+
+    /// <summary>`pgshift status`'s line of the stream.</summary>
+    public static string StreamStatus(StreamSnapshot s) => string.Create(CultureInfo.InvariantCulture,
+        $"stream   {StreamState(s)}; {s.ChangesApplied:N0} changes applied up to {s.AppliedLsn ?? "-"}; slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL");
+
+    private static string Short(string s) => s.Length <= 40 ? s : string.Concat(s.AsSpan(0, 37), "...");
+}
