@@ -62,39 +62,9 @@ public sealed class FullCopier(ILogger logger)
 
     public async Task<FullCopyResult> RunAsync(FullCopyOptions options, CancellationToken ct)
     {
-        List<TableCopyPlan> plans;
-        await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", ct))
-        {
-            await using (var begin = new NpgsqlCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", source))
-            {
-                await begin.ExecuteNonQueryAsync(ct);
-            }
-            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
-            plans = await CopyPlanner.PlanAsync(source, selected.Tables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
-        }
-        plans = plans.OrderByDescending(p => p.EstimatedBytes).ToList();
-
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", ct);
-        // Once the task's publication exists, its tables are fixed: one created on the source since then is not streamed
-        // (and not on the target); the cutover names it.
-        if (options.KnownTablesOnly || options.Incremental && await SlotRecordedAsync(target, options.TaskName, ct))
-        {
-            var known = await CopyState.KnownAsync(target, options.TaskName, ct);
-            plans = plans.Where(p => known.Contains(p.SourceKey)).ToList();
-        }
-        await CopyState.RegisterAsync(target, options.TaskName, plans.Select(p => new PlannedTable(p.SourceKey, p.Target.ToString(), p.EstimatedBytes, p.EstimatedRows, p.StreamColumns)), ct);
-        var done = await CopyState.DoneAsync(target, options.TaskName, ct);
-        var pending = plans.Where(p => !done.Contains(p.SourceKey)).ToList();
-        Progress.Begin(plans.Select(p => new TableProgress(p.Source, p.EstimatedBytes, p.EstimatedRows) { Skipped = done.Contains(p.SourceKey) }).ToList());
-        var progressByTable = Progress.Tables.ToDictionary(t => t.Table.ToString(), StringComparer.Ordinal);
-        foreach (var skipped in Progress.Tables.Where(t => t.Skipped))
-        {
-            skipped.FinishedAt = DateTime.UtcNow;
-        }
-        if (done.Count > 0)
-        {
-            logger.LogInformation("Resuming task {Task}: {Done} tables already copied, {Pending} to copy again", options.TaskName, done.Count, pending.Count);
-        }
+        var plans = await PlanAsync(options, target, ct);
+        var (pending, progressByTable) = await RegisterAsync(options, plans, target, ct);
 
         NpgsqlLogSequenceNumber? consistentLsn = null;
         if (options.Incremental)
@@ -146,6 +116,48 @@ public sealed class FullCopier(ILogger logger)
         return new FullCopyResult(pending.Count, plans.Count - pending.Count, Progress.Rows, Progress.Bytes, Progress.Seconds, consistentLsn ?? snapshot.Lsn);
     }
 
+    /// <summary>The selected tables, planned from one read-only view of the source, largest first; at cutover or once the slot exists, only those the task knows.</summary>
+    private static async Task<List<TableCopyPlan>> PlanAsync(FullCopyOptions options, NpgsqlConnection target, CancellationToken ct)
+    {
+        List<TableCopyPlan> plans;
+        await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", ct))
+        {
+            await using (var begin = new NpgsqlCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", source))
+            {
+                await begin.ExecuteNonQueryAsync(ct);
+            }
+            var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
+            plans = await CopyPlanner.PlanAsync(source, selected.Tables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
+        }
+        // Once the task's publication exists, its tables are fixed: one created on the source since then is not streamed
+        // (and not on the target); the cutover names it.
+        if (options.KnownTablesOnly || options.Incremental && await SlotRecordedAsync(target, options.TaskName, ct))
+        {
+            var known = await CopyState.KnownAsync(target, options.TaskName, ct);
+            plans = plans.Where(p => known.Contains(p.SourceKey)).ToList();
+        }
+        return plans;
+    }
+
+    /// <summary>Records the plans in the task's state and starts the progress; returns the tables not copied yet.</summary>
+    private async Task<(List<TableCopyPlan> Pending, Dictionary<string, TableProgress> ProgressByTable)> RegisterAsync(FullCopyOptions options,
+        List<TableCopyPlan> plans, NpgsqlConnection target, CancellationToken ct)
+    {
+        await CopyState.RegisterAsync(target, options.TaskName, plans.Select(p => new PlannedTable(p.SourceKey, p.Target.ToString(), p.EstimatedBytes, p.EstimatedRows, p.StreamColumns)), ct);
+        var done = await CopyState.DoneAsync(target, options.TaskName, ct);
+        var pending = plans.Where(p => !done.Contains(p.SourceKey)).ToList();
+        Progress.Begin(plans.Select(p => new TableProgress(p.Source, p.EstimatedBytes, p.EstimatedRows) { Skipped = done.Contains(p.SourceKey) }).ToList());
+        foreach (var skipped in Progress.Tables.Where(t => t.Skipped))
+        {
+            skipped.FinishedAt = DateTime.UtcNow;
+        }
+        if (done.Count > 0)
+        {
+            logger.LogInformation("Resuming task {Task}: {Done} tables already copied, {Pending} to copy again", options.TaskName, done.Count, pending.Count);
+        }
+        return (pending, Progress.Tables.ToDictionary(t => t.Table.ToString(), StringComparer.Ordinal));
+    }
+
     /// <summary>A snapshot of the source for tables copied after the task slot's: with a position of its own (a temporary slot's) when the stream follows.</summary>
     private static async Task<ExportedSnapshot> FreshSnapshotAsync(FullCopyOptions options, CancellationToken ct) => options.Incremental
         ? await ExportedSnapshot.FromNewSlotAsync(options.Source, TaskName.TemporarySlotName(options.TaskName, "resume"), temporary: true, ct)
@@ -158,10 +170,7 @@ public sealed class FullCopier(ILogger logger)
     private async Task<List<TableCopyPlan>> CopyFromSnapshotAsync(FullCopyOptions options, List<TableCopyPlan> pending, ExportedSnapshot snapshot,
         NpgsqlConnection target, Dictionary<string, TableProgress> progressByTable, CancellationToken ct)
     {
-        var units = new List<CopyUnit>();
-        var remaining = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
-        var totals = new ConcurrentDictionary<string, (long Rows, long Bytes)>(StringComparer.Ordinal);
-        var rewritten = new ConcurrentDictionary<string, TableCopyPlan>(StringComparer.Ordinal);
+        var round = new SnapshotRound(snapshot, progressByTable);
         foreach (var plan in pending)
         {
             if (plan.IsSplit)
@@ -170,94 +179,115 @@ public sealed class FullCopier(ILogger logger)
                 await using var truncate = new NpgsqlCommand($"TRUNCATE ONLY {plan.Target}", target);
                 await truncate.ExecuteNonQueryAsync(ct);
             }
-            remaining[plan.SourceKey] = plan.Ranges.Count;
-            units.AddRange(plan.Ranges.Select((r, i) => new CopyUnit(plan, r, i)));
+            round.Remaining[plan.SourceKey] = plan.Ranges.Count;
         }
-        var queue = new ConcurrentQueue<CopyUnit>(units);
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-
-        async Task WorkerAsync()
-        {
-            NpgsqlConnection? src = null, tgt = null;
-            try
-            {
-                while (queue.TryDequeue(out var unit))
-                {
-                    if (rewritten.ContainsKey(unit.Table.SourceKey))
-                    {
-                        continue;
-                    }
-                    var table = progressByTable[unit.Table.SourceKey];
-                    table.StartedAt ??= DateTime.UtcNow;
-                    var result = await UnitRetry(options, unit).RunAsync(async c =>
-                    {
-                        try
-                        {
-                            src ??= await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", c);
-                            tgt ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", c);
-                            return await new TableCopier(src, tgt, options.TaskName).CopyAsync(unit, snapshot.Name, snapshot.Lsn, !unit.Table.IsSplit, table, c);
-                        }
-                        catch
-                        {
-                            // A failed unit's transactions are rolled back with their connections; a retry starts afresh.
-                            if (src is not null) await src.DisposeAsync();
-                            if (tgt is not null) await tgt.DisposeAsync();
-                            src = tgt = null;
-                            throw;
-                        }
-                    }, failed.Token);
-                    if (result is not var (rows, bytes))
-                    {
-                        rewritten.TryAdd(unit.Table.SourceKey, unit.Table);
-                        continue;
-                    }
-                    var sum = totals.AddOrUpdate(unit.Table.SourceKey, (rows, bytes), (_, t) => (t.Rows + rows, t.Bytes + bytes));
-                    if (remaining.AddOrUpdate(unit.Table.SourceKey, 0, (_, n) => n - 1) == 0 && !rewritten.ContainsKey(unit.Table.SourceKey))
-                    {
-                        if (unit.Table.IsSplit)
-                        {
-                            tgt ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", failed.Token);
-                            await CopyState.MarkDoneAsync(tgt, null, options.TaskName, unit.Table.SourceKey, snapshot.Lsn, sum.Rows, sum.Bytes, failed.Token);
-                        }
-                        table.FinishedAt = DateTime.UtcNow;
-                        TableCopied?.Invoke(unit.Table);
-                        logger.LogInformation("Copied {Table}: {Rows} rows, {MB:0.0} MB", unit.Table.Source, sum.Rows, sum.Bytes / 1048576.0);
-                    }
-                }
-            }
-            catch
-            {
-                await failed.CancelAsync();
-                throw;
-            }
-            finally
-            {
-                if (src is not null) await src.DisposeAsync();
-                if (tgt is not null) await tgt.DisposeAsync();
-            }
-        }
-
-        using var reporterStop = CancellationTokenSource.CreateLinkedTokenSource(failed.Token);
+        // Each worker keeps its two sessions from one unit to the next; a pool hands them over.
+        var sessions = new ConcurrentBag<CopySessions>();
+        using var reporterStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var reporter = ReportProgressAsync(options, reporterStop.Token);
-        var workers = Enumerable.Range(0, Math.Max(1, Math.Min(options.Jobs, units.Count))).Select(_ => Task.Run(WorkerAsync, CancellationToken.None)).ToList();
+        var copying = Parallel.ForEachAsync(pending.SelectMany(plan => plan.Ranges.Select((r, i) => new CopyUnit(plan, r, i))),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Jobs), CancellationToken = ct },
+            async (unit, c) =>
+            {
+                var pair = sessions.TryTake(out var free) ? free : new CopySessions();
+                try
+                {
+                    await CopyUnitAsync(options, unit, round, pair, c);
+                }
+                finally
+                {
+                    sessions.Add(pair);
+                }
+            });
         try
         {
-            await Task.WhenAll(workers);
+            await copying;
         }
-        catch when (workers.Any(w => w.IsFaulted))
+        catch when (copying.Exception is { } all)
         {
             // Report the first real failure, not the cancellations it caused in the other workers.
-            var first = workers.Where(w => w.IsFaulted).Select(w => w.Exception!.InnerException!).FirstOrDefault(e => e is not OperationCanceledException)
-                ?? workers.First(w => w.IsFaulted).Exception!.InnerException!;
+            var first = all.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? all.InnerExceptions[0];
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
         }
         finally
         {
             await reporterStop.CancelAsync();
             try { await reporter; } catch (OperationCanceledException) { }
+            foreach (var pair in sessions)
+            {
+                await pair.DisposeAsync();
+            }
         }
         // A split table of which some ranges were copied from this snapshot starts over (emptied) with the next one.
-        return [.. rewritten.Values];
+        return [.. round.Rewritten.Values];
+    }
+
+    /// <summary>What the workers of one snapshot share: ranges left per table, totals, and the tables found rewritten.</summary>
+    private sealed class SnapshotRound(ExportedSnapshot snapshot, Dictionary<string, TableProgress> progressByTable)
+    {
+        public ExportedSnapshot Snapshot { get; } = snapshot;
+        public Dictionary<string, TableProgress> ProgressByTable { get; } = progressByTable;
+        public ConcurrentDictionary<string, int> Remaining { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, (long Rows, long Bytes)> Totals { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, TableCopyPlan> Rewritten { get; } = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>A worker's sessions to the source and the target, opened when first needed and again after a failure.</summary>
+    private sealed class CopySessions : IAsyncDisposable
+    {
+        public NpgsqlConnection? Source { get; set; }
+        public NpgsqlConnection? Target { get; set; }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Source is not null) await Source.DisposeAsync();
+            if (Target is not null) await Target.DisposeAsync();
+            Source = Target = null;
+        }
+    }
+
+    /// <summary>Copies one unit (a table, or a range of one) and, once its table's last unit commits, marks the table copied.</summary>
+    private async Task CopyUnitAsync(FullCopyOptions options, CopyUnit unit, SnapshotRound round, CopySessions sessions, CancellationToken ct)
+    {
+        if (round.Rewritten.ContainsKey(unit.Table.SourceKey))
+        {
+            return;
+        }
+        var table = round.ProgressByTable[unit.Table.SourceKey];
+        table.StartedAt ??= DateTime.UtcNow;
+        var result = await UnitRetry(options, unit).RunAsync(async c =>
+        {
+            try
+            {
+                sessions.Source ??= await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", c);
+                sessions.Target ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", c);
+                return await new TableCopier(sessions.Source, sessions.Target, options.TaskName)
+                    .CopyAsync(unit, round.Snapshot.Name, round.Snapshot.Lsn, !unit.Table.IsSplit, table, c);
+            }
+            catch
+            {
+                // A failed unit's transactions are rolled back with their connections; a retry starts afresh.
+                await sessions.DisposeAsync();
+                throw;
+            }
+        }, ct);
+        if (result is not var (rows, bytes))
+        {
+            round.Rewritten.TryAdd(unit.Table.SourceKey, unit.Table);
+            return;
+        }
+        var sum = round.Totals.AddOrUpdate(unit.Table.SourceKey, (rows, bytes), (_, t) => (t.Rows + rows, t.Bytes + bytes));
+        if (round.Remaining.AddOrUpdate(unit.Table.SourceKey, 0, (_, n) => n - 1) == 0 && !round.Rewritten.ContainsKey(unit.Table.SourceKey))
+        {
+            if (unit.Table.IsSplit)
+            {
+                sessions.Target ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", ct);
+                await CopyState.MarkDoneAsync(sessions.Target, null, options.TaskName, unit.Table.SourceKey, round.Snapshot.Lsn, sum.Rows, sum.Bytes, ct);
+            }
+            table.FinishedAt = DateTime.UtcNow;
+            TableCopied?.Invoke(unit.Table);
+            logger.LogInformation("Copied {Table}: {Rows} rows, {MB:0.0} MB", unit.Table.Source, sum.Rows, sum.Bytes / 1048576.0);
+        }
     }
 
     private ExportedSnapshot? _slotSnapshot;
