@@ -140,7 +140,7 @@ public sealed class FullCopier(ILogger logger)
     }
 
     /// <summary>Records the plans in the task's state and starts the progress; returns the tables not copied yet.</summary>
-    private async Task<(List<TableCopyPlan> Pending, Dictionary<string, TableProgress> ProgressByTable)> RegisterAsync(FullCopyOptions options,
+    private async Task<(List<TableCopyPlan> ToCopy, Dictionary<string, TableProgress> ProgressByTable)> RegisterAsync(FullCopyOptions options,
         List<TableCopyPlan> plans, NpgsqlConnection target, CancellationToken ct)
     {
         await CopyState.RegisterAsync(target, options.TaskName, plans.Select(p => new PlannedTable(p.SourceKey, p.Target.ToString(), p.EstimatedBytes, p.EstimatedRows, p.StreamColumns)), ct);
