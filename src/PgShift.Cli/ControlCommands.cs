@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.Selection;
 using PgShift.State;
@@ -230,7 +231,7 @@ internal static class ControlCommands
             {
                 Console.Out.WriteLine($"warning  task {task.TaskName} is not finished (phase {report.Phase}): without its slot it cannot stream again.");
             }
-            var dropped = await TaskControl.CleanupAsync(task.Source, task.TaskName, ct);
+            var dropped = await SlotCleanup.CleanupAsync(task.Source, task.TaskName, ct);
             Console.Out.WriteLine(dropped.Count == 0 ? $"Nothing of task {task.TaskName} left on the source." : $"Dropped {string.Join(" and ", dropped)}.");
             if (pr.GetValue(purge) && report is not null)
             {
@@ -239,10 +240,10 @@ internal static class ControlCommands
             }
             foreach (var slot in pr.GetValue(dropSlots) ?? [])
             {
-                var more = await TaskControl.DropSlotAsync(task.Source, slot, ct);
+                var more = await SlotCleanup.DropSlotAsync(task.Source, slot, ct);
                 Console.Out.WriteLine(more.Count == 0 ? $"No slot {slot} on the source." : $"Dropped {string.Join(" and ", more)}.");
             }
-            foreach (var other in await TaskControl.OtherSlotsAsync(task.Source, task.TaskName, ct))
+            foreach (var other in await SlotCleanup.OtherSlotsAsync(task.Source, task.TaskName, ct))
             {
                 var advice = other.Active ? "stop its task first." : $"if its task is gone, drop it with: pgshift cleanup ... --drop-slot {other.Name}";
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

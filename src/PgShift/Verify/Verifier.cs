@@ -78,7 +78,7 @@ public sealed class Verifier
         var streaming = options.TaskName is not null && await Cutover.TaskControl.IsStreamingAsync(state, options.TaskName, ct);
         if (!streaming)
         {
-            await using var plain = await Copy.ExportedSnapshot.FromTransactionAsync(options.Source, ct);
+            await using var plain = await Replication.ExportedSnapshot.FromTransactionAsync(options.Source, ct);
             return await new TableVerifier(options, plain.Name).VerifyAsync(tables, ct);
         }
         try
@@ -87,7 +87,7 @@ public sealed class Verifier
             // everything applied), then let the stream apply exactly up to that point.
             await HoldAsync(state, options, StreamRunner.PauseEverything, ct);
             var slot = Tasks.TaskName.TemporarySlotName(options.TaskName!, "verify");
-            await using var snapshot = await Copy.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
+            await using var snapshot = await Replication.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
             await HoldAsync(state, options, snapshot.Lsn, ct);
             return await new TableVerifier(options, snapshot.Name).VerifyAsync(tables, ct);
         }

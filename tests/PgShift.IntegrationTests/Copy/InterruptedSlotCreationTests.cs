@@ -1,3 +1,4 @@
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Tasks;
@@ -45,7 +46,7 @@ public sealed class InterruptedSlotCreationTests : FreshDatabases
         }
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
 
         // A slot of the task's name that this target's task never began to create belongs to someone else: refused.
         var other = "slot2_" + Run;

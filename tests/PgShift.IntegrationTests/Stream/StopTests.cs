@@ -1,3 +1,4 @@
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
@@ -63,6 +64,6 @@ public sealed class StopTests : FreshDatabases
         Assert.True(resumed.Finished);
         Assert.Equal(Tables.Length - done, resumed.Copy!.Tables);
         Assert.Equal(await CopyFixture.ChecksumsAsync(source, src, Tables), await CopyFixture.ChecksumsAsync(target, tgt, Tables));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
@@ -162,7 +163,7 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         // The swap could not be applied as a set: the applier said so and replayed it change by change.
         Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("f_uniq", StringComparison.Ordinal)
             && e.Message.Contains("replaying them one by one", StringComparison.Ordinal));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
@@ -184,7 +185,7 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
         await AssertSameAsync(src, tgt);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }
 

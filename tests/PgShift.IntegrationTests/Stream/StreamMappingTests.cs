@@ -1,3 +1,4 @@
+using PgShift.Replication;
 using PgShift.Catalog;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
@@ -71,6 +72,6 @@ public sealed class StreamMappingTests : FreshDatabases
         Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'shop' AND column_name = 'secret'"));
         const string wideRows = "SELECT md5(string_agg(w::text, ',' ORDER BY id)) FROM public.wide w";
         Assert.Equal(await source.ScalarAsync<string>(src, wideRows), await target.ScalarAsync<string>(tgt, wideRows));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
@@ -48,7 +49,7 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
@@ -143,7 +144,7 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         Assert.True(resumed.Finished);
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
         Assert.Equal(4, await target.ScalarAsync<int>(tgt, "SELECT min(n) FROM other"));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
@@ -179,7 +180,7 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         Assert.True(resumed.Finished);
         Assert.Equal(51000L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM big"));
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Stream;
@@ -50,7 +51,7 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
         Assert.Equal(await source.ScalarAsync<long>(src, "SELECT last_value FROM items_id_seq"), await target.ScalarAsync<long>(tgt, "SELECT last_value FROM items_id_seq"));
         Assert.Equal("finished", await target.ScalarAsync<string>(tgt, $"SELECT phase FROM pgshift.tasks WHERE name = '{task}'"));
 
-        var dropped = await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        var dropped = await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
         Assert.Equal(2, dropped.Count);
         Assert.Equal(0L, await source.ScalarAsync<long>(src, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_{task}'"));
         Assert.Equal(0L, await source.ScalarAsync<long>(src, $"SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_{task}'"));
@@ -84,7 +85,7 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
         Assert.Equal(0, second.Copy!.Tables);
         await StreamFixture.AssertSameAsync(source, src, target, tgt);
         Assert.NotEqual(appliedBefore, await target.ScalarAsync<string>(tgt, $"SELECT applied_lsn::text FROM pgshift.tasks WHERE name = '{task}'"));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }
 
@@ -122,7 +123,7 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         // Skipped, and said: the update of the missing row is counted in a warning.
         Assert.Contains(log.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning
             && e.Message.Contains("Skipped 1 conflicting changes (--on-conflict ignore", StringComparison.Ordinal) && e.Message.Contains("to \"public\".\"acct\"", StringComparison.Ordinal));
-        await TaskControl.CleanupAsync(options.Source, "conflict", CancellationToken.None);
+        await SlotCleanup.CleanupAsync(options.Source, "conflict", CancellationToken.None);
     }
 }
 
@@ -144,7 +145,7 @@ public sealed class StreamDdlTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         Assert.DoesNotContain("dropped", ex.Message, StringComparison.Ordinal);
         // What came before the change is applied and checkpointed; nothing after it.
         Assert.Equal(2L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM ddltab"));
-        await TaskControl.CleanupAsync(options.Source, "ddl", CancellationToken.None);
+        await SlotCleanup.CleanupAsync(options.Source, "ddl", CancellationToken.None);
     }
 }
 

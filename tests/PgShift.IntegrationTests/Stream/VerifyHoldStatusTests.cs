@@ -1,3 +1,4 @@
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.State;
@@ -47,7 +48,7 @@ public sealed class VerifyHoldStatusTests : FreshDatabases
         Assert.Equal(39L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM t"));
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     private static async Task<StreamStatus> StatusAsync(TestServer target, string db, string task)

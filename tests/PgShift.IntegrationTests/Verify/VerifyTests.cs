@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using PgShift.Replication;
 using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.IntegrationTests.Stream;
@@ -116,7 +117,7 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : Fr
         var final = await new Verifier().VerifyAsync(VerifyOptions(src, tgt, task), CancellationToken.None);
         Assert.True(final.Equal, Describe(final));
         Assert.All(final.Sequences, s => Assert.Equal("equal", s.State));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     private static string Describe(VerifyReport r) => string.Join("\n",
