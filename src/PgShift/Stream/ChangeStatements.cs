@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
@@ -113,32 +112,11 @@ internal sealed class ChangeStatements(StreamTable table, IReadOnlyList<bool> is
             .Where(x => fullIdentity || isKey[x.i])
             .Select(x => $"{x.c.Name}={(values[x.i].Text is { } v ? v.Length > 40 ? v[..40] + "..." : v : "NULL")}")) + ")";
 
-    /// <summary>For REPLICA IDENTITY FULL, one of several identical rows is picked by ctid, so each change hits exactly one row.</summary>
     private string SingleSql(RowChangeKind kind, ColumnValue[]? newRow, ColumnValue[]? identity)
     {
-        var n = 0;
-        string Next() => "$" + (++n).ToString(CultureInfo.InvariantCulture);
-        var sb = new StringBuilder();
         if (kind == RowChangeKind.Insert)
         {
-            var cols = new List<string>();
-            var values = new List<string>();
-            for (var i = 0; i < table.Columns.Count; i++)
-            {
-                if (table.TargetColumns[i] is { } col)
-                {
-                    cols.Add(Sql.Ident(col));
-                    values.Add(Next());
-                }
-            }
-            sb.Append(cols.Count == 0
-                ? $"INSERT INTO {table.Target} DEFAULT VALUES"
-                : $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) OVERRIDING SYSTEM VALUE VALUES ({string.Join(", ", values)})");
-            if (conflicts == ConflictPolicy.Ignore)
-            {
-                sb.Append(" ON CONFLICT DO NOTHING");
-            }
-            return sb.ToString();
+            return InsertSql();
         }
         var sets = new List<string>();
         if (kind == RowChangeKind.Update)
@@ -148,15 +126,49 @@ internal sealed class ChangeStatements(StreamTable table, IReadOnlyList<bool> is
                 // An unchanged TOASTed value is not sent: the target keeps its own.
                 if (table.TargetColumns[i] is { } col && !newRow![i].Unchanged)
                 {
-                    sets.Add($"{Sql.Ident(col)} = {Next()}");
+                    sets.Add($"{Sql.Ident(col)} = {Param(sets.Count + 1)}");
                 }
             }
         }
+        var where = RowMatch(identity!, sets.Count + 1);
+        return kind == RowChangeKind.Update
+            ? $"UPDATE {table.TargetOnly} SET {string.Join(", ", sets)} WHERE {where}"
+            : $"DELETE FROM {table.TargetOnly} WHERE {where}";
+    }
+
+    private static string Param(int n) => "$" + n.ToString(CultureInfo.InvariantCulture);
+
+    private string InsertSql()
+    {
+        var cols = new List<string>();
+        var values = new List<string>();
+        for (var i = 0; i < table.Columns.Count; i++)
+        {
+            if (table.TargetColumns[i] is { } col)
+            {
+                cols.Add(Sql.Ident(col));
+                values.Add(Param(values.Count + 1));
+            }
+        }
+        var sql = cols.Count == 0
+            ? $"INSERT INTO {table.Target} DEFAULT VALUES"
+            : $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) OVERRIDING SYSTEM VALUE VALUES ({string.Join(", ", values)})";
+        return conflicts == ConflictPolicy.Ignore ? sql + " ON CONFLICT DO NOTHING" : sql;
+    }
+
+    /// <summary>
+    /// The condition that finds the changed row by its identifying values, whose parameters are numbered from
+    /// <paramref name="firstParam"/>. For REPLICA IDENTITY FULL, one of several identical rows is picked by ctid, so
+    /// each change hits exactly one row.
+    /// </summary>
+    private string RowMatch(ColumnValue[] identity, int firstParam)
+    {
+        var n = firstParam;
         var conditions = new List<string>();
         var sameText = new List<string>();
         for (var i = 0; i < table.Columns.Count; i++)
         {
-            if (table.TargetColumns[i] is not { } col || !(fullIdentity || isKey[i]) || identity![i].Unchanged)
+            if (table.TargetColumns[i] is not { } col || !(fullIdentity || isKey[i]) || identity[i].Unchanged)
             {
                 continue;
             }
@@ -165,7 +177,7 @@ internal sealed class ChangeStatements(StreamTable table, IReadOnlyList<bool> is
                 conditions.Add($"{Sql.Ident(col)} IS NULL");
                 continue;
             }
-            var p = Next();
+            var p = Param(n++);
             // Text forms are compared as the target prints the value (the value parsed into the column's type, then
             // printed), so that an input the type normalises (an XML declaration, a json's spacing) still matches.
             var printed = table.TargetTypes.Count > i && table.TargetTypes[i] is { } type ? $"{p}::{type}::text" : $"{p}::text";
@@ -184,16 +196,14 @@ internal sealed class ChangeStatements(StreamTable table, IReadOnlyList<bool> is
         }
         // A table without columns (or with every column excluded) has only identical rows.
         var where = conditions.Count == 0 ? "true" : string.Join(" AND ", conditions);
-        if (fullIdentity)
+        if (!fullIdentity)
         {
-            // Of the rows that are equal, one whose values print the same as the source's: = holds for 0 and -0,
-            // 1.0 and 1.00, 'a' and 'A' in citext, which are different rows to the application.
-            var prefer = sameText.Count == 0 ? "" : $" ORDER BY {string.Join(" + ", sameText)} DESC";
-            where = $"ctid = (SELECT ctid FROM {table.TargetOnly} WHERE {where}{prefer} LIMIT 1)";
+            return where;
         }
-        return kind == RowChangeKind.Update
-            ? $"UPDATE {table.TargetOnly} SET {string.Join(", ", sets)} WHERE {where}"
-            : $"DELETE FROM {table.TargetOnly} WHERE {where}";
+        // Of the rows that are equal, one whose values print the same as the source's: = holds for 0 and -0,
+        // 1.0 and 1.00, 'a' and 'A' in citext, which are different rows to the application.
+        var prefer = sameText.Count == 0 ? "" : $" ORDER BY {string.Join(" + ", sameText)} DESC";
+        return $"ctid = (SELECT ctid FROM {table.TargetOnly} WHERE {where}{prefer} LIMIT 1)";
     }
 
     /// <summary>
