@@ -1,5 +1,4 @@
 using Npgsql;
-using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.State;
 using PgShift.Tasks;

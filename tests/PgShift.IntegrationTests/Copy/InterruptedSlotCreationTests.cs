@@ -1,6 +1,5 @@
-using PgShift.Replication;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Tasks;
 
 namespace PgShift.IntegrationTests.Copy;

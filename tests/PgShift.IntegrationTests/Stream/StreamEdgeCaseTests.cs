@@ -1,8 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PgShift.Replication;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Tasks;
 
 namespace PgShift.IntegrationTests.Stream;

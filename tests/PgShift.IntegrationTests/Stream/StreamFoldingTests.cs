@@ -1,8 +1,7 @@
 using Microsoft.Extensions.Logging;
-using PgShift.Replication;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Stream;
 using PgShift.Tasks;
 using PgShift.State;

@@ -1,7 +1,6 @@
-using PgShift.Replication;
 using PgShift.Catalog;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Tasks;
 using PgShift.State;

@@ -1,9 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using PgShift.Replication;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Stream;
 using PgShift.Tasks;
 using PgShift.State;

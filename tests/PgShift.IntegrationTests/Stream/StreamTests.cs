@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PgShift.Replication;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Stream;
 using PgShift.Tasks;
 using PgShift.State;

@@ -1,7 +1,6 @@
-using PgShift.Replication;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.State;
 using PgShift.Tasks;
 

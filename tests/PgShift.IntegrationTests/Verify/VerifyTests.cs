@@ -1,8 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PgShift.Replication;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.IntegrationTests.Stream;
+using PgShift.Replication;
 using PgShift.Tasks;
 using PgShift.Verify;
 using PgShift.State;
