@@ -48,8 +48,8 @@ public sealed class CommonOptions
     /// PGSHIFT_DECODING_WORK_MEM (e.g. 64kB): the source's logical_decoding_work_mem for the task's walsender, so that
     /// tests and torture runs can force large transactions to be streamed (PostgreSQL 14+) or spilled; unset: the server's.
     /// </summary>
-    public static string? DecodingWorkMem()
-        => Environment.GetEnvironmentVariable("PGSHIFT_DECODING_WORK_MEM") is { Length: > 0 } mem ? mem : null;
+    public static ApplyOptions ApplyFromEnvironment()
+        => new() { DecodingWorkMem = Environment.GetEnvironmentVariable("PGSHIFT_DECODING_WORK_MEM") is { Length: > 0 } mem ? mem : null };
 
     public void AddTo(Command command, bool selection = true)
     {

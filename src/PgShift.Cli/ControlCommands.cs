@@ -5,6 +5,7 @@ using Npgsql;
 using PgShift.Connections;
 using PgShift.Cutover;
 using PgShift.Progress;
+using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
@@ -150,10 +151,7 @@ internal static class ControlCommands
             }
             using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
             // The task's own settings: the stream this cutover runs applies changes as the task's migrate did.
-            var options = new MigrationOptions(task.Settings with { Schema = false, Full = false, Incremental = true })
-            {
-                Apply = new Stream.ApplyOptions { DecodingWorkMem = CommonOptions.DecodingWorkMem() },
-            };
+            var options = task.Settings with { Schema = false, Full = false, Incremental = true, Apply = CommonOptions.ApplyFromEnvironment() };
             try
             {
                 return await MigrateCommand.RunAsync(new MigrationTask(loggerFactory.CreateLogger("pgshift")), options, cutover: true, timer.Token);
@@ -226,7 +224,7 @@ internal static class ControlCommands
             {
                 Console.Out.WriteLine($"warning  task {task.TaskName} is not finished (phase {report.Phase.Text()}): without its slot it cannot stream again.");
             }
-            var dropped = await TaskControl.CleanupAsync(task.Source, task.TaskName, ct);
+            var dropped = await SlotCleanup.CleanupAsync(task.Source, task.TaskName, ct);
             Console.Out.WriteLine(dropped.Count == 0 ? $"Nothing of task {task.TaskName} left on the source." : $"Dropped {string.Join(" and ", dropped)}.");
             if (pr.GetValue(purge) && report is not null)
             {
@@ -235,10 +233,10 @@ internal static class ControlCommands
             }
             foreach (var slot in pr.GetValue(dropSlots) ?? [])
             {
-                var more = await TaskControl.DropSlotAsync(task.Source, slot, ct);
+                var more = await SlotCleanup.DropSlotAsync(task.Source, slot, ct);
                 Console.Out.WriteLine(more.Count == 0 ? $"No slot {slot} on the source." : $"Dropped {string.Join(" and ", more)}.");
             }
-            foreach (var other in await TaskControl.OtherSlotsAsync(task.Source, task.TaskName, ct))
+            foreach (var other in await SlotCleanup.OtherSlotsAsync(task.Source, task.TaskName, ct))
             {
                 var advice = other.Active ? "stop its task first." : $"if its task is gone, drop it with: pgshift cleanup ... --drop-slot {other.Name}";
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -61,7 +61,7 @@ internal static class MigrateCommand
             var task = await StoredSettings.ApplyAsync(resolved, ct);
             using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
             var logger = loggerFactory.CreateLogger("pgshift");
-            var options = new MigrationOptions(task.Settings) { Apply = new ApplyOptions { DecodingWorkMem = CommonOptions.DecodingWorkMem() } };
+            var options = task.Settings with { Apply = CommonOptions.ApplyFromEnvironment() };
             // SIGTERM or Ctrl-C stops the task as 'pgshift stop' does: at a transaction boundary, resumable; a second signal cancels.
             Signals.GentleStop = () =>
             {
@@ -89,7 +89,7 @@ internal static class MigrateCommand
     }
 
     /// <summary>Runs the task with its live display; shared by migrate and cutover.</summary>
-    internal static async Task<int> RunAsync(MigrationTask migration, MigrationOptions options, bool cutover, CancellationToken ct)
+    internal static async Task<int> RunAsync(MigrationTask migration, TaskSettings options, bool cutover, CancellationToken ct)
     {
         var terminal = !Console.IsOutputRedirected;
         CopyProgressRenderer? copyRenderer = null;

@@ -5,6 +5,7 @@ using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
+using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
@@ -131,7 +132,7 @@ public sealed class FullCopier(ILogger logger)
         }
         // Once the task's publication exists, its tables are fixed: one created on the source since then is not streamed
         // (and not on the target); the cutover names it.
-        if (options.KnownTablesOnly || options.Incremental && await SlotRecordedAsync(target, options.TaskName, ct))
+        if (options.KnownTablesOnly || options.Incremental && await SlotRecord.IsRecordedAsync(target, options.TaskName, ct))
         {
             var known = await CopyState.KnownAsync(target, options.TaskName, ct);
             plans = plans.Where(p => known.Contains(p.SourceKey)).ToList();
@@ -292,138 +293,17 @@ public sealed class FullCopier(ILogger logger)
 
     private ExportedSnapshot? _slotSnapshot;
 
-    /// <summary>This target's task started creating its slot and never recorded it.</summary>
-    private static async Task<bool> SlotCreationInterruptedAsync(NpgsqlConnection target, string task, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("SELECT slot_creating_at IS NOT NULL AND consistent_lsn IS NULL FROM pgshift.tasks WHERE name = @t", target);
-        cmd.Parameters.AddWithValue("t", task);
-        return await cmd.ExecuteScalarAsync(ct) is true;
-    }
-
-    private static async Task<bool> SlotRecordedAsync(NpgsqlConnection target, string task, CancellationToken ct)
-    {
-        await StateSchema.EnsureAsync(target, null, ct);
-        await using var cmd = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pgshift.tasks WHERE name = @t AND consistent_lsn IS NOT NULL)", target);
-        cmd.Parameters.AddWithValue("t", task);
-        return await cmd.ExecuteScalarAsync(ct) is true;
-    }
-
-    /// <summary>
-    /// The publication first (pgoutput reads publications as of each change), then the slot with an exported
-    /// snapshot, whose consistent point is recorded in the task state. A slot recorded but gone is an error:
-    /// recreating it would lose the changes in between.
-    /// </summary>
+    /// <summary>The task's publication and slot (see <see cref="TaskSlot.EnsureAsync"/>); the new slot's snapshot is kept for the copy when one is needed.</summary>
     private async Task<NpgsqlLogSequenceNumber> EnsurePublicationAndSlotAsync(FullCopyOptions options, List<TableCopyPlan> plans, NpgsqlConnection target,
         bool needSnapshot, CancellationToken ct)
     {
-        var slotName = TaskName.SlotName(options.TaskName);
-        var publication = TaskName.PublicationName(options.TaskName);
-        NpgsqlLogSequenceNumber? recorded = null;
-        await using (var cmd = new NpgsqlCommand("SELECT consistent_lsn FROM pgshift.tasks WHERE name = @t AND consistent_lsn IS NOT NULL", target))
-        {
-            cmd.Parameters.AddWithValue("t", options.TaskName);
-            if (await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn)
-            {
-                recorded = lsn;
-            }
-        }
-        await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", ct);
-        bool slotExists, slotActive;
-        await using (var cmd = new NpgsqlCommand("SELECT count(*) > 0, coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = @s", source))
-        {
-            cmd.Parameters.AddWithValue("s", slotName);
-            await using var rd = await cmd.ExecuteReaderAsync(ct);
-            await rd.ReadAsync(ct);
-            (slotExists, slotActive) = (rd.GetBoolean(0), rd.GetBoolean(1));
-        }
-        if (recorded is { } r)
-        {
-            if (!slotExists)
-            {
-                throw new PgShiftException($"The replication slot {slotName} of task {options.TaskName} no longer exists on the source (it was dropped, or lost in a failover); changes since {r} are gone.",
-                    $"Start the task again from scratch: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate. PgShift never recreates the slot silently, which would lose changes.");
-            }
-            return r;
-        }
-        if (slotExists && !slotActive && await SlotCreationInterruptedAsync(target, options.TaskName, ct))
-        {
-            // This task began creating the slot and was stopped (killed, a server restarted) before it could record it:
-            // nothing was copied from its snapshot and nothing read from it, so a new one replaces it.
-            logger.LogWarning("The slot {Slot} was left by an interrupted start of task {Task}, before it was recorded; it is dropped and created again", slotName, options.TaskName);
-            await using var drop = new NpgsqlCommand("SELECT pg_drop_replication_slot(@s)", source);
-            drop.Parameters.AddWithValue("s", slotName);
-            await drop.ExecuteNonQueryAsync(ct);
-            slotExists = false;
-        }
-        if (slotExists)
-        {
-            throw new PgShiftException($"A replication slot named {slotName} already exists on the source, but task {options.TaskName} has no record of it on this target.",
-                $"Drop it if it is left over (SELECT pg_drop_replication_slot('{slotName}');), or choose another --task name.");
-        }
-        // A table without a usable replica identity in a publication makes the source refuse its UPDATEs and DELETEs.
-        var noIdentity = new List<string>();
-        await using (var cmd = new NpgsqlCommand("""
-            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.oid = ANY(@oids) AND c.relpersistence <> 'u'
-              AND (c.relreplident = 'n' OR c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
-            ORDER BY 1
-            """, source))
-        {
-            cmd.Parameters.Add(new NpgsqlParameter("oids", NpgsqlDbType.Array | NpgsqlDbType.Oid) { Value = plans.Select(p => p.SourceOid).ToArray() });
-            await using var rd = await cmd.ExecuteReaderAsync(ct);
-            while (await rd.ReadAsync(ct))
-            {
-                noIdentity.Add(rd.GetString(0));
-            }
-        }
-        if (noIdentity.Count > 0)
-        {
-            throw new PgShiftException(
-                $"{noIdentity.Count} table(s) have no primary key or replica identity, so their UPDATEs and DELETEs cannot be streamed (and the source would refuse them once published): {string.Join(", ", noIdentity.Take(10))}.",
-                $"Give each a primary key, or run ALTER TABLE {noIdentity[0]} REPLICA IDENTITY FULL; (and so on), or exclude them; 'pgshift precheck' lists them all.");
-        }
-        // Leaf tables, not partitioned parents: sources before 13 cannot publish a partitioned table.
-        var published = plans.Where(p => !p.Unlogged).Select(p => p.Source.ToString()).ToList();
-        var forTables = published.Count == 0 ? "" : $" FOR TABLE {string.Join(", ", published)}";
-        await using (var pub = new NpgsqlCommand($"DROP PUBLICATION IF EXISTS {Sql.Ident(publication)}; CREATE PUBLICATION {Sql.Ident(publication)}{forTables}", source))
-        {
-            await pub.ExecuteNonQueryAsync(ct);
-        }
-        // Said before the slot exists, so that a start interrupted before the slot is recorded can tell its own slot.
-        await using (var intent = new NpgsqlCommand("""
-            INSERT INTO pgshift.tasks (name, source, phase, slot_creating_at) VALUES (@t, @src, 'copy', now())
-            ON CONFLICT (name) DO UPDATE SET slot_creating_at = now()
-            """, target))
-        {
-            intent.Parameters.AddWithValue("t", options.TaskName);
-            intent.Parameters.AddWithValue("src", options.Source.ToString());
-            await intent.ExecuteNonQueryAsync(ct);
-        }
-        var snapshot = await ExportedSnapshot.FromNewSlotAsync(options.Source, slotName, temporary: false, ct);
-        await using (var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET slot_name = @s, consistent_lsn = @l, slot_creating_at = NULL, updated_at = now() WHERE name = @t", target))
-        {
-            cmd.Parameters.AddWithValue("t", options.TaskName);
-            cmd.Parameters.AddWithValue("s", slotName);
-            cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = snapshot.Lsn });
-            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
-            {
-                await using var insert = new NpgsqlCommand("INSERT INTO pgshift.tasks (name, source, phase, slot_name, consistent_lsn) VALUES (@t, @src, 'copy', @s, @l)", target);
-                insert.Parameters.AddWithValue("t", options.TaskName);
-                insert.Parameters.AddWithValue("src", options.Source.ToString());
-                insert.Parameters.AddWithValue("s", slotName);
-                insert.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = snapshot.Lsn });
-                await insert.ExecuteNonQueryAsync(ct);
-            }
-        }
-        if (needSnapshot)
+        var (lsn, snapshot) = await TaskSlot.EnsureAsync(options.Source, target, options.TaskName, plans.Select(p => p.SourceOid).ToList(),
+            plans.Where(p => !p.Unlogged).Select(p => p.Source).ToList(), needSnapshot, logger, ct);
+        if (snapshot is not null)
         {
             _slotSnapshot = snapshot;
         }
-        else
-        {
-            await snapshot.DisposeAsync();
-        }
-        return snapshot.Lsn;
+        return lsn;
     }
 
     private async Task ReportProgressAsync(FullCopyOptions options, CancellationToken ct)

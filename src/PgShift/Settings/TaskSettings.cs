@@ -40,6 +40,8 @@ public record TaskSettings
     public TimeSpan RetryWindow { get; init; } = DefaultRetryWindow;
     /// <summary>What a change that does not fit the target does.</summary>
     public ConflictPolicy Conflicts { get; init; } = ConflictPolicy.Error;
+    /// <summary>How the change stream applies changes (batching, grouping, spooling): tuning, not given by the user.</summary>
+    public ApplyOptions Apply { get; init; } = new();
 
     /// <summary>The settings in the form stored with a new task (<see cref="TaskFile.ToStoredJson"/>: no server, no password), if built from one.</summary>
     public string? StoredForm { get; init; }

@@ -1,38 +1,12 @@
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Settings;
+using PgShift.State;
 
 namespace PgShift.Stream;
 
-public sealed class ApplyOptions
-{
-    /// <summary>Statements sent in one round trip (they may span several source transactions).</summary>
-    public int BatchStatements { get; init; } = 1000;
-    /// <summary>Source transactions are grouped into one target transaction until it holds this many changes...</summary>
-    public int GroupChanges { get; init; } = 20_000;
-    /// <summary>... or has been open this long, so the delay stays low under light load.</summary>
-    public TimeSpan GroupDelay { get; init; } = TimeSpan.FromMilliseconds(100);
-    /// <summary>Rows whose changes are folded into set statements before they are sent (0: every change is a statement).</summary>
-    public int FoldRows { get; init; } = 10_000;
-    /// <summary>Values held for the next round trip (folded or in statements), in characters: bounds memory when values are large.</summary>
-    public long BatchChars { get; init; } = 16 * 1024 * 1024;
-    /// <summary>
-    /// Have the source stream large transactions while they run (PostgreSQL 14+) into a spool file each, applied at
-    /// their commit: the server's decoding keeps pace with the transaction instead of starting at its commit.
-    /// </summary>
-    public bool SpoolLargeTransactions { get; init; } = true;
-    /// <summary>Where spool files go (default: the system's temporary directory).</summary>
-    public string? SpoolDirectory { get; init; }
-    /// <summary>A streamed transaction larger than this on disk makes the stream restart without streaming.</summary>
-    public long SpoolLimitBytes { get; init; } = 4L << 30;
-    /// <summary>The source's logical_decoding_work_mem for the task's walsender (null: the server's), e.g. "64kB".</summary>
-    public string? DecodingWorkMem { get; init; }
-    /// <summary>Fault injection for tests: the stream behaves as if the source never sent a subtransaction's abort.</summary>
-    internal bool LoseSubtransactionAborts { get; init; }
-}
 
 /// <summary>
 /// A set statement disagreed with what the folded changes expected (a row missing, a key taken): the applier
@@ -51,31 +25,37 @@ public sealed class ReplayInOrderException(NpgsqlLogSequenceNumber through, stri
 /// whose last statement records the end LSN of the last source transaction in it, so progress commits with the
 /// data (exactly once across crashes). Changes of tables with a key are folded row by row into set statements
 /// (<see cref="NetChanges"/>); the others, and transactions up to <paramref name="inOrderThrough"/>, go as one
-/// statement per change, in order, in batches.
+/// statement per change, in order, in batches. The statements are <see cref="ChangeStatements"/>'; the round trips,
+/// the target transaction and the checks of conflicts are <see cref="ApplyPipeline"/>'s; this class groups.
 /// </summary>
 public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnlyDictionary<QualifiedName, StreamTable> tables,
     NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ConflictPolicy conflicts, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default)
 {
-    private sealed record Relation(RelationEvent Message, StreamTable Table, NetChanges? Net);
-    /// <param name="Rows">For a set statement, the rows it must affect; null for a single change.</param>
-    private sealed record Pending(string What, QualifiedName Table, Lazy<string> Key, RowChangeKind Kind, NpgsqlLogSequenceNumber? CommitLsn, int? Rows = null);
+    private sealed record Relation(RelationEvent Message, ChangeStatements Statements, NetChanges? Net)
+    {
+        public StreamTable Table => Statements.Table;
+    }
 
+    private readonly ApplyPipeline _pipeline = new(target, conflicts, logger);
     private readonly StatementCache _setStatements = new();
-    private int _folded;
-    private long _heldChars;
-
     private readonly Dictionary<uint, Relation> _relations = new();
     private readonly Dictionary<uint, string> _ignoredRelations = new();
-    /// <summary>A target transaction is open: BEGIN went out with the group's first batch, its COMMIT goes with the last.</summary>
-    private bool _inTransaction;
-    private NpgsqlBatch _batch = new();
-    private readonly Dictionary<NpgsqlBatchCommand, Pending> _pending = new();
+
+    // The source transaction being received.
     private BeginEvent? _begin;
     private bool _skipTransaction;
+    private int _transactionChanges;
+    private NpgsqlLogSequenceNumber _lastFinalLsn;
+
+    // The group: source transactions applied in the open target transaction, committed together.
     private NpgsqlLogSequenceNumber _groupEndLsn;
     private int _groupChanges;
     private DateTime? _groupStartedAt;
     private DateTime? _oldestUnappliedAt;
+
+    // What waits for the next round trip: rows folded, and the characters of values held.
+    private int _folded;
+    private long _heldChars;
 
     /// <summary>The end LSN of the last source transaction whose changes are committed on the target.</summary>
     public NpgsqlLogSequenceNumber CommittedLsn { get; private set; } = committedLsn;
@@ -88,6 +68,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
 
     public long ChangesApplied { get; private set; }
     public long TransactionsApplied { get; private set; }
+
+    /// <summary>Changes skipped because they conflicted with the target, under <see cref="ConflictPolicy.Ignore"/>.</summary>
+    public long ConflictsSkipped => _pipeline.ConflictsSkipped;
 
     public async Task ApplyAsync(StreamEvent e, CancellationToken ct)
     {
@@ -132,17 +115,14 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     {
         if (_begin is not null || _groupEndLsn <= CommittedLsn)
         {
-            if (_begin is null && !_inTransaction)
+            if (_begin is null && !_pipeline.InTransaction)
             {
                 _oldestUnappliedAt = null;
             }
             return;
         }
         // The group's last changes, its checkpoint and its COMMIT in one round trip.
-        var checkpoint = new NpgsqlBatchCommand("UPDATE pgshift.tasks SET applied_lsn = $1 WHERE name = $2");
-        checkpoint.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.PgLsn, Value = _groupEndLsn });
-        checkpoint.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = task });
-        await ExecuteBatchAsync(ct, wait: true, checkpoint);
+        await SendAsync(ct, wait: true, StreamCheckpoint.Command(task, _groupEndLsn));
         CommittedLsn = _groupEndLsn;
         _groupChanges = 0;
         _groupStartedAt = null;
@@ -150,38 +130,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     }
 
     /// <summary>Rolls back what is not committed (the stream restarts from <see cref="CommittedLsn"/>).</summary>
-    public async Task AbandonAsync()
-    {
-        if (_inFlight is var (batch, _, execution))
-        {
-            _inFlight = null;
-            try
-            {
-                await execution;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or OperationCanceledException)
-            {
-                // Whatever it did is rolled back with the transaction.
-            }
-            await batch.DisposeAsync();
-        }
-        if (_inTransaction)
-        {
-            _inTransaction = false;
-            try
-            {
-                await using var rollback = new NpgsqlCommand("ROLLBACK", target);
-                await rollback.ExecuteNonQueryAsync();
-            }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
-            {
-                // The connection is gone, and the transaction with it.
-            }
-        }
-    }
-
-    private int _transactionChanges;
-    private NpgsqlLogSequenceNumber _lastFinalLsn;
+    public Task AbandonAsync() => _pipeline.AbandonAsync();
 
     private async Task OnRelationAsync(RelationEvent r, CancellationToken ct)
     {
@@ -217,7 +166,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             // The key may have changed with the message: what was folded under the old one goes first.
             Drain(previous.Net);
         }
-        _relations[r.RelationId] = new Relation(r, table, FoldingFor(r, table));
+        _relations[r.RelationId] = new Relation(r, ChangeStatements.For(table, r, conflicts), FoldingFor(r, table));
     }
 
     /// <summary>Folding for a table: by its key; for REPLICA IDENTITY FULL, runs of inserts only; none where something fires.</summary>
@@ -242,8 +191,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     {
         foreach (var (cmd, rows, kind) in net.Drain(conflicts, _setStatements))
         {
-            _batch.BatchCommands.Add(cmd);
-            _pending[cmd] = new Pending(kind.ToString().ToUpperInvariant(), net.Table.Target, new Lazy<string>(() => "(several)"), kind, _lastFinalLsn, rows);
+            _pipeline.Add(cmd, new PendingChange(kind.ToString().ToUpperInvariant(), net.Table.Target, new Lazy<string>(() => "(several)"), kind, _lastFinalLsn, rows));
         }
     }
 
@@ -254,225 +202,54 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             return;
         }
         var relation = _relations[row.RelationId];
-        var table = relation.Table;
-        if (_begin is not null && _begin.FinalLsn < table.SyncLsn)
+        if (_begin is not null && _begin.FinalLsn < relation.Table.SyncLsn)
         {
             // The table was copied after this transaction committed: the copy holds it already.
             return;
         }
-        var columns = table.Columns.Count;
-        var full = relation.Message.ReplicaIdentity == 'f';
-        // The statement's shape: which columns are set, which identify the row, which of those are NULL.
-        ulong setMask = 0, whereMask = 0, nullMask = 0;
-        var identity = row.Kind == RowChangeKind.Delete || row.Kind == RowChangeKind.Update ? row.Old ?? row.New! : null;
-        for (var i = 0; i < columns && i < 64; i++)
-        {
-            if (table.TargetColumns[i] is null)
-            {
-                continue;
-            }
-            if (row.Kind == RowChangeKind.Insert || row.Kind == RowChangeKind.Update && !row.New![i].Unchanged)
-            {
-                setMask |= 1UL << i;
-            }
-            if (identity is not null && (full || relation.Message.Columns[i].IsKey) && !identity[i].Unchanged)
-            {
-                whereMask |= 1UL << i;
-                if (identity[i].Text is null)
-                {
-                    nullMask |= 1UL << i;
-                }
-            }
-        }
-        if (row.Kind == RowChangeKind.Update && setMask == 0)
+        var identity = ChangeStatements.IdentityOf(row);
+        if (relation.Statements.ShapeOf(row.Kind, row.New, identity) is not { } shape)
         {
             return;
-        }
-        // With REPLICA IDENTITY FULL and no column on the target (a table without columns), every row is the same.
-        if (identity is not null && whereMask == 0 && !full)
-        {
-            throw new PgShiftException($"A change to {table.Source} carries no key to find its row on the target.",
-                $"Give the table a primary key or REPLICA IDENTITY FULL on the source (ALTER TABLE {table.Source} REPLICA IDENTITY FULL).");
         }
         if (relation.Net is { } net && _lastFinalLsn > inOrderThrough)
         {
             if (net.TryAdd(row.Kind, row.Old, row.New))
             {
-                _groupChanges++;
-                _transactionChanges++;
-                ChangesApplied++;
-                _heldChars += Chars(row);
+                Count(row);
                 if (++_folded >= options.FoldRows || _heldChars >= options.BatchChars)
                 {
-                    await ExecuteBatchAsync(ct);
+                    await SendAsync(ct);
                 }
                 return;
             }
             // This change must follow what is folded for its table: that goes first.
             Drain(net);
         }
-        var shape = (row.RelationId, row.Kind, setMask, whereMask, nullMask);
-        // Tables of more than 64 columns are not cached: the masks cannot describe them.
-        if (columns > 64 || !_statements.TryGetValue(shape, out var sql))
+        var statements = relation.Statements;
+        var values = identity ?? row.New!;
+        _pipeline.Add(statements.Single(shape, row.New, identity),
+            new PendingChange(row.Kind.ToString().ToUpperInvariant(), relation.Table.Target, new Lazy<string>(() => statements.KeyText(values)), row.Kind, _begin?.FinalLsn));
+        Count(row);
+        if (_pipeline.Held >= options.BatchStatements || _heldChars >= options.BatchChars)
         {
-            sql = StatementFor(relation, row.Kind, row.New, identity);
-            if (columns <= 64)
-            {
-                _statements[shape] = sql;
-            }
-        }
-        var cmd = new NpgsqlBatchCommand(sql);
-        if (row.Kind != RowChangeKind.Delete)
-        {
-            for (var i = 0; i < columns; i++)
-            {
-                if (table.TargetColumns[i] is not null && (row.Kind == RowChangeKind.Insert || !row.New![i].Unchanged))
-                {
-                    AddParam(cmd, row.New![i].Text);
-                }
-            }
-        }
-        if (identity is not null)
-        {
-            for (var i = 0; i < columns; i++)
-            {
-                if (table.TargetColumns[i] is not null && (full || relation.Message.Columns[i].IsKey) && !identity[i].Unchanged && identity[i].Text is not null)
-                {
-                    AddParam(cmd, identity[i].Text);
-                }
-            }
-        }
-        _batch.BatchCommands.Add(cmd);
-        _pending[cmd] = new Pending(row.Kind.ToString().ToUpperInvariant(), table.Target, KeyText(relation, identity ?? row.New!), row.Kind, _begin?.FinalLsn);
-        _groupChanges++;
-        _transactionChanges++;
-        ChangesApplied++;
-        _heldChars += Chars(row);
-        if (_batch.BatchCommands.Count >= options.BatchStatements || _heldChars >= options.BatchChars)
-        {
-            await ExecuteBatchAsync(ct);
+            await SendAsync(ct);
         }
     }
 
-    private readonly Dictionary<(uint, RowChangeKind, ulong, ulong, ulong), string> _statements = new();
-
-    private static long Chars(RowEvent row)
+    private void Count(RowEvent row)
     {
-        long n = 0;
+        _groupChanges++;
+        _transactionChanges++;
+        ChangesApplied++;
         foreach (var values in (ReadOnlySpan<ColumnValue[]?>)[row.Old, row.New])
         {
             foreach (var v in values ?? [])
             {
-                n += v.Text?.Length ?? 0;
+                _heldChars += v.Text?.Length ?? 0;
             }
         }
-        return n;
     }
-
-    /// <summary>
-    /// The SQL of a change: parameters are the set (or inserted) values in column order, then the identifying
-    /// values in column order (NULLs become IS NULL). For REPLICA IDENTITY FULL, one of several identical rows is
-    /// picked by ctid, so each change hits exactly one row.
-    /// </summary>
-    private string StatementFor(Relation relation, RowChangeKind kind, ColumnValue[]? newRow, ColumnValue[]? identity)
-    {
-        var table = relation.Table;
-        var full = relation.Message.ReplicaIdentity == 'f';
-        var n = 0;
-        string Next() => "$" + (++n).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var sb = new StringBuilder();
-        if (kind == RowChangeKind.Insert)
-        {
-            var cols = new List<string>();
-            var values = new List<string>();
-            for (var i = 0; i < table.Columns.Count; i++)
-            {
-                if (table.TargetColumns[i] is { } col)
-                {
-                    cols.Add(Sql.Ident(col));
-                    values.Add(Next());
-                }
-            }
-            sb.Append(cols.Count == 0
-                ? $"INSERT INTO {table.Target} DEFAULT VALUES"
-                : $"INSERT INTO {table.Target} ({string.Join(", ", cols)}) OVERRIDING SYSTEM VALUE VALUES ({string.Join(", ", values)})");
-            if (conflicts == ConflictPolicy.Ignore)
-            {
-                sb.Append(" ON CONFLICT DO NOTHING");
-            }
-            return sb.ToString();
-        }
-        var sets = new List<string>();
-        if (kind == RowChangeKind.Update)
-        {
-            for (var i = 0; i < table.Columns.Count; i++)
-            {
-                // An unchanged TOASTed value is not sent: the target keeps its own.
-                if (table.TargetColumns[i] is { } col && !newRow![i].Unchanged)
-                {
-                    sets.Add($"{Sql.Ident(col)} = {Next()}");
-                }
-            }
-        }
-        var conditions = new List<string>();
-        var sameText = new List<string>();
-        for (var i = 0; i < table.Columns.Count; i++)
-        {
-            if (table.TargetColumns[i] is not { } col || !(full || relation.Message.Columns[i].IsKey) || identity![i].Unchanged)
-            {
-                continue;
-            }
-            if (identity[i].Text is null)
-            {
-                conditions.Add($"{Sql.Ident(col)} IS NULL");
-                continue;
-            }
-            var p = Next();
-            // Text forms are compared as the target prints the value (the value parsed into the column's type, then
-            // printed), so that an input the type normalises (an XML declaration, a json's spacing) still matches.
-            var printed = table.TargetTypes.Count > i && table.TargetTypes[i] is { } type ? $"{p}::{type}::text" : $"{p}::text";
-            if (!table.Columns[i].HasEquality)
-            {
-                conditions.Add($"{Sql.Ident(col)}::text = {printed}");
-            }
-            else
-            {
-                conditions.Add($"{Sql.Ident(col)} = {p}");
-                if (full && !TextExactEquality.Contains(table.Columns[i].TypeOid))
-                {
-                    sameText.Add($"({Sql.Ident(col)}::text = {printed})::int");
-                }
-            }
-        }
-        // A table without columns (or with every column excluded) has only identical rows.
-        var where = conditions.Count == 0 ? "true" : string.Join(" AND ", conditions);
-        if (full)
-        {
-            // Of the rows that are equal, one whose values print the same as the source's: = holds for 0 and -0,
-            // 1.0 and 1.00, 'a' and 'A' in citext, which are different rows to the application.
-            var prefer = sameText.Count == 0 ? "" : $" ORDER BY {string.Join(" + ", sameText)} DESC";
-            where = $"ctid = (SELECT ctid FROM {table.TargetOnly} WHERE {where}{prefer} LIMIT 1)";
-        }
-        return kind == RowChangeKind.Update
-            ? $"UPDATE {table.TargetOnly} SET {string.Join(", ", sets)} WHERE {where}"
-            : $"DELETE FROM {table.TargetOnly} WHERE {where}";
-    }
-
-    /// <summary>
-    /// Built-in types whose equality holds only for values that print alike (bool, integers, oid, text, varchar, name,
-    /// "char", bytea, uuid, date, time, timestamp, timestamptz): for these, = alone finds the very row.
-    /// </summary>
-    private static readonly HashSet<uint> TextExactEquality = [16, 17, 18, 19, 20, 21, 23, 25, 26, 1043, 1082, 1083, 1114, 1184, 2950];
-
-    private static void AddParam(NpgsqlBatchCommand cmd, string? text)
-        // Unknown-typed text: the target parses it into the column's type, as it would a literal.
-        => cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Unknown, Value = (object?)text ?? DBNull.Value });
-
-    /// <summary>The row's key for a person (only built into an error message when a conflict happens).</summary>
-    private static Lazy<string> KeyText(Relation relation, ColumnValue[] values)
-        => new(() => "(" + string.Join(", ", relation.Table.Columns.Select((c, i) => (c, i))
-            .Where(x => relation.Message.ReplicaIdentity == 'f' || relation.Message.Columns[x.i].IsKey)
-            .Select(x => $"{x.c.Name}={(values[x.i].Text is { } v ? v.Length > 40 ? v[..40] + "..." : v : "NULL")}")) + ")");
 
     private async Task OnTruncateAsync(TruncateEvent t, CancellationToken ct)
     {
@@ -480,49 +257,20 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             return;
         }
-        await ExecuteBatchAsync(ct, wait: true);
+        await SendAsync(ct, wait: true);
         var targets = t.RelationIds.Where(_relations.ContainsKey).Select(id => _relations[id].Table)
-            .Where(table => _begin is null || _begin.FinalLsn >= table.SyncLsn).Select(table => table.Target.ToString()).ToList();
+            .Where(table => _begin is null || _begin.FinalLsn >= table.SyncLsn).Select(table => table.Target).ToList();
         if (targets.Count == 0)
         {
             return;
         }
-        await using (var savepoint = new NpgsqlCommand((_inTransaction ? "" : "BEGIN; ") + "SAVEPOINT pgshift_truncate", target))
-        {
-            _inTransaction = true;
-            await savepoint.ExecuteNonQueryAsync(ct);
-        }
-        try
-        {
-            await using var cmd = new NpgsqlCommand($"TRUNCATE ONLY {string.Join(", ", targets)}{(t.RestartIdentity ? " RESTART IDENTITY" : "")}", target);
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-        catch (PostgresException pe) when (pe.SqlState == "0A000")
-        {
-            // TRUNCATE checks foreign keys even for a replica session: a referencing table that is not in this
-            // TRUNCATE (not migrated, or not truncated on the source) keeps it from running. DELETE, whose
-            // foreign-key triggers do not fire for a replica session, empties the tables instead.
-            await using (var rollback = new NpgsqlCommand("ROLLBACK TO SAVEPOINT pgshift_truncate", target))
-            {
-                await rollback.ExecuteNonQueryAsync(ct);
-            }
-            foreach (var table in targets)
-            {
-                await using var delete = new NpgsqlCommand($"DELETE FROM ONLY {table}", target);
-                await delete.ExecuteNonQueryAsync(ct);
-            }
-        }
+        await _pipeline.TruncateAsync(targets, t.RestartIdentity, ct);
         _groupChanges++;
         ChangesApplied++;
     }
 
-    /// <summary>
-    /// Sends what is held as one batch, and returns while the target executes it (unless <paramref name="wait"/>): the
-    /// next batch is built meanwhile. A batch's results are checked before the next one goes or the group commits.
-    /// With <paramref name="checkpoint"/>, the batch ends the group: the checkpoint, then COMMIT (in the same round trip
-    /// unless a row count must be checked first).
-    /// </summary>
-    private async Task ExecuteBatchAsync(CancellationToken ct, bool wait = false, NpgsqlBatchCommand? checkpoint = null)
+    /// <summary>Sends what is held, the folded changes turned into set statements first (see <see cref="ApplyPipeline.SendAsync"/>).</summary>
+    private async Task SendAsync(CancellationToken ct, bool wait = false, NpgsqlBatchCommand? checkpoint = null)
     {
         if (_folded > 0)
         {
@@ -536,122 +284,6 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             _folded = 0;
         }
         _heldChars = 0;
-        await CompleteInFlightAsync();
-        // Row counts are checked before the group commits: with an UPDATE or DELETE to check, COMMIT waits for its result.
-        var commitAfterCheck = checkpoint is not null && conflicts == ConflictPolicy.Error && _pending.Values.Any(p => p.Kind != RowChangeKind.Insert);
-        if (checkpoint is not null)
-        {
-            _batch.BatchCommands.Add(checkpoint);
-            if (!commitAfterCheck)
-            {
-                _batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-            }
-        }
-        if (_batch.BatchCommands.Count > 0)
-        {
-            if (!_inTransaction)
-            {
-                // No round trip of its own: BEGIN goes ahead of the group's first batch.
-                _batch.BatchCommands.Insert(0, new NpgsqlBatchCommand("BEGIN"));
-                _inTransaction = true;
-            }
-            _batch.Connection = target;
-            _inFlight = (_batch, new Dictionary<NpgsqlBatchCommand, Pending>(_pending), _batch.ExecuteNonQueryAsync(ct));
-            _batch = new NpgsqlBatch();
-            _pending.Clear();
-        }
-        if (wait)
-        {
-            await CompleteInFlightAsync();
-        }
-        if (commitAfterCheck)
-        {
-            await using var commit = new NpgsqlCommand("COMMIT", target);
-            await commit.ExecuteNonQueryAsync(ct);
-        }
-        if (checkpoint is not null)
-        {
-            _inTransaction = false;
-        }
+        await _pipeline.SendAsync(_lastFinalLsn, ct, wait, checkpoint);
     }
-
-    private (NpgsqlBatch Batch, Dictionary<NpgsqlBatchCommand, Pending> Pending, Task<int> Execution)? _inFlight;
-
-    private async Task CompleteInFlightAsync()
-    {
-        if (_inFlight is not var (batch, pending, execution))
-        {
-            return;
-        }
-        _inFlight = null;
-        await using var _ = batch;
-        try
-        {
-            await execution;
-        }
-        catch (PostgresException pe) when (pe.SqlState is "23505" or "23P01")
-        {
-            // Npgsql does not say which command of the batch failed; the server names the table and the key.
-            var set = pending.Values.FirstOrDefault(p => p.Rows is not null && pe.TableName is { } t && p.Table.Name == t)
-                ?? pending.Values.FirstOrDefault(p => p.Rows is not null);
-            if (set is not null)
-            {
-                // A key taken: by a change that conflicts, or only in the order the set statements chose? Replaying in order tells.
-                throw new ReplayInOrderException(_lastFinalLsn, $"{set.What} of {set.Rows} rows of {set.Table}: {pe.MessageText}", pe);
-            }
-            var row = pending.Values.FirstOrDefault(p => pe.TableName is { } t && p.Table.Name == t && p.Kind != RowChangeKind.Delete);
-            throw new PgShiftException(
-                $"Conflict applying {row?.What ?? "a change"} to {(pe.SchemaName is { } s && pe.TableName is { } n ? new QualifiedName(s, n).ToString() : "the target")} " +
-                $"(source transaction committed at {row?.CommitLsn?.ToString() ?? _lastFinalLsn.ToString()}): a row with this key exists already on the target ({pe.ConstraintName}: {pe.Detail}).",
-                ConflictFix, pe);
-        }
-        if (conflicts == ConflictPolicy.Error)
-        {
-            foreach (var c in batch.BatchCommands.Cast<NpgsqlBatchCommand>())
-            {
-                if (!pending.TryGetValue(c, out var p) || p.Kind == RowChangeKind.Insert)
-                {
-                    continue;
-                }
-                if (p.Rows is { } rows && (long)c.RecordsAffected != rows)
-                {
-                    throw new ReplayInOrderException(_lastFinalLsn, $"{p.What} of {p.Table} affected {c.RecordsAffected} rows of {rows}");
-                }
-                if (p.Rows is null && c.RecordsAffected == 0)
-                {
-                    throw Conflict(p, "no row with this key on the target", null);
-                }
-            }
-        }
-        else
-        {
-            // Skipped, but never silently: every conflict the policy let pass is counted and said.
-            long skipped = 0;
-            Pending? example = null;
-            foreach (var c in batch.BatchCommands.Cast<NpgsqlBatchCommand>())
-            {
-                if (pending.TryGetValue(c, out var p) && (long)c.RecordsAffected < (p.Rows ?? 1))
-                {
-                    skipped += (p.Rows ?? 1) - (long)c.RecordsAffected;
-                    example ??= p;
-                }
-            }
-            if (example is not null)
-            {
-                ConflictsSkipped += skipped;
-                logger.LogWarning("Skipped {Count} conflicting changes (--on-conflict ignore; {Total} so far), e.g. {What} to {Table} key {Key} (source transaction committed at {Lsn})",
-                    skipped, ConflictsSkipped, example.What, example.Table, example.Key.Value, example.CommitLsn?.ToString() ?? "?");
-            }
-        }
-    }
-
-    /// <summary>Changes skipped because they conflicted with the target, under <see cref="ConflictPolicy.Ignore"/>.</summary>
-    public long ConflictsSkipped { get; private set; }
-
-    private PgShiftException Conflict(Pending p, string problem, Exception? inner)
-        => new($"Conflict applying {p.What} to {p.Table} key {p.Key.Value} (source transaction committed at {p.CommitLsn?.ToString() ?? "?"}): {problem}.",
-            ConflictFix, inner);
-
-    private const string ConflictFix = "The target was changed outside PgShift, or the copy and the stream disagree. Fix the row on the target and restart the task, " +
-        "or restart it with --on-conflict ignore to skip such changes.";
 }

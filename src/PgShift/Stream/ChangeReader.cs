@@ -43,6 +43,11 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
     /// <summary>A source transaction's Begin was read and its Commit not yet handed on.</summary>
     public bool InTransaction => _inTransaction;
 
+    /// <summary>Transactions being streamed by the source (PostgreSQL 14+), by xid, each in its spool file until it ends.</summary>
+    private readonly Dictionary<uint, TransactionSpool> _spools = new();
+    /// <summary>The spool of the streamed chunk being read (between STREAM START and STREAM STOP).</summary>
+    private TransactionSpool? _streamingInto;
+
     public async Task RunAsync(NpgsqlLogSequenceNumber startLsn, CancellationToken ct)
     {
         // Text values: every type has a text form that the target parses into its own type, whatever its oid there.
@@ -52,102 +57,19 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
         var options = new PgOutputReplicationOptions(publication, ProtocolFor(major), binary: major >= 14 ? false : null,
             streamingMode: streaming ? PgOutputStreamingMode.On : null);
         var slot = new PgOutputReplicationSlot(slotName);
-        var spools = new Dictionary<uint, TransactionSpool>();
-        TransactionSpool? streamingInto = null;
         try
         {
             await foreach (var message in connection.StartReplication(slot, options, ct, startLsn))
             {
                 Interlocked.Increment(ref _messages);
                 var now = DateTime.UtcNow;
-                switch (message)
+                if (await OnStreamedTransactionAsync(message, now, ct))
                 {
-                    case StreamStartMessage start:
-                        if (!spools.TryGetValue(start.TransactionXid, out streamingInto))
-                        {
-                            TransactionSpool.CreatePrivateDirectory(spoolDirectory!);
-                            spools[start.TransactionXid] = streamingInto = new TransactionSpool(spoolDirectory!, start.TransactionXid);
-                        }
-                        continue;
-                    case StreamStopMessage:
-                        streamingInto = null;
-                        continue;
-                    case StreamAbortMessage abort:
-                        if (spools.TryGetValue(abort.TransactionXid, out var aborted))
-                        {
-                            if (abort.SubtransactionXid == abort.TransactionXid)
-                            {
-                                aborted.Dispose();
-                                spools.Remove(abort.TransactionXid);
-                            }
-                            else if (!LoseSubtransactionAborts)
-                            {
-                                aborted.AbortSubtransaction(abort.SubtransactionXid);
-                            }
-                        }
-                        continue;
-                    case StreamCommitMessage commit:
-                        // From here until its last change is queued, the commit's position must not be acknowledged as idle.
-                        _inTransaction = true;
-                        if (spools.Remove(commit.TransactionXid, out var committed))
-                        {
-                            using (committed)
-                            {
-                                var rolledBack = outcomes is not null && committed.Subtransactions.Count > 0
-                                    ? await outcomes.AbortedAsync(commit.TransactionXid, committed.Subtransactions, ct)
-                                    : null;
-                                await output.WriteAsync(new BeginEvent(commit.TransactionXid, commit.CommitLsn, commit.TransactionCommitTimestamp, now), ct);
-                                foreach (var spooled in committed.Read(now, rolledBack))
-                                {
-                                    await output.WriteAsync(spooled, ct);
-                                }
-                                await output.WriteAsync(new CommitEvent(commit.CommitLsn, commit.TransactionEndLsn, commit.TransactionCommitTimestamp, now), ct);
-                                if (progress is not null)
-                                {
-                                    Interlocked.Increment(ref progress.SpooledTransactions);
-                                }
-                            }
-                        }
-                        _inTransaction = false;
-                        continue;
-                }
-                StreamEvent? e = message switch
-                {
-                    BeginMessage b => new BeginEvent(b.TransactionXid, b.TransactionFinalLsn, b.TransactionCommitTimestamp, now),
-                    CommitMessage c => new CommitEvent(c.CommitLsn, c.TransactionEndLsn, c.TransactionCommitTimestamp, now),
-                    RelationMessage r => new RelationEvent(r.RelationId, r.Namespace, r.RelationName, Identity(r.ReplicaIdentity),
-                        r.Columns.Select(c => new RelationColumn(c.ColumnName, c.DataTypeId, (c.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0)).ToList(), now),
-                    InsertMessage i => new RowEvent(RowChangeKind.Insert, i.Relation.RelationId, null, await ReadAsync(i.NewRow, ct), now),
-                    FullUpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, await ReadAsync(u.OldRow, ct), await ReadAsync(u.NewRow, ct), now),
-                    IndexUpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, await ReadAsync(u.Key, ct), await ReadAsync(u.NewRow, ct), now),
-                    UpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, null, await ReadAsync(u.NewRow, ct), now),
-                    FullDeleteMessage d => new RowEvent(RowChangeKind.Delete, d.Relation.RelationId, await ReadAsync(d.OldRow, ct), null, now),
-                    KeyDeleteMessage d => new RowEvent(RowChangeKind.Delete, d.Relation.RelationId, await ReadAsync(d.Key, ct), null, now),
-                    TruncateMessage t => new TruncateEvent(t.Relations.Select(r => r.RelationId).ToList(),
-                        (t.Options & TruncateMessage.TruncateOptions.Cascade) != 0, (t.Options & TruncateMessage.TruncateOptions.RestartIdentity) != 0, now),
-                    _ => null,
-                };
-                if (streamingInto is not null && e is not null)
-                {
-                    // Inside a streamed chunk every change names its (sub)transaction.
-                    streamingInto.Write((message as TransactionalMessage)?.TransactionXid ?? streamingInto.Xid, e);
-                    if (streamingInto.Length > spoolLimitBytes)
-                    {
-                        throw new SpoolLimitException(streamingInto.Xid, spoolLimitBytes);
-                    }
                     continue;
                 }
-                if (e is BeginEvent)
+                if (await ToEventAsync(message, now, ct) is { } e)
                 {
-                    _inTransaction = true;
-                }
-                if (e is not null)
-                {
-                    await output.WriteAsync(e, ct);
-                }
-                if (e is CommitEvent)
-                {
-                    _inTransaction = false;
+                    await HandOnAsync(message, e, ct);
                 }
             }
             // The server ends the copy of its own accord when it shuts down (a restart, a failover): a lost connection,
@@ -171,10 +93,117 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
         }
         finally
         {
-            foreach (var spool in spools.Values)
+            foreach (var spool in _spools.Values)
             {
                 spool.Dispose();
             }
+            _spools.Clear();
+        }
+    }
+
+    /// <summary>The messages of a streamed transaction's life (start and stop of a chunk, abort, commit); false for any other message.</summary>
+    private async Task<bool> OnStreamedTransactionAsync(PgOutputReplicationMessage message, DateTime now, CancellationToken ct)
+    {
+        switch (message)
+        {
+            case StreamStartMessage start:
+                if (!_spools.TryGetValue(start.TransactionXid, out _streamingInto))
+                {
+                    TransactionSpool.CreatePrivateDirectory(spoolDirectory!);
+                    _spools[start.TransactionXid] = _streamingInto = new TransactionSpool(spoolDirectory!, start.TransactionXid);
+                }
+                return true;
+            case StreamStopMessage:
+                _streamingInto = null;
+                return true;
+            case StreamAbortMessage abort:
+                if (_spools.TryGetValue(abort.TransactionXid, out var aborted))
+                {
+                    if (abort.SubtransactionXid == abort.TransactionXid)
+                    {
+                        aborted.Dispose();
+                        _spools.Remove(abort.TransactionXid);
+                    }
+                    else if (!LoseSubtransactionAborts)
+                    {
+                        aborted.AbortSubtransaction(abort.SubtransactionXid);
+                    }
+                }
+                return true;
+            case StreamCommitMessage commit:
+                // From here until its last change is queued, the commit's position must not be acknowledged as idle.
+                _inTransaction = true;
+                if (_spools.Remove(commit.TransactionXid, out var committed))
+                {
+                    using (committed)
+                    {
+                        await HandOnSpooledAsync(commit, committed, now, ct);
+                    }
+                }
+                _inTransaction = false;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A streamed transaction at its commit: its changes handed on like any other transaction's, without its rolled-back subtransactions.</summary>
+    private async Task HandOnSpooledAsync(StreamCommitMessage commit, TransactionSpool committed, DateTime now, CancellationToken ct)
+    {
+        var rolledBack = outcomes is not null && committed.Subtransactions.Count > 0
+            ? await outcomes.AbortedAsync(commit.TransactionXid, committed.Subtransactions, ct)
+            : null;
+        await output.WriteAsync(new BeginEvent(commit.TransactionXid, commit.CommitLsn, commit.TransactionCommitTimestamp, now), ct);
+        foreach (var spooled in committed.Read(now, rolledBack))
+        {
+            await output.WriteAsync(spooled, ct);
+        }
+        await output.WriteAsync(new CommitEvent(commit.CommitLsn, commit.TransactionEndLsn, commit.TransactionCommitTimestamp, now), ct);
+        if (progress is not null)
+        {
+            Interlocked.Increment(ref progress.SpooledTransactions);
+        }
+    }
+
+    /// <summary>PgShift's own copy of a message (Npgsql reuses its instances); null for a message the applier has no use for.</summary>
+    private static async Task<StreamEvent?> ToEventAsync(PgOutputReplicationMessage message, DateTime now, CancellationToken ct) => message switch
+    {
+        BeginMessage b => new BeginEvent(b.TransactionXid, b.TransactionFinalLsn, b.TransactionCommitTimestamp, now),
+        CommitMessage c => new CommitEvent(c.CommitLsn, c.TransactionEndLsn, c.TransactionCommitTimestamp, now),
+        RelationMessage r => new RelationEvent(r.RelationId, r.Namespace, r.RelationName, Identity(r.ReplicaIdentity),
+            r.Columns.Select(c => new RelationColumn(c.ColumnName, c.DataTypeId, (c.Flags & RelationMessage.Column.ColumnFlags.PartOfKey) != 0)).ToList(), now),
+        InsertMessage i => new RowEvent(RowChangeKind.Insert, i.Relation.RelationId, null, await ReadAsync(i.NewRow, ct), now),
+        FullUpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, await ReadAsync(u.OldRow, ct), await ReadAsync(u.NewRow, ct), now),
+        IndexUpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, await ReadAsync(u.Key, ct), await ReadAsync(u.NewRow, ct), now),
+        UpdateMessage u => new RowEvent(RowChangeKind.Update, u.Relation.RelationId, null, await ReadAsync(u.NewRow, ct), now),
+        FullDeleteMessage d => new RowEvent(RowChangeKind.Delete, d.Relation.RelationId, await ReadAsync(d.OldRow, ct), null, now),
+        KeyDeleteMessage d => new RowEvent(RowChangeKind.Delete, d.Relation.RelationId, await ReadAsync(d.Key, ct), null, now),
+        TruncateMessage t => new TruncateEvent(t.Relations.Select(r => r.RelationId).ToList(),
+            (t.Options & TruncateMessage.TruncateOptions.Cascade) != 0, (t.Options & TruncateMessage.TruncateOptions.RestartIdentity) != 0, now),
+        _ => null,
+    };
+
+    /// <summary>An event onto the queue, or into its transaction's spool file while a streamed chunk is read.</summary>
+    private async Task HandOnAsync(PgOutputReplicationMessage message, StreamEvent e, CancellationToken ct)
+    {
+        if (_streamingInto is not null)
+        {
+            // Inside a streamed chunk every change names its (sub)transaction.
+            _streamingInto.Write((message as TransactionalMessage)?.TransactionXid ?? _streamingInto.Xid, e);
+            if (_streamingInto.Length > spoolLimitBytes)
+            {
+                throw new SpoolLimitException(_streamingInto.Xid, spoolLimitBytes);
+            }
+            return;
+        }
+        if (e is BeginEvent)
+        {
+            _inTransaction = true;
+        }
+        await output.WriteAsync(e, ct);
+        if (e is CommitEvent)
+        {
+            _inTransaction = false;
         }
     }
 

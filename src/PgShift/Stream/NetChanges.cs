@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text;
 using Npgsql;
-using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Settings;
 
@@ -11,7 +9,7 @@ namespace PgShift.Stream;
 /// The net effect of a run of changes on one table with a key, row by row: an insert then updates of the same
 /// row become one insert, updates of one row become one update, a delete after an insert leaves nothing. Applied
 /// as a few set statements (<c>unnest</c> of text arrays) instead of one statement per change, which is where
-/// the target's time goes. A table without a key has only its runs of inserts folded. Order across rows does not matter once each row's changes are folded: the apply
+/// the target's time goes (the SQL is <see cref="ChangeStatements"/>'s). A table without a key has only its runs of inserts folded. Order across rows does not matter once each row's changes are folded: the apply
 /// session runs as a replica (no triggers, no foreign-key checks), tables with triggers or rules that fire for
 /// a replica are never folded, and a statement whose row count or unique check disagrees makes the applier
 /// replay the same transactions change by change, in order.
@@ -110,8 +108,7 @@ internal sealed class NetChanges(StreamTable table, IReadOnlyList<int> keyColumn
         if (deletes.Count > 0)
         {
             var columns = keyColumns.ToList();
-            var cmd = new NpgsqlBatchCommand(sql.Get((table.Target, RowChangeKind.Delete, 0UL), () => DeleteSql(columns)));
-            AddArrays(cmd, Columns(deletes, columns));
+            var cmd = ChangeStatements.SetCommand(sql.Get((table.Target, RowChangeKind.Delete, 0UL), () => ChangeStatements.SetDeleteSql(table, columns)), Columns(deletes, columns));
             result.Add((cmd, deletes.Count, RowChangeKind.Delete));
         }
         foreach (var group in updates)
@@ -124,15 +121,13 @@ internal sealed class NetChanges(StreamTable table, IReadOnlyList<int> keyColumn
                 continue;
             }
             var columns = keyColumns.Concat(setColumns).ToList();
-            var cmd = new NpgsqlBatchCommand(sql.Get((table.Target, RowChangeKind.Update, group.Key), () => UpdateSql(setColumns)));
-            AddArrays(cmd, Columns(rows, columns));
+            var cmd = ChangeStatements.SetCommand(sql.Get((table.Target, RowChangeKind.Update, group.Key), () => ChangeStatements.SetUpdateSql(table, keyColumns, setColumns)), Columns(rows, columns));
             result.Add((cmd, rows.Count, RowChangeKind.Update));
         }
         if (inserts.Count > 0)
         {
             var columns = Enumerable.Range(0, table.Columns.Count).Where(i => table.TargetColumns[i] is not null).ToList();
-            var cmd = new NpgsqlBatchCommand(sql.Get((table.Target, RowChangeKind.Insert, 0UL), () => InsertSql(columns, conflicts)));
-            AddArrays(cmd, Columns(inserts, columns));
+            var cmd = ChangeStatements.SetCommand(sql.Get((table.Target, RowChangeKind.Insert, 0UL), () => ChangeStatements.SetInsertSql(table, columns, conflicts)), Columns(inserts, columns));
             result.Add((cmd, inserts.Count, RowChangeKind.Insert));
         }
         return result;
@@ -149,14 +144,6 @@ internal sealed class NetChanges(StreamTable table, IReadOnlyList<int> keyColumn
             }
         }
         return values;
-    }
-
-    private static void AddArrays(NpgsqlBatchCommand cmd, string?[][] values)
-    {
-        foreach (var column in values)
-        {
-            cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = column });
-        }
     }
 
     private string? KeyOf(ColumnValue[] row)
@@ -208,34 +195,6 @@ internal sealed class NetChanges(StreamTable table, IReadOnlyList<int> keyColumn
         }
         return mask;
     }
-
-    // ------------------------------------------------------------------------------------------ SQL
-    // Parameters are text arrays, one per column, unnested side by side; each value is cast to the target
-    // column's type (without its modifier: the assignment applies it, as it would to a literal).
-
-    private string Unnest(IReadOnlyList<int> columns)
-        => "unnest(" + string.Join(", ", columns.Select((_, n) => "$" + (n + 1).ToString(CultureInfo.InvariantCulture) + "::text[]")) + ") AS v(" +
-           string.Join(", ", columns.Select((_, n) => "c" + n.ToString(CultureInfo.InvariantCulture))) + ")";
-
-    private string Value(IReadOnlyList<int> columns, int column)
-        => $"v.c{columns.ToList().IndexOf(column).ToString(CultureInfo.InvariantCulture)}::{table.TargetTypes[column]}";
-
-    private string KeyMatch(IReadOnlyList<int> columns)
-        => string.Join(" AND ", keyColumns.Select(k => $"t.{Sql.Ident(table.TargetColumns[k]!)} = {Value(columns, k)}"));
-
-    private string DeleteSql(List<int> columns) => $"DELETE FROM {table.TargetOnly} AS t USING {Unnest(columns)} WHERE {KeyMatch(columns)}";
-
-    private string UpdateSql(List<int> setColumns)
-    {
-        var columns = keyColumns.Concat(setColumns).ToList();
-        var sets = setColumns.Select(i => $"{Sql.Ident(table.TargetColumns[i]!)} = {Value(columns, i)}");
-        return $"UPDATE {table.TargetOnly} AS t SET {string.Join(", ", sets)} FROM {Unnest(columns)} WHERE {KeyMatch(columns)}";
-    }
-
-    private string InsertSql(List<int> columns, ConflictPolicy conflicts)
-        => $"INSERT INTO {table.Target} ({string.Join(", ", columns.Select(i => Sql.Ident(table.TargetColumns[i]!)))}) OVERRIDING SYSTEM VALUE " +
-           $"SELECT {string.Join(", ", columns.Select(i => Value(columns, i)))} FROM {Unnest(columns)}" +
-           (conflicts == ConflictPolicy.Ignore ? " ON CONFLICT DO NOTHING" : "");
 }
 
 /// <summary>SQL texts of set statements by table, kind and columns: the same text each time, so Npgsql prepares it once.</summary>

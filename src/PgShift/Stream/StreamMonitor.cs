@@ -80,42 +80,14 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
         }
 
         _state ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
-        await using var update = new NpgsqlCommand($$"""
-            UPDATE pgshift.tasks t SET delay_bytes = @b, delay_seconds = @s, changes_applied = @c, slot_retained_bytes = @r,
-                   stream_heartbeat = now(), retrying_until = NULL, updated_at = now(), verify_held_at = @h
-            WHERE name = @t
-            RETURNING stop_requested, {{TaskRequests.LiveCutoverRequestSql}}, verify_hold_lsn, cutover_requested, cutover_requested_by
-            """, _state);
-        update.Parameters.AddWithValue("t", options.TaskName);
-        update.Parameters.AddWithValue("b", progress.DelayBytes);
-        update.Parameters.AddWithValue("s", progress.DelaySeconds);
-        update.Parameters.AddWithValue("c", progress.ChangesApplied);
-        update.Parameters.AddWithValue("r", retained);
-        update.Parameters.Add(new NpgsqlParameter("h", NpgsqlDbType.PgLsn) { Value = heldAt is { } h ? h : DBNull.Value });
-        (bool Stop, bool Cutover, NpgsqlLogSequenceNumber? Hold) requests = (false, false, null);
-        int? orphaned = null;
-        await using (var rd2 = await update.ExecuteReaderAsync(ct))
-        {
-            if (await rd2.ReadAsync(ct))
-            {
-                requests = (rd2.GetBoolean(0), rd2.GetBoolean(1), rd2.IsDBNull(2) ? null : rd2.GetFieldValue<NpgsqlLogSequenceNumber>(2));
-                if (!requests.Cutover && rd2.GetBoolean(3))
-                {
-                    orphaned = rd2.IsDBNull(4) ? -1 : rd2.GetInt32(4);
-                }
-            }
-        }
-        if (orphaned is { } by)
+        var requests = await StreamReport.RecordTickAsync(_state, options.TaskName, progress.DelayBytes, progress.DelaySeconds, progress.ChangesApplied, retained, heldAt, ct);
+        if (requests.OrphanedCutover)
         {
             // The 'pgshift cutover' that asked is gone (killed, its session lost): nobody waits, so nobody cuts over.
             logger.LogWarning("A cutover request for task {Task} was left by a 'pgshift cutover' that is no longer running; it is ignored and withdrawn",
                 options.TaskName);
-            await using var clear = new NpgsqlCommand(
-                "UPDATE pgshift.tasks SET cutover_requested = false, cutover_requested_by = NULL WHERE name = @t AND cutover_requested_by IS NOT DISTINCT FROM @by", _state);
-            clear.Parameters.AddWithValue("t", options.TaskName);
-            clear.Parameters.Add(new NpgsqlParameter("by", NpgsqlDbType.Integer) { Value = by < 0 ? DBNull.Value : by });
-            await clear.ExecuteNonQueryAsync(ct);
+            await StreamReport.WithdrawOrphanedCutoverAsync(_state, options.TaskName, requests.OrphanedCutoverBy, ct);
         }
-        return requests;
+        return (requests.Stop, requests.Cutover, requests.Hold);
     }
 }

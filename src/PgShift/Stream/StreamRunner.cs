@@ -1,11 +1,12 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Npgsql.Replication;
+using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
+using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
@@ -24,7 +25,6 @@ public sealed record StreamOptions : TaskSettings
     {
     }
 
-    public ApplyOptions Apply { get; init; } = new();
     /// <summary>Takes the task's lock on the target again if a restart of the target freed it (before each session).</summary>
     public Func<CancellationToken, Task>? EnsureTaskLock { get; init; }
     /// <summary>Events held between reading and applying; bounds memory whatever the transaction size.</summary>
@@ -139,6 +139,7 @@ public sealed class StreamRunner(ILogger logger)
         return ex is not PgShiftException && ConnectionFailure.From(ex, options.Source).IsTransient;
     }
 
+    /// <summary>One session: connect and position, start replication, run reader, applier and monitor until an outcome or a failure, shut down.</summary>
     private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, NpgsqlLogSequenceNumber inOrderThrough, bool spool, CancellationToken ct)
     {
         var slotName = TaskName.SlotName(options.TaskName);
@@ -148,31 +149,8 @@ public sealed class StreamRunner(ILogger logger)
         }
         await using var target = await OpenApplyConnectionAsync(options.Target, ct);
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift stream monitor", ct);
-
-        NpgsqlLogSequenceNumber startLsn;
-        await using (var cmd = new NpgsqlCommand("SELECT coalesce(applied_lsn, consistent_lsn) FROM pgshift.tasks WHERE name = @t", target))
-        {
-            cmd.Parameters.AddWithValue("t", options.TaskName);
-            startLsn = await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn
-                ? lsn
-                : throw new PgShiftException($"Task {options.TaskName} has no slot position recorded on the target; its full copy has not run with the change stream.",
-                    "Run 'pgshift migrate' with incremental among the types (the default) to create the slot and copy the data.");
-        }
-        await CheckSlotAsync(source, slotName, ct);
-        var tables = await StreamTable.LoadAsync(source, target, options.TaskName, options.Mapping, options.ExcludedColumns, ct);
-        foreach (var dropped in tables.Values.Where(t => t.DroppedOnSource))
-        {
-            logger.LogWarning("Table {Table} no longer exists on the source: the changes made before it was dropped are applied, and the target keeps it", dropped.Source);
-        }
-
-        var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream"))
-        {
-            Options = string.Join(' ', TextSettings.Concat(options.Apply.DecodingWorkMem is { } mem ? [$"logical_decoding_work_mem={mem}"] : [])
-                .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))),
-        }.ConnectionString;
-        await using var replication = new LogicalReplicationConnection(replicationString) { WalReceiverStatusInterval = TimeSpan.FromSeconds(1) };
-        await replication.Open(ct);
-        replication.SetReplicationStatus(startLsn);
+        var (startLsn, tables) = await PositionAsync(options, source, target, slotName, ct);
+        await using var replication = await StartReplicationAsync(options, startLsn, ct);
 
         var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
         // One spool directory per process and task, private to the user; what killed processes left behind is removed here.
@@ -196,107 +174,7 @@ public sealed class StreamRunner(ILogger logger)
 
         try
         {
-            var nextMonitor = DateTime.UtcNow;
-            StreamEvent? deferred = null;
-            NpgsqlLogSequenceNumber? hold = null;
-            NpgsqlLogSequenceNumber? heldAt = null;
-            var quiet = (Lsn: default(NpgsqlLogSequenceNumber), Messages: -1L, Since: DateTime.MinValue);
-            while (true)
-            {
-                var e = deferred;
-                deferred = null;
-                if (e is null && !channel.Reader.TryRead(out e))
-                {
-                    // Nothing is waiting: commit what is applied now, so the delay stays low under light load.
-                    await applier.CommitGroupAsync(sessionCts.Token);
-                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(sessionCts.Token);
-                    idle.CancelAfter(TimeSpan.FromMilliseconds(50));
-                    try
-                    {
-                        e = await channel.Reader.ReadAsync(idle.Token);
-                    }
-                    catch (OperationCanceledException) when (!sessionCts.IsCancellationRequested)
-                    {
-                        e = null;
-                    }
-                }
-                // A verify holds the target at a source position: transactions committed from there on wait.
-                if (e is BeginEvent b && hold is { } h && b.FinalLsn >= h)
-                {
-                    deferred = e;
-                    e = null;
-                }
-                if (e is not null)
-                {
-                    await applier.ApplyAsync(e, sessionCts.Token);
-                }
-                else
-                {
-                    await applier.CommitGroupAsync(sessionCts.Token);
-                    if (deferred is not null)
-                    {
-                        // Every transaction committed before the hold is applied; the next one waits.
-                        heldAt = hold;
-                        await Task.Delay(20, sessionCts.Token);
-                    }
-                }
-
-                // Acknowledge only what the target holds. When nothing is pending, also what the server says it has
-                // decoded (keepalives): but Npgsql records a message's position before handing the message on, so
-                // that position counts only once it has stayed the same, with no new message, for a moment.
-                var acked = applier.CommittedLsn;
-                var idleNow = !applier.HasPending && deferred is null && !reader.InTransaction && channel.Reader.Count == 0;
-                if (idleNow)
-                {
-                    var received = replication.LastReceivedLsn;
-                    var messages = reader.Messages;
-                    if (received != quiet.Lsn || messages != quiet.Messages)
-                    {
-                        quiet = (received, messages, DateTime.UtcNow);
-                    }
-                    else if (DateTime.UtcNow - quiet.Since >= TimeSpan.FromMilliseconds(200) && received > acked)
-                    {
-                        acked = received;
-                    }
-                }
-                if (acked > replication.LastFlushedLsn)
-                {
-                    replication.SetReplicationStatus(acked);
-                }
-                else if (replication.LastFlushedLsn > acked)
-                {
-                    acked = replication.LastFlushedLsn;
-                }
-                if (hold is { } holdAt && idleNow && acked >= holdAt)
-                {
-                    heldAt = hold;
-                }
-                if (DateTime.UtcNow >= nextMonitor)
-                {
-                    nextMonitor = DateTime.UtcNow.AddMilliseconds(250);
-                    var requests = await monitor.TickAsync(applier, acked, heldAt, sessionCts.Token);
-                    if (requests.Hold != hold)
-                    {
-                        hold = requests.Hold;
-                        heldAt = null;
-                    }
-                    Progress.PausedAt = hold?.ToString();
-                    if (requests.Stop && !applier.HasPending)
-                    {
-                        logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);
-                        return StreamOutcome.Stopped;
-                    }
-                    if ((cutover || requests.Cutover) && Progress.CaughtUpAndSettled && !applier.HasPending)
-                    {
-                        logger.LogInformation("Caught up at {Lsn} for the cutover", applier.CommittedLsn);
-                        return StreamOutcome.CaughtUpForCutover;
-                    }
-                }
-                if (readerTask.IsFaulted)
-                {
-                    await readerTask;
-                }
-            }
+            return await new StreamSession(channel.Reader, reader, replication, applier, monitor, Progress, cutover, logger).RunAsync(readerTask, sessionCts.Token);
         }
         catch
         {
@@ -317,6 +195,44 @@ public sealed class StreamRunner(ILogger logger)
             // The reader has closed (and so deleted) its spool files; the directory goes with them.
             TransactionSpool.TryDeleteDirectory(spoolDirectory);
         }
+    }
+
+    /// <summary>Where the session starts (after what the target holds), with the slot checked and the task's tables read.</summary>
+    private async Task<(NpgsqlLogSequenceNumber StartLsn, Dictionary<QualifiedName, StreamTable> Tables)> PositionAsync(StreamOptions options,
+        NpgsqlConnection source, NpgsqlConnection target, string slotName, CancellationToken ct)
+    {
+        var startLsn = await StreamCheckpoint.StartAsync(target, options.TaskName, ct)
+            ?? throw new PgShiftException($"Task {options.TaskName} has no slot position recorded on the target; its full copy has not run with the change stream.",
+                "Run 'pgshift migrate' with incremental among the types (the default) to create the slot and copy the data.");
+        await TaskSlot.CheckAsync(source, slotName, ct);
+        var tables = await StreamTable.LoadAsync(source, target, options.TaskName, options.Mapping, options.ExcludedColumns, ct);
+        foreach (var dropped in tables.Values.Where(t => t.DroppedOnSource))
+        {
+            logger.LogWarning("Table {Table} no longer exists on the source: the changes made before it was dropped are applied, and the target keeps it", dropped.Source);
+        }
+        return (startLsn, tables);
+    }
+
+    /// <summary>The replication connection, its values in the text forms the apply session reads them in, positioned at <paramref name="startLsn"/>.</summary>
+    private static async Task<LogicalReplicationConnection> StartReplicationAsync(StreamOptions options, NpgsqlLogSequenceNumber startLsn, CancellationToken ct)
+    {
+        var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream"))
+        {
+            Options = string.Join(' ', TextSettings.Concat(options.Apply.DecodingWorkMem is { } mem ? [$"logical_decoding_work_mem={mem}"] : [])
+                .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))),
+        }.ConnectionString;
+        var replication = new LogicalReplicationConnection(replicationString) { WalReceiverStatusInterval = TimeSpan.FromSeconds(1) };
+        try
+        {
+            await replication.Open(ct);
+        }
+        catch
+        {
+            await replication.DisposeAsync();
+            throw;
+        }
+        replication.SetReplicationStatus(startLsn);
+        return replication;
     }
 
     internal static async Task<NpgsqlConnection> OpenApplyConnectionAsync(ConnectionSpec target, CancellationToken ct)
@@ -374,34 +290,12 @@ public sealed class StreamRunner(ILogger logger)
         }
     }
 
-    private static async Task CheckSlotAsync(NpgsqlConnection source, string slotName, CancellationToken ct)
-    {
-        var walStatus = source.PostgreSqlVersion.Major >= 13 ? "wal_status" : "'reserved'";
-        await using var cmd = new NpgsqlCommand($"SELECT {walStatus} FROM pg_replication_slots WHERE slot_name = @s", source);
-        cmd.Parameters.AddWithValue("s", slotName);
-        var status = await cmd.ExecuteScalarAsync(ct);
-        if (status is null)
-        {
-            throw new PgShiftException($"The replication slot {slotName} no longer exists on the source (dropped, or lost in a failover); the changes it held are gone.",
-                "Start the task again from scratch: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate. PgShift never recreates a slot silently, which would lose changes.");
-        }
-        if (status is "lost")
-        {
-            throw new PgShiftException($"The source invalidated the replication slot {slotName} (max_slot_wal_keep_size was exceeded): the WAL it needed is gone.",
-                "Raise max_slot_wal_keep_size (or set it to -1), then start the task again from scratch: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate.");
-        }
-    }
-
     private static async Task TryRecordRetryAsync(StreamOptions options, DateTimeOffset until, string error, CancellationToken ct)
     {
         try
         {
             await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift state", ct);
-            await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET retrying_until = @u, last_error = @e, last_error_at = now() WHERE name = @t", target);
-            cmd.Parameters.AddWithValue("t", options.TaskName);
-            cmd.Parameters.AddWithValue("u", until.UtcDateTime);
-            cmd.Parameters.AddWithValue("e", error);
-            await cmd.ExecuteNonQueryAsync(ct);
+            await StreamReport.RecordRetryAsync(target, options.TaskName, until.UtcDateTime, error, ct);
         }
         catch (PgShiftException)
         {

@@ -2,6 +2,7 @@ using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Selection;
+using PgShift.State;
 
 namespace PgShift.Stream;
 
@@ -39,55 +40,11 @@ public sealed class StreamTable
     public static async Task<Dictionary<QualifiedName, StreamTable>> LoadAsync(NpgsqlConnection source, NpgsqlConnection target, string task,
         NameMapping mapping, ColumnExclusions excluded, CancellationToken ct)
     {
-        var synced = new List<(string Source, NpgsqlLogSequenceNumber Lsn, string[]? Columns)>();
-        await using (var cmd = new NpgsqlCommand("SELECT source_table, sync_lsn, stream_columns FROM pgshift.copy_tables WHERE task = @t AND status = 'done'", target))
-        {
-            cmd.Parameters.AddWithValue("t", task);
-            await using var rd = await cmd.ExecuteReaderAsync(ct);
-            while (await rd.ReadAsync(ct))
-            {
-                synced.Add((rd.GetString(0), rd.GetFieldValue<NpgsqlLogSequenceNumber>(1), rd.IsDBNull(2) ? null : rd.GetFieldValue<string[]>(2)));
-            }
-        }
+        var synced = await CopiedTable.LoadAsync(target, task, ct);
         var result = new Dictionary<QualifiedName, StreamTable>();
-        var generated = source.PostgreSqlVersion.Major >= 12 ? "AND a.attgenerated = ''" : "";
         foreach (var (sourceText, lsn, copiedColumns) in synced)
         {
-            QualifiedName name = default;
-            var columns = new List<(string, uint, bool)>();
-            var unlogged = false;
-            var exists = false;
-            await using var cmd = new NpgsqlCommand($"""
-                SELECT n.nspname, c.relname, c.relpersistence = 'u', a.attname, a.atttypid,
-                       -- Compared with = when the type has a default equality opclass; arrays and composites, json, xml,
-                       -- point and the like by their text form.
-                       t.typcategory <> 'A' AND t.typtype <> 'c' AND EXISTS (
-                           SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod
-                           WHERE oc.opcdefault AND am.amname IN ('btree', 'hash')
-                             AND (oc.opcintype IN (a.atttypid, coalesce(nullif(t.typbasetype, 0), a.atttypid))
-                                  OR (oc.opcintype = 'anyenum'::regtype AND t.typtype = 'e')
-                                  OR (oc.opcintype = 'anyrange'::regtype AND t.typtype = 'r')))
-                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                -- A table without columns (CREATE TABLE t ()) still exists: one row, with no column.
-                LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped {generated}
-                LEFT JOIN pg_type t ON t.oid = a.atttypid
-                WHERE c.oid = to_regclass(@rel)
-                ORDER BY a.attnum
-                """, source);
-            cmd.Parameters.AddWithValue("rel", sourceText);
-            await using (var rd = await cmd.ExecuteReaderAsync(ct))
-            {
-                while (await rd.ReadAsync(ct))
-                {
-                    exists = true;
-                    name = new QualifiedName(rd.GetString(0), rd.GetString(1));
-                    unlogged = rd.GetBoolean(2);
-                    if (!rd.IsDBNull(3))
-                    {
-                        columns.Add((rd.GetString(3), rd.GetFieldValue<uint>(4), rd.GetBoolean(5)));
-                    }
-                }
-            }
+            var (exists, name, unlogged, columns) = await ReadSourceAsync(source, sourceText, ct);
             var dropped = false;
             if (!exists)
             {
@@ -134,6 +91,49 @@ public sealed class StreamTable
             };
         }
         return result;
+    }
+
+    /// <summary>The source table as the catalog has it now: its name, whether it is unlogged, its columns; exists is false once it was dropped.</summary>
+    private static async Task<(bool Exists, QualifiedName Name, bool Unlogged, List<(string Name, uint TypeOid, bool HasEquality)> Columns)> ReadSourceAsync(
+        NpgsqlConnection source, string sourceText, CancellationToken ct)
+    {
+        QualifiedName name = default;
+        var columns = new List<(string Name, uint TypeOid, bool HasEquality)>();
+        var unlogged = false;
+        var exists = false;
+        var generated = source.PostgreSqlVersion.Major >= 12 ? "AND a.attgenerated = ''" : "";
+        await using var cmd = new NpgsqlCommand($"""
+            SELECT n.nspname, c.relname, c.relpersistence = 'u', a.attname, a.atttypid,
+                   -- Compared with = when the type has a default equality opclass; arrays and composites, json, xml,
+                   -- point and the like by their text form.
+                   t.typcategory <> 'A' AND t.typtype <> 'c' AND EXISTS (
+                       SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod
+                       WHERE oc.opcdefault AND am.amname IN ('btree', 'hash')
+                         AND (oc.opcintype IN (a.atttypid, coalesce(nullif(t.typbasetype, 0), a.atttypid))
+                              OR (oc.opcintype = 'anyenum'::regtype AND t.typtype = 'e')
+                              OR (oc.opcintype = 'anyrange'::regtype AND t.typtype = 'r')))
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            -- A table without columns (CREATE TABLE t ()) still exists: one row, with no column.
+            LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped {generated}
+            LEFT JOIN pg_type t ON t.oid = a.atttypid
+            WHERE c.oid = to_regclass(@rel)
+            ORDER BY a.attnum
+            """, source);
+        cmd.Parameters.AddWithValue("rel", sourceText);
+        await using (var rd = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await rd.ReadAsync(ct))
+            {
+                exists = true;
+                name = new QualifiedName(rd.GetString(0), rd.GetString(1));
+                unlogged = rd.GetBoolean(2);
+                if (!rd.IsDBNull(3))
+                {
+                    columns.Add((rd.GetString(3), rd.GetFieldValue<uint>(4), rd.GetBoolean(5)));
+                }
+            }
+        }
+        return (exists, name, unlogged, columns);
     }
 
     /// <summary>The target table's column types, and whether a trigger or rule on it (or its partitions) fires for this session.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
@@ -11,21 +10,6 @@ using PgShift.State;
 using PgShift.Stream;
 
 namespace PgShift.Tasks;
-
-/// <summary>The task's settings, and how the stream it runs applies changes.</summary>
-public sealed record MigrationOptions : TaskSettings
-{
-    public MigrationOptions()
-    {
-    }
-
-    [SetsRequiredMembers]
-    public MigrationOptions(TaskSettings settings) : base(settings)
-    {
-    }
-
-    public ApplyOptions Apply { get; init; } = new();
-}
 
 public sealed class MigrationResult
 {
@@ -71,7 +55,7 @@ public sealed class MigrationTask(ILogger logger)
     }
 
     /// <param name="cutover">Stream until caught up, then cut over (pgshift cutover when no migrate process runs).</param>
-    public async Task<MigrationResult> RunAsync(MigrationOptions options, bool cutover, CancellationToken ct)
+    public async Task<MigrationResult> RunAsync(TaskSettings options, bool cutover, CancellationToken ct)
     {
         // The copy and the stream retry lost connections themselves; the schema phases and the cutover's steps commit
         // object by object, so after a lost connection the task resumes from its state, as a killed process would.
@@ -92,9 +76,9 @@ public sealed class MigrationTask(ILogger logger)
     }
 
     /// <summary>One run of the task, as its state says it stands: the phases are skipped or resumed from there.</summary>
-    private sealed class Run(MigrationOptions options, StateConnection stateConnection)
+    private sealed class Run(TaskSettings options, StateConnection stateConnection)
     {
-        public MigrationOptions Options { get; } = options;
+        public TaskSettings Options { get; } = options;
         public StateConnection StateConnection { get; } = stateConnection;
         /// <summary>The session to the task's state, opened again after a restart of the target (<see cref="ReviveStateAsync"/>).</summary>
         public NpgsqlConnection State { get; private set; } = null!;
@@ -103,7 +87,7 @@ public sealed class MigrationTask(ILogger logger)
         public async Task<NpgsqlConnection> ReviveStateAsync(CancellationToken ct) => State = await StateConnection.ReviveAsync(ct);
     }
 
-    private async Task<MigrationResult> RunOnceAsync(MigrationOptions options, bool cutover, CancellationToken ct)
+    private async Task<MigrationResult> RunOnceAsync(TaskSettings options, bool cutover, CancellationToken ct)
     {
         await using var taskLock = await LockAsync(options, ct);
         await using var stateConnection = new StateConnection(options.Target);
@@ -145,7 +129,7 @@ public sealed class MigrationTask(ILogger logger)
         }
     }
 
-    private static async Task<TaskLock> LockAsync(MigrationOptions options, CancellationToken ct)
+    private static async Task<TaskLock> LockAsync(TaskSettings options, CancellationToken ct)
     {
         try
         {
@@ -284,7 +268,7 @@ public sealed class MigrationTask(ILogger logger)
         if (options.Incremental)
         {
             await SetPhaseAsync(run, TaskPhase.Stream, ct);
-            run.Result.Stream = await Stream.RunAsync(new StreamOptions(options) { Apply = options.Apply, EnsureTaskLock = taskLock.EnsureHeldAsync }, cutover, ct);
+            run.Result.Stream = await Stream.RunAsync(new StreamOptions(options) { EnsureTaskLock = taskLock.EnsureHeldAsync }, cutover, ct);
             // The stream may have outlived a restart of the target, which closed the state's session.
             await run.ReviveStateAsync(ct);
             if (run.Result.Stream == StreamOutcome.Stopped)
@@ -318,7 +302,7 @@ public sealed class MigrationTask(ILogger logger)
     /// the others are emptied and copied again from a fresh snapshot whose point becomes their sync LSN (as when a
     /// killed process resumes), until the retry window closes.
     /// </summary>
-    private async Task<FullCopyResult> CopyAsync(MigrationOptions options, CancellationToken ct)
+    private async Task<FullCopyResult> CopyAsync(TaskSettings options, CancellationToken ct)
     {
         var retry = new RetryLoop("The copy", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)) { KeepFailureWhenClosed = true };
         retry.Retrying += (ex, delay, deadline) => logger.LogWarning(
@@ -332,7 +316,7 @@ public sealed class MigrationTask(ILogger logger)
     /// tables), builds what waited for it (foreign keys and triggers when the apply session could not bypass them, ENABLE
     /// ALWAYS states), syncs every sequence from the source's last_value, refreshes materialized views, analyzes.
     /// </summary>
-    private async Task<SchemaReport> FinishCutoverAsync(MigrationOptions options, CancellationToken ct)
+    private async Task<SchemaReport> FinishCutoverAsync(TaskSettings options, CancellationToken ct)
     {
         var steps = new CutoverSteps(logger);
         var newTables = await steps.PrepareAsync(options, ct);
@@ -348,11 +332,11 @@ public sealed class MigrationTask(ILogger logger)
         return report;
     }
 
-    private static SchemaMigrationOptions SchemaOptions(MigrationOptions options, bool deferred)
+    private static SchemaMigrationOptions SchemaOptions(TaskSettings options, bool deferred)
         => new(options) { StreamFollows = options.Incremental, DeferForeignKeysAndTriggers = deferred };
 
     /// <summary>Polls the task's stop request until <paramref name="end"/>; cancels <paramref name="stop"/> when there is one.</summary>
-    private async Task WatchForStopAsync(MigrationOptions options, CancellationTokenSource stop, CancellationToken end)
+    private async Task WatchForStopAsync(TaskSettings options, CancellationTokenSource stop, CancellationToken end)
     {
         NpgsqlConnection? conn = null;
         try

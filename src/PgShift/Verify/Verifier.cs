@@ -80,7 +80,7 @@ public sealed class Verifier
         var streaming = options.TaskName is not null && await TaskLock.IsHeldAsync(target, options.TaskName, ct);
         if (!streaming)
         {
-            await using var plain = await Copy.ExportedSnapshot.FromTransactionAsync(options.Source, ct);
+            await using var plain = await Replication.ExportedSnapshot.FromTransactionAsync(options.Source, ct);
             return await new TableVerifier(options, targetMajor, plain.Name).VerifyAsync(tables, ct);
         }
         try
@@ -89,7 +89,7 @@ public sealed class Verifier
             // everything applied), then let the stream apply exactly up to that point.
             await HoldAsync(target, options, VerifyHold.PauseEverything, ct);
             var slot = Settings.TaskName.TemporarySlotName(options.TaskName!, "verify");
-            await using var snapshot = await Copy.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
+            await using var snapshot = await Replication.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
             await HoldAsync(target, options, snapshot.Lsn, ct);
             return await new TableVerifier(options, targetMajor, snapshot.Name).VerifyAsync(tables, ct);
         }

@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using PgShift.Copy;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Schema;
+using PgShift.Settings;
 
 namespace PgShift.IntegrationTests.Copy;
 

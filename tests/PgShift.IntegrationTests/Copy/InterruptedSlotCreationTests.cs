@@ -1,5 +1,5 @@
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Settings;
 using PgShift.State;
 using PgShift.Tasks;
@@ -26,7 +26,7 @@ public sealed class InterruptedSlotCreationTests : FreshDatabases
         var defaults = StreamingRun.Options(source, src, target, tgt, task);
 
         // The schema phase ran; the slot exists on the source; the task never recorded it: what a kill at that moment leaves.
-        var schemaOnly = await new MigrationTask(new ListLogger()).RunAsync(new MigrationOptions
+        var schemaOnly = await new MigrationTask(new ListLogger()).RunAsync(new TaskSettings
         {
             Source = defaults.Source, Target = defaults.Target, TaskName = task, Full = false, Incremental = false, RetryWindow = defaults.RetryWindow,
         }, cutover: false, CancellationToken.None);
@@ -47,7 +47,7 @@ public sealed class InterruptedSlotCreationTests : FreshDatabases
         }
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
 
         // A slot of the task's name that this target's task never began to create belongs to someone else: refused.
         var other = "slot2_" + Run;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
 using PgShift.Progress;
+using PgShift.Settings;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -11,7 +12,7 @@ namespace PgShift.IntegrationTests.Infrastructure;
 public static class StreamingRun
 {
     /// <summary>A task between two test databases, as the stream tests run it: two jobs, a short retry window.</summary>
-    public static MigrationOptions Options(TestServer source, string sourceDb, TestServer target, string targetDb, string task) => new()
+    public static TaskSettings Options(TestServer source, string sourceDb, TestServer target, string targetDb, string task) => new()
     {
         Source = source.Spec(sourceDb),
         Target = target.Spec(targetDb),
@@ -20,11 +21,11 @@ public static class StreamingRun
         RetryWindow = TimeSpan.FromSeconds(30),
     };
 
-    public static Task<Task<MigrationResult>> StartAsync(MigrationOptions options, CancellationToken ct = default, ILogger? logger = null)
+    public static Task<Task<MigrationResult>> StartAsync(TaskSettings options, CancellationToken ct = default, ILogger? logger = null)
         => StartAsync(new MigrationTask(logger ?? NullLogger.Instance), options, ct);
 
     /// <summary>Runs <paramref name="migration"/> (whose progress the test then reads) until its change stream runs.</summary>
-    public static async Task<Task<MigrationResult>> StartAsync(MigrationTask migration, MigrationOptions options, CancellationToken ct = default)
+    public static async Task<Task<MigrationResult>> StartAsync(MigrationTask migration, TaskSettings options, CancellationToken ct = default)
     {
         var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         migration.ProgressChanged += p =>

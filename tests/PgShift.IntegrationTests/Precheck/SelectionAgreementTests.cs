@@ -5,6 +5,7 @@ using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Precheck;
 using PgShift.Schema;
 using PgShift.Selection;
+using PgShift.Settings;
 
 namespace PgShift.IntegrationTests.Precheck;
 

@@ -1,7 +1,7 @@
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Progress;
+using PgShift.Replication;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -70,6 +70,6 @@ public sealed class StopTests : FreshDatabases
         Assert.True(resumed.Finished);
         Assert.Equal(Tables.Length - done, resumed.Copy!.Tables);
         Assert.Equal(await CopyFixture.ChecksumsAsync(source, src, Tables), await CopyFixture.ChecksumsAsync(target, tgt, Tables));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Tasks;
 
 namespace PgShift.IntegrationTests.Stream;
@@ -160,7 +160,7 @@ public abstract class StreamEdgeCaseTestsBase(TestServer source, TestServer targ
             Assert.Equal(await source.ScalarAsync<long>(src, $"SELECT last_value FROM {seq}"), await target.ScalarAsync<long>(tgt, $"SELECT last_value FROM {seq}"));
         }
         Assert.Equal(4L, await target.ScalarAsync<long>(tgt, "SELECT last_value FROM e_pid_id_seq"));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }
 

@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
+using PgShift.Settings;
+using PgShift.State;
 using PgShift.Stream;
 using PgShift.Tasks;
-using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -111,7 +112,7 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         COMMIT;
         """";
 
-    private MigrationOptions Options(string src, string tgt, string task) => StreamingRun.Options(source, src, target, tgt, task);
+    private TaskSettings Options(string src, string tgt, string task) => StreamingRun.Options(source, src, target, tgt, task);
 
     private Task AssertSameAsync(string src, string tgt) => CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
 
@@ -162,7 +163,7 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         // The swap could not be applied as a set: the applier said so and replayed it change by change.
         Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("f_uniq", StringComparison.Ordinal)
             && e.Message.Contains("replaying them one by one", StringComparison.Ordinal));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
@@ -173,7 +174,7 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         await source.ExecuteAsync(src, Schema);
         var task = "nofold_" + Run;
         var options = Options(src, tgt, task);
-        var running = await StreamingRun.StartAsync(new MigrationOptions
+        var running = await StreamingRun.StartAsync(new TaskSettings
         {
             Source = options.Source, Target = options.Target, TaskName = task, Jobs = 2, RetryWindow = options.RetryWindow,
             Apply = new ApplyOptions { FoldRows = 0 },
@@ -184,7 +185,7 @@ public abstract class StreamFoldingTestsBase(TestServer source, TestServer targe
         await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
         await AssertSameAsync(src, tgt);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }
 

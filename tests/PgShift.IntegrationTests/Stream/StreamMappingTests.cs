@@ -1,9 +1,10 @@
 using PgShift.Catalog;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Selection;
-using PgShift.Tasks;
+using PgShift.Settings;
 using PgShift.State;
+using PgShift.Tasks;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -36,7 +37,7 @@ public sealed class StreamMappingTests : FreshDatabases
         excluded.Add("sales.orders.secret");
         var task = "map_" + Run;
         var defaults = StreamingRun.Options(source, src, target, tgt, task);
-        var options = new MigrationOptions
+        var options = new TaskSettings
         {
             Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow,
             Mapping = mapping, ExcludedColumns = excluded,
@@ -71,6 +72,6 @@ public sealed class StreamMappingTests : FreshDatabases
         Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'shop' AND column_name = 'secret'"));
         const string wideRows = "SELECT md5(string_agg(w::text, ',' ORDER BY id)) FROM public.wide w";
         Assert.Equal(await source.ScalarAsync<string>(src, wideRows), await target.ScalarAsync<string>(tgt, wideRows));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }

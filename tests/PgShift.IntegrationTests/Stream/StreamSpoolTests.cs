@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
@@ -35,7 +35,7 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         var defaults = StreamingRun.Options(source, src, target, tgt, task);
         var log = new ListLogger();
         var migration = new MigrationTask(log);
-        var running = await StreamingRun.StartAsync(migration, new MigrationOptions
+        var running = await StreamingRun.StartAsync(migration, new TaskSettings
         {
             Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow, Apply = apply,
         }, ct);
@@ -49,7 +49,7 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
         Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
@@ -137,14 +137,14 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
         await writes;
 
         var defaults = StreamingRun.Options(source, src, target, tgt, task);
-        var resumed = await new MigrationTask(new ListLogger()).RunAsync(new MigrationOptions
+        var resumed = await new MigrationTask(new ListLogger()).RunAsync(new TaskSettings
         {
             Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow, Apply = apply,
         }, cutover: true, CancellationToken.None);
         Assert.True(resumed.Finished);
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
         Assert.Equal(4, await target.ScalarAsync<int>(tgt, "SELECT min(n) FROM other"));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]
@@ -173,14 +173,14 @@ public abstract class StreamSpoolTestsBase(TestServer source, TestServer target)
 
         var defaults = StreamingRun.Options(source, src, target, tgt, task);
         var log = new ListLogger();
-        var resumed = await new MigrationTask(log).RunAsync(new MigrationOptions
+        var resumed = await new MigrationTask(log).RunAsync(new TaskSettings
         {
             Source = defaults.Source, Target = defaults.Target, TaskName = task, Jobs = defaults.Jobs, RetryWindow = defaults.RetryWindow, Apply = apply,
         }, cutover: true, CancellationToken.None);
         Assert.True(resumed.Finished);
         Assert.Equal(51000L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM big"));
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     [Fact]

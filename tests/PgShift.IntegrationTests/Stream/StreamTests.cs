@@ -1,10 +1,10 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.Settings;
+using PgShift.State;
 using PgShift.Stream;
 using PgShift.Tasks;
-using PgShift.State;
 
 namespace PgShift.IntegrationTests.Stream;
 
@@ -18,7 +18,7 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
         return (src, tgt);
     }
 
-    private MigrationOptions Options(string src, string tgt, string task) => StreamingRun.Options(source, src, target, tgt, task);
+    private TaskSettings Options(string src, string tgt, string task) => StreamingRun.Options(source, src, target, tgt, task);
 
     [Fact]
     public async Task Every_change_is_applied_once_in_order_and_cutover_syncs_sequences_and_cleanup_leaves_nothing()
@@ -51,7 +51,7 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
         Assert.Equal(await source.ScalarAsync<long>(src, "SELECT last_value FROM items_id_seq"), await target.ScalarAsync<long>(tgt, "SELECT last_value FROM items_id_seq"));
         Assert.Equal("finished", await target.ScalarAsync<string>(tgt, $"SELECT phase FROM pgshift.tasks WHERE name = '{task}'"));
 
-        var dropped = await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        var dropped = await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
         Assert.Equal(2, dropped.Count);
         Assert.Equal(0L, await source.ScalarAsync<long>(src, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_{task}'"));
         Assert.Equal(0L, await source.ScalarAsync<long>(src, $"SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_{task}'"));
@@ -85,7 +85,7 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
         Assert.Equal(0, second.Copy!.Tables);
         await StreamFixture.AssertSameAsync(source, src, target, tgt);
         Assert.NotEqual(appliedBefore, await target.ScalarAsync<string>(tgt, $"SELECT applied_lsn::text FROM pgshift.tasks WHERE name = '{task}'"));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }
 
@@ -95,7 +95,7 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
     public async Task A_change_whose_row_is_missing_stops_the_task_naming_table_key_and_lsn()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct SELECT g, 100 FROM generate_series(1, 10) g;");
-        var options = new MigrationOptions { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10) };
+        var options = new TaskSettings { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10) };
         var running = await StreamingRun.StartAsync(options);
 
         // Someone deletes a row on the target; the source then updates it.
@@ -112,7 +112,7 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE acct SET balance = 60 WHERE id = 8");
         var log = new ListLogger();
         var ignoring = new MigrationTask(log);
-        var result = await ignoring.RunAsync(new MigrationOptions
+        var result = await ignoring.RunAsync(new TaskSettings
         {
             Source = options.Source, Target = options.Target, TaskName = "conflict", RetryWindow = TimeSpan.FromSeconds(10),
             Conflicts = ConflictPolicy.Ignore,
@@ -123,7 +123,7 @@ public sealed class StreamConflictTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         // Skipped, and said: the update of the missing row is counted in a warning.
         Assert.Contains(log.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning
             && e.Message.Contains("Skipped 1 conflicting changes (--on-conflict ignore", StringComparison.Ordinal) && e.Message.Contains("to \"public\".\"acct\"", StringComparison.Ordinal));
-        await TaskControl.CleanupAsync(options.Source, "conflict", CancellationToken.None);
+        await SlotCleanup.CleanupAsync(options.Source, "conflict", CancellationToken.None);
     }
 }
 
@@ -133,7 +133,7 @@ public sealed class StreamDdlTests(Pg12To17 pair) : IClassFixture<Pg12To17>
     public async Task A_column_added_on_the_source_stops_the_task_naming_the_table_and_the_column()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE ddltab (id int PRIMARY KEY, v text); INSERT INTO ddltab VALUES (1, 'a');");
-        var options = new MigrationOptions { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "ddl", RetryWindow = TimeSpan.FromSeconds(10) };
+        var options = new TaskSettings { Source = pair.Source.Spec(pair.SourceDb), Target = pair.Target.Spec(pair.TargetDb), TaskName = "ddl", RetryWindow = TimeSpan.FromSeconds(10) };
         var running = await StreamingRun.StartAsync(options);
 
         await pair.Source.ExecuteAsync(pair.SourceDb, "INSERT INTO ddltab VALUES (2, 'before')");
@@ -145,7 +145,7 @@ public sealed class StreamDdlTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         Assert.DoesNotContain("dropped", ex.Message, StringComparison.Ordinal);
         // What came before the change is applied and checkpointed; nothing after it.
         Assert.Equal(2L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM ddltab"));
-        await TaskControl.CleanupAsync(options.Source, "ddl", CancellationToken.None);
+        await SlotCleanup.CleanupAsync(options.Source, "ddl", CancellationToken.None);
     }
 }
 

@@ -1,6 +1,6 @@
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
+using PgShift.Replication;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -57,7 +57,7 @@ public abstract class TruncateDuringCopyTestsBase(TestServer source, TestServer 
             SELECT (SELECT sync_lsn FROM pgshift.copy_tables WHERE task = '{task}' AND source_table = '"public"."scratch"')
                  > (SELECT sync_lsn FROM pgshift.copy_tables WHERE task = '{task}' AND source_table = '"public"."steady"')
             """));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 }
 

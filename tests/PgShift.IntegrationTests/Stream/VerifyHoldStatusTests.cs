@@ -1,6 +1,6 @@
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Progress;
+using PgShift.Replication;
 using PgShift.State;
 using PgShift.Tasks;
 
@@ -52,7 +52,7 @@ public sealed class VerifyHoldStatusTests : FreshDatabases
         Assert.Equal(39L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM t"));
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     private static async Task<StreamStatus> StatusAsync(TestServer target, string db, string task)

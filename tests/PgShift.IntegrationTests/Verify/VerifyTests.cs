@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using PgShift.Cutover;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.IntegrationTests.Stream;
+using PgShift.Replication;
+using PgShift.Settings;
+using PgShift.State;
 using PgShift.Tasks;
 using PgShift.Verify;
-using PgShift.State;
 
 namespace PgShift.IntegrationTests.Verify;
 
@@ -23,7 +24,7 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : Fr
         return (src, tgt);
     }
 
-    private MigrationOptions Options(string src, string tgt, string task, bool incremental) => new()
+    private TaskSettings Options(string src, string tgt, string task, bool incremental) => new()
     {
         Source = source.Spec(src), Target = target.Spec(tgt), TaskName = task, Incremental = incremental, Jobs = 2, RetryWindow = TimeSpan.FromSeconds(30),
     };
@@ -116,7 +117,7 @@ public abstract class VerifyTestsBase(TestServer source, TestServer target) : Fr
         var final = await new Verifier().VerifyAsync(VerifyOptions(src, tgt, task), CancellationToken.None);
         Assert.True(final.Equal, Describe(final));
         Assert.All(final.Sequences, s => Assert.Equal("equal", s.State));
-        await TaskControl.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
     private static string Describe(VerifyReport r) => string.Join("\n",

@@ -2,12 +2,11 @@ using Npgsql;
 using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.Settings;
-using PgShift.State;
 
-namespace PgShift.Cutover;
+namespace PgShift.Replication;
 
-/// <summary>The replication slots and publication a task leaves on the source: listed and dropped.</summary>
-public static class TaskControl
+/// <summary>What tasks left on the source: PgShift's slots listed, a task's slot and publication dropped.</summary>
+public static class SlotCleanup
 {
     /// <summary>A replication slot of PgShift's in the source database (name prefix pgshift_) that is not the given task's.</summary>
     public sealed record LeftoverSlot(string Name, bool Active, long RetainedBytes);
@@ -79,5 +78,4 @@ public static class TaskControl
         }
         return dropped;
     }
-
 }

@@ -4,7 +4,7 @@ using PgShift.Connections;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
 
-namespace PgShift.Copy;
+namespace PgShift.Replication;
 
 /// <summary>
 /// A source snapshot that copy workers import with SET TRANSACTION SNAPSHOT, and the WAL position it
