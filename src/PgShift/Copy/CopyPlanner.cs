@@ -72,28 +72,35 @@ public static class CopyPlanner
 
         foreach (var plan in plans)
         {
-            var parts = Parts(plan.EstimatedBytes, splitThresholdBytes);
-            if (parts < 2)
-            {
-                continue;
-            }
-            if (version >= 14)
-            {
-                // TID range scans read only their pages.
-                plan.Ranges = PageRanges(plan.EstimatedBytes / blockSize, parts);
-            }
-            else if (intKeys.TryGetValue(plan.SourceOid, out var key))
-            {
-                long min = 0, max = 0;
-                await QueryAsync(source, $"SELECT coalesce(min({Sql.Ident(key)}), 0)::bigint, coalesce(max({Sql.Ident(key)}), 0)::bigint FROM ONLY {plan.Source}", null, r =>
-                {
-                    min = r.GetInt64(0);
-                    max = r.GetInt64(1);
-                }, ct);
-                plan.Ranges = KeyRanges(Sql.Ident(key), min, max, parts);
-            }
+            await SplitAsync(source, plan, version, blockSize, intKeys, splitThresholdBytes, ct);
         }
         return LargestFirst(plans);
+    }
+
+    /// <summary>A table larger than the threshold gets ranges: of pages (PostgreSQL 14+), else of its integer key.</summary>
+    private static async Task SplitAsync(NpgsqlConnection source, TableCopyPlan plan, int version, long blockSize, Dictionary<uint, string> intKeys,
+        long splitThresholdBytes, CancellationToken ct)
+    {
+        var parts = Parts(plan.EstimatedBytes, splitThresholdBytes);
+        if (parts < 2)
+        {
+            return;
+        }
+        if (version >= 14)
+        {
+            // TID range scans read only their pages.
+            plan.Ranges = PageRanges(plan.EstimatedBytes / blockSize, parts);
+        }
+        else if (intKeys.TryGetValue(plan.SourceOid, out var key))
+        {
+            long min = 0, max = 0;
+            await QueryAsync(source, $"SELECT coalesce(min({Sql.Ident(key)}), 0)::bigint, coalesce(max({Sql.Ident(key)}), 0)::bigint FROM ONLY {plan.Source}", null, r =>
+            {
+                min = r.GetInt64(0);
+                max = r.GetInt64(1);
+            }, ct);
+            plan.Ranges = KeyRanges(Sql.Ident(key), min, max, parts);
+        }
     }
 
     /// <summary>The tables in the order the workers take them: largest first, so the longest copy starts first.</summary>

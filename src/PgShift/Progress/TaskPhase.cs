@@ -30,7 +30,7 @@ public static class TaskPhases
         [TaskPhase.Cutover] = "cutover", [TaskPhase.Finished] = "finished", [TaskPhase.Stopped] = "stopped",
     };
 
-    /// <summary>The phase as stored in pgshift.tasks.phase and shown by 'pgshift status'.</summary>
+    /// <summary>The phase as the task's state stores it and 'pgshift status' shows it.</summary>
     public static string Text(this TaskPhase phase) => Texts[phase];
 
     public static TaskPhase Parse(string text)
