@@ -1,4 +1,5 @@
 using Npgsql;
+using Npgsql.Replication;
 
 namespace PgShift.Connections;
 
@@ -21,6 +22,29 @@ public static class ConnectionOpener
             await conn.DisposeAsync();
             var failure = ConnectionFailure.From(ex, spec);
             throw new ConnectionFailedException(spec, failure, ex);
+        }
+    }
+
+    /// <summary>Opens a logical replication session (a walsender), its failure said as <see cref="OpenAsync"/> says it.</summary>
+    public static async Task<LogicalReplicationConnection> OpenReplicationAsync(ConnectionSpec spec, string applicationName, CancellationToken ct,
+        Action<NpgsqlConnectionStringBuilder>? configure = null, TimeSpan? statusInterval = null)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(spec.ToNpgsqlConnectionString(applicationName));
+        configure?.Invoke(builder);
+        var conn = new LogicalReplicationConnection(builder.ConnectionString);
+        if (statusInterval is { } interval)
+        {
+            conn.WalReceiverStatusInterval = interval;
+        }
+        try
+        {
+            await conn.Open(ct);
+            return conn;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            await conn.DisposeAsync();
+            throw new ConnectionFailedException(spec, ConnectionFailure.From(ex, spec), ex);
         }
     }
 

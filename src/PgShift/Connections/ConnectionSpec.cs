@@ -108,9 +108,6 @@ public sealed class ConnectionSpec
         b.Timeout = timeout ?? 15;
         return b.ConnectionString;
     }
-
-    public NpgsqlDataSource CreateDataSource(string applicationName = "pgshift", int? connectTimeoutSeconds = null)
-        => NpgsqlDataSource.Create(ToNpgsqlConnectionString(applicationName, connectTimeoutSeconds: connectTimeoutSeconds));
 }
 
 public readonly record struct HostPort(string Host, int Port)

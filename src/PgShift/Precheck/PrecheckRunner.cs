@@ -99,10 +99,10 @@ public sealed class PrecheckRunner
 
     private static async Task<NpgsqlConnection?> ConnectAsync(string side, ConnectionSpec spec, int timeoutSeconds, List<CheckResult> results, CancellationToken ct)
     {
-        var conn = new NpgsqlConnection(spec.ToNpgsqlConnectionString("pgshift precheck", connectTimeoutSeconds: timeoutSeconds));
+        NpgsqlConnection? conn = null;
         try
         {
-            await conn.OpenAsync(ct);
+            conn = await ConnectionOpener.OpenAsync(spec, "pgshift precheck", ct, b => b.Timeout = timeoutSeconds);
             await using (var cmd = new NpgsqlCommand("SET default_transaction_read_only = on; SET statement_timeout = '60s'", conn))
             {
                 await cmd.ExecuteNonQueryAsync(ct);
@@ -110,10 +110,13 @@ public sealed class PrecheckRunner
             results.Add(CheckResult.Pass($"{side}.connect", $"Connected to the {side} {spec}."));
             return conn;
         }
-        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or IOException or ArgumentException)
+        catch (Exception ex) when (ex is ConnectionFailedException or NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or IOException or ArgumentException)
         {
-            await conn.DisposeAsync();
-            var failure = ConnectionFailure.From(ex, spec);
+            if (conn is not null)
+            {
+                await conn.DisposeAsync();
+            }
+            var failure = ex is ConnectionFailedException failed ? failed.Failure : ConnectionFailure.From(ex, spec);
             results.Add(CheckResult.Fail($"{side}.connect", $"Cannot connect to the {side}: {failure.Problem}", failure.Fix));
             return null;
         }

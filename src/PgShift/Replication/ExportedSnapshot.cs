@@ -39,10 +39,9 @@ public sealed class ExportedSnapshot : IAsyncDisposable
     /// </summary>
     public static async Task<ExportedSnapshot> FromNewSlotAsync(ConnectionSpec source, string slotName, bool temporary, CancellationToken ct)
     {
-        var conn = new LogicalReplicationConnection(source.ToNpgsqlConnectionString("pgshift snapshot"));
+        var conn = await ConnectionOpener.OpenReplicationAsync(source, "pgshift snapshot", ct);
         try
         {
-            await conn.Open(ct);
             var slot = await conn.CreatePgOutputReplicationSlot(slotName, temporary, LogicalSlotSnapshotInitMode.Export, cancellationToken: ct);
             return new ExportedSnapshot(slot.SnapshotName!, slot.ConsistentPoint, null, conn, slotName);
         }
@@ -56,10 +55,9 @@ public sealed class ExportedSnapshot : IAsyncDisposable
     /// <summary>A snapshot of a plain REPEATABLE READ transaction (pg_export_snapshot), which leaves nothing behind on the source.</summary>
     public static async Task<ExportedSnapshot> FromTransactionAsync(ConnectionSpec source, CancellationToken ct)
     {
-        var conn = new NpgsqlConnection(source.ToNpgsqlConnectionString("pgshift snapshot"));
+        var conn = await ConnectionOpener.OpenAsync(source, "pgshift snapshot", ct);
         try
         {
-            await conn.OpenAsync(ct);
             await using var cmd = new NpgsqlCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot(), pg_current_wal_lsn()", conn);
             await using var rd = await cmd.ExecuteReaderAsync(ct);
             await rd.ReadAsync(ct);

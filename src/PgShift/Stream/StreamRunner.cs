@@ -67,77 +67,58 @@ public sealed class StreamRunner(ILogger logger)
     /// <param name="cutover">Stop once caught up (no need to wait for a request in the task state).</param>
     public async Task<StreamOutcome> RunAsync(StreamOptions options, bool cutover, CancellationToken ct)
     {
-        var outage = new Outage(options.RetryWindow, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(15));
+        var retry = new RetryLoop("The change stream", options.RetryWindow, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(15))
+        {
+            // The reader's failure reaches the applier wrapped in the closed queue: say the failure itself.
+            Describe = ex => ConnectionFailure.From(Cause(ex), options.Source) is var f ? (f.Problem, f.Fix) : default,
+            BeforeWait = (ex, deadline, c) =>
+            {
+                Progress.Connected = false;
+                Progress.RetryingUntil = deadline.UtcDateTime;
+                Progress.LastError = Redactor.Redact(Cause(ex).Message).TrimEnd('.');
+                logger.LogWarning("Change stream interrupted: {Error}. Retrying (until {Deadline:u})", Progress.LastError, deadline);
+                return TryRecordRetryAsync(options, deadline, Progress.LastError, c);
+            },
+        };
         NpgsqlLogSequenceNumber inOrderThrough = default;
         var spool = options.Apply.SpoolLargeTransactions;
-        while (true)
+        return await retry.RunAsync(async c =>
         {
-            try
+            while (true)
             {
-                var outcome = await RunSessionAsync(options, cutover, inOrderThrough, spool, ct);
-                return outcome;
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && (ex as SpoolLimitException ?? ex.InnerException as SpoolLimitException) is { } limit)
-            {
-                logger.LogWarning("{Reason}: the stream goes on without streaming large transactions; the source keeps them until they commit", limit.Message);
-                spool = false;
-            }
-            catch (ReplayInOrderException replay) when (!ct.IsCancellationRequested)
-            {
-                logger.LogWarning("{Reason}: transactions up to {Lsn} are applied again, change by change", replay.Message, replay.Through);
-                inOrderThrough = replay.Through;
-            }
-            catch (Exception ex) when (ct.IsCancellationRequested && ex is not OperationCanceledException)
-            {
-                // Cancelled in the middle of a command: whatever the driver threw, the cause is the cancellation.
-                throw new OperationCanceledException("The change stream was cancelled.", ex, ct);
-            }
-            catch (Exception ex) when (!ct.IsCancellationRequested && IsTransient(ex, options))
-            {
-                // The reader's failure reaches the applier wrapped in the closed queue: report the failure itself.
-                var cause = ex is ChannelClosedException { InnerException: { } inner } ? inner : ex;
-                var failure = ConnectionFailure.From(cause, options.Source);
-                if (_streamingSince is { } since && DateTime.UtcNow - since >= OutageEndsAfter(options.RetryWindow))
+                try
                 {
-                    // The last outage ended when this session started: the window and the backoff start again.
-                    outage.End();
+                    return await RunSessionAsync(options, cutover, inOrderThrough, spool, c);
                 }
-                _streamingSince = null;
-                if (!outage.Failed())
+                catch (Exception ex) when (!c.IsCancellationRequested && (ex as SpoolLimitException ?? ex.InnerException as SpoolLimitException) is { } limit)
                 {
-                    throw new PgShiftException($"The change stream failed and the retry window of {options.RetryWindow} is over: {failure.Problem}", failure.Fix, cause);
+                    logger.LogWarning("{Reason}: the stream goes on without streaming large transactions; the source keeps them until they commit", limit.Message);
+                    spool = false;
                 }
-                Progress.Connected = false;
-                Progress.RetryingUntil = outage.Deadline.UtcDateTime;
-                Progress.LastError = Redactor.Redact(cause.Message).TrimEnd('.');
-                logger.LogWarning("Change stream interrupted: {Error}. Retrying in {Delay:0.0}s (until {Deadline:u})", Progress.LastError, outage.Delay.TotalSeconds, outage.Deadline);
-                await TryRecordRetryAsync(options, outage.Deadline, Progress.LastError, ct);
-                await outage.WaitAsync(ct);
+                catch (ReplayInOrderException replay) when (!c.IsCancellationRequested)
+                {
+                    logger.LogWarning("{Reason}: transactions up to {Lsn} are applied again, change by change", replay.Message, replay.Through);
+                    inOrderThrough = replay.Through;
+                }
+                catch (Exception ex) when (c.IsCancellationRequested && ex is not OperationCanceledException)
+                {
+                    // Cancelled in the middle of a command: whatever the driver threw, the cause is the cancellation.
+                    throw new OperationCanceledException("The change stream was cancelled.", ex, c);
+                }
+                finally
+                {
+                    // A session that streamed for a while ended the outage before it: its failure starts a new one, with a window of its own.
+                    if (_streamingSince is { } since && DateTime.UtcNow - since >= OutageEndsAfter(options.RetryWindow))
+                    {
+                        retry.Recovered();
+                    }
+                    _streamingSince = null;
+                }
             }
-        }
+        }, ct);
     }
 
-    private static bool IsTransient(Exception ex, StreamOptions options)
-    {
-        if (ex is PgShiftException pse && pse.InnerException is null)
-        {
-            return false;
-        }
-        if (ex is ChannelClosedException { InnerException: { } inner })
-        {
-            ex = inner;
-        }
-        if (ex is PostgresException { SqlState: "55006" } || ex.InnerException is PostgresException { SqlState: "55006" })
-        {
-            // The slot is still active for a walsender of an earlier session that the server has not yet seen die.
-            return true;
-        }
-        if (ex is PgShiftException { InnerException: { } wrapped } && ex.Message.StartsWith("Cannot connect", StringComparison.Ordinal))
-        {
-            ex = wrapped;
-        }
-        return ex is not PgShiftException && ConnectionFailure.From(ex, options.Source).IsTransient;
-    }
+    private static Exception Cause(Exception ex) => ex is ChannelClosedException { InnerException: { } inner } ? inner : ex;
 
     /// <summary>One session: connect and position, start replication, run reader, applier and monitor until an outcome or a failure, shut down.</summary>
     private async Task<StreamOutcome> RunSessionAsync(StreamOptions options, bool cutover, NpgsqlLogSequenceNumber inOrderThrough, bool spool, CancellationToken ct)
@@ -216,21 +197,9 @@ public sealed class StreamRunner(ILogger logger)
     /// <summary>The replication connection, its values in the text forms the apply session reads them in, positioned at <paramref name="startLsn"/>.</summary>
     private static async Task<LogicalReplicationConnection> StartReplicationAsync(StreamOptions options, NpgsqlLogSequenceNumber startLsn, CancellationToken ct)
     {
-        var replicationString = new NpgsqlConnectionStringBuilder(options.Source.ToNpgsqlConnectionString("pgshift stream"))
-        {
-            Options = string.Join(' ', TextSettings.Concat(options.Apply.DecodingWorkMem is { } mem ? [$"logical_decoding_work_mem={mem}"] : [])
-                .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))),
-        }.ConnectionString;
-        var replication = new LogicalReplicationConnection(replicationString) { WalReceiverStatusInterval = TimeSpan.FromSeconds(1) };
-        try
-        {
-            await replication.Open(ct);
-        }
-        catch
-        {
-            await replication.DisposeAsync();
-            throw;
-        }
+        var replication = await ConnectionOpener.OpenReplicationAsync(options.Source, "pgshift stream", ct, b =>
+            b.Options = string.Join(' ', TextSettings.Concat(options.Apply.DecodingWorkMem is { } mem ? [$"logical_decoding_work_mem={mem}"] : [])
+                .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))), TimeSpan.FromSeconds(1));
         replication.SetReplicationStatus(startLsn);
         return replication;
     }
