@@ -39,6 +39,25 @@ internal static class StoredSettings
                 $"This command's selection differs from the one task {task.TaskName} started with: {string.Join("; ", differences)}.",
                 $"Leave the selection flags (and the task file's selection) out: every command works on the task's own selection. To move another selection, start a new task (--task ANOTHER_NAME).");
         }
+        foreach (var change in TuningChanges(task.Given, stored))
+        {
+            Console.Error.WriteLine($"note: {change}");
+        }
         return task with { Settings = TaskSettingsBuilder.Build(task.Source, task.Target, task.TaskName, task.Given, stored) };
+    }
+
+    /// <summary>The settings this command gives that differ from the task's own: these win (they change how, not what, the task moves), and are said.</summary>
+    private static IEnumerable<string> TuningChanges(TaskFile given, TaskFile stored)
+    {
+        static string Show(object v) => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!;
+        var pairs = new (string Name, object? Given, object? Stored)[]
+        {
+            ("jobs", given.Jobs, stored.Jobs),
+            ("split threshold (MB)", given.SplitThresholdMb, stored.SplitThresholdMb),
+            ("retry window", given.RetryWindow, stored.RetryWindow),
+            ("conflict policy", given.OnConflict, stored.OnConflict),
+        };
+        return pairs.Where(p => p.Given is not null && !Equals(p.Given, p.Stored))
+            .Select(p => $"{p.Name} {Show(p.Given!)} given here is used instead of {(p.Stored is null ? "the default" : $"the task's {Show(p.Stored)}")}");
     }
 }

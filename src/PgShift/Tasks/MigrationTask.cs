@@ -59,6 +59,8 @@ public sealed class MigrationTask(ILogger logger)
     {
         // The copy and the stream retry lost connections themselves; the schema phases and the cutover's steps commit
         // object by object, so after a lost connection the task resumes from its state, as a killed process would.
+        logger.LogInformation("Task {Task}: {Jobs} jobs, conflict policy {Conflicts}, split threshold {Split:0.#} MB, retry window {Window}",
+            options.TaskName, options.Jobs, options.Conflicts.ToString().ToLowerInvariant(), options.SplitThresholdBytes / 1048576.0, options.RetryWindow);
         await using var ticker = new ProgressTicker(() => PublishProgress(options.TaskName), TimeSpan.FromMilliseconds(500));
         RetryLoop? retry = null;
         retry = new RetryLoop($"Task {options.TaskName}", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30))
