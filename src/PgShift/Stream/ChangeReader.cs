@@ -102,7 +102,7 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
     }
 
     /// <summary>The messages of a streamed transaction's life (start and stop of a chunk, abort, commit); false for any other message.</summary>
-    private async Task<bool> OnStreamedTransactionAsync(PgOutputReplicationMessage message, DateTime now, CancellationToken ct)
+    private async ValueTask<bool> OnStreamedTransactionAsync(PgOutputReplicationMessage message, DateTime now, CancellationToken ct)
     {
         switch (message)
         {
@@ -166,7 +166,7 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
     }
 
     /// <summary>PgShift's own copy of a message (Npgsql reuses its instances); null for a message the applier has no use for.</summary>
-    private static async Task<StreamEvent?> ToEventAsync(PgOutputReplicationMessage message, DateTime now, CancellationToken ct) => message switch
+    private static async ValueTask<StreamEvent?> ToEventAsync(PgOutputReplicationMessage message, DateTime now, CancellationToken ct) => message switch
     {
         BeginMessage b => new BeginEvent(b.TransactionXid, b.TransactionFinalLsn, b.TransactionCommitTimestamp, now),
         CommitMessage c => new CommitEvent(c.CommitLsn, c.TransactionEndLsn, c.TransactionCommitTimestamp, now),
@@ -184,7 +184,7 @@ public sealed class ChangeReader(LogicalReplicationConnection connection, string
     };
 
     /// <summary>An event onto the queue, or into its transaction's spool file while a streamed chunk is read.</summary>
-    private async Task HandOnAsync(PgOutputReplicationMessage message, StreamEvent e, CancellationToken ct)
+    private async ValueTask HandOnAsync(PgOutputReplicationMessage message, StreamEvent e, CancellationToken ct)
     {
         if (_streamingInto is not null)
         {

@@ -55,7 +55,7 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
     }
 
     /// <summary>The next event to apply; null when none came within a moment, or the next one waits for a hold.</summary>
-    private async Task<StreamEvent?> ReceiveAsync(CancellationToken ct)
+    private async ValueTask<StreamEvent?> ReceiveAsync(CancellationToken ct)
     {
         var e = _deferred;
         _deferred = null;
