@@ -54,10 +54,23 @@ public static class Transience
 
     /// <summary>
     /// SQLSTATEs of an outage: connection exceptions (class 08), too many connections, a server shutting down or starting
-    /// up, and a replication slot still active for a session the server has not yet seen die (55006).
+    /// up. (A replication slot still active for a dying session, 55006, is the stream's own case: see its retry.)
     /// </summary>
     public static bool IsTransientState(string sqlState)
-        => sqlState.StartsWith("08", StringComparison.Ordinal) || sqlState is "53300" or "57P01" or "57P02" or "57P03" or "55006";
+        => sqlState.StartsWith("08", StringComparison.Ordinal) || sqlState is "53300" or "57P01" or "57P02" or "57P03";
+
+    /// <summary>The failure's PostgreSQL error, wherever it is in the chain of causes (null when none).</summary>
+    public static PostgresException? PostgresError(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is PostgresException pe)
+            {
+                return pe;
+            }
+        }
+        return null;
+    }
 
     private static bool IsDecisive(Exception inner) => inner is SocketException or AuthenticationException or TimeoutException or IOException or PostgresException;
 }

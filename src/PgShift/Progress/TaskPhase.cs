@@ -33,8 +33,13 @@ public static class TaskPhases
     /// <summary>The phase as the task's state stores it and 'pgshift status' shows it.</summary>
     public static string Text(this TaskPhase phase) => Texts[phase];
 
+    /// <summary>
+    /// The phase a stored text names. "pre-data" is what the row says between the schema phase's commit and the copy's
+    /// start (the schema phase records its completion there): still the schema phase.
+    /// </summary>
     public static TaskPhase Parse(string text)
-        => Texts.FirstOrDefault(kv => kv.Value == text) is { Value: not null } found ? found.Key
+        => text == "pre-data" ? TaskPhase.Schema
+            : Texts.FirstOrDefault(kv => kv.Value == text) is { Value: not null } found ? found.Key
             : throw new PgShiftException($"The task state holds an unknown phase '{text}'.", "Run a pgshift version at least as new as the one that wrote the task's state.");
 
     /// <summary>The phases in which the task's work commits object by object, so that it resumes from its state after a lost connection.</summary>

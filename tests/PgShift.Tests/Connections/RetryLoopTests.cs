@@ -131,7 +131,8 @@ public sealed class RetryLoopTests
         { new PostgresException("the database system is starting up", "FATAL", "FATAL", "57P03"), true },
         { new PostgresException("sorry, too many clients already", "FATAL", "FATAL", "53300"), true },
         { new PostgresException("connection failure", "FATAL", "FATAL", "08006"), true },
-        { new PostgresException("replication slot is active", "ERROR", "ERROR", "55006"), true },
+        // Object in use: only the stream retries it (its slot, still held by a dying walsender), not every phase.
+        { new PostgresException("replication slot is active", "ERROR", "ERROR", "55006"), false },
         { new PostgresException("duplicate key value", "ERROR", "ERROR", "23505"), false },
         // A message that mentions a timeout is not a timeout: the type decides, not the text.
         { new PostgresException("canceling statement due to statement timeout", "ERROR", "ERROR", "57014"), false },
