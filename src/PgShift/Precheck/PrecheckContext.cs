@@ -23,6 +23,8 @@ public sealed class PrecheckContext
     /// <summary>Which relations the task moves, the answer every stage uses.</summary>
     public required SelectedTables Selected { get; init; }
     public required ColumnExclusions ExcludedColumns { get; init; }
+    /// <summary>The renames on the target: what <see cref="MappingCheck"/> checks against the selected tables.</summary>
+    public required NameMapping Mapping { get; init; }
     public required string TaskName { get; init; }
     public required bool Incremental { get; init; }
 

@@ -33,6 +33,7 @@ public sealed class PrecheckRunner
     [
         new SelectionCheck(),
         new ExcludedColumnCheck(),
+        new MappingCheck(),
         new VersionCheck(),
         new ServerPairCheck(),
         new WalLevelCheck(),
@@ -72,6 +73,7 @@ public sealed class PrecheckRunner
                 Selection = options.Selection,
                 Selected = selected,
                 ExcludedColumns = options.ExcludedColumns,
+                Mapping = options.Mapping,
                 TaskName = options.TaskName,
                 Incremental = options.Incremental,
             };
