@@ -90,7 +90,7 @@ public static class CatalogDescription
                 || ' collation=' || coalesce((SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation), '')
                 || ' local=' || a.attislocal || ' inherited=' || a.attinhcount
                 || ' default=' || coalesce((SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), '')
-                || ' options=' || coalesce(a.attoptions::text, '') || ' acl=' || coalesce((SELECT string_agg(regexp_replace(x::text, '^([^=]*=[^/m]*)m', '\1'), ',' ORDER BY x::text) FROM unnest(a.attacl) x), '')
+                || ' options=' || coalesce((SELECT string_agg(o, ',' ORDER BY o) FROM unnest(a.attoptions) o WHERE o NOT LIKE 'pg\_%'), '') || ' acl=' || coalesce((SELECT string_agg(regexp_replace(x::text, '^([^=]*=[^/m]*)m', '\1'), ',' ORDER BY x::text) FROM unnest(a.attacl) x), '')
            FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid
           WHERE a.attnum > 0 AND NOT a.attisdropped AND r.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
          UNION ALL
