@@ -63,8 +63,9 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                     type.Finishing.Add($"COMMENT ON {(type.Display.StartsWith("domain", StringComparison.Ordinal) ? "DOMAIN" : "TYPE")} {Sql.Qualified(type.Schema, type.Name)} IS {text}");
                     break;
                 case "pg_proc" when Objects.TryGetValue($"proc:{oid}", out var proc) && !r.IsDBNull(6):
-                    var kindWord = proc.Kind == ObjectKind.Aggregate ? "AGGREGATE" : proc.Display.StartsWith("procedure", StringComparison.Ordinal) ? "PROCEDURE" : "FUNCTION";
-                    proc.Finishing.Add($"COMMENT ON {kindWord} {r.GetString(6)} IS {text}");
+                    var target = proc.Kind == ObjectKind.Aggregate ? proc.AlterTarget
+                        : $"{(proc.Display.StartsWith("procedure", StringComparison.Ordinal) ? "PROCEDURE" : "FUNCTION")} {r.GetString(6)}";
+                    proc.Finishing.Add($"COMMENT ON {target} IS {text}");
                     break;
             }
         }, ct);

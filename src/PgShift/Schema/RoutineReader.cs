@@ -53,7 +53,9 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
                    CASE WHEN o.oprjoin <> 0 THEN o.oprjoin::regproc::text END,
                    o.oprcanhash, o.oprcanmerge
             FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
-            WHERE {UserSchemas}
+            -- A shell operator (no function yet) is only a name another operator's COMMUTATOR or NEGATOR gave: creating
+            -- that operator makes the shell again, as pg_dump leaves it to do.
+            WHERE {UserSchemas} AND o.oprcode <> 0
             """, r =>
         {
             var oid = r.GetFieldValue<uint>(0);
@@ -119,8 +121,10 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             if (Str("aggkind") == "h") parts.Add("HYPOTHETICAL");
             var name = Sql.Qualified(r.GetString(1), r.GetString(2));
             var args = r.GetString(3);
-            var o = Add($"proc:{oid}", ObjectKind.Aggregate, r.GetString(1), r.GetString(2), $"aggregate {r.GetString(17)}");
-            o.AlterTarget = $"AGGREGATE {r.GetString(17)}";
+            // An aggregate of no arguments is named name(*) in ALTER and COMMENT, where regprocedure prints name().
+            var signature = args.Length == 0 ? $"{name}(*)" : r.GetString(17);
+            var o = Add($"proc:{oid}", ObjectKind.Aggregate, r.GetString(1), r.GetString(2), $"aggregate {signature}");
+            o.AlterTarget = $"AGGREGATE {signature}";
             o.Statements.Add($"CREATE AGGREGATE {name} ({(args.Length == 0 ? "*" : args)}) ({string.Join(", ", parts)})");
         }, ct);
     }
