@@ -38,12 +38,15 @@ public static class PostDataReader
                    quote_ident(fn.nspname) || '.' || quote_ident(fr.relname)
             FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
             LEFT JOIN pg_class fr ON fr.oid = c.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fr.relnamespace
-            WHERE c.contype IN ('p', 'u', 'x', 'f') AND c.conrelid = ANY(@oids) AND {notCloned} AND c.conislocal
+            WHERE (c.contype IN ('p', 'u', 'x', 'f') OR c.contype = 'c' AND NOT c.convalidated AND c.coninhcount = 0)
+              AND c.conrelid = ANY(@oids) AND {notCloned} AND c.conislocal
             ORDER BY c.conrelid, c.conname
             """, selected, r =>
         {
             var table = new QualifiedName(r.GetString(0), r.GetString(1));
-            var only = r.GetString(5) == "p" ? "" : "ONLY ";
+            // A CHECK that is NOT VALID (rows before it may break it) comes after the data, and reaches the inheritance
+            // children as on the source, where they hold it inherited.
+            var only = r.GetString(5) == "p" || r.GetString(2) == "c" ? "" : "ONLY ";
             var isFk = r.GetString(2) == "f";
             var name = r.GetString(3);
             QualifiedName? referenced = isFk ? new QualifiedName(r.GetString(8), r.GetString(9)) : null;

@@ -101,6 +101,8 @@ public sealed class SchemaMigrator(ILogger logger)
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
             tables = options.KnownTables is { } known ? reader.Selected.Among(known) : reader.Selected.Tables;
             statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
+            statements.AddRange(objects.SelectMany(o => o.AfterData.Select(c =>
+                new PostDataStatement(PostDataKind.DomainConstraint, new QualifiedName(o.Schema, o.Name), c.Name, c.Sql, 0))));
             deparsed = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var schema in options.Mapping.Schemas.Keys)
             {
@@ -128,10 +130,10 @@ public sealed class SchemaMigrator(ILogger logger)
             await RunAsTablesBecomeReadyAsync(options, keysAndIndexes, readyTables, report, ct);
         }
         await RunParallelAsync(options, pending.Where(p => p.Statement.Kind == PostDataKind.ForeignKey).ToList(), report, ct);
-        foreach (var p in pending.Where(p => p.Statement.Kind is PostDataKind.Trigger or PostDataKind.Other))
+        foreach (var p in pending.Where(p => p.Statement.Kind is PostDataKind.Trigger or PostDataKind.DomainConstraint or PostDataKind.Other))
         {
             await RunAsync(target, null, p.Statement.Display, p.Sql, ct);
-            if (p.Statement.Kind == PostDataKind.Trigger)
+            if (p.Statement.Kind is PostDataKind.Trigger or PostDataKind.DomainConstraint)
             {
                 report.Created.Add(p.Statement.Display);
             }
@@ -313,6 +315,9 @@ public sealed class SchemaMigrator(ILogger logger)
             UNION ALL
             SELECT ('"' || replace(n.nspname, '"', '""') || '"') || '.' || ('"' || replace(r.relname, '"', '""') || '"') || '|' || ('"' || replace(t.tgname, '"', '""') || '"')
               FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            UNION ALL
+            SELECT ('"' || replace(n.nspname, '"', '""') || '"') || '.' || ('"' || replace(d.typname, '"', '""') || '"') || '|' || ('"' || replace(c.conname, '"', '""') || '"')
+              FROM pg_constraint c JOIN pg_type d ON d.oid = c.contypid JOIN pg_namespace n ON n.oid = d.typnamespace
             """, ct))
         {
             set.Add(row);

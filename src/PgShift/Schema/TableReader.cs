@@ -61,7 +61,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         var checks = new Dictionary<uint, List<string>>();
         await QueryAsync("""
             SELECT conrelid, conname, pg_get_constraintdef(oid) FROM pg_constraint
-            WHERE contype = 'c' AND conrelid <> 0 AND conislocal ORDER BY conrelid, conname
+            WHERE contype = 'c' AND conrelid <> 0 AND conislocal AND convalidated ORDER BY conrelid, conname
             """, r => Append(checks, r.GetFieldValue<uint>(0), $"CONSTRAINT {Sql.Ident(r.GetString(1))} {r.GetString(2)}"), ct);
         var parents = new Dictionary<uint, List<uint>>();
         await QueryAsync("SELECT inhrelid, inhparent FROM pg_inherits ORDER BY inhrelid, inhseqno",

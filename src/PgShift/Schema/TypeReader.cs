@@ -8,17 +8,31 @@ namespace PgShift.Schema;
 /// <summary>Types: enums, composite types, ranges and domains (a base type is reported, not migrated).</summary>
 internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
 {
-    /// <summary>What a type's definition lists: enum labels, a domain's CHECK constraints, a composite type's attributes.</summary>
+    /// <summary>
+    /// What a type's definition lists: enum labels, a domain's CHECK constraints, a composite type's attributes; and a
+    /// domain's NOT VALID checks (name, definition), added after the data.
+    /// </summary>
     private sealed record TypeParts(Dictionary<uint, List<string>> EnumLabels, Dictionary<uint, List<string>> DomainChecks,
-        Dictionary<uint, List<string>> CompositeAttributes);
+        Dictionary<uint, List<string>> CompositeAttributes, Dictionary<uint, List<(string Name, string Definition)>> NotValidDomainChecks);
 
     private async Task<TypeParts> ReadTypePartsAsync(CancellationToken ct)
     {
-        var parts = new TypeParts(new(), new(), new());
+        var parts = new TypeParts(new(), new(), new(), new());
         await QueryAsync("SELECT enumtypid, enumlabel FROM pg_enum ORDER BY enumtypid, enumsortorder",
             r => Append(parts.EnumLabels, r.GetFieldValue<uint>(0), r.GetString(1)), ct);
-        await QueryAsync("SELECT contypid, conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid <> 0 ORDER BY contypid, conname",
-            r => Append(parts.DomainChecks, r.GetFieldValue<uint>(0), $"CONSTRAINT {Sql.Ident(r.GetString(1))} {r.GetString(2)}"), ct);
+        // A NOT VALID check cannot be part of CREATE DOMAIN, and rows copied may break it: it is added after the data.
+        await QueryAsync("SELECT contypid, conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint WHERE contypid <> 0 ORDER BY contypid, conname",
+            r =>
+            {
+                if (r.GetBoolean(3))
+                {
+                    Append(parts.DomainChecks, r.GetFieldValue<uint>(0), $"CONSTRAINT {Sql.Ident(r.GetString(1))} {r.GetString(2)}");
+                }
+                else
+                {
+                    Append(parts.NotValidDomainChecks, r.GetFieldValue<uint>(0), (r.GetString(1), r.GetString(2)));
+                }
+            }, ct);
         await QueryAsync("""
             SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod),
                    CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
@@ -33,7 +47,7 @@ internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions o
 
     public async Task ReadTypesAsync(CancellationToken ct)
     {
-        var (enums, domainChecks, compositeAttrs) = await ReadTypePartsAsync(ct);
+        var (enums, domainChecks, compositeAttrs, notValidChecks) = await ReadTypePartsAsync(ct);
         await QueryAsync($"""
             SELECT t.oid, n.nspname, t.typname, t.typtype::text, t.typrelid,
                    format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
@@ -94,6 +108,10 @@ internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions o
                         sb.Append(' ').Append(check);
                     }
                     o.Statements.Add(sb.ToString());
+                    foreach (var (constraint, definition) in notValidChecks.GetValueOrDefault(oid) ?? [])
+                    {
+                        o.AfterData.Add((constraint, $"ALTER DOMAIN {name} ADD CONSTRAINT {Sql.Ident(constraint)} {definition}"));
+                    }
                     break;
                 default:
                     o.SkipReason = "a base type needs input/output functions written in C";
