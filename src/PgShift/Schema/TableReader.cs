@@ -159,7 +159,12 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             }
             var d = new StringBuilder($"{Sql.Ident(c.Name)} {c.Type}");
             if (c.Collation is not null) d.Append(CultureInfo.InvariantCulture, $" COLLATE {c.Collation}");
-            if (c.Generated == 's') d.Append(CultureInfo.InvariantCulture, $" GENERATED ALWAYS AS ({c.Default}) STORED");
+            if (c.Generated == 's')
+            {
+                // A child that declares a column it inherits takes the parent's generation expression: before
+                // PostgreSQL 16, saying it again is an error.
+                if (!c.InheritsGeneration) d.Append(CultureInfo.InvariantCulture, $" GENERATED ALWAYS AS ({c.Default}) STORED");
+            }
             else if (c.Default is not null && c.Identity == '\0') d.Append(CultureInfo.InvariantCulture, $" DEFAULT {c.Default}");
             if (c.Identity is 'a' or 'd')
             {
