@@ -6,39 +6,35 @@ namespace PgShift.Connections;
 /// <summary>Opens a session to a server, turning a failure into one that says what went wrong and what to do.</summary>
 public static class ConnectionOpener
 {
-    public static async Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, string applicationName, CancellationToken ct,
+    public static Task<NpgsqlConnection> OpenAsync(ConnectionSpec spec, string applicationName, CancellationToken ct,
         Action<NpgsqlConnectionStringBuilder>? configure = null)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(spec.ToNpgsqlConnectionString(applicationName));
-        configure?.Invoke(builder);
-        var conn = new NpgsqlConnection(builder.ConnectionString);
-        try
-        {
-            await conn.OpenAsync(ct);
-            return conn;
-        }
-        catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            await conn.DisposeAsync();
-            var failure = ConnectionFailure.From(ex, spec);
-            throw new ConnectionFailedException(spec, failure, ex);
-        }
-    }
+        => OpenAsync(spec, new NpgsqlConnection(ConnectionString(spec, applicationName, configure)), (c, t) => c.OpenAsync(t), ct);
 
-    /// <summary>Opens a logical replication session (a walsender), its failure said as <see cref="OpenAsync"/> says it.</summary>
-    public static async Task<LogicalReplicationConnection> OpenReplicationAsync(ConnectionSpec spec, string applicationName, CancellationToken ct,
+    /// <summary>Opens a logical replication session (a walsender), its failure said as <see cref="OpenAsync(ConnectionSpec, string, CancellationToken, Action{NpgsqlConnectionStringBuilder}?)"/> says it.</summary>
+    public static Task<LogicalReplicationConnection> OpenReplicationAsync(ConnectionSpec spec, string applicationName, CancellationToken ct,
         Action<NpgsqlConnectionStringBuilder>? configure = null, TimeSpan? statusInterval = null)
     {
-        var builder = new NpgsqlConnectionStringBuilder(spec.ToNpgsqlConnectionString(applicationName));
-        configure?.Invoke(builder);
-        var conn = new LogicalReplicationConnection(builder.ConnectionString);
+        var conn = new LogicalReplicationConnection(ConnectionString(spec, applicationName, configure));
         if (statusInterval is { } interval)
         {
             conn.WalReceiverStatusInterval = interval;
         }
+        return OpenAsync(spec, conn, (c, t) => c.Open(t), ct);
+    }
+
+    private static string ConnectionString(ConnectionSpec spec, string applicationName, Action<NpgsqlConnectionStringBuilder>? configure)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(spec.ToNpgsqlConnectionString(applicationName));
+        configure?.Invoke(builder);
+        return builder.ConnectionString;
+    }
+
+    private static async Task<T> OpenAsync<T>(ConnectionSpec spec, T conn, Func<T, CancellationToken, Task> open, CancellationToken ct)
+        where T : IAsyncDisposable
+    {
         try
         {
-            await conn.Open(ct);
+            await open(conn, ct);
             return conn;
         }
         catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)

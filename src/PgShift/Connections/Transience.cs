@@ -59,19 +59,6 @@ public static class Transience
     public static bool IsTransientState(string sqlState)
         => sqlState.StartsWith("08", StringComparison.Ordinal) || sqlState is "53300" or "57P01" or "57P02" or "57P03";
 
-    /// <summary>The failure's PostgreSQL error, wherever it is in the chain of causes (null when none).</summary>
-    public static PostgresException? PostgresError(Exception? ex)
-    {
-        for (; ex is not null; ex = ex.InnerException)
-        {
-            if (ex is PostgresException pe)
-            {
-                return pe;
-            }
-        }
-        return null;
-    }
-
     private static bool IsDecisive(Exception inner) => inner is SocketException or AuthenticationException or TimeoutException or IOException or PostgresException;
 }
 

@@ -70,7 +70,7 @@ public sealed class StreamRunner(ILogger logger)
         var retry = new RetryLoop("The change stream", options.RetryWindow, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(15))
         {
             // The slot may still be active for the walsender of an earlier session that the server has not yet seen die (55006).
-            CanRetry = ex => Transience.IsTransient(ex) || Transience.PostgresError(Cause(ex)) is { SqlState: "55006" },
+            CanRetry = ex => Transience.IsTransient(ex) || ConnectionFailure.FindPostgresException(Cause(ex)) is { SqlState: "55006" },
             // The reader's failure reaches the applier wrapped in the closed queue: say the failure itself.
             Describe = ex => ConnectionFailure.From(Cause(ex), options.Source) is var f ? (f.Problem, f.Fix) : default,
             BeforeWait = (ex, deadline, c) =>

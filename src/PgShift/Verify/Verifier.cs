@@ -53,7 +53,7 @@ public sealed class Verifier
     {
         var results = new List<SequenceVerification>();
         await using var source = await TableVerifier.OpenAsync(options.Source, ct);
-        var finished = options.TaskName is null || (await TaskStatusReport.LoadAsync(target, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
+        var finished = (await TaskStatusReport.LoadAsync(target, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
         foreach (var (seq, ownerTable, ownerColumn) in sequences)
         {
             var (sourceValue, sourceCalled) = await SequenceValueAsync(source, seq.Quoted, ct);
@@ -77,7 +77,7 @@ public sealed class Verifier
     private static async Task<List<TableVerification>> VerifyTablesAsync(VerifyOptions options, NpgsqlConnection target, List<VerifyTable> tables, CancellationToken ct)
     {
         var targetMajor = target.PostgreSqlVersion.Major;
-        var streaming = options.TaskName is not null && await TaskLock.IsHeldAsync(target, options.TaskName, ct);
+        var streaming = await TaskLock.IsHeldAsync(target, options.TaskName, ct);
         if (!streaming)
         {
             await using var plain = await Replication.ExportedSnapshot.FromTransactionAsync(options.Source, ct);
@@ -88,24 +88,24 @@ public sealed class Verifier
             // First pause the stream at its next transaction boundary, then take the snapshot (its point lies after
             // everything applied), then let the stream apply exactly up to that point.
             await HoldAsync(target, options, VerifyHold.PauseEverything, ct);
-            var slot = Settings.TaskName.TemporarySlotName(options.TaskName!, "verify");
+            var slot = Settings.TaskName.TemporarySlotName(options.TaskName, "verify");
             await using var snapshot = await Replication.ExportedSnapshot.FromNewSlotAsync(options.Source, slot, temporary: true, ct);
             await HoldAsync(target, options, snapshot.Lsn, ct);
             return await new TableVerifier(options, targetMajor, snapshot.Name).VerifyAsync(tables, ct);
         }
         finally
         {
-            await VerifyHold.SetAsync(target, options.TaskName!, null, CancellationToken.None);
+            await VerifyHold.SetAsync(target, options.TaskName, null, CancellationToken.None);
         }
     }
 
     private static async Task HoldAsync(NpgsqlConnection target, VerifyOptions options, NpgsqlTypes.NpgsqlLogSequenceNumber lsn, CancellationToken ct)
     {
-        await VerifyHold.SetAsync(target, options.TaskName!, lsn, ct);
+        await VerifyHold.SetAsync(target, options.TaskName, lsn, ct);
         var deadline = DateTime.UtcNow + options.HoldTimeout;
-        while (!await VerifyHold.IsHeldAtAsync(target, options.TaskName!, lsn, ct))
+        while (!await VerifyHold.IsHeldAtAsync(target, options.TaskName, lsn, ct))
         {
-            if (DateTime.UtcNow > deadline || !await TaskLock.IsHeldAsync(target, options.TaskName!, ct))
+            if (DateTime.UtcNow > deadline || !await TaskLock.IsHeldAsync(target, options.TaskName, ct))
             {
                 throw new PgShiftException($"The change stream of task {options.TaskName} did not reach the verify's source position {lsn}.",
                     "Check 'pgshift status' (is it delayed, or retrying?) and run verify again.");
