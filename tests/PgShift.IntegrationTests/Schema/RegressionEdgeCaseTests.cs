@@ -11,12 +11,19 @@ public sealed class RegressionEdgeCaseTests
 {
     public static TheoryData<string, string> Pairs => new() { { "15", "15" }, { "15", "17" }, { "12", "17" } };
 
+    private static TestServer Server(string version) => version switch { "12" => TestServer.Pg12, "15" => TestServer.Pg15, _ => TestServer.Pg17 };
+
+    private static Task<MigrationDatabases> EmptyDatabasesAsync(string from, string to) => MigrationDatabases.CreateAsync(Server(from), Server(to), loadFixture: false);
+
+    /// <summary>pgshift migrate --types schema,full of the task's source database into its target one.</summary>
+    private static Task<PgShiftProcess.Result> MigrateAsync(MigrationDatabases dbs, string task) => PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--task", task,
+        "--source", dbs.Source.KeywordValue(dbs.SourceDb), "--target", dbs.Target.KeywordValue(dbs.TargetDb)], timeout: TimeSpan.FromMinutes(3));
+
     [Theory]
     [MemberData(nameof(Pairs))]
     public async Task A_commented_aggregate_of_no_arguments_and_an_operator_with_a_shell_negator_migrate(string from, string to)
     {
-        static TestServer Server(string v) => v switch { "12" => TestServer.Pg12, "15" => TestServer.Pg15, _ => TestServer.Pg17 };
-        await using var dbs = await MigrationDatabases.CreateAsync(Server(from), Server(to), loadFixture: false);
+        await using var dbs = await EmptyDatabasesAsync(from, to);
         await dbs.Source.ExecuteAsync(dbs.SourceDb, """
             CREATE SCHEMA edge;
             CREATE AGGREGATE edge.newcnt(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
@@ -47,8 +54,7 @@ public sealed class RegressionEdgeCaseTests
     [MemberData(nameof(Pairs))]
     public async Task Not_valid_checks_on_a_domain_and_on_an_inherited_table_come_after_the_rows_that_break_them(string from, string to)
     {
-        static TestServer Server(string v) => v switch { "12" => TestServer.Pg12, "15" => TestServer.Pg15, _ => TestServer.Pg17 };
-        await using var dbs = await MigrationDatabases.CreateAsync(Server(from), Server(to), loadFixture: false);
+        await using var dbs = await EmptyDatabasesAsync(from, to);
         await dbs.Source.ExecuteAsync(dbs.SourceDb, """
             CREATE SCHEMA nv;
             CREATE DOMAIN nv.pos AS int;
@@ -60,8 +66,7 @@ public sealed class RegressionEdgeCaseTests
             ALTER TABLE nv.parent ADD CONSTRAINT w_ck CHECK (w > 0) NOT VALID;
             ALTER TABLE nv.parent ADD CONSTRAINT id_ck CHECK (id > 0);
             """);
-        var migrate = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--task", "nv",
-            "--source", dbs.Source.KeywordValue(dbs.SourceDb), "--target", dbs.Target.KeywordValue(dbs.TargetDb)], timeout: TimeSpan.FromMinutes(3));
+        var migrate = await MigrateAsync(dbs, "nv");
         Assert.True(migrate.ExitCode == 0, migrate.All);
 
         const string constraints = """
@@ -77,8 +82,7 @@ public sealed class RegressionEdgeCaseTests
         Assert.Equal(await dbs.SourceRowsAsync(rows), await dbs.TargetRowsAsync(rows));
 
         // Running it again changes nothing: the checks are there already.
-        var again = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--task", "nv",
-            "--source", dbs.Source.KeywordValue(dbs.SourceDb), "--target", dbs.Target.KeywordValue(dbs.TargetDb)], timeout: TimeSpan.FromMinutes(3));
+        var again = await MigrateAsync(dbs, "nv");
         Assert.True(again.ExitCode == 0, again.All);
         Assert.Equal(source, await dbs.TargetRowsAsync(constraints));
     }
@@ -87,8 +91,7 @@ public sealed class RegressionEdgeCaseTests
     [MemberData(nameof(Pairs))]
     public async Task A_child_that_declares_an_inherited_generated_column_takes_the_parents_expression(string from, string to)
     {
-        static TestServer Server(string v) => v switch { "12" => TestServer.Pg12, "15" => TestServer.Pg15, _ => TestServer.Pg17 };
-        await using var dbs = await MigrationDatabases.CreateAsync(Server(from), Server(to), loadFixture: false);
+        await using var dbs = await EmptyDatabasesAsync(from, to);
         await dbs.Source.ExecuteAsync(dbs.SourceDb, """
             CREATE SCHEMA gen;
             CREATE TABLE gen.parent (id int PRIMARY KEY, a int, b int GENERATED ALWAYS AS (a * 2) STORED);
@@ -96,8 +99,7 @@ public sealed class RegressionEdgeCaseTests
             CREATE TABLE gen.child (id int PRIMARY KEY, a int, b int, note text) INHERITS (gen.parent);
             INSERT INTO gen.parent (id, a) VALUES (1, 10); INSERT INTO gen.child (id, a, note) VALUES (2, 21, 'x');
             """);
-        var migrate = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--task", "gen",
-            "--source", dbs.Source.KeywordValue(dbs.SourceDb), "--target", dbs.Target.KeywordValue(dbs.TargetDb)], timeout: TimeSpan.FromMinutes(3));
+        var migrate = await MigrateAsync(dbs, "gen");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         const string columns = """
             SELECT attrelid::regclass::text || ' ' || attname || ' local=' || attislocal || ' inherited=' || attinhcount || ' generated=' || attgenerated::text
