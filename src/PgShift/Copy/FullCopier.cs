@@ -130,6 +130,9 @@ public sealed class FullCopier(ILogger logger)
             var selected = await SelectedTables.LoadAsync(source, options.Selection, ct);
             plans = await CopyPlanner.PlanAsync(source, selected.Tables.Keys, options.Mapping, options.ExcludedColumns, options.SplitThresholdBytes, ct);
         }
+        // A table the schema phase left out (it needs an object that cannot be created) is not on the target: not copied, not streamed.
+        var leftOut = (await SkippedObject.LoadAsync(target, options.TaskName, ct)).Select(s => s.Table).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        plans = plans.Where(p => !leftOut.Contains(p.SourceKey)).ToList();
         // Once the task's publication exists, its tables are fixed: one created on the source since then is not streamed
         // (and not on the target); the cutover names it.
         if (options.KnownTablesOnly || options.Incremental && await SlotRecord.IsRecordedAsync(target, options.TaskName, ct))

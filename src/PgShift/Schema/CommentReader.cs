@@ -16,7 +16,8 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                    CASE WHEN d.classoid = 'pg_proc'::regclass THEN (SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = d.objoid) END,
                    CASE WHEN d.classoid = 'pg_type'::regclass THEN (SELECT t.typrelid FROM pg_type t WHERE t.oid = d.objoid) END,
                    CASE WHEN d.classoid = 'pg_constraint'::regclass THEN (SELECT c.conname::text FROM pg_constraint c WHERE c.oid = d.objoid AND c.contype = 'c') END,
-                   CASE WHEN d.classoid = 'pg_constraint'::regclass THEN (SELECT CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid ELSE 'rel:' || c.conrelid END FROM pg_constraint c WHERE c.oid = d.objoid) END
+                   CASE WHEN d.classoid = 'pg_constraint'::regclass THEN (SELECT CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid ELSE 'rel:' || c.conrelid END FROM pg_constraint c WHERE c.oid = d.objoid) END,
+                   d.classoid = 'pg_constraint'::regclass AND (SELECT NOT c.convalidated FROM pg_constraint c WHERE c.oid = d.objoid)
             FROM pg_description d
             WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_constraint'::regclass)
             """, r =>
@@ -55,9 +56,18 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                     composite.Finishing.Add($"COMMENT ON TYPE {Sql.Qualified(composite.Schema, composite.Name)} IS {text}");
                     break;
                 case "pg_constraint" when !r.IsDBNull(8) && Objects.TryGetValue(r.GetString(9), out var owner):
-                    // CHECK constraints are created with their table or domain; keys and foreign keys get theirs after the data.
-                    var on = owner.Kind == ObjectKind.Type ? $"DOMAIN {Sql.Qualified(owner.Schema, owner.Name)}" : Sql.Qualified(owner.Schema, owner.Name);
-                    owner.Finishing.Add($"COMMENT ON CONSTRAINT {Sql.Ident(r.GetString(8))} ON {on} IS {text}");
+                    // CHECK constraints are created with their table or domain; keys and foreign keys get theirs after the
+                    // data, and so do NOT VALID checks: a table's with its post-data statement, a domain's after it here.
+                    var domain = owner.Kind == ObjectKind.Type;
+                    var comment = $"COMMENT ON CONSTRAINT {Sql.Ident(r.GetString(8))} ON {(domain ? "DOMAIN " : "")}{Sql.Qualified(owner.Schema, owner.Name)} IS {text}";
+                    if (!r.GetBoolean(10))
+                    {
+                        owner.Finishing.Add(comment);
+                    }
+                    else if (domain)
+                    {
+                        owner.AfterData.Add((PostDataKind.Other, r.GetString(8), comment));
+                    }
                     break;
                 case "pg_type" when Objects.TryGetValue($"type:{oid}", out var type):
                     type.Finishing.Add($"COMMENT ON {(type.Display.StartsWith("domain", StringComparison.Ordinal) ? "DOMAIN" : "TYPE")} {Sql.Qualified(type.Schema, type.Name)} IS {text}");

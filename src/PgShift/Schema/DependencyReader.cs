@@ -96,7 +96,6 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                     var what = Objects.TryGetValue(missing, out var dep) ? $"{dep.Display}, which is not migrated" : $"{Describe(missing)}, which is not selected";
                     o.SkipReason = $"depends on {what}";
                     Read.Skipped.Add(o);
-                    Read.Warnings.Add($"{o.Display} is left out: it depends on {what}.");
                     changed = true;
                 }
             }

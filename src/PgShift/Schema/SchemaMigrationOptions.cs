@@ -25,6 +25,8 @@ public sealed record SchemaMigrationOptions : TaskSettings
     public bool DeferForeignKeysAndTriggers { get; init; }
     /// <summary>Limit post-data to these source tables (always-quoted names): at cutover, the ones the task copied.</summary>
     public IReadOnlySet<string>? KnownTables { get; init; }
+    /// <summary>The target's major version, which decides the DDL written where versions differ; 0 until the target is reached.</summary>
+    public int TargetMajor { get; init; }
 }
 
 /// <summary>What a schema phase did: objects created, skipped by design (with the reason), and warnings.</summary>

@@ -26,9 +26,15 @@ public sealed class SchemaMigrator(ILogger logger)
         var report = new SchemaReport();
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct);
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
+        options = options with { TargetMajor = target.PostgreSqlVersion.Major };
         var (reader, objects) = await ReadSourceAsync(source, options, ct);
         report.Warnings.AddRange(reader.Warnings);
         report.Skipped.AddRange(reader.Skipped.Select(o => (o.Display, o.SkipReason!)));
+        // Said at once: the task may fail later, and the skips explain what is missing on the target.
+        foreach (var o in reader.Skipped)
+        {
+            logger.LogWarning("Not migrated: {Object}: {Reason}", o.Display, o.SkipReason);
+        }
 
         if (await StateSchema.PhaseDoneAsync(target, options.TaskName, PreDataPhase, ct))
         {
@@ -76,6 +82,8 @@ public sealed class SchemaMigrator(ILogger logger)
             }
         }
         await MappingRenames.ApplyAsync(target, tx, options, objects, schemasBefore, report, ct);
+        await SkippedObject.RecordAsync(target, tx, options.TaskName, reader.Skipped.Select(o => new SkippedObject(o.Display, o.SkipReason!,
+            o.Kind == ObjectKind.Table ? Sql.Qualified(o.Schema, o.Name) : null)), ct);
         await StateSchema.MarkPhaseDoneAsync(target, tx, options.TaskName, PreDataPhase, options.Source.ToString(), ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Created {Count} pre-data objects; {Skipped} skipped", report.Created.Count, report.Skipped.Count);
@@ -94,15 +102,22 @@ public sealed class SchemaMigrator(ILogger logger)
         List<SchemaObject> objects;
         SourceSchemaReader reader;
         IReadOnlyDictionary<uint, QualifiedName> tables;
+        Dictionary<QualifiedName, QualifiedName> trees;
         Dictionary<string, string> deparsed;
+        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
+        options = options with { TargetMajor = target.PostgreSqlVersion.Major };
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
             tables = options.KnownTables is { } known ? reader.Selected.Among(known) : reader.Selected.Tables;
+            // Tables the pre-data left out (they need an object that cannot be created) get no keys, indexes or triggers.
+            var skipped = reader.Skipped.Where(o => o.Kind == ObjectKind.Table).Select(o => new QualifiedName(o.Schema, o.Name)).ToHashSet();
+            tables = tables.Where(t => !skipped.Contains(t.Value)).ToDictionary(t => t.Key, t => t.Value);
+            trees = reader.Selected.PartitionTrees();
             statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
             statements.AddRange(objects.SelectMany(o => o.AfterData.Select(c =>
-                new PostDataStatement(PostDataKind.DomainConstraint, new QualifiedName(o.Schema, o.Name), c.Name, c.Sql, 0))));
+                new PostDataStatement(c.Kind, new QualifiedName(o.Schema, o.Name), c.Name, c.Sql, 0))));
             deparsed = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var schema in options.Mapping.Schemas.Keys)
             {
@@ -112,7 +127,6 @@ public sealed class SchemaMigrator(ILogger logger)
             }
         }
         var mapper = new PostDataMapper(options.Mapping, deparsed);
-        await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
         var existing = await ExistingPostDataAsync(target, ct);
 
         var pending = PendingPostData(options, statements, mapper, existing, report);
@@ -123,13 +137,20 @@ public sealed class SchemaMigrator(ILogger logger)
             .OrderByDescending(p => p.Statement.TableBytes).ToList();
         if (readyTables is null)
         {
-            await RunParallelAsync(options, keysAndIndexes, report, ct);
+            await RunParallelAsync(options, keysAndIndexes, trees, report, ct);
         }
         else
         {
-            await RunAsTablesBecomeReadyAsync(options, keysAndIndexes, readyTables, report, ct);
+            await RunAsTablesBecomeReadyAsync(options, keysAndIndexes, trees, readyTables, report, ct);
         }
-        await RunParallelAsync(options, pending.Where(p => p.Statement.Kind == PostDataKind.ForeignKey).ToList(), report, ct);
+        // Views that need a key take their definition once the keys exist (before foreign keys, which may not be
+        // built until the cutover).
+        foreach (var p in pending.Where(p => p.Statement.Kind == PostDataKind.View))
+        {
+            await RunAsync(target, null, p.Statement.Display, p.Sql, ct);
+            report.Created.Add(p.Statement.Display);
+        }
+        await RunParallelAsync(options, pending.Where(p => p.Statement.Kind == PostDataKind.ForeignKey).ToList(), trees, report, ct);
         foreach (var p in pending.Where(p => p.Statement.Kind is PostDataKind.Trigger or PostDataKind.DomainConstraint or PostDataKind.Other))
         {
             await RunAsync(target, null, p.Statement.Display, p.Sql, ct);
@@ -151,7 +172,7 @@ public sealed class SchemaMigrator(ILogger logger)
         // ANALYZE in parallel too: on a freshly loaded database it is a noticeable part of the post-data time.
         var analyze = tables.Values.Select(options.Mapping.MapTable).Distinct()
             .Select(t => (new PostDataStatement(PostDataKind.Other, t, "ANALYZE", $"ANALYZE {t}", 0), $"ANALYZE {t}")).ToList();
-        await RunParallelAsync(options, analyze, report, ct, countAsCreated: false);
+        await RunParallelAsync(options, analyze, new Dictionary<QualifiedName, QualifiedName>(), report, ct, countAsCreated: false);
         await StateSchema.MarkPhaseDoneAsync(target, null, options.TaskName, PostDataPhase, options.Source.ToString(), ct);
         logger.LogInformation("Built {Count} post-data objects ({Present} already present)", report.Created.Count, report.AlreadyPresent.Count);
         return report;
@@ -176,7 +197,8 @@ public sealed class SchemaMigrator(ILogger logger)
             }
             var mapped = mapper.Map(s);
             var key = mapper.Key(s);
-            if (s.Kind != PostDataKind.Other && existing.Contains(key))
+            // A view's definition is replaced whether or not it ran before: its placeholder has the same name.
+            if (s.Kind is not (PostDataKind.Other or PostDataKind.View) && existing.Contains(key))
             {
                 report.AlreadyPresent.Add(s.Display);
                 continue;
@@ -196,39 +218,41 @@ public sealed class SchemaMigrator(ILogger logger)
         return (reader, objects);
     }
 
-    private async Task RunParallelAsync(SchemaMigrationOptions options, List<(PostDataStatement Statement, string Sql)> work, SchemaReport report, CancellationToken ct,
-        bool countAsCreated = true)
+    private async Task RunParallelAsync(SchemaMigrationOptions options, List<(PostDataStatement Statement, string Sql)> work,
+        IReadOnlyDictionary<QualifiedName, QualifiedName> trees, SchemaReport report, CancellationToken ct, bool countAsCreated = true)
     {
         if (work.Count == 0)
         {
             return;
         }
-        await RunOnWorkersAsync(options, work.ToAsyncEnumerable(), Math.Min(options.Jobs, work.Count), report, countAsCreated, ct);
+        var groups = PostDataGroups.Of(work, w => w.Statement, trees);
+        await RunOnWorkersAsync(options, groups.ToAsyncEnumerable(), Math.Min(options.Jobs, groups.Count), report, countAsCreated, ct);
     }
 
     private async Task RunAsTablesBecomeReadyAsync(SchemaMigrationOptions options, List<(PostDataStatement Statement, string Sql)> work,
-        ChannelReader<QualifiedName> readyTables, SchemaReport report, CancellationToken ct)
+        IReadOnlyDictionary<QualifiedName, QualifiedName> trees, ChannelReader<QualifiedName> readyTables, SchemaReport report, CancellationToken ct)
     {
         var byTable = work.GroupBy(w => w.Statement.Table).ToDictionary(g => g.Key, g => g.ToList());
-        var queue = Channel.CreateUnbounded<(PostDataStatement Statement, string Sql)>();
+        var queue = Channel.CreateUnbounded<List<(PostDataStatement Statement, string Sql)>>();
         var dispatcher = Task.Run(async () =>
         {
             try
             {
                 await foreach (var table in readyTables.ReadAllAsync(ct))
                 {
-                    if (byTable.Remove(table, out var statements))
+                    // A partition tree's statements wait for the end, to run as one group.
+                    if (PostDataGroups.StandsAlone(table, trees) && byTable.Remove(table, out var statements))
                     {
                         foreach (var s in statements)
                         {
-                            queue.Writer.TryWrite(s);
+                            queue.Writer.TryWrite([s]);
                         }
                     }
                 }
                 // The copy is over: whatever was copied by an earlier run, or has no copy, is ready too.
-                foreach (var s in byTable.Values.SelectMany(x => x).OrderByDescending(x => x.Statement.TableBytes))
+                foreach (var group in PostDataGroups.Of(byTable.Values.SelectMany(x => x).OrderByDescending(x => x.Statement.TableBytes), x => x.Statement, trees))
                 {
-                    queue.Writer.TryWrite(s);
+                    queue.Writer.TryWrite(group);
                 }
                 queue.Writer.TryComplete();
             }
@@ -243,11 +267,12 @@ public sealed class SchemaMigrator(ILogger logger)
     }
 
     /// <summary>
-    /// Runs the statements in the order they come, on up to <paramref name="workers"/> target sessions at once (each opened
-    /// when first needed, and kept for the next statement). A statement that fails does not stop the others, so that a
-    /// re-run has less left to build; the first failure is thrown once every statement has been tried.
+    /// Runs the groups in the order they come, on up to <paramref name="workers"/> target sessions at once (each opened
+    /// when first needed, and kept for the next group), a group's statements one after the other. A statement that
+    /// fails does not stop the others, so that a re-run has less left to build; the first failure is thrown once every
+    /// statement has been tried.
     /// </summary>
-    private async Task RunOnWorkersAsync(SchemaMigrationOptions options, IAsyncEnumerable<(PostDataStatement Statement, string Sql)> work, int workers,
+    private async Task RunOnWorkersAsync(SchemaMigrationOptions options, IAsyncEnumerable<List<(PostDataStatement Statement, string Sql)>> work, int workers,
         SchemaReport report, bool countAsCreated, CancellationToken ct)
     {
         var idle = new ConcurrentBag<NpgsqlConnection>();
@@ -255,36 +280,11 @@ public sealed class SchemaMigrator(ILogger logger)
         var failures = new ConcurrentQueue<Exception>();
         try
         {
-            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = ct }, async (item, _) =>
+            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = ct }, async (group, _) =>
             {
-                // The statements run under the caller's token, not the loop's: one failing must not cancel the others' builds.
-                NpgsqlConnection? conn = null;
-                try
+                foreach (var item in group)
                 {
-                    if (!idle.TryTake(out conn))
-                    {
-                        conn = await ConnectionOpener.OpenAsync(options.Target, "pgshift post-data", ct);
-                        await ExecAsync(conn, null, "SET maintenance_work_mem = '256MB'; SET statement_timeout = 0", ct);
-                    }
-                    await RunAsync(conn, null, item.Statement.Display, item.Sql, ct);
-                    idle.Add(conn);
-                    conn = null;
-                    if (countAsCreated)
-                    {
-                        created.Enqueue(item.Statement.Display);
-                        logger.LogInformation("Built {Object}", item.Statement.Display);
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    failures.Enqueue(ex);
-                }
-                finally
-                {
-                    if (conn is not null)
-                    {
-                        await conn.DisposeAsync();
-                    }
+                    await RunOneAsync(item);
                 }
             });
         }
@@ -300,6 +300,39 @@ public sealed class SchemaMigrator(ILogger logger)
             ExceptionDispatchInfo.Throw(first);
         }
         report.Created.AddRange(created);
+
+        async Task RunOneAsync((PostDataStatement Statement, string Sql) item)
+        {
+            // The statements run under the caller's token, not the loop's: one failing must not cancel the others' builds.
+            NpgsqlConnection? conn = null;
+            try
+            {
+                if (!idle.TryTake(out conn))
+                {
+                    conn = await ConnectionOpener.OpenAsync(options.Target, "pgshift post-data", ct);
+                    await ExecAsync(conn, null, "SET maintenance_work_mem = '256MB'; SET statement_timeout = 0", ct);
+                }
+                await RunAsync(conn, null, item.Statement.Display, item.Sql, ct);
+                idle.Add(conn);
+                conn = null;
+                if (countAsCreated)
+                {
+                    created.Enqueue(item.Statement.Display);
+                    logger.LogInformation("Built {Object}", item.Statement.Display);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                failures.Enqueue(ex);
+            }
+            finally
+            {
+                if (conn is not null)
+                {
+                    await conn.DisposeAsync();
+                }
+            }
+        }
     }
 
     private static async Task<HashSet<string>> ExistingPostDataAsync(NpgsqlConnection target, CancellationToken ct)

@@ -34,8 +34,11 @@ public sealed class SchemaObject(string key, ObjectKind kind, string schema, str
     public List<string> Finishing { get; } = new();
     /// <summary>What follows ALTER to address it (e.g. <c>FUNCTION s.f(integer)</c>), for moving it to a mapped schema; null when it moves with its owner.</summary>
     public string? AlterTarget { get; set; }
-    /// <summary>Constraints added after the data (name, statement): a domain's NOT VALID checks, which rows copied may break.</summary>
-    public List<(string Name, string Sql)> AfterData { get; } = new();
+    /// <summary>
+    /// Statements run after the data (kind, name, statement): a domain's NOT VALID checks, which rows copied may break;
+    /// a view's real definition when it needs a table's key (created before as a placeholder with the same columns).
+    /// </summary>
+    public List<(PostDataKind Kind, string Name, string Sql)> AfterData { get; } = new();
     /// <summary>Why it is not migrated (a C function, a base type); null when it is.</summary>
     public string? SkipReason { get; set; }
 
@@ -54,7 +57,7 @@ public sealed record PostDataStatement(
     long TableBytes,
     PgShift.Catalog.QualifiedName? ReferencedTable = null)
 {
-    public string Display => $"{Kind switch { PostDataKind.Constraint => "constraint", PostDataKind.Index => "index", PostDataKind.ForeignKey => "foreign key", PostDataKind.Trigger => "trigger", PostDataKind.DomainConstraint => "domain constraint", _ => "statement" }} {PgShift.Catalog.Sql.Ident(ObjectName)} on {Table}";
+    public string Display => $"{Kind switch { PostDataKind.Constraint => "constraint", PostDataKind.Index => "index", PostDataKind.ForeignKey => "foreign key", PostDataKind.Trigger => "trigger", PostDataKind.DomainConstraint => "domain constraint", PostDataKind.View => "view", _ => "statement" }} {PgShift.Catalog.Sql.Ident(ObjectName)} on {Table}";
 }
 
 public enum PostDataKind
@@ -65,5 +68,7 @@ public enum PostDataKind
     Trigger,
     /// <summary>A domain's NOT VALID check, added once every table is copied.</summary>
     DomainConstraint,
+    /// <summary>A view's definition that needs a key built after the data (GROUP BY a primary key): CREATE OR REPLACE VIEW over its placeholder.</summary>
+    View,
     Other,
 }

@@ -99,6 +99,12 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             return;
         }
         var cols = columns.Where(c => !Options.ExcludedColumns.Excludes(table, c.Name)).ToList();
+        if (GenerationRefusedByTarget(cols) is { } refused)
+        {
+            o.SkipReason = refused;
+            Read.Skipped.Add(o);
+            return;
+        }
         var sb = new StringBuilder("CREATE ");
         if (t.Unlogged)
         {
@@ -137,6 +143,21 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         }
     }
 
+    /// <summary>Why the target's version cannot create an inheritance child's generated column as the source has it; null when it can.</summary>
+    private string? GenerationRefusedByTarget(List<TableColumn> cols)
+    {
+        var target = Options.TargetMajor > 0 ? Options.TargetMajor : ServerVersion;
+        if (target >= 16 && cols.FirstOrDefault(c => c.ParentGeneration == "plain") is { } plain)
+        {
+            return $"its column {Sql.Ident(plain.Name)} is generated while its parent's is not, which PostgreSQL 16 and later refuse (the target runs {target})";
+        }
+        if (target < 16 && cols.FirstOrDefault(c => c.ParentGeneration == "other") is { } other)
+        {
+            return $"its column {Sql.Ident(other.Name)} is generated with another expression than its parent's, which PostgreSQL before 16 refuses (the target runs {target})";
+        }
+        return null;
+    }
+
     /// <summary>The column definitions of CREATE TABLE; what a partition or child sets on an inherited column goes to <paramref name="after"/>.</summary>
     private List<string> ColumnDefinitions(QualifiedName table, List<TableColumn> cols, bool isPartition, List<string> after)
     {
@@ -161,9 +182,9 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             if (c.Collation is not null) d.Append(CultureInfo.InvariantCulture, $" COLLATE {c.Collation}");
             if (c.Generated == 's')
             {
-                // A child that declares a column it inherits takes the parent's generation expression: before
-                // PostgreSQL 16, saying it again is an error.
-                if (!c.InheritsGeneration) d.Append(CultureInfo.InvariantCulture, $" GENERATED ALWAYS AS ({c.Default}) STORED");
+                // A child that declares a column it inherits with the parent's generation expression takes it from the
+                // parent: before PostgreSQL 16, saying it again is an error.
+                if (c.ParentGeneration != "same") d.Append(CultureInfo.InvariantCulture, $" GENERATED ALWAYS AS ({c.Default}) STORED");
             }
             else if (c.Default is not null && c.Identity == '\0') d.Append(CultureInfo.InvariantCulture, $" DEFAULT {c.Default}");
             if (c.Identity is 'a' or 'd')

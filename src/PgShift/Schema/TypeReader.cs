@@ -110,7 +110,7 @@ internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions o
                     o.Statements.Add(sb.ToString());
                     foreach (var (constraint, definition) in notValidChecks.GetValueOrDefault(oid) ?? [])
                     {
-                        o.AfterData.Add((constraint, $"ALTER DOMAIN {name} ADD CONSTRAINT {Sql.Ident(constraint)} {definition}"));
+                        o.AfterData.Add((PostDataKind.DomainConstraint, constraint, $"ALTER DOMAIN {name} ADD CONSTRAINT {Sql.Ident(constraint)} {definition}"));
                     }
                     break;
                 default:

@@ -9,7 +9,17 @@ internal sealed class ViewReader(NpgsqlConnection conn, SchemaMigrationOptions o
     public async Task ReadViewsAsync(CancellationToken ct)
     {
         await QueryAsync($"""
-            SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.reloptions, pg_get_viewdef(c.oid)
+            SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.reloptions, pg_get_viewdef(c.oid),
+                   c.relkind = 'v' AND EXISTS (
+                       SELECT 1 FROM pg_rewrite rw JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+                       WHERE rw.ev_class = c.oid AND d.refclassid = 'pg_constraint'::regclass),
+                   coalesce((SELECT string_agg(format('NULL::%s%s AS %I', format_type(a.atttypid, a.atttypmod),
+                                       CASE WHEN a.attcollation <> t.typcollation
+                                            THEN (SELECT ' COLLATE ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                                                  FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
+                                            ELSE '' END, a.attname), ', ' ORDER BY a.attnum)
+                              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('v', 'm') AND {UserSchemas}
             """, r =>
@@ -26,9 +36,22 @@ internal sealed class ViewReader(NpgsqlConnection conn, SchemaMigrationOptions o
             var body = r.GetString(5).Trim().TrimEnd(';');
             o.AlterTarget = $"{(materialized ? "MATERIALIZED VIEW" : "VIEW")} {name}";
             var with = r.IsDBNull(4) ? "" : $" WITH ({string.Join(", ", r.GetFieldValue<string[]>(4))})";
-            o.Statements.Add(materialized
-                ? $"CREATE MATERIALIZED VIEW {name}{with} AS {body} WITH NO DATA"
-                : $"CREATE VIEW {name}{with} AS {body}");
+            if (materialized)
+            {
+                o.Statements.Add($"CREATE MATERIALIZED VIEW {name}{with} AS {body} WITH NO DATA");
+            }
+            else if (!r.GetBoolean(6))
+            {
+                o.Statements.Add($"CREATE VIEW {name}{with} AS {body}");
+            }
+            else
+            {
+                // The definition needs a key that is built after the data (GROUP BY a primary key, as pg_dump also
+                // finds): a placeholder with the same columns now, for what depends on the view; the real definition
+                // replaces it once the keys exist.
+                o.Statements.Add($"CREATE VIEW {name}{with} AS SELECT {r.GetString(7)}");
+                o.AfterData.Add((PostDataKind.View, r.GetString(2), $"CREATE OR REPLACE VIEW {name}{with} AS {body}"));
+            }
         }, ct);
     }
 

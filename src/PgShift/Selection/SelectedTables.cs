@@ -77,6 +77,20 @@ public sealed class SelectedTables
         return _tables.Where(kv => keep.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
     }
 
+    /// <summary>
+    /// For each partition and partitioned table, the root of its tree (statements on a partitioned table reach its
+    /// partitions, so statements on one tree must not run side by side); other relations are not in the answer.
+    /// </summary>
+    public Dictionary<QualifiedName, QualifiedName> PartitionTrees()
+    {
+        var trees = new Dictionary<QualifiedName, QualifiedName>();
+        foreach (var rel in _all.Values.Where(r => r.IsPartition || r.Kind == 'p'))
+        {
+            trees[rel.Name] = RootOf(rel.Oid).Name;
+        }
+        return trees;
+    }
+
     private CatalogRelation RootOf(uint oid)
     {
         var rel = _all[oid];

@@ -60,6 +60,12 @@ public static class StateSchema
                 phase text NOT NULL,
                 finished_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (task, phase));
+            CREATE TABLE IF NOT EXISTS pgshift.skipped_objects (
+                task text NOT NULL,
+                object text NOT NULL,
+                reason text NOT NULL,
+                source_table text,
+                PRIMARY KEY (task, object));
             """;
         await using var cmd = new NpgsqlCommand(sql, target, tx);
         await cmd.ExecuteNonQueryAsync(ct);
@@ -138,6 +144,7 @@ public static class TaskState
         await using var cmd = new NpgsqlCommand("""
             DELETE FROM pgshift.copy_tables WHERE task = @t;
             DELETE FROM pgshift.task_phases WHERE task = @t;
+            DELETE FROM pgshift.skipped_objects WHERE task = @t;
             DELETE FROM pgshift.tasks WHERE name = @t;
             """, target);
         cmd.Parameters.AddWithValue("t", task);

@@ -178,7 +178,7 @@ public abstract class SchemaMigratorTestsBase(TestServer source, TestServer targ
         var (src2, tgt2) = await FreshPairAsync();
         var onlyViewBase = Options(src2, tgt2, s => s.ExcludeTables.Add(new NamePattern("\"Sales Dept\".Order".Replace("\"", "", StringComparison.Ordinal))));
         var report = await migrator.CreatePreDataAsync(onlyViewBase, CancellationToken.None);
-        Assert.Contains(report.Warnings, w => w.Contains("view \"Sales Dept\".\"v1\"", StringComparison.Ordinal) && w.Contains("not selected", StringComparison.Ordinal));
+        Assert.Contains(report.Skipped, s => s.Object == "view \"Sales Dept\".\"v1\"" && s.Reason.Contains("not selected", StringComparison.Ordinal));
     }
 
     [Fact]
