@@ -46,6 +46,9 @@ cleanup() {
     say "leaving the PostgreSQL servers running (PGSHIFT_KEEP_SERVERS=1)"
   else
     bash "$SERVERS" stop >/dev/null 2>&1 || say "warning: stopping the PostgreSQL servers failed"
+    if [ "${CORPUS_STARTED:-0}" = 1 ]; then
+      bash "$CORPUS" stop >/dev/null 2>&1 || say "warning: stopping the regression database corpus failed"
+    fi
   fi
 }
 trap cleanup EXIT
@@ -59,6 +62,25 @@ while IFS= read -r line; do
     PGSHIFT_*=*) export "${line%%=*}=${line#*=}"; say "${line%%=*}=${line#*=}" ;;
   esac
 done <<<"$ENV_LINES"
+
+# PostgreSQL's regression database, the schema corpus (built once from Debian's source package, then cached).
+CORPUS="$ROOT/tests/corpus/regression-db.sh"
+CORPUS_STARTED=0
+if bash "$CORPUS" status >/dev/null 2>&1; then
+  say "the regression database corpus runs already: reused"
+else
+  CORPUS_STARTED=1
+fi
+say "starting the regression database corpus (tests/corpus/regression-db.sh ensure; the first build takes a few minutes)"
+if CORPUS_LINES=$(bash "$CORPUS" ensure); then
+  while IFS= read -r line; do
+    case "$line" in
+      PGSHIFT_CORPUS_*=*) export "${line%%=*}=${line#*=}"; say "${line%%=*}=${line#*=}" ;;
+    esac
+  done <<<"$CORPUS_LINES"
+else
+  say "warning: the regression database corpus could not be started (logs in ${PGSHIFT_CORPUS_DIR:-/var/cache/pgshift-corpus}/logs); its tests will fail"
+fi
 
 say "dotnet build PgShift.slnx -c Release"
 if ! dotnet build PgShift.slnx -c Release -nologo; then

@@ -10,6 +10,8 @@
 #                                          (runs `build` first when there is no snapshot)
 #   tests/corpus/regression-db.sh targets  (re)create empty target servers: PostgreSQL 15 (Debian) and,
 #                                          when its binaries are available, PostgreSQL 17 (npm)
+#   tests/corpus/regression-db.sh ensure   reuse the servers when all three run, else start + targets
+#                                          (what scripts/test.sh runs)
 #   tests/corpus/regression-db.sh stop     fast shutdown of all servers this script started
 #   tests/corpus/regression-db.sh env      print the connection strings (Npgsql style)
 #   tests/corpus/regression-db.sh status   show which servers run
@@ -279,6 +281,18 @@ cmd_targets() {
 
 cmd_stop() { local n; for n in src15 t15 t17; do stop_server "$n"; done; }
 
+# ensure: keep the servers that run (another test run may be using them), start what is missing
+cmd_ensure() {
+  if cmd_status >/dev/null 2>&1; then
+    log "source and targets already running: reused"
+    write_env
+    cat "$ENV_FILE"
+    return
+  fi
+  cmd_start >/dev/null
+  cmd_targets
+}
+
 cmd_status() {
   local n d rc=0
   for n in src15 t15 t17; do
@@ -300,6 +314,7 @@ case "${1:-}" in
   start) cmd_start ;;
   targets) cmd_targets ;;
   stop) cmd_stop ;;
+  ensure) cmd_ensure ;;
   env) [ -f "$ENV_FILE" ] && cat "$ENV_FILE" ;;
   status) cmd_status ;;
   *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

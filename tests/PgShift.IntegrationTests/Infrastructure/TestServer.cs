@@ -14,6 +14,10 @@ public sealed class TestServer
     public static readonly TestServer Pg17 = new("PGSHIFT_PG17", 25417, 17);
     /// <summary>PostgreSQL 15 with wal_level = replica.</summary>
     public static readonly TestServer Pg15Replica = new("PGSHIFT_PG15R", 25425, 15);
+    /// <summary>PostgreSQL 15 holding the regression database that `make installcheck` leaves (tests/corpus/regression-db.sh).</summary>
+    public static readonly TestServer CorpusSource = new("PGSHIFT_CORPUS_SOURCE", 26950, 15);
+    public static readonly TestServer CorpusTarget15 = new("PGSHIFT_CORPUS_TARGET15", 26951, 15);
+    public static readonly TestServer CorpusTarget17 = new("PGSHIFT_CORPUS_TARGET17", 26952, 17);
 
     /// <summary>A role in this group authenticates with a password (scram-sha-256); every other role is trusted.</summary>
     public const string PasswordGroup = "pgshift_password_users";
