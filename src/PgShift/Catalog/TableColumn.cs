@@ -10,9 +10,12 @@ namespace PgShift.Catalog;
 /// <param name="Storage">pg_attribute.attstorage, when it differs from the type's.</param>
 /// <param name="IsLocal">Defined by the table itself, not only inherited.</param>
 /// <param name="IdentitySequence">The identity column's sequence; 0 when none.</param>
+/// <param name="Compression">pg_attribute.attcompression (PostgreSQL 14+): 'p' (pglz) or 'l' (lz4) when set; null for the default.</param>
+/// <param name="DropsInheritedDefault">Inherited from a parent that has a default, without one of its own (a partition attached without it).</param>
 /// <param name="ParentGeneration">A generated column that a parent has too: "same" (the parent generates it with the same expression), "other" (another expression) or "plain" (the parent's is not generated); null otherwise.</param>
 public sealed record TableColumn(string Name, string Type, bool NotNull, char Identity, char Generated, string? Default, string? Collation,
-    string? Storage, int? StatTarget, bool IsLocal, uint IdentitySequence, string? ParentGeneration = null)
+    string? Storage, int? StatTarget, bool IsLocal, uint IdentitySequence, string? ParentGeneration = null,
+    char? Compression = null, bool DropsInheritedDefault = false)
 {
     /// <summary>The columns of every table and partitioned table in a user schema, by table oid, in column order.</summary>
     public static async Task<Dictionary<uint, List<TableColumn>>> LoadAsync(NpgsqlConnection conn, CancellationToken ct)
@@ -39,6 +42,7 @@ public sealed record TableColumn(string Name, string Type, bool NotNull, char Id
                   WHERE i.inhrelid = a.attrelid ORDER BY i.inhseqno LIMIT 1) END
               """
             : "NULL::text";
+        var compression = version >= 14 ? "nullif(a.attcompression::text, '')" : "NULL::text";
         var columns = new Dictionary<uint, List<TableColumn>>();
         await conn.ForEachRowAsync($"""
             SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity::text, {generated},
@@ -46,7 +50,10 @@ public sealed record TableColumn(string Name, string Type, bool NotNull, char Id
                    CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
                         THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END,
                    CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END,
-                   {statTarget}, a.attislocal, a.attnum, {parentGeneration}
+                   {statTarget}, a.attislocal, a.attnum, {parentGeneration}, {compression},
+                   a.attinhcount > 0 AND NOT a.atthasdef AND EXISTS (
+                       SELECT 1 FROM pg_inherits i JOIN pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname
+                       WHERE i.inhrelid = a.attrelid AND pa.atthasdef)
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -65,7 +72,7 @@ public sealed record TableColumn(string Name, string Type, bool NotNull, char Id
             list.Add(new TableColumn(r.GetString(1), r.GetString(2), r.GetBoolean(3), ident.Length > 0 ? ident[0] : '\0', gen.Length > 0 ? gen[0] : '\0',
                 r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8),
                 r.IsDBNull(9) ? null : r.GetInt32(9), r.GetBoolean(10), identitySeq.GetValueOrDefault((rel, (int)r.GetInt16(11))),
-                r.IsDBNull(12) ? null : r.GetString(12)));
+                r.IsDBNull(12) ? null : r.GetString(12), r.IsDBNull(13) ? null : r.GetString(13)[0], r.GetBoolean(14)));
         }, ct);
         return columns;
     }

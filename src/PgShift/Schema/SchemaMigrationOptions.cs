@@ -27,6 +27,17 @@ public sealed record SchemaMigrationOptions : TaskSettings
     public IReadOnlySet<string>? KnownTables { get; init; }
     /// <summary>The target's major version, which decides the DDL written where versions differ; 0 until the target is reached.</summary>
     public int TargetMajor { get; init; }
+    /// <summary>Whether the target's server was built with lz4 (columns set to lz4 compression keep it only then).</summary>
+    public bool TargetHasLz4 { get; init; }
+
+    /// <summary>These options with what the target's server is: its version and build.</summary>
+    public async Task<SchemaMigrationOptions> WithTargetAsync(Npgsql.NpgsqlConnection target, CancellationToken ct)
+    {
+        await using var cmd = new Npgsql.NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))", target);
+        var lz4 = (bool)(await cmd.ExecuteScalarAsync(ct))!;
+        return this with { TargetMajor = target.PostgreSqlVersion.Major, TargetHasLz4 = lz4 };
+    }
 }
 
 /// <summary>What a schema phase did: objects created, skipped by design (with the reason), and warnings.</summary>

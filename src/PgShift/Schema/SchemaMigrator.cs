@@ -26,7 +26,7 @@ public sealed class SchemaMigrator(ILogger logger)
         var report = new SchemaReport();
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct);
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
-        options = options with { TargetMajor = target.PostgreSqlVersion.Major };
+        options = await options.WithTargetAsync(target, ct);
         var (reader, objects) = await ReadSourceAsync(source, options, ct);
         report.Warnings.AddRange(reader.Warnings);
         report.Skipped.AddRange(reader.Skipped.Select(o => (o.Display, o.SkipReason!)));
@@ -105,7 +105,7 @@ public sealed class SchemaMigrator(ILogger logger)
         Dictionary<QualifiedName, QualifiedName> trees;
         Dictionary<string, string> deparsed;
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
-        options = options with { TargetMajor = target.PostgreSqlVersion.Major };
+        options = await options.WithTargetAsync(target, ct);
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);

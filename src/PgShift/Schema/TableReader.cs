@@ -52,8 +52,9 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
     }
 
     /// <summary>A table's row of pg_class, as its CREATE TABLE needs it.</summary>
+    /// <param name="OfType">For a typed table (CREATE TABLE ... OF type), the composite type, qualified.</param>
     private sealed record TableRow(uint Oid, QualifiedName Name, char Kind, bool Unlogged, string[]? Options, bool IsPartition,
-        string? PartitionBound, string? PartitionKey, char ReplicaIdentity);
+        string? PartitionBound, string? PartitionKey, char ReplicaIdentity, string? OfType);
 
     public async Task ReadTablesAsync(CancellationToken ct)
     {
@@ -70,7 +71,9 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         var partKey = "CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END";
         await QueryAsync($"""
             SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text, c.reloptions, c.relispartition,
-                   pg_get_expr(c.relpartbound, c.oid), {partKey}, c.relreplident::text
+                   pg_get_expr(c.relpartbound, c.oid), {partKey}, c.relreplident::text,
+                   CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END,
+                   (SELECT array_agg('toast.' || o) FROM pg_class t, unnest(t.reloptions) o WHERE t.oid = c.reltoastrelid)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p', 'f') AND {UserSchemas}
             """, r =>
@@ -80,9 +83,11 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             {
                 return;
             }
+            // The TOAST table's options go with the table's, as toast.name.
+            string[] options = [.. r.IsDBNull(5) ? [] : r.GetFieldValue<string[]>(5), .. r.IsDBNull(11) ? [] : r.GetFieldValue<string[]>(11)];
             var row = new TableRow(oid, new QualifiedName(r.GetString(1), r.GetString(2)), r.GetString(3)[0], r.GetString(4) == "u",
-                r.IsDBNull(5) ? null : r.GetFieldValue<string[]>(5), r.GetBoolean(6), r.IsDBNull(7) ? null : r.GetString(7),
-                r.IsDBNull(8) ? null : r.GetString(8), r.GetString(9)[0]);
+                options.Length == 0 ? null : options, r.GetBoolean(6), r.IsDBNull(7) ? null : r.GetString(7),
+                r.IsDBNull(8) ? null : r.GetString(8), r.GetString(9)[0], r.IsDBNull(10) ? null : r.GetString(10));
             AddTable(row, columns.GetValueOrDefault(oid) ?? [], checks.GetValueOrDefault(oid) ?? [], parents.GetValueOrDefault(oid) ?? []);
         }, ct);
     }
@@ -112,9 +117,16 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         }
         sb.Append(CultureInfo.InvariantCulture, $"TABLE {table}");
         var after = new List<string>();
-        var defs = ColumnDefinitions(table, cols, t.IsPartition, after);
+        var typed = t.OfType is not null && cols.Count == columns.Count && !t.IsPartition && parentOids.Count == 0;
+        var defs = typed ? TypedColumnOptions(table, cols, after) : ColumnDefinitions(table, cols, t.IsPartition, after);
         defs.AddRange(checks);
-        if (t.IsPartition)
+        if (typed)
+        {
+            // A typed table takes its columns from the type; only what each adds (NOT NULL, a default) is said.
+            sb.Append(CultureInfo.InvariantCulture, $" OF {t.OfType}");
+            if (defs.Count > 0) sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
+        }
+        else if (t.IsPartition)
         {
             sb.Append(CultureInfo.InvariantCulture, $" PARTITION OF {Selected.AllRelations[parentOids[0]].Name}");
             if (defs.Count > 0) sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
@@ -171,6 +183,10 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
                 {
                     after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} SET DEFAULT {c.Default}");
                 }
+                else if (c.DropsInheritedDefault)
+                {
+                    after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} DROP DEFAULT");
+                }
                 if (c.NotNull && c.Identity == '\0')
                 {
                     after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} SET NOT NULL");
@@ -204,8 +220,35 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         return defs;
     }
 
-    private static void AddColumnOptions(QualifiedName table, TableColumn c, List<string> after)
+    /// <summary>A typed table's column options (WITH OPTIONS NOT NULL, DEFAULT); storage and the like go to <paramref name="after"/>.</summary>
+    private List<string> TypedColumnOptions(QualifiedName table, List<TableColumn> cols, List<string> after)
     {
+        var defs = new List<string>();
+        foreach (var c in cols)
+        {
+            var d = new StringBuilder();
+            if (c.Default is not null && c.Generated == '\0' && c.Identity == '\0') d.Append(CultureInfo.InvariantCulture, $" DEFAULT {c.Default}");
+            if (c.NotNull) d.Append(" NOT NULL");
+            if (d.Length > 0) defs.Add($"{Sql.Ident(c.Name)} WITH OPTIONS{d}");
+            AddColumnOptions(table, c, after);
+        }
+        return defs;
+    }
+
+    private void AddColumnOptions(QualifiedName table, TableColumn c, List<string> after)
+    {
+        var target = Options.TargetMajor > 0 ? Options.TargetMajor : ServerVersion;
+        if (c.Compression is { } compression && target >= 14)
+        {
+            if (compression == 'l' && !Options.TargetHasLz4)
+            {
+                Read.Warnings.Add($"Column {Sql.Ident(c.Name)} of {table} is compressed with lz4, which the target's server was built without: it gets the target's default compression.");
+            }
+            else
+            {
+                after.Add($"ALTER TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)} SET COMPRESSION {(compression == 'l' ? "lz4" : "pglz")}");
+            }
+        }
         if (c.Storage is { } storage)
         {
             var word = storage switch { "p" => "PLAIN", "e" => "EXTERNAL", "m" => "MAIN", _ => "EXTENDED" };

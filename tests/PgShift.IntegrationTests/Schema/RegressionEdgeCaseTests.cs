@@ -217,4 +217,47 @@ public sealed class RegressionEdgeCaseTests
             Assert.Equal(["gp.normal 1 5", "gp.normal_child 3 6"], await dbs.TargetRowsAsync(rows));
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public async Task Typed_tables_toast_options_compression_and_a_partitions_dropped_default_migrate_as_on_the_source(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        var compression = from == "12" ? "" : "ALTER TABLE tt.doc ALTER COLUMN body SET COMPRESSION pglz;";
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, $"""
+            CREATE SCHEMA tt;
+            CREATE TYPE tt.person AS (id int, name text);
+            CREATE TABLE tt.persons OF tt.person (id WITH OPTIONS NOT NULL, name WITH OPTIONS DEFAULT 'nobody', CONSTRAINT id_pos CHECK (id > 0));
+            INSERT INTO tt.persons VALUES (1, 'ann'); INSERT INTO tt.persons (id) VALUES (2);
+            CREATE TABLE tt.doc (id int PRIMARY KEY, body text) WITH (fillfactor = 70, toast.autovacuum_vacuum_cost_delay = 23);
+            {compression}
+            INSERT INTO tt.doc VALUES (1, repeat('x', 10000));
+            CREATE TABLE tt.measure (id int, at int DEFAULT 7) PARTITION BY RANGE (id);
+            CREATE TABLE tt.measure_1 (id int, at int);
+            ALTER TABLE tt.measure ATTACH PARTITION tt.measure_1 FOR VALUES FROM (0) TO (100);
+            INSERT INTO tt.measure (id) VALUES (1);
+            """);
+        var migrate = await MigrateAsync(dbs, "tt");
+        Assert.True(migrate.ExitCode == 0, migrate.All);
+        var compressionColumn = from == "12" ? "''" : "attcompression::text";
+        var catalog = $"""
+            SELECT c.relname || ' of=' || c.reloftype::regtype::text || ' options=' || coalesce(array_to_string(c.reloptions, ','), '-')
+                   || ' toast=' || coalesce((SELECT array_to_string(t.reloptions, ',') FROM pg_class t WHERE t.oid = c.reltoastrelid), '-')
+              FROM pg_class c WHERE c.relnamespace = 'tt'::regnamespace AND c.relkind IN ('r', 'p')
+            UNION ALL
+            SELECT attrelid::regclass::text || '.' || attname || ' notnull=' || attnotnull || ' local=' || attislocal || ' compression=' || {compressionColumn}
+                   || ' default=' || coalesce((SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = attrelid AND adnum = attnum), '-')
+              FROM pg_attribute WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'tt'::regnamespace AND relkind IN ('r', 'p')) AND attnum > 0
+            UNION ALL
+            SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'tt'::regnamespace
+            ORDER BY 1
+            """;
+        var source = await dbs.SourceRowsAsync(catalog);
+        Assert.Contains("persons of=tt.person options=- toast=-", source);
+        Assert.Contains("tt.measure_1.at notnull=false local=false compression= default=-", source);
+        Assert.Equal(source, await dbs.TargetRowsAsync(catalog));
+        const string rows = "SELECT 'p ' || id || ' ' || name FROM tt.persons UNION ALL SELECT 'm ' || id || ' ' || coalesce(at::text, 'null') FROM tt.measure ORDER BY 1";
+        Assert.Equal(["m 1 7", "p 1 ann", "p 2 nobody"], await dbs.SourceRowsAsync(rows));
+        Assert.Equal(await dbs.SourceRowsAsync(rows), await dbs.TargetRowsAsync(rows));
+    }
 }
