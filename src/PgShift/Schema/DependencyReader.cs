@@ -28,7 +28,16 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             }
         }, ct);
 
+        // What an extension owns is the extension's, whichever catalog row pg_depend names: the object itself, or
+        // the type or relation that stands for it (an array of its type, its composite type's relation).
         string? UnitOf(string catalog, uint oid)
+        {
+            var unit = OwnUnitOf(catalog, oid);
+            return unit is not null && uint.TryParse(unit.AsSpan(unit.IndexOf(':') + 1), out var unitOid)
+                && Read.ExtensionOfObject.TryGetValue(unitOid, out var ext) ? ext : unit;
+        }
+
+        string? OwnUnitOf(string catalog, uint oid)
         {
             if (Read.ExtensionOfObject.TryGetValue(oid, out var ext))
             {
