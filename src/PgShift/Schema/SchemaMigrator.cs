@@ -29,6 +29,11 @@ public sealed class SchemaMigrator(ILogger logger)
         var (reader, objects) = await ReadSourceAsync(source, options, ct);
         report.Warnings.AddRange(reader.Warnings);
         report.Skipped.AddRange(reader.Skipped.Select(o => (o.Display, o.SkipReason!)));
+        // Said now, not only in the report: a task that fails further on still shows what it left out, and why.
+        foreach (var o in reader.Skipped)
+        {
+            logger.LogWarning("{Object} is not migrated: {Reason}", o.Display, o.SkipReason);
+        }
 
         if (await StateSchema.PhaseDoneAsync(target, options.TaskName, PreDataPhase, ct))
         {
@@ -100,6 +105,9 @@ public sealed class SchemaMigrator(ILogger logger)
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
             tables = options.KnownTables is { } known ? reader.Selected.Among(known) : reader.Selected.Tables;
+            // A table the pre-data left out has no keys, indexes or sequences to build.
+            var leftOut = reader.Skipped.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+            tables = tables.Where(t => !leftOut.Contains($"rel:{t.Key}")).ToDictionary(t => t.Key, t => t.Value);
             statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
             statements.AddRange(objects.SelectMany(o => o.AfterData.Select(c =>
                 new PostDataStatement(PostDataKind.DomainConstraint, new QualifiedName(o.Schema, o.Name), c.Name, c.Sql, 0))));

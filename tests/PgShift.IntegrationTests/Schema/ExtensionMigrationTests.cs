@@ -42,6 +42,10 @@ public sealed class ExtensionMigrationTests
             SELECT ST_AddBand(ST_MakeEmptyRaster(10, 10, 0, 0, 1, -1, 0, 0, 4326), '8BUI'::text, 7), ROW(1, '8BUI', 7, NULL)::addbandarg;
             SELECT AddRasterConstraints('rasters'::name, 'rast'::name);
             """);
+        var precheck = await PgShiftProcess.RunAsync(["precheck", "--types", "schema,full",
+            "--source", dbs.Source.KeywordValue(dbs.SourceDb), "--target", dbs.Target.KeywordValue(dbs.TargetDb)]);
+        // Nothing will be left out, and the precheck says so before anything runs.
+        Assert.Matches(@"passed +source\.unsupported_objects +No objects that PgShift does not migrate\.", precheck.Stdout);
 
         var migrate = await MigrateAsync(dbs, "postgis");
 
