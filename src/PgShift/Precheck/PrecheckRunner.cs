@@ -27,7 +27,8 @@ public sealed record PrecheckOptions : TaskSettings
 /// Runs every check against both servers over read-only sessions, so the precheck cannot change
 /// anything on either side.
 /// </summary>
-public sealed class PrecheckRunner
+/// <param name="stageChecks">Checks that read the source as another stage does (what the schema phase leaves out), given by Tasks.</param>
+public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
 {
     public static IReadOnlyList<IPrecheck> AllChecks { get; } =
     [
@@ -80,7 +81,7 @@ public sealed class PrecheckRunner
             results.Add(context.Tables.Count == 0
                 ? CheckResult.Fail("source.tables", "No table on the source matches the selection.", "Check the include and exclude patterns, and the source database name.")
                 : CheckResult.Pass("source.tables", $"{context.Tables.Count} tables selected ({context.DataTables.Count()} holding rows)."));
-            foreach (var check in AllChecks)
+            foreach (var check in AllChecks.Concat(stageChecks))
             {
                 results.AddRange(await check.RunAsync(context, ct));
             }

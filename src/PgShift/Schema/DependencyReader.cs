@@ -28,7 +28,16 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             }
         }, ct);
 
+        // What an extension owns is the extension's, whichever catalog row pg_depend names: the object itself, or
+        // the type or relation that stands for it (an array of its type, its composite type's relation).
         string? UnitOf(string catalog, uint oid)
+        {
+            var unit = OwnUnitOf(catalog, oid);
+            return unit is not null && uint.TryParse(unit.AsSpan(unit.IndexOf(':') + 1), out var unitOid)
+                && Read.ExtensionOfObject.TryGetValue(unitOid, out var ext) ? ext : unit;
+        }
+
+        string? OwnUnitOf(string catalog, uint oid)
         {
             if (Read.ExtensionOfObject.TryGetValue(oid, out var ext))
             {
@@ -78,7 +87,7 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
 
     /// <summary>
     /// An object that depends on something in a user schema that is not selected (or not migrated) cannot be
-    /// created: report it, before anything is created, and leave it out.
+    /// created: report it, before anything is created, and leave it out. A sequence owned by a column goes with its table.
     /// </summary>
     public void DropUnselectedDependents()
     {
@@ -91,16 +100,37 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             {
                 var missing = o.DependsOn.FirstOrDefault(d =>
                     (Objects.TryGetValue(d, out var dep) && dep.SkipReason is not null) || (!Objects.ContainsKey(d) && knownUserObjects.Contains(d)));
-                if (missing is not null)
+                var ownerLeftOut = o.OwnerKey is { } owner && Objects.TryGetValue(owner, out var table) && table.SkipReason is not null;
+                if (missing is null && !ownerLeftOut)
                 {
-                    var what = Objects.TryGetValue(missing, out var dep) ? $"{dep.Display}, which is not migrated" : $"{Describe(missing)}, which is not selected";
-                    o.SkipReason = $"depends on {what}";
-                    Read.Skipped.Add(o);
-                    changed = true;
+                    continue;
                 }
+                if (ownerLeftOut)
+                {
+                    o.SkipReason = $"owned by a column of {Objects[o.OwnerKey!].Display}, which is not migrated";
+                    o.SkippedWith = o.OwnerKey;
+                }
+                else if (Objects.TryGetValue(missing!, out var dep))
+                {
+                    o.SkipReason = $"depends on {dep.Display}, which is not migrated";
+                    o.SkippedWith = missing;
+                }
+                else
+                {
+                    o.SkipReason = $"depends on {Describe(missing!)}, which is not selected";
+                }
+                Read.Skipped.Add(o);
+                changed = true;
             }
         }
         while (changed);
+        // One line per cause, naming what goes with it (a skipped object's own line says only its reason).
+        foreach (var (cause, dependents) in Read.SkipSummaries().Where(s => s.Dependents.Count > 0 || s.Cause.SkipReason!.StartsWith("depends on", StringComparison.Ordinal)))
+        {
+            Read.Warnings.Add(dependents.Count == 0
+                ? $"{cause.Display} is left out: it {cause.SkipReason}."
+                : $"{cause.Display} is left out ({cause.SkipReason}), and with it what depends on it: {string.Join(", ", dependents.Select(d => d.Display))}.");
+        }
     }
 
     private string Describe(string key)

@@ -30,10 +30,10 @@ public sealed class SchemaMigrator(ILogger logger)
         var (reader, objects) = await ReadSourceAsync(source, options, ct);
         report.Warnings.AddRange(reader.Warnings);
         report.Skipped.AddRange(reader.Skipped.Select(o => (o.Display, o.SkipReason!)));
-        // Said at once: the task may fail later, and the skips explain what is missing on the target.
+        // Said now, not only in the report: a task that fails further on still shows what it left out, and why.
         foreach (var o in reader.Skipped)
         {
-            logger.LogWarning("Not migrated: {Object}: {Reason}", o.Display, o.SkipReason);
+            logger.LogWarning("{Object} is not migrated: {Reason}", o.Display, o.SkipReason);
         }
 
         if (await StateSchema.PhaseDoneAsync(target, options.TaskName, PreDataPhase, ct))
@@ -111,9 +111,9 @@ public sealed class SchemaMigrator(ILogger logger)
             (reader, objects) = await ReadSourceAsync(source, options, ct);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
             tables = options.KnownTables is { } known ? reader.Selected.Among(known) : reader.Selected.Tables;
-            // Tables the pre-data left out (they need an object that cannot be created) get no keys, indexes or triggers.
-            var skipped = reader.Skipped.Where(o => o.Kind == ObjectKind.Table).Select(o => new QualifiedName(o.Schema, o.Name)).ToHashSet();
-            tables = tables.Where(t => !skipped.Contains(t.Value)).ToDictionary(t => t.Key, t => t.Value);
+            // A table the pre-data left out has no keys, indexes or sequences to build.
+            var leftOut = reader.Skipped.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+            tables = tables.Where(t => !leftOut.Contains($"rel:{t.Key}")).ToDictionary(t => t.Key, t => t.Value);
             trees = reader.Selected.PartitionTrees();
             statements = await PostDataReader.ReadAsync(source, tables, matviews, ct);
             statements.AddRange(objects.SelectMany(o => o.AfterData.Select(c =>

@@ -41,6 +41,10 @@ public sealed class SchemaObject(string key, ObjectKind kind, string schema, str
     public List<(PostDataKind Kind, string Name, string Sql)> AfterData { get; } = new();
     /// <summary>Why it is not migrated (a C function, a base type); null when it is.</summary>
     public string? SkipReason { get; set; }
+    /// <summary>The key of the object left out that this one is left out with (it depends on it); null when its own reason is why.</summary>
+    public string? SkippedWith { get; set; }
+    /// <summary>For a sequence OWNED BY a column: its table's key (the sequence goes where its table goes).</summary>
+    public string? OwnerKey { get; set; }
 
     public override string ToString() => Display;
 }

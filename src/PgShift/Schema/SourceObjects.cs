@@ -16,5 +16,20 @@ internal sealed class SourceObjects(SelectedTables selected)
     public Dictionary<uint, string> IdentitySequenceOptions { get; } = new();
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
+
+    /// <summary>Each object left out for a reason of its own, with the objects left out because they depend on it.</summary>
+    public List<(SchemaObject Cause, List<SchemaObject> Dependents)> SkipSummaries()
+    {
+        SchemaObject CauseOf(SchemaObject o)
+        {
+            for (var seen = 0; o.SkippedWith is { } with && Objects.TryGetValue(with, out var next) && seen < Objects.Count; seen++)
+            {
+                o = next;
+            }
+            return o;
+        }
+        var dependents = Skipped.Where(o => o.SkippedWith is not null).ToLookup(CauseOf);
+        return Skipped.Where(o => o.SkippedWith is null).Select(c => (c, dependents[c].ToList())).ToList();
+    }
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants { get; } = new();
 }

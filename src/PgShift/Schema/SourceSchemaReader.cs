@@ -17,6 +17,9 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     public List<string> Warnings => _read.Warnings;
     public List<SchemaObject> Skipped => _read.Skipped;
 
+    /// <summary>Each object left out for a reason of its own, with those left out because they depend on it (read by <see cref="ReadPreDataAsync"/>).</summary>
+    public List<(SchemaObject Cause, List<SchemaObject> Dependents)> SkipSummaries() => _read.SkipSummaries();
+
     /// <summary>Grants (other than the owner's), per object, to run on the target when the grantee exists there.</summary>
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants => _read.Grants;
 

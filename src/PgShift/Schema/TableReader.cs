@@ -44,6 +44,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             var o = Add($"rel:{oid}", ObjectKind.Sequence, r.GetString(1), r.GetString(2), $"sequence {name}");
             o.Statements.Add($"CREATE SEQUENCE {name} {type}{settings}");
             o.AlterTarget = r.IsDBNull(11) ? $"SEQUENCE {name}" : null;
+            o.OwnerKey = r.IsDBNull(12) ? null : $"rel:{r.GetFieldValue<uint>(12)}";
             if (!r.IsDBNull(11))
             {
                 o.Finishing.Add($"ALTER SEQUENCE {name} OWNED BY {r.GetString(11)}");

@@ -19,14 +19,24 @@ public sealed class TestServer
     public static readonly TestServer CorpusTarget15 = new("PGSHIFT_CORPUS_TARGET15", 26951, 15);
     public static readonly TestServer CorpusTarget17 = new("PGSHIFT_CORPUS_TARGET17", 26952, 17);
 
+    private const string ExtensionPairHint =
+        "The extension servers are started by tests/servers/pg-servers.sh only where it can install Debian's postgresql-15-postgis-3, " +
+        "postgresql-15-partman and postgresql-15-periods (as root, with apt-get): see its log for why it did not.";
+    /// <summary>Debian's PostgreSQL 15 with PostGIS, pg_partman and periods installed: the source of the extension tests.</summary>
+    public static readonly TestServer Ext15Source = new("PGSHIFT_EXT15S", 25435, 15, ExtensionPairHint);
+    /// <summary>The target of the extension tests (the same packages).</summary>
+    public static readonly TestServer Ext15Target = new("PGSHIFT_EXT15T", 25436, 15, ExtensionPairHint);
+
     /// <summary>A role in this group authenticates with a password (scram-sha-256); every other role is trusted.</summary>
     public const string PasswordGroup = "pgshift_password_users";
 
     private readonly string _envVar;
+    private readonly string? _hint;
 
-    private TestServer(string envVar, int defaultPort, int major)
+    private TestServer(string envVar, int defaultPort, int major, string? hint = null)
     {
         _envVar = envVar;
+        _hint = hint;
         Major = major;
         var fromEnv = Environment.GetEnvironmentVariable(envVar);
         AdminConnectionString = string.IsNullOrEmpty(fromEnv)
@@ -73,9 +83,21 @@ public sealed class TestServer
             await conn.DisposeAsync();
             throw new InvalidOperationException(
                 $"{this} is not reachable ({ex.Message}). Start the test servers first: bash tests/servers/pg-servers.sh start " +
-                $"(or run the whole suite with bash scripts/test.sh). Override the address with {_envVar}.", ex);
+                $"(or run the whole suite with bash scripts/test.sh). Override the address with {_envVar}." + (_hint is null ? "" : $" {_hint}"), ex);
         }
         return conn;
+    }
+
+    /// <summary>Fails the test, saying how to get them, when the server lacks any of these extensions.</summary>
+    public async Task RequireExtensionsAsync(params string[] extensions)
+    {
+        await using var conn = await OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT array_agg(x ORDER BY x) FROM unnest(@wanted) x WHERE x NOT IN (SELECT name FROM pg_available_extensions)", conn);
+        cmd.Parameters.AddWithValue("wanted", extensions);
+        if (await cmd.ExecuteScalarAsync() is string[] { Length: > 0 } missing)
+        {
+            Assert.Fail($"{this} lacks the extensions {string.Join(", ", missing)}. {_hint ?? "Install them on that server."}");
+        }
     }
 
     public async Task ExecuteAsync(string database, string sql)

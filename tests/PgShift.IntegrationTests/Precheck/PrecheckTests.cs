@@ -17,14 +17,16 @@ public abstract class PrecheckHarness(ServerPair pair)
         var before = (await CatalogFingerprint.TakeAsync(Pair.Source, Pair.SourceDb), await CatalogFingerprint.TakeAsync(Pair.Target, Pair.TargetDb));
         var selection = new TableSelection();
         selection.IncludeSchemas.Add(new NamePattern(schema));
-        var report = await new PrecheckRunner().RunAsync(new PrecheckOptions
+        var options = new PrecheckOptions
         {
             Source = source ?? Pair.Source.Spec(Pair.SourceDb),
             Target = target ?? Pair.Target.Spec(Pair.TargetDb),
             TaskName = "t_" + schema,
             Selection = selection,
             ConnectTimeoutSeconds = 5,
-        }, CancellationToken.None);
+        };
+        // The precheck of a task, as migrate and 'pgshift precheck' run it (with what the schema phase will leave out).
+        var report = await PgShift.Tasks.SkippedObjectsCheck.Runner(options).RunAsync(options, CancellationToken.None);
         if (assertUnchanged)
         {
             var after = (await CatalogFingerprint.TakeAsync(Pair.Source, Pair.SourceDb), await CatalogFingerprint.TakeAsync(Pair.Target, Pair.TargetDb));
@@ -75,6 +77,23 @@ public abstract class PrecheckTestsBase(ServerPair pair) : PrecheckHarness(pair)
         Single(report, "target.conflicts", CheckStatus.Passed);
         var full = Single(report, "source.replica_identity", CheckStatus.Warning);
         Assert.Contains($"{schema}\".\"full_ident", full.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unsupported_objects_lists_what_the_schema_phase_leaves_out_with_reason_and_dependents()
+    {
+        var schema = await SchemaWithKeyedTableAsync();
+        var wrapper = "w_" + schema;
+        await Pair.Source.ExecuteAsync(Pair.SourceDb, $"""
+            CREATE FOREIGN DATA WRAPPER {wrapper};
+            CREATE SERVER {wrapper}_server FOREIGN DATA WRAPPER {wrapper};
+            CREATE FOREIGN TABLE {schema}.remote (id int) SERVER {wrapper}_server;
+            CREATE VIEW {schema}.remote_ids AS SELECT id FROM {schema}.remote;
+            """);
+        var report = await RunAsync(schema);
+        var check = Single(report, "source.unsupported_objects", CheckStatus.Warning);
+        Assert.Contains($"2 objects will not be migrated: table \"{schema}\".\"remote\" (a foreign table needs its foreign server", check.Message, StringComparison.Ordinal);
+        Assert.Contains($"; and with it view \"{schema}\".\"remote_ids\")", check.Message, StringComparison.Ordinal);
     }
 
     [Fact]
