@@ -42,6 +42,7 @@ public sealed class PrecheckRunner
         new ReplicaIdentityCheck(),
         new SourceActivityCheck(),
         new UnsupportedObjectsCheck(),
+        new LargeObjectCheck(),
         new TargetPrivilegeCheck(),
         new TargetConflictCheck(),
     ];
@@ -76,6 +77,7 @@ public sealed class PrecheckRunner
                 Mapping = options.Mapping,
                 TaskName = options.TaskName,
                 Incremental = options.Incremental,
+                CopiesLargeObjects = options.Full && options.LargeObjects,
             };
             results.Add(context.Tables.Count == 0
                 ? CheckResult.Fail("source.tables", "No table on the source matches the selection.", "Check the include and exclude patterns, and the source database name.")

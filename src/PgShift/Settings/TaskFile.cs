@@ -153,10 +153,11 @@ public sealed class TaskFile
         Compare("renamed schemas", Pairs(Mapping?.Schemas), Pairs(other.Mapping?.Schemas));
         Compare("renamed tables", Pairs(Mapping?.Tables), Pairs(other.Mapping?.Tables));
         Compare("renamed columns", Pairs(Mapping?.Columns), Pairs(other.Mapping?.Columns));
-        if (CopiesLargeObjects != other.CopiesLargeObjects)
+        // Said in so many words only: a selection that repeats the task's include patterns need not repeat --large-objects.
+        if (LargeObjects is { } copies && copies != other.CopiesLargeObjects)
         {
             static string Said(bool copies) => copies ? "copied" : "not copied";
-            differences.Add($"large objects: {Said(CopiesLargeObjects)} here, {Said(other.CopiesLargeObjects)} for the task");
+            differences.Add($"large objects: {Said(copies)} here, {Said(other.CopiesLargeObjects)} for the task");
         }
         return differences;
     }
