@@ -36,6 +36,7 @@ public sealed class TaskFile
     /// Large objects belong to the database, not to a table: as pg_dump does, they move with the whole database (exclusions
     /// allowed) and stay behind when the task names the schemas or tables it moves, unless large_objects says otherwise.
     /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool CopiesLargeObjects => LargeObjects ?? !(IncludeSchemas is { Count: > 0 } || IncludeTables is { Count: > 0 });
 
     /// <summary>Renames: schemas {old: new}; tables {"schema.table": new_name}; columns {"schema.table.column": new_name}.</summary>

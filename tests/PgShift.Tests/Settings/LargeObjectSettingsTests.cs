@@ -29,7 +29,10 @@ public sealed class LargeObjectSettingsTests
     [Fact]
     public void A_stored_task_keeps_its_choice_and_a_contradiction_is_a_selection_difference()
     {
-        var stored = TaskFile.FromStoredJson(new TaskFile { IncludeTables = ["public.docs"], LargeObjects = true }.ToStoredJson());
+        var json = new TaskFile { IncludeTables = ["public.docs"], LargeObjects = true }.ToStoredJson();
+        // What is stored is what was said, not what follows from it.
+        Assert.Equal("{\"include_tables\":[\"public.docs\"],\"large_objects\":true}", json);
+        var stored = TaskFile.FromStoredJson(json);
         Assert.True(Build(new TaskFile(), stored).LargeObjects);
         // Repeating the task's tables without the flag is no contradiction; saying the opposite is.
         Assert.Empty(new TaskFile { IncludeTables = ["public.docs"] }.SelectionDifferences(stored));
