@@ -35,6 +35,12 @@ public sealed class CommonOptions
 
     public Option<string[]> ExcludeColumn { get; } = new("--exclude-column") { Description = "Column (schema.table.column) not to migrate (repeatable)." };
 
+    public Option<bool> LargeObjects { get; } = new("--large-objects")
+    {
+        Description = "Copy the database's large objects even though --include-schema or --include-table is given (without those, they are copied by default).",
+    };
+    public Option<bool> NoLargeObjects { get; } = new("--no-large-objects") { Description = "Do not copy, synchronise or verify the database's large objects." };
+
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON object instead of text." };
 
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log each step." };
@@ -65,6 +71,8 @@ public sealed class CommonOptions
             command.Options.Add(IncludeTable);
             command.Options.Add(ExcludeTable);
             command.Options.Add(ExcludeColumn);
+            command.Options.Add(LargeObjects);
+            command.Options.Add(NoLargeObjects);
         }
     }
 
@@ -101,10 +109,15 @@ public sealed class CommonOptions
     private Settings.TaskFile Given(ParseResult pr, Settings.TaskFile f)
     {
         static List<string>? Join(List<string>? a, string[]? b) => (a ?? []).Concat(b ?? []).ToList() is { Count: > 0 } l ? l : null;
+        if (pr.GetValue(LargeObjects) && pr.GetValue(NoLargeObjects))
+        {
+            throw new UsageException("--large-objects and --no-large-objects contradict each other.", "Give one of them.");
+        }
         return new Settings.TaskFile
         {
             Types = f.Types, Jobs = f.Jobs, RetryWindow = pr.GetValue(RetryWindowOption) ?? f.RetryWindow, Mapping = f.Mapping,
             OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb,
+            LargeObjects = pr.GetValue(NoLargeObjects) ? false : pr.GetValue(LargeObjects) ? true : f.LargeObjects,
             IncludeSchemas = Join(f.IncludeSchemas, pr.GetValue(IncludeSchema)),
             ExcludeSchemas = Join(f.ExcludeSchemas, pr.GetValue(ExcludeSchema)),
             IncludeTables = Join(f.IncludeTables, pr.GetValue(IncludeTable)),

@@ -94,6 +94,7 @@ internal static class MigrateCommand
         var terminal = !Console.IsOutputRedirected;
         CopyProgressRenderer? copyRenderer = null;
         StreamRenderer? streamRenderer = null;
+        LargeObjectRenderer? largeObjectRenderer = null;
         TaskPhase? phase = null;
         TaskProgress? last = null;
         // Called one snapshot at a time, as the task enters a phase and twice a second while it runs.
@@ -114,14 +115,17 @@ internal static class MigrateCommand
                     TaskPhase.Copy => "copy: copying every table from one snapshot",
                     TaskPhase.PostData => "schema: building keys, indexes, foreign keys and triggers",
                     TaskPhase.Stream => cutover ? "stream: applying changes until caught up, for the cutover" : "stream: applying changes until 'pgshift cutover' (or 'pgshift stop')",
-                    TaskPhase.Cutover => "cutover: caught up; copying unlogged tables again, syncing sequences, finishing the schema",
+                    TaskPhase.Cutover => "cutover: caught up; copying unlogged tables again, synchronising large objects, syncing sequences, finishing the schema",
                     _ => $"task {options.TaskName}: {entered.Text()}",
                 });
                 copyRenderer = entered == TaskPhase.Copy ? new CopyProgressRenderer(Console.Out, terminal) : null;
+                largeObjectRenderer?.Finish(p.Copy?.LargeObjects);
+                largeObjectRenderer = entered == TaskPhase.Cutover && options.LargeObjects ? new LargeObjectRenderer(Console.Out, terminal) : null;
                 streamRenderer = entered == TaskPhase.Stream ? new StreamRenderer(Console.Out, terminal) : null;
             }
             copyRenderer?.Show(p.Copy);
             streamRenderer?.Show(p.Stream);
+            largeObjectRenderer?.Show(p.Copy?.LargeObjects);
         };
         var started = DateTime.UtcNow;
         MigrationResult result;
@@ -134,6 +138,7 @@ internal static class MigrateCommand
             // The task has published its last snapshot.
             copyRenderer?.Finish(last?.Copy);
             streamRenderer?.Finish(last?.Stream);
+            largeObjectRenderer?.Finish(last?.Copy?.LargeObjects);
         }
         if (result.AlreadyFinished)
         {
@@ -157,6 +162,11 @@ internal static class MigrateCommand
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Data of task {options.TaskName}: {copy.Tables} tables copied ({copy.TablesSkipped} already copied), {copy.Rows:N0} rows, {copy.Bytes / 1048576.0:0.0} MB in {copy.Seconds:0.0} s ({(copy.Seconds > 0 ? copy.Bytes / 1048576.0 / copy.Seconds : 0):0.0} MB/s)."));
+        }
+        if (result.Copy?.LargeObjects is { } lobs)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Large objects of task {options.TaskName}: {lobs.Created:N0} copied ({lobs.AlreadyPresent:N0} already on the target), {lobs.Bytes / 1048576.0:0.0} MB in {lobs.Seconds:0.0} s ({(lobs.Seconds > 0 ? lobs.Bytes / 1048576.0 / lobs.Seconds : 0):0.0} MB/s)."));
         }
         if (result.Stream is not null && last?.Stream is { } p)
         {

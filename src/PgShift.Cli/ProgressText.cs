@@ -54,11 +54,20 @@ internal static class ProgressText
         {
             lines.Add($"      ... and {active.Count - maxTableLines} more tables");
         }
+        if (p.LargeObjects is { } lobs)
+        {
+            lines.Add("copy  " + LargeObjects(lobs));
+        }
         var etaAll = p.Eta is { } all ? $", ETA {Duration(all)}" : "";
         lines.Add(string.Create(CultureInfo.InvariantCulture,
             $"copy  total: {p.TablesDone}/{p.Tables.Count} tables, {p.Rows:N0} rows, {p.Bytes / 1048576.0:0.0} MB, {p.BytesPerSecond / 1048576.0:0.0} MB/s, {p.Seconds:0}s elapsed{etaAll}"));
         return lines;
     }
+
+    /// <summary>The large objects' pass: objects and bytes done of all, rate, and time left.</summary>
+    public static string LargeObjects(LargeObjectsSnapshot p) => string.Create(CultureInfo.InvariantCulture,
+        $"large objects: {p.ObjectsDone:N0}/{p.Objects:N0} objects, {p.BytesDone / 1048576.0:0.0} MB of {p.Bytes / 1048576.0:0.0} MB, {p.BytesPerSecond / 1048576.0:0.0} MB/s")
+        + (p.Finished ? ", done" : p.Eta is { } eta ? $", ETA {Duration(eta)}" : "");
 
     /// <summary>`pgshift status`'s lines of the copy: the total, then each table copying.</summary>
     public static List<string> CopyStatus(CopySnapshot p)

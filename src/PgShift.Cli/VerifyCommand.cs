@@ -55,6 +55,7 @@ internal static class VerifyCommand
                 missingObjects = report.MissingObjects,
                 extraObjects = report.ExtraObjects,
                 sequences = report.Sequences,
+                largeObjects = report.LargeObjects,
             }, JsonOutput.Options));
             return;
         }
@@ -80,8 +81,29 @@ internal static class VerifyCommand
         {
             Console.Out.WriteLine($"{(s.Equal ? "note    " : "DIFFERS ")} sequence {s.Sequence}: source {s.SourceValue}, target {s.TargetValue?.ToString(CultureInfo.InvariantCulture) ?? "-"} ({s.State})");
         }
+        if (report.LargeObjects is { } lobs)
+        {
+            PrintLargeObjects(lobs);
+        }
+        var lobsEqual = report.LargeObjects is { } all ? $", {all.SourceObjects:N0} large objects" : "";
+        var lobsDiffer = report.LargeObjects is { Equal: false } differing ? $", {differing.DifferenceCount:N0} large object differences" : "";
         Console.Out.WriteLine(report.Equal
-            ? string.Create(CultureInfo.InvariantCulture, $"Verify: equal ({report.Tables.Count} tables, {report.Tables.Sum(t => t.SourceRows):N0} rows, {report.Sequences.Count} sequences) in {report.Seconds:0.0} s.")
-            : string.Create(CultureInfo.InvariantCulture, $"Verify: {report.Tables.Count(t => !t.Equal)} tables differ, {report.MissingObjects.Count} objects missing, {report.ExtraObjects.Count} extra, {report.Sequences.Count(s => !s.Equal)} sequences differ ({report.Seconds:0.0} s)."));
+            ? string.Create(CultureInfo.InvariantCulture, $"Verify: equal ({report.Tables.Count} tables, {report.Tables.Sum(t => t.SourceRows):N0} rows, {report.Sequences.Count} sequences{lobsEqual}) in {report.Seconds:0.0} s.")
+            : string.Create(CultureInfo.InvariantCulture, $"Verify: {report.Tables.Count(t => !t.Equal)} tables differ, {report.MissingObjects.Count} objects missing, {report.ExtraObjects.Count} extra, {report.Sequences.Count(s => !s.Equal)} sequences differ{lobsDiffer} ({report.Seconds:0.0} s)."));
+    }
+
+    private static void PrintLargeObjects(LargeObjectVerification lobs)
+    {
+        var state = lobs.DifferenceCount == 0 ? "equal   " : lobs.Equal ? "note    " : "DIFFERS ";
+        var pending = lobs.DifferenceCount > 0 && !lobs.Synchronised ? $"; {lobs.DifferenceCount:N0} differences the cutover has yet to synchronise" : "";
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{state} large objects: {lobs.SourceObjects:N0} on the source, {lobs.TargetObjects:N0} on the target{pending}"));
+        foreach (var d in lobs.Differences)
+        {
+            Console.Out.WriteLine($"         {d}");
+        }
+        if (lobs.DifferenceCount > lobs.Differences.Count)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"         ... and {lobs.DifferenceCount - lobs.Differences.Count:N0} more"));
+        }
     }
 }

@@ -1,4 +1,5 @@
 using PgShift.Catalog;
+using PgShift.LargeObjects;
 using PgShift.Progress;
 
 namespace PgShift.Copy;
@@ -47,8 +48,13 @@ public sealed class CopyProgress
     public long Bytes => Tables.Sum(t => t.Bytes);
     public double Seconds => ((FinishedAt ?? DateTime.UtcNow) - StartedAt).TotalSeconds;
 
+    /// <summary>The large objects' copy (or, at cutover, their synchronisation), once it has begun.</summary>
+    public LargeObjectProgress LargeObjects { get; } = new();
+
     /// <summary>The copy as it stands; null before it begins.</summary>
-    public CopySnapshot? Snapshot() => _tables is { } tables ? new CopySnapshot([.. tables.Select(t => t.Snapshot())], Seconds) : null;
+    public CopySnapshot? Snapshot() => _tables is { } tables
+        ? new CopySnapshot([.. tables.Select(t => t.Snapshot())], Seconds, LargeObjects.Snapshot())
+        : null;
 
     /// <summary>Starts a run over these tables (a copy resumed in the same process starts again).</summary>
     public void Begin(IReadOnlyList<TableProgress> tables)

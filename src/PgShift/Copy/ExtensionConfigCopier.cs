@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Catalog;
+using PgShift.Replication;
 using PgShift.Connections;
 
 namespace PgShift.Copy;
@@ -62,17 +63,13 @@ public sealed class ExtensionConfigCopier(ILogger logger)
 
     private static async Task BeginSourceAsync(NpgsqlConnection source, string? snapshotName, CancellationToken ct)
     {
-        await ExecAsync(source, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ct);
-        if (snapshotName is not null)
+        if (snapshotName is null)
         {
-            try
-            {
-                await ExecAsync(source, $"SET TRANSACTION SNAPSHOT {Sql.Literal(snapshotName)}", ct);
-            }
-            catch (PostgresException pe) when (pe.SqlState == "22023")
-            {
-                throw new SnapshotLostException(snapshotName, pe);
-            }
+            await ExecAsync(source, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ct);
+        }
+        else
+        {
+            await ExportedSnapshot.ImportAsync(source, snapshotName, ct);
         }
         await ExecAsync(source, "SET LOCAL search_path = ''", ct);
     }

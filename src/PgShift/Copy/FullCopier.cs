@@ -5,6 +5,7 @@ using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
+using PgShift.LargeObjects;
 using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Settings;
@@ -28,7 +29,9 @@ public sealed record FullCopyOptions : TaskSettings
     public bool KnownTablesOnly { get; init; }
 }
 
-public sealed record FullCopyResult(int Tables, int TablesSkipped, long Rows, long Bytes, double Seconds, NpgsqlLogSequenceNumber? ConsistentLsn);
+/// <param name="LargeObjects">What the copy did with the large objects; null when it had none to copy (not selected, or copied by an earlier run).</param>
+public sealed record FullCopyResult(int Tables, int TablesSkipped, long Rows, long Bytes, double Seconds, NpgsqlLogSequenceNumber? ConsistentLsn,
+    LargeObjectOutcome? LargeObjects = null);
 
 /// <summary>
 /// The full data migration: every selected leaf table copied from one consistent source snapshot by
@@ -68,13 +71,14 @@ public sealed class FullCopier(ILogger logger)
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", ct);
         var plans = await PlanAsync(options, target, ct);
         var (pending, progressByTable) = await RegisterAsync(options, plans, target, ct);
+        var largeObjectsDue = options.LargeObjects && !await LargeObjectState.CopiedAsync(target, options.TaskName, ct);
 
         NpgsqlLogSequenceNumber? consistentLsn = null;
         if (options.Incremental)
         {
-            consistentLsn = await EnsurePublicationAndSlotAsync(options, plans, target, pending.Count > 0, ct);
+            consistentLsn = await EnsurePublicationAndSlotAsync(options, plans, target, pending.Count > 0 || largeObjectsDue, ct);
         }
-        if (pending.Count == 0)
+        if (pending.Count == 0 && !largeObjectsDue)
         {
             await new ExtensionConfigCopier(logger).CopyAsync(options.Source, options.Target, options.TaskName, null, ct);
             Progress.FinishedAt = DateTime.UtcNow;
@@ -86,9 +90,10 @@ public sealed class FullCopier(ILogger logger)
         var snapshot = _slotSnapshot ?? await FreshSnapshotAsync(options, ct);
         _slotSnapshot = null;
         var toCopy = pending;
+        LargeObjectOutcome? largeObjects = null;
         try
         {
-            for (var round = 1; ; round++)
+            for (var round = 1; toCopy.Count > 0; round++)
             {
                 logger.LogInformation("Copying {Count} tables from snapshot {Snapshot} at {Lsn}", toCopy.Count, snapshot.Name, snapshot.Lsn);
                 SnapshotTaken?.Invoke(snapshot);
@@ -112,13 +117,17 @@ public sealed class FullCopier(ILogger logger)
                 toCopy = rewritten;
             }
             await new ExtensionConfigCopier(logger).CopyAsync(options.Source, options.Target, options.TaskName, snapshot.Name, ct);
+            if (largeObjectsDue)
+            {
+                largeObjects = await CopyLargeObjectsAsync(options, snapshot, target, ct);
+            }
         }
         finally
         {
             await snapshot.DisposeAsync();
         }
         Progress.FinishedAt = DateTime.UtcNow;
-        return new FullCopyResult(pending.Count, plans.Count - pending.Count, Progress.Rows, Progress.Bytes, Progress.Seconds, consistentLsn ?? snapshot.Lsn);
+        return new FullCopyResult(pending.Count, plans.Count - pending.Count, Progress.Rows, Progress.Bytes, Progress.Seconds, consistentLsn ?? snapshot.Lsn, largeObjects);
     }
 
     /// <summary>The selected tables, planned from one read-only view of the source, largest first; at cutover or once the slot exists, only those the task knows.</summary>
@@ -296,6 +305,22 @@ public sealed class FullCopier(ILogger logger)
             TableCopied?.Invoke(unit.Table);
             logger.LogInformation("Copied {Table}: {Rows} rows, {MB:0.0} MB", unit.Table.Source, sum.Rows, sum.Bytes / 1048576.0);
         }
+    }
+
+    /// <summary>
+    /// The large objects, from the snapshot the last tables were copied from, by the copy's workers; objects the target
+    /// holds already (from an earlier run) are left as they are: the cutover compares them all.
+    /// </summary>
+    private async Task<LargeObjectOutcome> CopyLargeObjectsAsync(FullCopyOptions options, ExportedSnapshot snapshot, NpgsqlConnection target, CancellationToken ct)
+    {
+        var pass = new LargeObjectPass(options.Source, options.Target, snapshot.Name, options.Jobs, Progress.LargeObjects);
+        var outcome = await new LargeObjectSync(logger).CopyAsync(pass, ct);
+        await LargeObjectState.MarkCopiedAsync(target, options.TaskName, ct);
+        foreach (var warning in outcome.Warnings)
+        {
+            logger.LogWarning("{Warning}", warning);
+        }
+        return outcome;
     }
 
     private ExportedSnapshot? _slotSnapshot;

@@ -2,6 +2,7 @@ using System.Buffers;
 using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
+using PgShift.Replication;
 using PgShift.State;
 
 namespace PgShift.Copy;
@@ -21,15 +22,7 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
         TableProgress progress, CancellationToken ct)
     {
         var plan = unit.Table;
-        try
-        {
-            await ExecAsync(source, $"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {Sql.Literal(snapshotName)}", ct);
-        }
-        catch (PostgresException pe) when (pe.SqlState == "22023")
-        {
-            // invalid_parameter_value on importing the snapshot: the session that exported it is gone.
-            throw new SnapshotLostException(snapshotName, pe);
-        }
+        await ExportedSnapshot.ImportAsync(source, snapshotName, ct);
         if (!await SameFileAsSnapshotAsync(plan.Source, ct))
         {
             await ExecAsync(source, "ROLLBACK", ct);
@@ -199,11 +192,3 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
-
-/// <summary>
-/// The copy's snapshot is gone with the session that exported it (a source restart, a lost connection): the tables not
-/// yet copied are copied again from a new snapshot.
-/// </summary>
-public sealed class SnapshotLostException(string snapshot, Exception inner)
-    : PgShiftException($"The source snapshot {snapshot} the copy reads from is gone with the session that exported it.",
-        "The copy takes a new snapshot by itself; nothing to do.", inner), Connections.ITransientFailure;

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgShift.Connections;
+using PgShift.LargeObjects;
+using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
@@ -27,6 +29,20 @@ public sealed class CutoverSteps(ILogger logger)
             }
         }
         return await NewTablesAsync(options, ct);
+    }
+
+    /// <summary>
+    /// Once the stream has caught up with writes stopped: the large objects made equal to the source's, as logical decoding
+    /// carries none of their changes. Those created since the copy are copied, those changed (size, then digest) are
+    /// replaced, those unlinked are unlinked, and owners, privileges and comments are set again where they differ.
+    /// </summary>
+    /// <returns>The warnings: roles the target lacks.</returns>
+    public async Task<IReadOnlyList<string>> SynchroniseLargeObjectsAsync(TaskSettings options, LargeObjectProgress progress, CancellationToken ct)
+    {
+        // Writes are stopped: any snapshot of the source is the last one; a plain one leaves nothing behind.
+        await using var snapshot = await ExportedSnapshot.FromTransactionAsync(options.Source, ct);
+        var outcome = await new LargeObjectSync(logger).SynchroniseAsync(new LargeObjectPass(options.Source, options.Target, snapshot.Name, options.Jobs, progress), ct);
+        return outcome.Warnings;
     }
 
     /// <summary>After the last copy and post-data: what the user must know about tables created or dropped on the source meanwhile.</summary>

@@ -43,6 +43,7 @@ public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
         new ReplicaIdentityCheck(),
         new SourceActivityCheck(),
         new UnsupportedObjectsCheck(),
+        new LargeObjectCheck(),
         new TargetPrivilegeCheck(),
         new TargetConflictCheck(),
     ];
@@ -77,6 +78,7 @@ public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
                 Mapping = options.Mapping,
                 TaskName = options.TaskName,
                 Incremental = options.Incremental,
+                CopiesLargeObjects = options.Full && options.LargeObjects,
             };
             results.Add(context.Tables.Count == 0
                 ? CheckResult.Fail("source.tables", "No table on the source matches the selection.", "Check the include and exclude patterns, and the source database name.")

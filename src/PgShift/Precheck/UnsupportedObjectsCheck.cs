@@ -1,8 +1,8 @@
 namespace PgShift.Precheck;
 
 /// <summary>
-/// source.unlogged_tables, source.large_objects: what will not move, or not through the change stream, said before
-/// anything starts (what the schema phase leaves out is Tasks.SkippedObjectsCheck's, source.unsupported_objects).
+/// source.unlogged_tables: what will not move through the change stream, said before anything starts (what the schema
+/// phase leaves out is Tasks.SkippedObjectsCheck's, source.unsupported_objects; large objects: <see cref="LargeObjectCheck"/>).
 /// </summary>
 public sealed class UnsupportedObjectsCheck : IPrecheck
 {
@@ -17,13 +17,6 @@ public sealed class UnsupportedObjectsCheck : IPrecheck
                 : CheckResult.Warn("source.unlogged_tables",
                     $"{unlogged.Count} unlogged tables write no WAL, so the change stream cannot carry their changes: {NameList.Of(unlogged)}. They are copied, and copied again at cutover.",
                     "Make them logged (ALTER TABLE ... SET LOGGED) if their changes must move live."));
-
-            var largeObjects = await c.QuerySourceAsync("SELECT count(*) FROM pg_largeobject_metadata", r => r.GetInt64(0), ct);
-            results.Add(largeObjects[0] == 0
-                ? CheckResult.Pass("source.large_objects", "No large objects.")
-                : CheckResult.Warn("source.large_objects",
-                    $"The source holds {largeObjects[0]} large objects (pg_largeobject); logical decoding does not carry them and PgShift does not migrate them.",
-                    "Move them separately (for example with pg_dump --large-objects), or store them in bytea columns."));
         }
         return results;
     }

@@ -21,7 +21,8 @@ public sealed record TableCopySnapshot(string Table, long Rows, long Bytes, long
 
 /// <summary>The whole copy at one moment.</summary>
 /// <param name="Seconds">Time since the copy started (to its end, once finished).</param>
-public sealed record CopySnapshot(IReadOnlyList<TableCopySnapshot> Tables, double Seconds)
+/// <param name="LargeObjects">The large objects' copy, once it has begun (after the tables).</param>
+public sealed record CopySnapshot(IReadOnlyList<TableCopySnapshot> Tables, double Seconds, LargeObjectsSnapshot? LargeObjects = null)
 {
     public long Rows => Tables.Sum(t => t.Rows);
     public long Bytes => Tables.Sum(t => t.Bytes);

@@ -71,6 +71,22 @@ public sealed class ExportedSnapshot : IAsyncDisposable
         }
     }
 
+    /// <summary>Begins a read-only REPEATABLE READ transaction on <paramref name="conn"/> that sees the exported snapshot <paramref name="name"/>.</summary>
+    /// <exception cref="SnapshotLostException">The session that exported it is gone.</exception>
+    public static async Task ImportAsync(NpgsqlConnection conn, string name, CancellationToken ct)
+    {
+        try
+        {
+            await using var cmd = new NpgsqlCommand($"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {Catalog.Sql.Literal(name)}", conn);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        catch (PostgresException pe) when (pe.SqlState == "22023")
+        {
+            // invalid_parameter_value on importing the snapshot: the session that exported it is gone.
+            throw new SnapshotLostException(name, pe);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_connection is not null)
@@ -83,3 +99,11 @@ public sealed class ExportedSnapshot : IAsyncDisposable
         }
     }
 }
+
+/// <summary>
+/// A copy's snapshot is gone with the session that exported it (a source restart, a lost connection): the tables (and large objects) not
+/// yet copied are copied again from a new snapshot.
+/// </summary>
+public sealed class SnapshotLostException(string snapshot, Exception inner)
+    : PgShiftException($"The source snapshot {snapshot} the copy reads from is gone with the session that exported it.",
+        "The copy takes a new snapshot by itself; nothing to do.", inner), Connections.ITransientFailure;

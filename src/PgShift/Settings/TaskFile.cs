@@ -29,6 +29,15 @@ public sealed class TaskFile
     public string? OnConflict { get; set; }
     /// <summary>Tables larger than this (MB on disk) are copied in ranges by several workers.</summary>
     public double? SplitThresholdMb { get; set; }
+    /// <summary>Copy the database's large objects (and synchronise them at cutover); unset: <see cref="CopiesLargeObjects"/>.</summary>
+    public bool? LargeObjects { get; set; }
+
+    /// <summary>
+    /// Large objects belong to the database, not to a table: as pg_dump does, they move with the whole database (exclusions
+    /// allowed) and stay behind when the task names the schemas or tables it moves, unless large_objects says otherwise.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool CopiesLargeObjects => LargeObjects ?? !(IncludeSchemas is { Count: > 0 } || IncludeTables is { Count: > 0 });
 
     /// <summary>Renames: schemas {old: new}; tables {"schema.table": new_name}; columns {"schema.table.column": new_name}.</summary>
     public sealed class MappingSection
@@ -98,7 +107,7 @@ public sealed class TaskFile
         {
             // The YAML error text can quote the line, which may hold a password.
             throw new PgShiftException($"Task file '{path}' cannot be read at line {ex.Start.Line}, column {ex.Start.Column}: {Redactor.Redact(ex.InnerException?.Message ?? ex.Message)}",
-                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables).");
+                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects).");
         }
     }
 
@@ -113,14 +122,14 @@ public sealed class TaskFile
     {
         Types = Types, Jobs = Jobs, RetryWindow = RetryWindow, IncludeSchemas = IncludeSchemas, ExcludeSchemas = ExcludeSchemas,
         IncludeTables = IncludeTables, ExcludeTables = ExcludeTables, ExcludeColumns = ExcludeColumns, Mapping = Mapping,
-        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb,
+        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb, LargeObjects = LargeObjects,
     }, StoredForm);
 
     public static TaskFile FromStoredJson(string json) => System.Text.Json.JsonSerializer.Deserialize<TaskFile>(json, StoredForm) ?? new TaskFile();
 
     /// <summary>Says any selection, exclusion or renaming at all (else a later command takes the task's own).</summary>
     public bool HasSelection()
-        => new[] { IncludeSchemas, ExcludeSchemas, IncludeTables, ExcludeTables, ExcludeColumns }.Any(l => l is { Count: > 0 })
+        => new[] { IncludeSchemas, ExcludeSchemas, IncludeTables, ExcludeTables, ExcludeColumns }.Any(l => l is { Count: > 0 }) || LargeObjects is not null
            || Mapping is { } m && new[] { m.Schemas, m.Tables, m.Columns }.Any(d => d is { Count: > 0 });
 
     /// <summary>How this selection (schemas, tables, columns, renaming) differs from <paramref name="other"/>'s, in words; empty when the same.</summary>
@@ -145,6 +154,12 @@ public sealed class TaskFile
         Compare("renamed schemas", Pairs(Mapping?.Schemas), Pairs(other.Mapping?.Schemas));
         Compare("renamed tables", Pairs(Mapping?.Tables), Pairs(other.Mapping?.Tables));
         Compare("renamed columns", Pairs(Mapping?.Columns), Pairs(other.Mapping?.Columns));
+        // Said in so many words only: a selection that repeats the task's include patterns need not repeat --large-objects.
+        if (LargeObjects is { } copies && copies != other.CopiesLargeObjects)
+        {
+            static string Said(bool copies) => copies ? "copied" : "not copied";
+            differences.Add($"large objects: {Said(copies)} here, {Said(other.CopiesLargeObjects)} for the task");
+        }
         return differences;
     }
 

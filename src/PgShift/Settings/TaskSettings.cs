@@ -31,6 +31,8 @@ public record TaskSettings
     public TableSelection Selection { get; init; } = TableSelection.All;
     public ColumnExclusions ExcludedColumns { get; init; } = new();
     public NameMapping Mapping { get; init; } = NameMapping.None;
+    /// <summary>Copy the database's large objects with the data, synchronise them again at cutover, and verify them (<see cref="TaskFile.CopiesLargeObjects"/>).</summary>
+    public bool LargeObjects { get; init; } = true;
 
     /// <summary>Parallel connections to each server, for the copy, post-data and verify.</summary>
     public int Jobs { get; init; } = DefaultJobs;

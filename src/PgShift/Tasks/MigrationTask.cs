@@ -315,14 +315,15 @@ public sealed class MigrationTask(ILogger logger)
 
     /// <summary>
     /// What the cutover does once the stream has caught up: copies again what logical decoding cannot carry (unlogged
-    /// tables), builds what waited for it (foreign keys and triggers when the apply session could not bypass them, ENABLE
+    /// tables, large objects), builds what waited for it (foreign keys and triggers when the apply session could not bypass them, ENABLE
     /// ALWAYS states), syncs every sequence from the source's last_value, refreshes materialized views, analyzes.
     /// </summary>
     private async Task<SchemaReport> FinishCutoverAsync(TaskSettings options, CancellationToken ct)
     {
         var steps = new CutoverSteps(logger);
         var newTables = await steps.PrepareAsync(options, ct);
-        await new FullCopier(logger).RunAsync(new FullCopyOptions(options with { Incremental = false }) { KnownTablesOnly = true }, ct);
+        await new FullCopier(logger).RunAsync(new FullCopyOptions(options with { Incremental = false, LargeObjects = false }) { KnownTablesOnly = true }, ct);
+        var largeObjectNotes = options.LargeObjects ? await steps.SynchroniseLargeObjectsAsync(options, Copier.Progress.LargeObjects, ct) : [];
         HashSet<string> known;
         await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
         {
@@ -331,6 +332,7 @@ public sealed class MigrationTask(ILogger logger)
         // Post-data again, as for a one-time copy: builds whatever is missing.
         var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions(options) { KnownTables = known }, ct);
         report.Warnings.AddRange(await CutoverSteps.WarningsAsync(options, known, newTables, ct));
+        report.Warnings.AddRange(largeObjectNotes);
         return report;
     }
 

@@ -10,7 +10,7 @@ namespace PgShift.Verify;
 
 /// <summary>
 /// pgshift verify: every selected table compared row for row by checksum, the keys, indexes and triggers
-/// compared by name, and the sequences once the task has finished.
+/// compared by name, and the sequences and large objects once the task has finished.
 /// </summary>
 public sealed class Verifier
 {
@@ -29,10 +29,12 @@ public sealed class Verifier
             verified = verified.Select(v => rechecked.GetValueOrDefault(v.Table) ?? v).ToList();
         }
         var targetObjects = await ObjectsAsync(target, tables.Select(t => (t.Target, t.Target)).ToList(), mapToTarget: false, ct);
-        var sequenceResults = await VerifySequencesAsync(options, target, sequences, ct);
+        var finished = (await TaskStatusReport.LoadAsync(target, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
+        var sequenceResults = await VerifySequencesAsync(options, target, sequences, finished, ct);
+        var largeObjects = options.LargeObjects ? await LargeObjectVerifier.VerifyAsync(options, finished, ct) : null;
         var missing = sourceObjects.Except(targetObjects, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var extra = targetObjects.Except(sourceObjects, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        return new VerifyReport(verified, missing, extra, sequenceResults, (DateTime.UtcNow - started).TotalSeconds);
+        return new VerifyReport(verified, missing, extra, sequenceResults, (DateTime.UtcNow - started).TotalSeconds, largeObjects);
     }
 
     /// <summary>The selected tables as verify reads them, their keys, indexes and triggers, and the sequences that go with them.</summary>
@@ -49,11 +51,10 @@ public sealed class Verifier
 
     /// <summary>Each sequence's value on both sides, read after the tables; one behind on the target differs only once the task has finished.</summary>
     private static async Task<List<SequenceVerification>> VerifySequencesAsync(VerifyOptions options, NpgsqlConnection target,
-        List<(QualifiedName Sequence, QualifiedName? OwnerTable, string? OwnerColumn)> sequences, CancellationToken ct)
+        List<(QualifiedName Sequence, QualifiedName? OwnerTable, string? OwnerColumn)> sequences, bool finished, CancellationToken ct)
     {
         var results = new List<SequenceVerification>();
         await using var source = await TableVerifier.OpenAsync(options.Source, ct);
-        var finished = (await TaskStatusReport.LoadAsync(target, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
         foreach (var (seq, ownerTable, ownerColumn) in sequences)
         {
             var (sourceValue, sourceCalled) = await SequenceValueAsync(source, seq.Quoted, ct);

@@ -38,10 +38,20 @@ public sealed record SequenceVerification(string Sequence, long? SourceValue, lo
     public bool Equal => State is "equal" or "not synced yet";
 }
 
-public sealed record VerifyReport(IReadOnlyList<TableVerification> Tables, IReadOnlyList<string> MissingObjects, IReadOnlyList<string> ExtraObjects,
-    IReadOnlyList<SequenceVerification> Sequences, double Seconds)
+/// <summary>The large objects of both sides compared.</summary>
+/// <param name="Differences">The first differences, by OID, in words; <paramref name="DifferenceCount"/> counts them all.</param>
+/// <param name="Synchronised">The task has cut over (or streams nothing): until then, the cutover has yet to carry their changes.</param>
+public sealed record LargeObjectVerification(int SourceObjects, int TargetObjects, IReadOnlyList<string> Differences, int DifferenceCount, bool Synchronised)
 {
-    public bool Equal => Tables.All(t => t.Equal) && MissingObjects.Count == 0 && ExtraObjects.Count == 0 && Sequences.All(s => s.Equal);
+    public bool Equal => DifferenceCount == 0 || !Synchronised;
+}
+
+/// <param name="LargeObjects">Null when the task does not copy large objects.</param>
+public sealed record VerifyReport(IReadOnlyList<TableVerification> Tables, IReadOnlyList<string> MissingObjects, IReadOnlyList<string> ExtraObjects,
+    IReadOnlyList<SequenceVerification> Sequences, double Seconds, LargeObjectVerification? LargeObjects = null)
+{
+    public bool Equal => Tables.All(t => t.Equal) && MissingObjects.Count == 0 && ExtraObjects.Count == 0 && Sequences.All(s => s.Equal)
+        && LargeObjects?.Equal != false;
 }
 
 /// <summary>One table as verify reads it: the columns in canonical order on both sides, and its key.</summary>

@@ -93,4 +93,14 @@ public sealed class ProgressTextTests
 
         Assert.Equal(["copy     1/3 tables, 60 rows, 6.0 MB", "  copying public.t1: 10 rows, 1.0 MB, 1.0 MB/s, ETA 1s"], lines);
     }
+
+    [Fact]
+    public void The_large_objects_line_says_objects_and_bytes_of_all_then_done()
+    {
+        var copying = new LargeObjectsSnapshot(Objects: 1204, ObjectsDone: 602, Bytes: 200 * 1048576L, BytesDone: 100 * 1048576L, Seconds: 10, Finished: false);
+        Assert.Equal("large objects: 602/1,204 objects, 100.0 MB of 200.0 MB, 10.0 MB/s, ETA 10s", ProgressText.LargeObjects(copying));
+        Assert.EndsWith("10.0 MB/s, done", ProgressText.LargeObjects(copying with { Finished = true }), StringComparison.Ordinal);
+        var lines = ProgressText.CopyLines(new CopySnapshot([], 10, copying), terminal: false);
+        Assert.Contains("copy  large objects: 602/1,204 objects, 100.0 MB of 200.0 MB, 10.0 MB/s, ETA 10s", lines);
+    }
 }
