@@ -24,6 +24,7 @@ public static class PostDataReader
         await ReadConstraintsAsync(conn, selected, result, ct);
         await ReadIndexesAsync(conn, selected, result, ct);
         await ReadTriggersAsync(conn, selected, result, ct);
+        await ReadClonedTriggerStatesAsync(conn, selected, result, ct);
         await ReadRuleStatesAsync(conn, selected, result, ct);
         await ReadIdentityAlwaysAsync(conn, selected, result, ct);
         return result;
@@ -121,6 +122,29 @@ public static class PostDataReader
             {
                 result.Add(new PostDataStatement(PostDataKind.Other, table, name, $"COMMENT ON TRIGGER {Sql.Ident(name)} ON {table} IS {Sql.Literal(r.GetString(5))}", 0));
             }
+        }, ct);
+    }
+
+    /// <summary>
+    /// A partition's clone of its parent's trigger set to another state than the parent's (ALTER TABLE ONLY partition
+    /// DISABLE TRIGGER): after every parent's state, which reaches the partitions.
+    /// </summary>
+    private static async Task ReadClonedTriggerStatesAsync(NpgsqlConnection conn, uint[] selected, List<PostDataStatement> result, CancellationToken ct)
+    {
+        // Before PostgreSQL 13 a clone names its parent only in pg_depend (a partition dependency).
+        var parent = conn.PostgreSqlVersion.Major >= 13 ? "t.tgparentid"
+            : "(SELECT d.refobjid FROM pg_depend d WHERE d.classid = 'pg_trigger'::regclass AND d.objid = t.oid AND d.refclassid = 'pg_trigger'::regclass AND d.deptype = 'P')";
+        await QueryAsync(conn, $"""
+            SELECT n.nspname, r.relname, t.tgname, t.tgenabled::text
+            FROM pg_trigger t JOIN pg_trigger p ON p.oid = {parent}
+            JOIN pg_class r ON r.oid = t.tgrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            WHERE t.tgrelid = ANY(@oids) AND t.tgenabled <> p.tgenabled
+            ORDER BY t.tgrelid, t.tgname
+            """, selected, r =>
+        {
+            var table = new QualifiedName(r.GetString(0), r.GetString(1));
+            result.Add(new PostDataStatement(PostDataKind.Other, table, r.GetString(2),
+                $"ALTER TABLE ONLY {table} {EnableState(r.GetString(3))} TRIGGER {Sql.Ident(r.GetString(2))}", 0));
         }, ct);
     }
 

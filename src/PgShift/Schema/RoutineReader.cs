@@ -114,11 +114,13 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             if (!r.IsDBNull(14)) parts.Add($"MINVFUNC = {r.GetString(14)}");
             if (!r.IsDBNull(6) && !r.IsDBNull(13)) parts.Add($"MSTYPE = {r.GetString(6)}");
             if (!r.IsDBNull(15)) parts.Add($"MFINALFUNC = {r.GetString(15)}");
+            if (Bool("aggmfinalextra")) parts.Add("MFINALFUNC_EXTRA");
             if (Str("aggminitval") is { } minit) parts.Add($"MINITCOND = {Sql.Literal(minit)}");
             if (!r.IsDBNull(7)) parts.Add($"SORTOP = {r.GetString(7)}");
             var parallel = r.GetString(16) switch { "s" => "SAFE", "r" => "RESTRICTED", _ => null };
             if (parallel is not null) parts.Add($"PARALLEL = {parallel}");
             if (Str("aggkind") == "h") parts.Add("HYPOTHETICAL");
+            AddSpaceAndModify(j, Str("aggkind") == "n" ? "r" : "w", parts);
             var name = Sql.Qualified(r.GetString(1), r.GetString(2));
             var args = r.GetString(3);
             // An aggregate of no arguments is named name(*) in ALTER and COMMENT, where regprocedure prints name().
@@ -127,5 +129,30 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             o.AlterTarget = $"AGGREGATE {signature}";
             o.Statements.Add($"CREATE AGGREGATE {name} ({(args.Length == 0 ? "*" : args)}) ({string.Join(", ", parts)})");
         }, ct);
+    }
+
+    /// <summary>
+    /// SSPACE / MSSPACE (the planner's estimate of the state's size) and FINALFUNC_MODIFY / MFINALFUNC_MODIFY (11+), when
+    /// not the default (READ_ONLY for a normal aggregate, READ_WRITE for an ordered-set one), as pg_dump writes them.
+    /// </summary>
+    private static void AddSpaceAndModify(JsonElement j, string defaultModify, List<string> parts)
+    {
+        static string Modify(string code) => code switch { "s" => "SHAREABLE", "w" => "READ_WRITE", _ => "READ_ONLY" };
+        if (j.TryGetProperty("aggtransspace", out var space) && space.ValueKind == JsonValueKind.Number && space.GetInt32() != 0)
+        {
+            parts.Add($"SSPACE = {space.GetInt32()}");
+        }
+        if (j.TryGetProperty("aggmtransspace", out var mspace) && mspace.ValueKind == JsonValueKind.Number && mspace.GetInt32() != 0)
+        {
+            parts.Add($"MSSPACE = {mspace.GetInt32()}");
+        }
+        if (JsonText(j, "aggfinalmodify") is { } modify && modify != defaultModify)
+        {
+            parts.Add($"FINALFUNC_MODIFY = {Modify(modify)}");
+        }
+        if (parts.Any(p => p.StartsWith("MSFUNC", StringComparison.Ordinal)) && JsonText(j, "aggmfinalmodify") is { } mmodify && mmodify != defaultModify)
+        {
+            parts.Add($"MFINALFUNC_MODIFY = {Modify(mmodify)}");
+        }
     }
 }

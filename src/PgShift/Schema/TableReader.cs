@@ -17,7 +17,10 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
                       FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
                       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
                      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a' AND d.refclassid = 'pg_class'::regclass),
-                   (SELECT d.refobjid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refclassid = 'pg_class'::regclass)
+                   (SELECT d.refobjid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refclassid = 'pg_class'::regclass),
+                   c.relpersistence::text,
+                   (SELECT t.relpersistence::text FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i' AND d.refclassid = 'pg_class'::regclass)
             FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE {UserSchemas}
             """, r =>
@@ -26,10 +29,14 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             var type = $"AS {r.GetString(3)} ";
             var settings = $"INCREMENT BY {r.GetInt64(5)} MINVALUE {r.GetInt64(7)} MAXVALUE {r.GetInt64(6)} START WITH {r.GetInt64(4)} CACHE {r.GetInt64(8)} {(r.GetBoolean(9) ? "CYCLE" : "NO CYCLE")}";
             var name = Sql.Qualified(r.GetString(1), r.GetString(2));
+            // Unlogged sequences exist from PostgreSQL 15; an identity sequence is created as its table is, unless it differs.
+            var unlogged = r.GetString(13) == "u";
+            var persistenceKnown = (Options.TargetMajor > 0 ? Options.TargetMajor : ServerVersion) >= 15;
             if (r.GetBoolean(10))
             {
                 // An identity sequence takes the column's type.
-                Read.IdentitySequenceOptions[oid] = $"SEQUENCE NAME {name} {settings}";
+                var differs = persistenceKnown && !r.IsDBNull(14) && (r.GetString(14) == "u") != unlogged;
+                Read.IdentitySequenceOptions[oid] = $"SEQUENCE NAME {name}{(differs ? unlogged ? " UNLOGGED" : " LOGGED" : "")} {settings}";
                 return;
             }
             if (FromExtension(oid) || !Selected.Contains(oid))
@@ -42,7 +49,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
                 return;
             }
             var o = Add($"rel:{oid}", ObjectKind.Sequence, r.GetString(1), r.GetString(2), $"sequence {name}");
-            o.Statements.Add($"CREATE SEQUENCE {name} {type}{settings}");
+            o.Statements.Add($"CREATE {(unlogged && persistenceKnown ? "UNLOGGED " : "")}SEQUENCE {name} {type}{settings}");
             o.AlterTarget = r.IsDBNull(11) ? $"SEQUENCE {name}" : null;
             o.OwnerKey = r.IsDBNull(12) ? null : $"rel:{r.GetFieldValue<uint>(12)}";
             if (!r.IsDBNull(11))

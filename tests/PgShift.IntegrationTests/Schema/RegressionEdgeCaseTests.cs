@@ -260,4 +260,38 @@ public sealed class RegressionEdgeCaseTests
         Assert.Equal(["m 1 7", "p 1 ann", "p 2 nobody"], await dbs.SourceRowsAsync(rows));
         Assert.Equal(await dbs.SourceRowsAsync(rows), await dbs.TargetRowsAsync(rows));
     }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public async Task Unlogged_sequences_aggregate_space_and_a_partitions_own_trigger_state_migrate(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        var v15 = from != "12";
+        const string emptyArray = "{}";
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, $"""
+            CREATE SCHEMA us;
+            {(v15 ? "CREATE UNLOGGED SEQUENCE us.scratch; CREATE TABLE us.ident (a int GENERATED ALWAYS AS IDENTITY); ALTER SEQUENCE us.ident_a_seq SET UNLOGGED;" : "")}
+            CREATE FUNCTION us.acc(int[], int) RETURNS int[] LANGUAGE sql IMMUTABLE AS 'SELECT $1 || $2';
+            CREATE AGGREGATE us.collect(int) (SFUNC = us.acc, STYPE = int[], SSPACE = 10000, INITCOND = '{emptyArray}', FINALFUNC_MODIFY = READ_WRITE);
+            CREATE TABLE us.parted (id int) PARTITION BY RANGE (id);
+            CREATE TABLE us.parted_1 PARTITION OF us.parted FOR VALUES FROM (0) TO (10);
+            CREATE TABLE us.parted_2 PARTITION OF us.parted FOR VALUES FROM (10) TO (20);
+            CREATE FUNCTION us.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+            CREATE TRIGGER aft_row AFTER INSERT ON us.parted FOR EACH ROW EXECUTE FUNCTION us.noop();
+            ALTER TABLE ONLY us.parted_2 DISABLE TRIGGER aft_row;
+            """);
+        var migrate = await MigrateAsync(dbs, "us");
+        Assert.True(migrate.ExitCode == 0, migrate.All);
+        var sequences = v15 ? "SELECT relname || ' ' || relpersistence::text FROM pg_class WHERE relnamespace = 'us'::regnamespace AND relkind = 'S' UNION ALL " : "";
+        var catalog = $"""
+            {sequences}
+            SELECT 'agg ' || aggtransspace || ' ' || {(from == "12" ? "''" : "aggfinalmodify::text")} FROM pg_aggregate WHERE aggfnoid = 'us.collect'::regproc
+            UNION ALL
+            SELECT tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled::text FROM pg_trigger WHERE tgname = 'aft_row'
+            ORDER BY 1
+            """;
+        var source = await dbs.SourceRowsAsync(catalog);
+        Assert.Contains("us.parted_2 aft_row D", source);
+        Assert.Equal(source, await dbs.TargetRowsAsync(catalog));
+    }
 }
