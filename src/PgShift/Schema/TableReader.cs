@@ -64,14 +64,18 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
     private sealed record TableRow(uint Oid, QualifiedName Name, char Kind, bool Unlogged, string[]? Options, bool IsPartition,
         string? PartitionBound, string? PartitionKey, char ReplicaIdentity, string? OfType);
 
+    private Dictionary<uint, List<TableColumn>> _columns = new();
+    private readonly Dictionary<uint, List<string>> _inheritedChecks = new();
+
     public async Task ReadTablesAsync(CancellationToken ct)
     {
         var columns = await TableColumn.LoadAsync(Connection, ct);
+        _columns = columns;
         var checks = new Dictionary<uint, List<string>>();
         await QueryAsync("""
-            SELECT conrelid, conname, pg_get_constraintdef(oid) FROM pg_constraint
-            WHERE contype = 'c' AND conrelid <> 0 AND conislocal AND convalidated ORDER BY conrelid, conname
-            """, r => Append(checks, r.GetFieldValue<uint>(0), $"CONSTRAINT {Sql.Ident(r.GetString(1))} {r.GetString(2)}"), ct);
+            SELECT conrelid, conname, pg_get_constraintdef(oid), conislocal FROM pg_constraint
+            WHERE contype = 'c' AND conrelid <> 0 AND convalidated ORDER BY conrelid, conname
+            """, r => Append(r.GetBoolean(3) ? checks : _inheritedChecks, r.GetFieldValue<uint>(0), $"CONSTRAINT {Sql.Ident(r.GetString(1))} {r.GetString(2)}"), ct);
         var parents = new Dictionary<uint, List<uint>>();
         await QueryAsync("SELECT inhrelid, inhparent FROM pg_inherits ORDER BY inhrelid, inhseqno",
             r => Append(parents, r.GetFieldValue<uint>(0), r.GetFieldValue<uint>(1)), ct);
@@ -126,9 +130,22 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         sb.Append(CultureInfo.InvariantCulture, $"TABLE {table}");
         var after = new List<string>();
         var typed = t.OfType is not null && cols.Count == columns.Count && !t.IsPartition && parentOids.Count == 0;
-        var defs = typed ? TypedColumnOptions(table, cols, after) : ColumnDefinitions(table, cols, t.IsPartition, after);
+        var ownOrder = !typed && cols.Count == columns.Count && HasOwnColumnOrder(t, columns, parentOids);
+        var defs = typed ? TypedColumnOptions(table, cols, after)
+            : ownOrder ? ColumnDefinitions(table, cols.Select(c => c with { IsLocal = true, DropsInheritedDefault = false }).ToList(), false, after)
+            : ColumnDefinitions(table, cols, t.IsPartition, after);
         defs.AddRange(checks);
-        if (typed)
+        if (ownOrder)
+        {
+            // Created apart, then attached: its columns keep their own order (a partition or child made before its
+            // parent, or whose parent changed since). The parent's checks must be there already to attach.
+            defs.AddRange(_inheritedChecks.GetValueOrDefault(t.Oid) ?? []);
+            sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
+            after.InsertRange(0, t.IsPartition
+                ? [$"ALTER TABLE {Selected.AllRelations[parentOids[0]].Name} ATTACH PARTITION {table} {t.PartitionBound}"]
+                : parentOids.Select(p => $"ALTER TABLE {table} INHERIT {Selected.AllRelations[p].Name}"));
+        }
+        else if (typed)
         {
             // A typed table takes its columns from the type; only what each adds (NOT NULL, a default) is said.
             sb.Append(CultureInfo.InvariantCulture, $" OF {t.OfType}");
@@ -161,6 +178,22 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         {
             o.DependsOn.Add($"rel:{p}");
         }
+    }
+
+    /// <summary>
+    /// Whether a partition's or inheritance child's columns are in another order than PARTITION OF or INHERITS would
+    /// give them (the parent's columns first, in the parent's order); identity and inherited generated columns keep
+    /// the usual form.
+    /// </summary>
+    private bool HasOwnColumnOrder(TableRow t, List<TableColumn> columns, List<uint> parentOids)
+    {
+        if (parentOids.Count == 0 || columns.Any(c => c.Identity != '\0' || c.ParentGeneration is not null))
+        {
+            return false;
+        }
+        var inherited = parentOids.SelectMany(p => _columns.GetValueOrDefault(p) ?? []).Select(c => c.Name).Distinct().ToList();
+        var expected = t.IsPartition ? inherited : inherited.Concat(columns.Select(c => c.Name).Where(n => !inherited.Contains(n))).ToList();
+        return !columns.Select(c => c.Name).SequenceEqual(expected);
     }
 
     /// <summary>Why the target's version cannot create an inheritance child's generated column as the source has it; null when it can.</summary>

@@ -40,13 +40,10 @@ public sealed partial class RegressionDatabaseTests(ITestOutputHelper output)
         ["FOREIGN DATA WRAPPER"] = "foreign data wrappers",
         ["SERVER"] = "foreign servers",
         ["TYPE"] = "base types whose functions are built in",
-        ["TABLE"] = "per-column compression, partition and child column order, a partition's dropped default, typed tables (OF type)",
-        ["SEQUENCE"] = "sequences of tables not migrated",
+        ["TABLE"] = "an inheritance child created apart to keep its own column order has every column local (DDL cannot make an inherited column non-local; pg_dump keeps that and loses the order instead)",
         ["INDEX"] = "indexes using operator classes not migrated",
         ["INDEX ATTACH"] = "indexes using operator classes not migrated",
-        ["TRIGGER"] = "triggers of tables not migrated",
         ["MATERIALIZED VIEW"] = "materialized views on objects not migrated",
-        ["AGGREGATE"] = "aggregates on objects not migrated",
     };
 
     public static TheoryData<int> Targets => new() { 15, 17 };

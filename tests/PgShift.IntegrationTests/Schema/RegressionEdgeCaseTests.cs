@@ -294,4 +294,42 @@ public sealed class RegressionEdgeCaseTests
         Assert.Contains("us.parted_2 aft_row D", source);
         Assert.Equal(source, await dbs.TargetRowsAsync(catalog));
     }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public async Task Partitions_and_inheritance_children_keep_their_own_column_order(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA co;
+            CREATE TABLE co.parted (a int NOT NULL, b text, CONSTRAINT a_pos CHECK (a > 0)) PARTITION BY RANGE (a);
+            CREATE TABLE co.parted_rev (b text, a int NOT NULL, CONSTRAINT a_pos CHECK (a > 0));
+            ALTER TABLE co.parted ATTACH PARTITION co.parted_rev FOR VALUES FROM (1) TO (100);
+            CREATE TABLE co.parted_same PARTITION OF co.parted FOR VALUES FROM (100) TO (200);
+            CREATE TABLE co.base (id int, name text);
+            CREATE TABLE co.child (extra text) INHERITS (co.base);
+            ALTER TABLE co.base ADD COLUMN added int DEFAULT 5;
+            INSERT INTO co.parted VALUES (1, 'one'), (150, 'x');
+            INSERT INTO co.child VALUES (1, 'c', 'e', 9);
+            """);
+        var migrate = await MigrateAsync(dbs, "co");
+        Assert.True(migrate.ExitCode == 0, migrate.All);
+        const string columns = """
+            SELECT attrelid::regclass::text || ' ' || string_agg(attname || (CASE WHEN attnotnull THEN '!' ELSE '' END), ',' ORDER BY attnum)
+              FROM pg_attribute WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'co'::regnamespace AND relkind IN ('r', 'p'))
+               AND attnum > 0 AND NOT attisdropped GROUP BY attrelid ORDER BY 1
+            """;
+        var source = await dbs.SourceRowsAsync(columns);
+        Assert.Contains("co.parted_rev b,a!", source);
+        Assert.Contains("co.child id,name,extra,added", source);
+        Assert.Equal(source, await dbs.TargetRowsAsync(columns));
+        const string rows = """
+            SELECT tableoid::regclass::text || ' ' || t::text FROM co.parted t
+            UNION ALL SELECT 'child ' || c::text FROM co.child c
+            UNION ALL SELECT conrelid::regclass::text || ' ' || conname || ' ' || coninhcount FROM pg_constraint WHERE connamespace = 'co'::regnamespace AND contype = 'c'
+            UNION ALL SELECT inhrelid::regclass::text || ' of ' || inhparent::regclass::text FROM pg_inherits WHERE inhparent::regclass::text LIKE 'co.%'
+            ORDER BY 1
+            """;
+        Assert.Equal(await dbs.SourceRowsAsync(rows), await dbs.TargetRowsAsync(rows));
+    }
 }
