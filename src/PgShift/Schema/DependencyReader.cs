@@ -66,6 +66,14 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 o.DependsOn.Add(to);
             }
         }, ct);
+        // A base type's I/O functions take or return the type: they are created on its shell, which breaks the cycle.
+        foreach (var (function, (type, shell)) in Read.ShellOfFunction)
+        {
+            if (Objects.TryGetValue(function, out var f) && f.DependsOn.Remove(type))
+            {
+                f.DependsOn.Add(shell);
+            }
+        }
         foreach (var o in Objects.Values.Where(o => o.Kind != ObjectKind.Schema && o.Kind != ObjectKind.Extension))
         {
             var ns = Objects.Values.FirstOrDefault(s => s.Kind == ObjectKind.Schema && s.Name == o.Schema);
@@ -83,10 +91,21 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
     public void DropUnselectedDependents()
     {
         var knownUserObjects = new HashSet<string>(Selected.AllRelations.Keys.Select(k => $"rel:{k}"), StringComparer.Ordinal);
+        var typeOfShell = Read.ShellOfFunction.Values.Distinct().ToDictionary(v => v.Shell, v => v.Type, StringComparer.Ordinal);
         bool changed;
         do
         {
             changed = false;
+            // A shell whose type cannot be defined would be left a shell: it goes with the type, and its functions with it.
+            foreach (var (shellKey, typeKey) in typeOfShell)
+            {
+                if (Objects[shellKey].SkipReason is null && Objects[typeKey].SkipReason is not null)
+                {
+                    Objects[shellKey].SkipReason = $"{Objects[typeKey].Display} is not migrated";
+                    Read.Skipped.Add(Objects[shellKey]);
+                    changed = true;
+                }
+            }
             foreach (var o in Objects.Values.Where(o => o.SkipReason is null))
             {
                 var missing = o.DependsOn.FirstOrDefault(d =>

@@ -27,6 +27,13 @@ public sealed record SchemaMigrationOptions : TaskSettings
     public IReadOnlySet<string>? KnownTables { get; init; }
     /// <summary>The target's major version, which decides the DDL written where versions differ; 0 until the target is reached.</summary>
     public int TargetMajor { get; init; }
+    /// <summary>
+    /// The built-in functions of the target (pg_proc.prosrc of LANGUAGE internal): a function of the source written in
+    /// LANGUAGE internal can be created only if the target has its symbol. Empty until the target is reached.
+    /// </summary>
+    public IReadOnlySet<string> TargetInternalFunctions { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+    /// <summary>The target's role is a superuser: only a superuser may create a function in LANGUAGE internal (and so a base type).</summary>
+    public bool TargetIsSuperuser { get; init; }
 }
 
 /// <summary>What a schema phase did: objects created, skipped by design (with the reason), and warnings.</summary>

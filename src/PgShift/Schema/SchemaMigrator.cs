@@ -26,7 +26,7 @@ public sealed class SchemaMigrator(ILogger logger)
         var report = new SchemaReport();
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct);
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
-        options = options with { TargetMajor = target.PostgreSqlVersion.Major };
+        options = await WithTargetFactsAsync(options, target, ct);
         var (reader, objects) = await ReadSourceAsync(source, options, ct);
         report.Warnings.AddRange(reader.Warnings);
         report.Skipped.AddRange(reader.Skipped.Select(o => (o.Display, o.SkipReason!)));
@@ -105,7 +105,7 @@ public sealed class SchemaMigrator(ILogger logger)
         Dictionary<QualifiedName, QualifiedName> trees;
         Dictionary<string, string> deparsed;
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
-        options = options with { TargetMajor = target.PostgreSqlVersion.Major };
+        options = await WithTargetFactsAsync(options, target, ct);
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
@@ -206,6 +206,19 @@ public sealed class SchemaMigrator(ILogger logger)
             pending.Add((s, mapped));
         }
         return pending;
+    }
+
+    /// <summary>What the DDL written depends on in the target: its major version, its built-in functions, whether its role is a superuser.</summary>
+    private static async Task<SchemaMigrationOptions> WithTargetFactsAsync(SchemaMigrationOptions options, NpgsqlConnection target, CancellationToken ct)
+    {
+        var internals = (await QueryListAsync(target, "SELECT DISTINCT p.prosrc FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE l.lanname = 'internal'", ct)).ToHashSet(StringComparer.Ordinal);
+        var superuser = await QueryListAsync(target, "SELECT rolsuper::text FROM pg_roles WHERE rolname = current_user", ct);
+        return options with
+        {
+            TargetMajor = target.PostgreSqlVersion.Major,
+            TargetInternalFunctions = internals,
+            TargetIsSuperuser = superuser is ["true"],
+        };
     }
 
     private static async Task<(SourceSchemaReader, List<SchemaObject>)> ReadSourceAsync(NpgsqlConnection source, SchemaMigrationOptions options, CancellationToken ct)
