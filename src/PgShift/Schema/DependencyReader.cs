@@ -19,6 +19,13 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             UNION ALL SELECT 'pg_attrdef', d.oid, 'rel:' || d.adrelid FROM pg_attrdef d
             UNION ALL SELECT 'pg_constraint', c.oid, CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid WHEN c.contype = 'c' THEN 'rel:' || c.conrelid END
                       FROM pg_constraint c WHERE c.contypid <> 0 OR c.contype = 'c'
+            -- An operator family's member belongs to the class that owns it (internally), else to the family.
+            UNION ALL SELECT 'pg_amop', a.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amop'::regclass AND d.objid = a.oid
+                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || a.amopfamily)
+                      FROM pg_amop a WHERE a.oid >= 16384
+            UNION ALL SELECT 'pg_amproc', p.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amproc'::regclass AND d.objid = p.oid
+                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || p.amprocfamily)
+                      FROM pg_amproc p WHERE p.oid >= 16384
             UNION ALL SELECT 'pg_rewrite', r.oid, CASE WHEN r.rulename = '_RETURN' THEN 'rel:' || r.ev_class ELSE 'rule:' || r.oid END FROM pg_rewrite r WHERE r.oid >= 16384
             """, r =>
         {
@@ -42,6 +49,9 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 "pg_extension" => $"ext:{oid}",
                 "pg_collation" => $"coll:{oid}",
                 "pg_operator" => $"op:{oid}",
+                "pg_cast" => $"cast:{oid}",
+                "pg_opfamily" => $"opf:{oid}",
+                "pg_opclass" => $"opc:{oid}",
                 _ => owner.GetValueOrDefault((catalog, oid)),
             };
         }
