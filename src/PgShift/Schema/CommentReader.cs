@@ -19,7 +19,8 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                    CASE WHEN d.classoid = 'pg_constraint'::regclass THEN (SELECT CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid ELSE 'rel:' || c.conrelid END FROM pg_constraint c WHERE c.oid = d.objoid) END,
                    d.classoid = 'pg_constraint'::regclass AND (SELECT NOT c.convalidated FROM pg_constraint c WHERE c.oid = d.objoid)
             FROM pg_description d
-            WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_constraint'::regclass)
+            WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_constraint'::regclass, 'pg_cast'::regclass,
+                                  'pg_opfamily'::regclass, 'pg_opclass'::regclass)
             """, r =>
         {
             var catalog = r.GetString(0);
@@ -71,6 +72,15 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                     break;
                 case "pg_type" when Objects.TryGetValue($"type:{oid}", out var type):
                     type.Finishing.Add($"COMMENT ON {(type.Display.StartsWith("domain", StringComparison.Ordinal) ? "DOMAIN" : "TYPE")} {Sql.Qualified(type.Schema, type.Name)} IS {text}");
+                    break;
+                case "pg_cast" when Objects.TryGetValue($"cast:{oid}", out var cast):
+                    cast.Finishing.Add($"COMMENT ON CAST {cast.Name} IS {text}");
+                    break;
+                case "pg_opfamily" when Objects.TryGetValue($"opf:{oid}", out var family):
+                    family.Finishing.Add($"COMMENT ON {family.AlterTarget} IS {text}");
+                    break;
+                case "pg_opclass" when Objects.TryGetValue($"opc:{oid}", out var opclass):
+                    opclass.Finishing.Add($"COMMENT ON {opclass.AlterTarget} IS {text}");
                     break;
                 case "pg_proc" when Objects.TryGetValue($"proc:{oid}", out var proc) && !r.IsDBNull(6):
                     var target = proc.Kind == ObjectKind.Aggregate ? proc.AlterTarget

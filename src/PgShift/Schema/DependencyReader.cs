@@ -19,6 +19,13 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             UNION ALL SELECT 'pg_attrdef', d.oid, 'rel:' || d.adrelid FROM pg_attrdef d
             UNION ALL SELECT 'pg_constraint', c.oid, CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid WHEN c.contype = 'c' THEN 'rel:' || c.conrelid END
                       FROM pg_constraint c WHERE c.contypid <> 0 OR c.contype = 'c'
+            -- An operator family's member belongs to the class that owns it (internally), else to the family.
+            UNION ALL SELECT 'pg_amop', a.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amop'::regclass AND d.objid = a.oid
+                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || a.amopfamily)
+                      FROM pg_amop a WHERE a.oid >= 16384
+            UNION ALL SELECT 'pg_amproc', p.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amproc'::regclass AND d.objid = p.oid
+                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || p.amprocfamily)
+                      FROM pg_amproc p WHERE p.oid >= 16384
             UNION ALL SELECT 'pg_rewrite', r.oid, CASE WHEN r.rulename = '_RETURN' THEN 'rel:' || r.ev_class ELSE 'rule:' || r.oid END FROM pg_rewrite r WHERE r.oid >= 16384
             """, r =>
         {
@@ -51,6 +58,9 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 "pg_extension" => $"ext:{oid}",
                 "pg_collation" => $"coll:{oid}",
                 "pg_operator" => $"op:{oid}",
+                "pg_cast" => $"cast:{oid}",
+                "pg_opfamily" => $"opf:{oid}",
+                "pg_opclass" => $"opc:{oid}",
                 _ => owner.GetValueOrDefault((catalog, oid)),
             };
         }
@@ -75,6 +85,14 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 o.DependsOn.Add(to);
             }
         }, ct);
+        // A base type's I/O functions take or return the type: they are created on its shell, which breaks the cycle.
+        foreach (var (function, (type, shell)) in Read.ShellOfFunction)
+        {
+            if (Objects.TryGetValue(function, out var f) && f.DependsOn.Remove(type))
+            {
+                f.DependsOn.Add(shell);
+            }
+        }
         foreach (var o in Objects.Values.Where(o => o.Kind != ObjectKind.Schema && o.Kind != ObjectKind.Extension))
         {
             var ns = Objects.Values.FirstOrDefault(s => s.Kind == ObjectKind.Schema && s.Name == o.Schema);
@@ -92,10 +110,21 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
     public void DropUnselectedDependents()
     {
         var knownUserObjects = new HashSet<string>(Selected.AllRelations.Keys.Select(k => $"rel:{k}"), StringComparer.Ordinal);
+        var typeOfShell = Read.ShellOfFunction.Values.Distinct().ToDictionary(v => v.Shell, v => v.Type, StringComparer.Ordinal);
         bool changed;
         do
         {
             changed = false;
+            // A shell whose type cannot be defined would be left a shell: it goes with the type, and its functions with it.
+            foreach (var (shellKey, typeKey) in typeOfShell)
+            {
+                if (Objects[shellKey].SkipReason is null && Objects[typeKey].SkipReason is not null)
+                {
+                    Objects[shellKey].SkipReason = $"{Objects[typeKey].Display} is not migrated";
+                    Read.Skipped.Add(Objects[shellKey]);
+                    changed = true;
+                }
+            }
             foreach (var o in Objects.Values.Where(o => o.SkipReason is null))
             {
                 var missing = o.DependsOn.FirstOrDefault(d =>

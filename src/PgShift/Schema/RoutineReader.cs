@@ -12,8 +12,8 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
         var kind = ServerVersion >= 11 ? "p.prokind::text" : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
         await QueryAsync($"""
             SELECT p.oid, n.nspname, p.proname, {kind}, l.lanname,
-                   CASE WHEN l.lanname NOT IN ('c', 'internal') AND {kind} <> 'a' THEN pg_get_functiondef(p.oid) END,
-                   p.oid::regprocedure::text
+                   CASE WHEN l.lanname <> 'c' AND {kind} <> 'a' THEN pg_get_functiondef(p.oid) END,
+                   p.oid::regprocedure::text, p.prosrc
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
             WHERE {UserSchemas}
               -- Functions that another object creates by itself (a range type's constructors) come with it.
@@ -29,10 +29,9 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             }
             var word = k == "p" ? "procedure" : "function";
             var o = Add($"proc:{oid}", ObjectKind.Function, schema, r.GetString(2), $"{word} {r.GetString(6)}");
-            var lang = r.GetString(4);
-            if (lang is "c" or "internal")
+            if (WhyNotCreatable(r.GetString(4), r.IsDBNull(7) ? "" : r.GetString(7)) is { } reason)
             {
-                o.SkipReason = $"written in {(lang == "c" ? "C" : "an internal language")}: its shared library cannot be migrated";
+                o.SkipReason = reason;
                 Read.Skipped.Add(o);
                 return;
             }
@@ -40,6 +39,21 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             o.AlterTarget = $"{(k == "p" ? "PROCEDURE" : "FUNCTION")} {r.GetString(6)}";
         }, ct);
     }
+
+    /// <summary>
+    /// Why a function in <paramref name="language"/> cannot be created on the target, or null. A function in LANGUAGE
+    /// internal names a built-in of the server (<paramref name="symbol"/>): the target may have it, but only a superuser
+    /// may create such a function.
+    /// </summary>
+    private string? WhyNotCreatable(string language, string symbol) => language switch
+    {
+        "c" => "written in C: its shared library cannot be migrated",
+        "internal" when !Options.TargetInternalFunctions.Contains(symbol)
+            => $"written in LANGUAGE internal as {symbol}, a built-in function the target server does not have",
+        "internal" when !Options.TargetIsSuperuser
+            => "written in LANGUAGE internal: only a superuser can create it, and the target's role is not one",
+        _ => null,
+    };
 
     public async Task ReadOperatorsAsync(CancellationToken ct)
     {

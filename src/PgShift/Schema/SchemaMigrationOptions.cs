@@ -27,16 +27,33 @@ public sealed record SchemaMigrationOptions : TaskSettings
     public IReadOnlySet<string>? KnownTables { get; init; }
     /// <summary>The target's major version, which decides the DDL written where versions differ; 0 until the target is reached.</summary>
     public int TargetMajor { get; init; }
+    /// <summary>
+    /// The built-in functions of the target (pg_proc.prosrc of LANGUAGE internal): a function of the source written in
+    /// LANGUAGE internal can be created only if the target has its symbol. Empty until the target is reached.
+    /// </summary>
+    public IReadOnlySet<string> TargetInternalFunctions { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+    /// <summary>The target's role is a superuser: only a superuser may create a function in LANGUAGE internal (and so a base type).</summary>
+    public bool TargetIsSuperuser { get; init; }
     /// <summary>Whether the target's server was built with lz4 (columns set to lz4 compression keep it only then).</summary>
     public bool TargetHasLz4 { get; init; }
 
-    /// <summary>These options with what the target's server is: its version and build.</summary>
+    /// <summary>These options with what the target's server is: its version, build, built-in functions and whether the role is a superuser.</summary>
     public async Task<SchemaMigrationOptions> WithTargetAsync(Npgsql.NpgsqlConnection target, CancellationToken ct)
     {
-        await using var cmd = new Npgsql.NpgsqlCommand(
-            "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))", target);
-        var lz4 = (bool)(await cmd.ExecuteScalarAsync(ct))!;
-        return this with { TargetMajor = target.PostgreSqlVersion.Major, TargetHasLz4 = lz4 };
+        await using var cmd = new Npgsql.NpgsqlCommand("""
+            SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)),
+                   coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
+                   ARRAY(SELECT DISTINCT p.prosrc FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE l.lanname = 'internal')
+            """, target);
+        await using var rd = await cmd.ExecuteReaderAsync(ct);
+        await rd.ReadAsync(ct);
+        return this with
+        {
+            TargetMajor = target.PostgreSqlVersion.Major,
+            TargetHasLz4 = rd.GetBoolean(0),
+            TargetIsSuperuser = rd.GetBoolean(1),
+            TargetInternalFunctions = rd.GetFieldValue<string[]>(2).ToHashSet(StringComparer.Ordinal),
+        };
     }
 }
 

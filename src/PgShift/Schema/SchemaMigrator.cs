@@ -208,6 +208,7 @@ public sealed class SchemaMigrator(ILogger logger)
         return pending;
     }
 
+    /// <summary>What the DDL written depends on in the target: its major version, its built-in functions, whether its role is a superuser.</summary>
     private static async Task<(SourceSchemaReader, List<SchemaObject>)> ReadSourceAsync(NpgsqlConnection source, SchemaMigrationOptions options, CancellationToken ct)
     {
         // One snapshot of the catalog for all the reads.

@@ -7,9 +7,13 @@ public enum ObjectKind
     Collation,
     Type,
     Function,
+    /// <summary>After functions: a view or default may need a cast that pg_depend does not record (one without a function).</summary>
+    Cast,
     Sequence,
     Table,
     Operator,
+    OperatorFamily,
+    OperatorClass,
     Aggregate,
     View,
     MaterializedView,

@@ -14,6 +14,11 @@ internal sealed class SourceObjects(SelectedTables selected)
     public Dictionary<uint, string> ExtensionOfObject { get; } = new();
     /// <summary>An identity column's sequence options, by the sequence's oid (the sequence is created with its column).</summary>
     public Dictionary<uint, string> IdentitySequenceOptions { get; } = new();
+    /// <summary>
+    /// A base type's input, output, receive and send functions (by key) to the type's key and its shell's: the functions
+    /// are created on the shell, the type after them.
+    /// </summary>
+    public Dictionary<string, (string Type, string Shell)> ShellOfFunction { get; } = new(StringComparer.Ordinal);
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
 

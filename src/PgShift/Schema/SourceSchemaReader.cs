@@ -49,6 +49,8 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await tables.ReadTablesAsync(ct);
         await routines.ReadOperatorsAsync(ct);
         await routines.ReadAggregatesAsync(ct);
+        await new CastReader(conn, options, _read).ReadCastsAsync(ct);
+        await new OperatorClassReader(conn, options, _read).ReadOperatorClassesAsync(ct);
         await views.ReadViewsAsync(ct);
         await views.ReadRulesAsync(ct);
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);

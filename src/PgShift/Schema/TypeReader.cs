@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Npgsql;
 using PgShift.Catalog;
 
 namespace PgShift.Schema;
 
-/// <summary>Types: enums, composite types, ranges and domains (a base type is reported, not migrated).</summary>
+/// <summary>Types: enums, composite types, ranges, domains, base types (over functions the target can create) and shells left undefined.</summary>
 internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
 {
     /// <summary>
@@ -59,14 +60,19 @@ internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions o
                    CASE WHEN rg.rngsubopc IS NOT NULL AND NOT oc.opcdefault
                         THEN quote_ident(ocn.nspname) || '.' || quote_ident(oc.opcname) END,
                    CASE WHEN rg.rngsubdiff <> 0 THEN rg.rngsubdiff::regproc::text END,
-                   (SELECT c.relkind::text FROM pg_class c WHERE c.oid = t.typrelid)
+                   (SELECT c.relkind::text FROM pg_class c WHERE c.oid = t.typrelid),
+                   CASE WHEN t.typtype = 'b' THEN to_jsonb(t)::text END,
+                   CASE WHEN t.typtype = 'b' AND t.typelem <> 0 THEN format_type(t.typelem, NULL) END,
+                   CASE WHEN t.typtype = 'b' THEN pg_get_expr(t.typdefaultbin, 0) END,
+                   ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend]::oid[],
+                   t.typisdefined
             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
             LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
             LEFT JOIN pg_range rg ON rg.rngtypid = t.oid
             LEFT JOIN pg_type st ON st.oid = rg.rngsubtype
             LEFT JOIN pg_opclass oc ON oc.oid = rg.rngsubopc
             LEFT JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
-            WHERE {UserSchemas} AND t.typtype IN ('e', 'c', 'r', 'd', 'b')
+            WHERE {UserSchemas} AND (t.typtype IN ('e', 'c', 'r', 'd', 'b') OR t.typtype = 'p' AND NOT t.typisdefined)
               AND NOT (t.typelem <> 0 AND t.typlen = -1 AND EXISTS (SELECT 1 FROM pg_type et WHERE et.typarray = t.oid))
             """, r =>
         {
@@ -113,11 +119,59 @@ internal sealed class TypeReader(NpgsqlConnection conn, SchemaMigrationOptions o
                         o.AfterData.Add((PostDataKind.DomainConstraint, constraint, $"ALTER DOMAIN {name} ADD CONSTRAINT {Sql.Ident(constraint)} {definition}"));
                     }
                     break;
+                case 'b':
+                    AddBaseType(o, name, r.GetString(15), r.IsDBNull(16) ? null : r.GetString(16), r.IsDBNull(17) ? null : r.GetString(17),
+                        r.GetFieldValue<uint[]>(18));
+                    break;
                 default:
-                    o.SkipReason = "a base type needs input/output functions written in C";
-                    Read.Skipped.Add(o);
+                    // A shell left by CREATE TYPE name; with no definition after it (pg_dump keeps it too).
+                    o.Statements.Add($"CREATE TYPE {name}");
                     break;
             }
         }, ct);
+    }
+
+    /// <summary>
+    /// A base type, as pg_dump writes it (dumpBaseType): a shell first (CREATE TYPE name;), which its input, output,
+    /// receive and send functions take or return, then the definition, which names those functions. So the functions
+    /// depend on the shell and the definition on the functions, and no cycle remains. Whether the type can be created
+    /// is whether its functions can: one written in C outside an extension leaves it out, with what depends on it.
+    /// </summary>
+    private void AddBaseType(SchemaObject type, string name, string catalogRow, string? element, string? defaultExpression, uint[] ioFunctions)
+    {
+        using var json = JsonDocument.Parse(catalogRow);
+        var t = json.RootElement;
+        string? Proc(string p) => JsonText(t, p) is { } f && f != "-" ? f : null;
+        var parts = new List<string>
+        {
+            $"INTERNALLENGTH = {(t.GetProperty("typlen").GetInt32() is var len && len == -1 ? "variable" : len.ToString(CultureInfo.InvariantCulture))}",
+            $"INPUT = {Proc("typinput")}",
+            $"OUTPUT = {Proc("typoutput")}",
+        };
+        foreach (var (option, column) in new[] { ("RECEIVE", "typreceive"), ("SEND", "typsend"), ("TYPMOD_IN", "typmodin"), ("TYPMOD_OUT", "typmodout"), ("ANALYZE", "typanalyze") })
+        {
+            if (Proc(column) is { } f) parts.Add($"{option} = {f}");
+        }
+        if (JsonText(t, "typcollation") is { } collation && collation != "0") parts.Add("COLLATABLE = true");
+        if (defaultExpression is not null) parts.Add($"DEFAULT = {defaultExpression}");
+        else if (JsonText(t, "typdefault") is { } literal) parts.Add($"DEFAULT = {Sql.Literal(literal)}");
+        // SUBSCRIPT is PostgreSQL 14's: before it, an ELEMENT of fixed length gives the same subscripting by itself.
+        if (Proc("typsubscript") is { } subscript && Options.TargetMajor >= 14) parts.Add($"SUBSCRIPT = {subscript}");
+        if (element is not null) parts.Add($"ELEMENT = {element}");
+        if (JsonText(t, "typcategory") is { } category && category != "U") parts.Add($"CATEGORY = {Sql.Literal(category)}");
+        if (t.GetProperty("typispreferred").GetBoolean()) parts.Add("PREFERRED = true");
+        if (JsonText(t, "typdelim") is { } delimiter && delimiter != ",") parts.Add($"DELIMITER = {Sql.Literal(delimiter)}");
+        parts.Add($"ALIGNMENT = {JsonText(t, "typalign") switch { "c" => "char", "s" => "int2", "i" => "int4", _ => "double" }}");
+        parts.Add($"STORAGE = {JsonText(t, "typstorage") switch { "p" => "plain", "e" => "external", "m" => "main", _ => "extended" }}");
+        if (t.GetProperty("typbyval").GetBoolean()) parts.Add("PASSEDBYVALUE");
+        type.Statements.Add($"CREATE TYPE {name} ({string.Join(", ", parts)})");
+
+        var shell = Add($"shell:{type.Key.AsSpan(5)}", ObjectKind.Type, type.Schema, type.Name, $"shell type {name}");
+        shell.Statements.Add($"CREATE TYPE {name}");
+        type.DependsOn.Add(shell.Key);
+        foreach (var f in ioFunctions.Where(f => f != 0))
+        {
+            Read.ShellOfFunction[$"proc:{f}"] = (type.Key, shell.Key);
+        }
     }
 }

@@ -185,7 +185,7 @@ public sealed class RegressionEdgeCaseTests
         var migrate = await MigrateAsync(dbs, "ct");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         Assert.Contains("skipped  table \"ct\".\"holder\": depends on type \"ct\".\"opaque_t\", which is not migrated", migrate.Stdout, StringComparison.Ordinal);
-        Assert.Contains("Not migrated: table \"ct\".\"holder\"", migrate.All, StringComparison.Ordinal);
+        Assert.Contains("table \"ct\".\"holder\" is not migrated: depends on type", migrate.All, StringComparison.Ordinal);
         Assert.Equal(["0"], await dbs.TargetRowsAsync("SELECT count(*)::text FROM pg_class WHERE relnamespace = 'ct'::regnamespace AND relname LIKE 'holder%'"));
         Assert.Equal(["1 kept"], await dbs.TargetRowsAsync("SELECT id || ' ' || note FROM ct.plain"));
         Assert.Equal(["table \"ct\".\"holder\""], await dbs.TargetRowsAsync("SELECT object FROM pgshift.skipped_objects WHERE task = 'ct' AND source_table IS NOT NULL"));
