@@ -14,6 +14,9 @@ public enum ObjectKind
     View,
     MaterializedView,
     Rule,
+    Policy,
+    Statistics,
+    Publication,
 }
 
 /// <summary>

@@ -17,4 +17,5 @@ internal sealed class SourceObjects(SelectedTables selected)
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants { get; } = new();
+    public List<RoleStatement> RoleStatements { get; } = new();
 }

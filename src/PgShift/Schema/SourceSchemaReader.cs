@@ -20,6 +20,9 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     /// <summary>Grants (other than the owner's), per object, to run on the target when the grantee exists there.</summary>
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants => _read.Grants;
 
+    /// <summary>Statements naming roles (policies, default privileges), run on the target with the roles it has, after the grants.</summary>
+    public List<RoleStatement> RoleStatements => _read.RoleStatements;
+
     /// <summary>Which relations are selected (read by <see cref="ReadPreDataAsync"/>, in its snapshot).</summary>
     public SelectedTables Selected => _read.Selected;
 
@@ -52,6 +55,8 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await new GrantReader(conn, options, _read).ReadGrantsAsync(ct);
         await dependencies.ReadDependenciesAsync(ct);
         dependencies.DropUnselectedDependents();
+        // After the dependencies: a policy is left out when its table or anything its expressions use is.
+        await new PolicyReader(conn, options, _read).ReadPoliciesAsync(ct);
         return DependencyOrder.Sort(_read.Objects.Values.Where(o => o.SkipReason is null).ToList());
     }
 }
