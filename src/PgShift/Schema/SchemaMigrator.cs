@@ -107,10 +107,21 @@ public sealed class SchemaMigrator(ILogger logger)
                     ? $"Role {names} does not exist on the target; not migrated: {s.Display}. Create the role and the object on the target."
                     : $"Role {names} does not exist on the target; {s.Display} is migrated without it: {string.Join("; ", sqls)}");
             }
-            foreach (var sql in sqls)
+            // Default privileges for a role the target user is not a member of are refused: a warning, as for a missing role.
+            await ExecAsync(target, tx, "SAVEPOINT pgshift_role_statement", ct);
+            try
             {
-                await RunAsync(target, tx, s.Display, sql, ct);
+                foreach (var sql in sqls)
+                {
+                    await RunAsync(target, tx, s.Display, sql, ct);
+                }
             }
+            catch (PgShiftException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pe)
+            {
+                await ExecAsync(target, tx, "ROLLBACK TO SAVEPOINT pgshift_role_statement", ct);
+                report.Warnings.Add($"Not migrated: {s.Display}: {pe.MessageText}. Run it on the target as a member of the roles it names: {string.Join("; ", sqls)}");
+            }
+            await ExecAsync(target, tx, "RELEASE SAVEPOINT pgshift_role_statement", ct);
         }
     }
 

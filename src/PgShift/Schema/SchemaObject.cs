@@ -17,6 +17,7 @@ public enum ObjectKind
     Policy,
     Statistics,
     Publication,
+    DefaultPrivileges,
 }
 
 /// <summary>

@@ -57,6 +57,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         dependencies.DropUnselectedDependents();
         // After the dependencies: a policy is left out when its table or anything its expressions use is.
         await new PolicyReader(conn, options, _read).ReadPoliciesAsync(ct);
+        await new DefaultPrivilegeReader(conn, options, _read).ReadDefaultPrivilegesAsync(ct);
         return DependencyOrder.Sort(_read.Objects.Values.Where(o => o.SkipReason is null).ToList());
     }
 }
