@@ -51,6 +51,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await routines.ReadAggregatesAsync(ct);
         await views.ReadViewsAsync(ct);
         await views.ReadRulesAsync(ct);
+        await new StatisticsReader(conn, options, _read).ReadStatisticsAsync(ct);
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);
         await new GrantReader(conn, options, _read).ReadGrantsAsync(ct);
         await dependencies.ReadDependenciesAsync(ct);
