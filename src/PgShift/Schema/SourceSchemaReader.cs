@@ -20,7 +20,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     /// <summary>Grants (other than the owner's), per object, to run on the target when the grantee exists there.</summary>
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants => _read.Grants;
 
-    /// <summary>Statements naming roles (policies, default privileges), run on the target with the roles it has, after the grants.</summary>
+    /// <summary>Statements naming roles or needing privileges the target user may lack (policies, default privileges, publications), run after the grants.</summary>
     public List<RoleStatement> RoleStatements => _read.RoleStatements;
 
     /// <summary>Which relations are selected (read by <see cref="ReadPreDataAsync"/>, in its snapshot).</summary>
@@ -59,6 +59,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         // After the dependencies: a policy is left out when its table or anything its expressions use is.
         await new PolicyReader(conn, options, _read).ReadPoliciesAsync(ct);
         await new DefaultPrivilegeReader(conn, options, _read).ReadDefaultPrivilegesAsync(ct);
+        await new PublicationReader(conn, options, _read).ReadPublicationsAsync(ct);
         return DependencyOrder.Sort(_read.Objects.Values.Where(o => o.SkipReason is null).ToList());
     }
 }
