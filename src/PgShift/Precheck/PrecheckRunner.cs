@@ -39,6 +39,7 @@ public sealed class PrecheckRunner
         new WalLevelCheck(),
         new ReplicationCapacityCheck(),
         new SourcePrivilegeCheck(),
+        new RowSecurityCheck(),
         new ReplicaIdentityCheck(),
         new SourceActivityCheck(),
         new UnsupportedObjectsCheck(),
