@@ -49,7 +49,7 @@ internal sealed class DefaultPrivilegeReader(NpgsqlConnection conn, SchemaMigrat
             if (Options.TargetMajor < minimum)
             {
                 Read.Skipped.Add(new SchemaObject($"defacl:{e.Oid}", ObjectKind.DefaultPrivileges, e.Schema ?? "", e.Role, display)
-                    { SkipReason = $"PostgreSQL {Options.TargetMajor} has no default privileges on {ObjectTypes(e.ObjectType).ToLowerInvariant()}" });
+                { SkipReason = $"PostgreSQL {Options.TargetMajor} has no default privileges on {ObjectTypes(e.ObjectType).ToLowerInvariant()}" });
                 continue;
             }
             var roles = e.Items.Select(i => i.Grantee).Where(g => g != RoleStatement.Public).Prepend(e.Role).Distinct().ToList();
