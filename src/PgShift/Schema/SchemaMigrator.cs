@@ -81,6 +81,7 @@ public sealed class SchemaMigrator(ILogger logger)
                 report.Warnings.Add($"Role {grantee} does not exist on the target; not migrated: {sql}");
             }
         }
+        await RunRoleStatementsAsync(target, tx, reader.RoleStatements, roles, report, ct);
         await MappingRenames.ApplyAsync(target, tx, options, objects, schemasBefore, report, ct);
         await SkippedObject.RecordAsync(target, tx, options.TaskName, reader.Skipped.Select(o => new SkippedObject(o.Display, o.SkipReason!,
             o.Kind == ObjectKind.Table ? Sql.Qualified(o.Schema, o.Name) : null)), ct);
@@ -88,6 +89,40 @@ public sealed class SchemaMigrator(ILogger logger)
         await tx.CommitAsync(ct);
         logger.LogInformation("Created {Count} pre-data objects; {Skipped} skipped", report.Created.Count, report.Skipped.Count);
         return report;
+    }
+
+    /// <summary>Policies and default privileges, under source names (renames follow them), without the roles the target lacks.</summary>
+    private static async Task RunRoleStatementsAsync(NpgsqlConnection target, NpgsqlTransaction tx, List<RoleStatement> statements,
+        HashSet<string> roles, SchemaReport report, CancellationToken ct)
+    {
+        foreach (var s in statements.Where(s => s.Object?.SkipReason is null))
+        {
+            var present = s.Roles.Where(r => r == RoleStatement.Public || roles.Contains(r)).ToList();
+            var sqls = s.Build(present);
+            var missing = s.Roles.Except(present).ToList();
+            if (missing.Count > 0)
+            {
+                var names = string.Join(", ", missing.Select(Sql.Ident));
+                report.Warnings.Add(sqls.Count == 0
+                    ? $"Role {names} does not exist on the target; not migrated: {s.Display}. Create the role and the object on the target."
+                    : $"Role {names} does not exist on the target; {s.Display} is migrated without it: {string.Join("; ", sqls)}");
+            }
+            // Default privileges for a role the target user is not a member of are refused: a warning, as for a missing role.
+            await ExecAsync(target, tx, "SAVEPOINT pgshift_role_statement", ct);
+            try
+            {
+                foreach (var sql in sqls)
+                {
+                    await RunAsync(target, tx, s.Display, sql, ct);
+                }
+            }
+            catch (PgShiftException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pe)
+            {
+                await ExecAsync(target, tx, "ROLLBACK TO SAVEPOINT pgshift_role_statement", ct);
+                report.Warnings.Add($"Not migrated: {s.Display}: {pe.MessageText}. Run it on the target as a member of the roles it names: {string.Join("; ", sqls)}");
+            }
+            await ExecAsync(target, tx, "RELEASE SAVEPOINT pgshift_role_statement", ct);
+        }
     }
 
     /// <param name="readyTables">
@@ -191,7 +226,8 @@ public sealed class SchemaMigrator(ILogger logger)
                 && (s.Sql.Contains(" ENABLE ALWAYS TRIGGER ", StringComparison.Ordinal) || s.Sql.Contains(" ENABLE REPLICA TRIGGER ", StringComparison.Ordinal)
                     || s.Sql.Contains(" RULE ", StringComparison.Ordinal));
             if (options.DeferForeignKeysAndTriggers && (s.Kind == PostDataKind.ForeignKey || isTriggerStatement)
-                || options.StreamFollows && (firesForStream || s.Sql.EndsWith(" SET GENERATED ALWAYS", StringComparison.Ordinal)))
+                || options.StreamFollows && (firesForStream || s.Sql.EndsWith(" SET GENERATED ALWAYS", StringComparison.Ordinal)
+                    || s.Sql.EndsWith(PolicyReader.ForceRowSecurity, StringComparison.Ordinal)))
             {
                 continue;
             }

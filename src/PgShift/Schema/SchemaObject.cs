@@ -18,6 +18,10 @@ public enum ObjectKind
     View,
     MaterializedView,
     Rule,
+    Policy,
+    Statistics,
+    Publication,
+    DefaultPrivileges,
 }
 
 /// <summary>

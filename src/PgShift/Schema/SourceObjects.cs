@@ -37,4 +37,5 @@ internal sealed class SourceObjects(SelectedTables selected)
         return Skipped.Where(o => o.SkippedWith is null).Select(c => (c, dependents[c].ToList())).ToList();
     }
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants { get; } = new();
+    public List<RoleStatement> RoleStatements { get; } = new();
 }

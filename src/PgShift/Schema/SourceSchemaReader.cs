@@ -23,6 +23,9 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     /// <summary>Grants (other than the owner's), per object, to run on the target when the grantee exists there.</summary>
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants => _read.Grants;
 
+    /// <summary>Statements naming roles or needing privileges the target user may lack (policies, default privileges, publications), run after the grants.</summary>
+    public List<RoleStatement> RoleStatements => _read.RoleStatements;
+
     /// <summary>Which relations are selected (read by <see cref="ReadPreDataAsync"/>, in its snapshot).</summary>
     public SelectedTables Selected => _read.Selected;
 
@@ -53,10 +56,15 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await new OperatorClassReader(conn, options, _read).ReadOperatorClassesAsync(ct);
         await views.ReadViewsAsync(ct);
         await views.ReadRulesAsync(ct);
+        await new StatisticsReader(conn, options, _read).ReadStatisticsAsync(ct);
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);
         await new GrantReader(conn, options, _read).ReadGrantsAsync(ct);
         await dependencies.ReadDependenciesAsync(ct);
         dependencies.DropUnselectedDependents();
+        // After the dependencies: a policy is left out when its table or anything its expressions use is.
+        await new PolicyReader(conn, options, _read).ReadPoliciesAsync(ct);
+        await new DefaultPrivilegeReader(conn, options, _read).ReadDefaultPrivilegesAsync(ct);
+        await new PublicationReader(conn, options, _read).ReadPublicationsAsync(ct);
         return DependencyOrder.Sort(_read.Objects.Values.Where(o => o.SkipReason is null).ToList());
     }
 }
