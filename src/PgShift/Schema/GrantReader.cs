@@ -12,7 +12,7 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
     {
         // Every entry of every non-default ACL, the owner's included (to see that the ACL was changed at all);
         // the public schema's ACL is left to the target, whose defaults differ between majors.
-        var procKind = ServerVersion >= 11 ? "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END" : "'FUNCTION'";
+        var procKind = SourceMajor >= 11 ? "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END" : "'FUNCTION'";
         await QueryAsync($"""
             SELECT 'rel:' || c.oid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
                    coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = c.relowner, NULL::text

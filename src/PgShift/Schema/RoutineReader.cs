@@ -9,7 +9,7 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
 {
     public async Task ReadFunctionsAsync(CancellationToken ct)
     {
-        var kind = ServerVersion >= 11 ? "p.prokind::text" : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
+        var kind = SourceMajor >= 11 ? "p.prokind::text" : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
         await QueryAsync($"""
             SELECT p.oid, n.nspname, p.proname, {kind}, l.lanname,
                    CASE WHEN l.lanname NOT IN ('c', 'internal') AND {kind} <> 'a' THEN pg_get_functiondef(p.oid) END,
