@@ -74,8 +74,15 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             if (r.GetBoolean(11)) parts.Add("MERGES");
             var name = $"{Sql.Ident(r.GetString(1))}.{r.GetString(2)}";
             var o = Add($"op:{oid}", ObjectKind.Operator, r.GetString(1), r.GetString(2), $"operator {name}");
-            o.Statements.Add($"CREATE OPERATOR {name} ({string.Join(", ", parts)})");
             o.AlterTarget = $"OPERATOR {name} ({(r.IsDBNull(4) ? "NONE" : r.GetString(4))}, {(r.IsDBNull(5) ? "NONE" : r.GetString(5))})";
+            if (r.IsDBNull(5) && TargetMajor >= 14)
+            {
+                o.SkipReason = $"a postfix operator (no right operand): PostgreSQL 14 removed them, and the target runs {TargetMajor}; "
+                    + "call its function instead, or make it a prefix operator, on the source";
+                Read.Skipped.Add(o);
+                return;
+            }
+            o.Statements.Add($"CREATE OPERATOR {name} ({string.Join(", ", parts)})");
         }, ct);
     }
 

@@ -14,6 +14,11 @@ internal sealed class SourceObjects(SelectedTables selected)
     public Dictionary<uint, string> ExtensionOfObject { get; } = new();
     /// <summary>An identity column's sequence options, by the sequence's oid (the sequence is created with its column).</summary>
     public Dictionary<uint, string> IdentitySequenceOptions { get; } = new();
+    /// <summary>
+    /// Objects that what is read may depend on but that the target will not have, by key, each with what it is and why
+    /// (an object of a schema not selected; an operator the target's major removed): their dependents are left out.
+    /// </summary>
+    public Dictionary<string, string> NotOnTarget { get; } = new(StringComparer.Ordinal);
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
 

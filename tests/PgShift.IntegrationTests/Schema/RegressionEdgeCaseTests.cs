@@ -328,4 +328,29 @@ public sealed class RegressionEdgeCaseTests
             """;
         Assert.Equal(await dbs.SourceRowsAsync(rows), await dbs.TargetRowsAsync(rows));
     }
+
+    [Theory]
+    [InlineData("12", "15")]
+    [InlineData("12", "17")]
+    public async Task Postfix_operators_that_PostgreSQL_14_removed_are_skipped_with_their_users_and_the_reason(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA pf;
+            CREATE FUNCTION pf.twice(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
+            CREATE OPERATOR pf.## (LEFTARG = int, FUNCTION = pf.twice);
+            CREATE VIEW pf.doubled AS SELECT 21 OPERATOR(pf.##) AS answer;
+            CREATE VIEW pf.factorials AS SELECT 5 ! AS five, !! 3 AS three;
+            CREATE VIEW pf.plain AS SELECT pf.twice(21) AS answer;
+            """);
+        var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
+
+        var skipped = pre.Skipped.ToDictionary(s => s.Object, s => s.Reason);
+        Assert.Equal(["operator \"pf\".##", "view \"pf\".\"doubled\"", "view \"pf\".\"factorials\""], skipped.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains($"PostgreSQL 14 removed them, and the target runs {to}", skipped["operator \"pf\".##"], StringComparison.Ordinal);
+        Assert.Equal("depends on operator \"pf\".##, which is not migrated", skipped["view \"pf\".\"doubled\""]);
+        Assert.StartsWith("depends on operator !(bigint,NONE), which PostgreSQL 14 removed", skipped["view \"pf\".\"factorials\""], StringComparison.Ordinal);
+        Assert.Equal(["42"], await dbs.TargetRowsAsync("SELECT answer FROM pf.plain"));
+        Assert.Equal(["pf.plain"], await dbs.TargetRowsAsync("SELECT oid::regclass::text FROM pg_class WHERE relnamespace = 'pf'::regnamespace"));
+    }
 }
