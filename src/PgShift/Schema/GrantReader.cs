@@ -47,7 +47,10 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
                 return;
             }
             var kind = r.GetString(1);
-            var name = r.GetString(2);
+            // An aggregate is granted on by the signature it has on the target (see RoutineReader.ToAnyCompatible).
+            var name = o.Kind == ObjectKind.Aggregate && o.AlterTarget is { } agg && !agg.EndsWith("(*)", StringComparison.Ordinal)
+                ? agg["AGGREGATE ".Length..]
+                : r.GetString(2);
             var column = r.IsDBNull(7) ? null : r.GetString(7);
             if (column is not null && Options.ExcludedColumns.Excludes(new QualifiedName(o.Schema, o.Name), column))
             {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Npgsql;
 using PgShift.Catalog;
 
@@ -86,6 +87,28 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
         }, ct);
     }
 
+    /// <summary>
+    /// The built-in array functions whose arguments PostgreSQL 14 changed from anyarray/anyelement to
+    /// anycompatiblearray/anycompatible, the ones pg_upgrade checks for.
+    /// </summary>
+    private const string ChangedPolymorphics = """
+        ARRAY['array_append(anyarray,anyelement)', 'array_cat(anyarray,anyarray)', 'array_prepend(anyelement,anyarray)',
+              'array_remove(anyarray,anyelement)', 'array_replace(anyarray,anyelement,anyelement)', 'array_position(anyarray,anyelement)',
+              'array_position(anyarray,anyelement,integer)', 'array_positions(anyarray,anyelement)', 'width_bucket(anyelement,anyarray)']::regprocedure[]
+        """;
+
+    /// <summary>
+    /// Whether an aggregate of an older source is built on one of <see cref="ChangedPolymorphics"/> with a polymorphic
+    /// state: on a 14+ target it exists only with anycompatible types (CREATE AGGREGATE fails with anyarray/anyelement).
+    /// </summary>
+    private string UsesChangedPolymorphics => SourceMajor < 14 && TargetMajor >= 14
+        ? $"(a.aggtransfn = ANY({ChangedPolymorphics}) OR a.aggfinalfn = ANY({ChangedPolymorphics})) AND a.aggtranstype = ANY(ARRAY['anyarray', 'anyelement']::regtype[])"
+        : "false";
+
+    /// <summary>anyelement and anyarray in a type list or signature, as anycompatible and anycompatiblearray.</summary>
+    internal static string ToAnyCompatible(string types)
+        => Regex.Replace(Regex.Replace(types, @"\banyelement\b", "anycompatible"), @"\banyarray\b", "anycompatiblearray");
+
     public async Task ReadAggregatesAsync(CancellationToken ct)
     {
         await QueryAsync($"""
@@ -96,7 +119,7 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
                    a.aggtransfn::regproc::text, nullif(a.aggfinalfn::regproc::text, '-'), nullif(a.aggcombinefn::regproc::text, '-'),
                    nullif(a.aggserialfn::regproc::text, '-'), nullif(a.aggdeserialfn::regproc::text, '-'),
                    nullif(a.aggmtransfn::regproc::text, '-'), nullif(a.aggminvtransfn::regproc::text, '-'), nullif(a.aggmfinalfn::regproc::text, '-'),
-                   p.proparallel::text, p.oid::regprocedure::text
+                   p.proparallel::text, p.oid::regprocedure::text, {UsesChangedPolymorphics}
             FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE {UserSchemas}
             """, r =>
@@ -110,7 +133,9 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             var j = json.RootElement;
             string? Str(string p) => JsonText(j, p);
             bool Bool(string p) => j.TryGetProperty(p, out var v) && v.ValueKind == JsonValueKind.True;
-            var parts = new List<string> { $"SFUNC = {r.GetString(8)}", $"STYPE = {r.GetString(5)}" };
+            var compatible = r.GetBoolean(18);
+            string Types(string text) => compatible ? ToAnyCompatible(text) : text;
+            var parts = new List<string> { $"SFUNC = {r.GetString(8)}", $"STYPE = {Types(r.GetString(5))}" };
             if (!r.IsDBNull(9)) parts.Add($"FINALFUNC = {r.GetString(9)}");
             if (Bool("aggfinalextra")) parts.Add("FINALFUNC_EXTRA");
             if (!r.IsDBNull(10)) parts.Add($"COMBINEFUNC = {r.GetString(10)}");
@@ -119,7 +144,7 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             if (Str("agginitval") is { } init) parts.Add($"INITCOND = {Sql.Literal(init)}");
             if (!r.IsDBNull(13)) parts.Add($"MSFUNC = {r.GetString(13)}");
             if (!r.IsDBNull(14)) parts.Add($"MINVFUNC = {r.GetString(14)}");
-            if (!r.IsDBNull(6) && !r.IsDBNull(13)) parts.Add($"MSTYPE = {r.GetString(6)}");
+            if (!r.IsDBNull(6) && !r.IsDBNull(13)) parts.Add($"MSTYPE = {Types(r.GetString(6))}");
             if (!r.IsDBNull(15)) parts.Add($"MFINALFUNC = {r.GetString(15)}");
             if (Bool("aggmfinalextra")) parts.Add("MFINALFUNC_EXTRA");
             if (Str("aggminitval") is { } minit) parts.Add($"MINITCOND = {Sql.Literal(minit)}");
@@ -129,9 +154,14 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             if (Str("aggkind") == "h") parts.Add("HYPOTHETICAL");
             AddSpaceAndModify(j, Str("aggkind") == "n" ? "r" : "w", parts);
             var name = Sql.Qualified(r.GetString(1), r.GetString(2));
-            var args = r.GetString(3);
+            var args = Types(r.GetString(3));
             // An aggregate of no arguments is named name(*) in ALTER and COMMENT, where regprocedure prints name().
-            var signature = args.Length == 0 ? $"{name}(*)" : r.GetString(17);
+            var signature = args.Length == 0 ? $"{name}(*)" : Types(r.GetString(17));
+            if (compatible)
+            {
+                Read.Warnings.Add($"aggregate {r.GetString(17)} is built on {r.GetString(8)}, whose anyarray/anyelement arguments PostgreSQL 14 made "
+                    + $"anycompatiblearray/anycompatible: it is created as {signature} on the target, as it must be there.");
+            }
             var o = Add($"proc:{oid}", ObjectKind.Aggregate, r.GetString(1), r.GetString(2), $"aggregate {signature}");
             o.AlterTarget = $"AGGREGATE {signature}";
             o.Statements.Add($"CREATE AGGREGATE {name} ({(args.Length == 0 ? "*" : args)}) ({string.Join(", ", parts)})");

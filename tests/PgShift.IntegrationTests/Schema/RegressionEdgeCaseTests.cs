@@ -353,4 +353,31 @@ public sealed class RegressionEdgeCaseTests
         Assert.Equal(["42"], await dbs.TargetRowsAsync("SELECT answer FROM pf.plain"));
         Assert.Equal(["pf.plain"], await dbs.TargetRowsAsync("SELECT oid::regclass::text FROM pg_class WHERE relnamespace = 'pf'::regnamespace"));
     }
+
+    [Theory]
+    [InlineData("12", "15")]
+    [InlineData("12", "17")]
+    public async Task An_aggregate_on_array_append_of_anyelement_is_created_with_the_anycompatible_types_of_14(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, RichSchema.CreateReaderRole);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA poly;
+            -- The aggregate PostgreSQL's manual showed for years; pg_upgrade to 14 refuses it.
+            CREATE AGGREGATE poly.array_accum(anyelement) (SFUNC = array_append, STYPE = anyarray, INITCOND = '{}');
+            COMMENT ON AGGREGATE poly.array_accum(anyelement) IS 'collects';
+            REVOKE ALL ON FUNCTION poly.array_accum(anyelement) FROM PUBLIC;
+            GRANT EXECUTE ON FUNCTION poly.array_accum(anyelement) TO pgshift_fixture_reader;
+            CREATE VIEW poly.collected AS SELECT poly.array_accum(x) AS xs FROM generate_series(1, 3) x;
+            """);
+        var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
+
+        Assert.Empty(pre.Skipped);
+        Assert.Contains(pre.Warnings, w => w.Contains("created as poly.array_accum(anycompatible) on the target", StringComparison.Ordinal));
+        const string aggregate = "SELECT p.oid::regprocedure::text || ' ' || obj_description(p.oid, 'pg_proc') || ' ' || p.proacl::text FROM pg_proc p WHERE p.pronamespace = 'poly'::regnamespace";
+        var source = Assert.Single(await dbs.SourceRowsAsync(aggregate));
+        Assert.Equal("poly.array_accum(anyelement) collects {postgres=X/postgres,pgshift_fixture_reader=X/postgres}", source);
+        Assert.Equal([source.Replace("(anyelement)", "(anycompatible)", StringComparison.Ordinal)], await dbs.TargetRowsAsync(aggregate));
+        Assert.Equal(["{1,2,3}"], await dbs.TargetRowsAsync("SELECT xs::text FROM poly.collected"));
+    }
 }
