@@ -52,7 +52,7 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
                    CASE WHEN o.oprnegate <> 0 THEN (SELECT 'OPERATOR(' || quote_ident(cn.nspname) || '.' || c.oprname || ')' FROM pg_operator c JOIN pg_namespace cn ON cn.oid = c.oprnamespace WHERE c.oid = o.oprnegate) END,
                    CASE WHEN o.oprrest <> 0 THEN o.oprrest::regproc::text END,
                    CASE WHEN o.oprjoin <> 0 THEN o.oprjoin::regproc::text END,
-                   o.oprcanhash, o.oprcanmerge
+                   o.oprcanhash, o.oprcanmerge, {OperatorUsesChangedPolymorphics}
             FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
             -- A shell operator (no function yet) is only a name another operator's COMMUTATOR or NEGATOR gave: creating
             -- that operator makes the shell again, as pg_dump leaves it to do.
@@ -64,9 +64,11 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             {
                 return;
             }
+            string? Arg(int i) => r.IsDBNull(i) ? null : r.GetBoolean(12) ? ToAnyCompatible(r.GetString(i)) : r.GetString(i);
+            var (left, right) = (Arg(4), Arg(5));
             var parts = new List<string> { $"FUNCTION = {r.GetString(3)}" };
-            if (!r.IsDBNull(4)) parts.Add($"LEFTARG = {r.GetString(4)}");
-            if (!r.IsDBNull(5)) parts.Add($"RIGHTARG = {r.GetString(5)}");
+            if (left is not null) parts.Add($"LEFTARG = {left}");
+            if (right is not null) parts.Add($"RIGHTARG = {right}");
             if (!r.IsDBNull(6)) parts.Add($"COMMUTATOR = {r.GetString(6)}");
             if (!r.IsDBNull(7)) parts.Add($"NEGATOR = {r.GetString(7)}");
             if (!r.IsDBNull(8)) parts.Add($"RESTRICT = {r.GetString(8)}");
@@ -75,8 +77,8 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
             if (r.GetBoolean(11)) parts.Add("MERGES");
             var name = $"{Sql.Ident(r.GetString(1))}.{r.GetString(2)}";
             var o = Add($"op:{oid}", ObjectKind.Operator, r.GetString(1), r.GetString(2), $"operator {name}");
-            o.AlterTarget = $"OPERATOR {name} ({(r.IsDBNull(4) ? "NONE" : r.GetString(4))}, {(r.IsDBNull(5) ? "NONE" : r.GetString(5))})";
-            if (r.IsDBNull(5) && TargetMajor >= 14)
+            o.AlterTarget = $"OPERATOR {name} ({left ?? "NONE"}, {right ?? "NONE"})";
+            if (right is null && TargetMajor >= 14)
             {
                 o.SkipReason = $"a postfix operator (no right operand): PostgreSQL 14 removed them, and the target runs {TargetMajor}; "
                     + "call its function instead, or make it a prefix operator, on the source";
@@ -103,6 +105,11 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
     /// </summary>
     private string UsesChangedPolymorphics => SourceMajor < 14 && TargetMajor >= 14
         ? $"(a.aggtransfn = ANY({ChangedPolymorphics}) OR a.aggfinalfn = ANY({ChangedPolymorphics})) AND a.aggtranstype = ANY(ARRAY['anyarray', 'anyelement']::regtype[])"
+        : "false";
+
+    /// <summary>The same for an operator (on anyarray or anyelement) whose function is one of them: its operand types change too.</summary>
+    private string OperatorUsesChangedPolymorphics => SourceMajor < 14 && TargetMajor >= 14
+        ? $"o.oprcode::regprocedure = ANY({ChangedPolymorphics}) AND o.oprleft = ANY(ARRAY['anyarray', 'anyelement']::regtype[])"
         : "false";
 
     /// <summary>anyelement and anyarray in a type list or signature, as anycompatible and anycompatiblearray.</summary>

@@ -357,7 +357,7 @@ public sealed class RegressionEdgeCaseTests
     [Theory]
     [InlineData("12", "15")]
     [InlineData("12", "17")]
-    public async Task An_aggregate_on_array_append_of_anyelement_is_created_with_the_anycompatible_types_of_14(string from, string to)
+    public async Task An_aggregate_and_an_operator_on_array_append_of_anyelement_are_created_with_the_anycompatible_types_of_14(string from, string to)
     {
         await using var dbs = await EmptyDatabasesAsync(from, to);
         await dbs.Source.ExecuteAsync(dbs.SourceDb, RichSchema.CreateReaderRole);
@@ -369,6 +369,8 @@ public sealed class RegressionEdgeCaseTests
             REVOKE ALL ON FUNCTION poly.array_accum(anyelement) FROM PUBLIC;
             GRANT EXECUTE ON FUNCTION poly.array_accum(anyelement) TO pgshift_fixture_reader;
             CREATE VIEW poly.collected AS SELECT poly.array_accum(x) AS xs FROM generate_series(1, 3) x;
+            CREATE OPERATOR poly.+> (LEFTARG = anyarray, RIGHTARG = anyelement, FUNCTION = array_append);
+            COMMENT ON OPERATOR poly.+> (anyarray, anyelement) IS 'appends';
             """);
         var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
 
@@ -379,5 +381,9 @@ public sealed class RegressionEdgeCaseTests
         Assert.Equal("poly.array_accum(anyelement) collects {postgres=X/postgres,pgshift_fixture_reader=X/postgres}", source);
         Assert.Equal([source.Replace("(anyelement)", "(anycompatible)", StringComparison.Ordinal)], await dbs.TargetRowsAsync(aggregate));
         Assert.Equal(["{1,2,3}"], await dbs.TargetRowsAsync("SELECT xs::text FROM poly.collected"));
+        Assert.Equal(["poly.+>(anycompatiblearray,anycompatible) appends {1,2,3,4}"], await dbs.TargetRowsAsync("""
+            SELECT o.oid::regoperator::text || ' ' || obj_description(o.oid, 'pg_operator') || ' ' || (ARRAY[1, 2, 3] OPERATOR(poly.+>) 4)::text
+              FROM pg_operator o WHERE o.oprnamespace = 'poly'::regnamespace
+            """));
     }
 }
