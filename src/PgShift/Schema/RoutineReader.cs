@@ -10,11 +10,13 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
 {
     public async Task ReadFunctionsAsync(CancellationToken ct)
     {
+        var sourceSettings = new HashSet<string>(StringComparer.Ordinal);
+        await QueryAsync("SELECT name FROM pg_settings", r => sourceSettings.Add(r.GetString(0)), ct);
         var kind = SourceMajor >= 11 ? "p.prokind::text" : "CASE WHEN p.proisagg THEN 'a' WHEN p.proiswindow THEN 'w' ELSE 'f' END";
         await QueryAsync($"""
             SELECT p.oid, n.nspname, p.proname, {kind}, l.lanname,
                    CASE WHEN l.lanname NOT IN ('c', 'internal') AND {kind} <> 'a' THEN pg_get_functiondef(p.oid) END,
-                   p.oid::regprocedure::text
+                   p.oid::regprocedure::text, (SELECT array_agg(split_part(c, '=', 1)) FROM unnest(p.proconfig) c)
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
             WHERE {UserSchemas}
               -- Functions that another object creates by itself (a range type's constructors) come with it.
@@ -37,9 +39,38 @@ internal sealed class RoutineReader(NpgsqlConnection conn, SchemaMigrationOption
                 Read.Skipped.Add(o);
                 return;
             }
-            o.Statements.Add(r.GetString(5));
+            // A parameter the source has and the target's major removed (or renamed) cannot be SET there; a custom one
+            // (with a dot) can be anywhere.
+            var removed = (r.IsDBNull(7) || Options.TargetSettings is not { } targetSettings ? [] : r.GetFieldValue<string[]>(7)
+                .Where(p => !p.Contains('.', StringComparison.Ordinal) && sourceSettings.Contains(p) && !targetSettings.Contains(p))).ToList();
+            o.Statements.Add(WithoutSettings(r.GetString(5), removed));
+            if (removed.Count > 0)
+            {
+                Read.Warnings.Add($"{o.Display} is created without its SET {string.Join(", SET ", removed)}: PostgreSQL {TargetMajor} (the target) has no such parameter.");
+            }
             o.AlterTarget = $"{(k == "p" ? "PROCEDURE" : "FUNCTION")} {r.GetString(6)}";
         }, ct);
+    }
+
+    /// <summary>
+    /// A definition from pg_get_functiondef without the SET lines of these parameters. It prints one line
+    /// " SET name TO value" per parameter, among the header lines that start with a space, before the body.
+    /// </summary>
+    internal static string WithoutSettings(string definition, IReadOnlyCollection<string> parameters)
+    {
+        if (parameters.Count == 0)
+        {
+            return definition;
+        }
+        var lines = definition.Split('\n').ToList();
+        for (var i = 1; i < lines.Count && lines[i].StartsWith(' '); i++)
+        {
+            if (parameters.Any(p => lines[i].StartsWith($" SET {p} TO ", StringComparison.Ordinal)))
+            {
+                lines.RemoveAt(i--);
+            }
+        }
+        return string.Join('\n', lines);
     }
 
     public async Task ReadOperatorsAsync(CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using PgShift.Catalog;
 using PgShift.Settings;
 
 namespace PgShift.Schema;
@@ -29,6 +30,8 @@ public sealed record SchemaMigrationOptions : TaskSettings
     public int TargetMajor { get; init; }
     /// <summary>Whether the target's server was built with lz4 (columns set to lz4 compression keep it only then).</summary>
     public bool TargetHasLz4 { get; init; }
+    /// <summary>The configuration parameters the target's server has (a function's SET of one it lacks is refused there); null until the target is reached.</summary>
+    public IReadOnlySet<string>? TargetSettings { get; init; }
 
     /// <summary>These options with what the target's server is: its version and build.</summary>
     public async Task<SchemaMigrationOptions> WithTargetAsync(Npgsql.NpgsqlConnection target, CancellationToken ct)
@@ -36,7 +39,9 @@ public sealed record SchemaMigrationOptions : TaskSettings
         await using var cmd = new Npgsql.NpgsqlCommand(
             "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))", target);
         var lz4 = (bool)(await cmd.ExecuteScalarAsync(ct))!;
-        return this with { TargetMajor = target.PostgreSqlVersion.Major, TargetHasLz4 = lz4 };
+        var settings = new HashSet<string>(StringComparer.Ordinal);
+        await target.ForEachRowAsync("SELECT name FROM pg_settings", r => settings.Add(r.GetString(0)), ct);
+        return this with { TargetMajor = target.PostgreSqlVersion.Major, TargetHasLz4 = lz4, TargetSettings = settings };
     }
 }
 

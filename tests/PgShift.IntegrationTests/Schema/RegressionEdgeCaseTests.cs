@@ -386,4 +386,24 @@ public sealed class RegressionEdgeCaseTests
               FROM pg_operator o WHERE o.oprnamespace = 'poly'::regnamespace
             """));
     }
+
+    [Theory]
+    [InlineData("12", "15")]
+    [InlineData("12", "17")]
+    public async Task A_function_that_sets_a_parameter_the_target_removed_is_created_without_that_setting(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA guc;
+            -- operator_precedence_warning is gone from PostgreSQL 14.
+            CREATE FUNCTION guc.f() RETURNS int LANGUAGE sql
+                SET operator_precedence_warning = on SET search_path = pg_catalog SET myapp.flag = 'x'
+                AS 'SELECT 1';
+            """);
+        var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
+
+        Assert.Empty(pre.Skipped);
+        Assert.Contains($"function guc.f() is created without its SET operator_precedence_warning: PostgreSQL {to} (the target) has no such parameter.", pre.Warnings);
+        Assert.Equal(["{search_path=pg_catalog,myapp.flag=x} 1"], await dbs.TargetRowsAsync("SELECT p.proconfig::text || ' ' || guc.f() FROM pg_proc p WHERE p.oid = 'guc.f'::regproc"));
+    }
 }
