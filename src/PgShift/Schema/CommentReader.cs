@@ -20,7 +20,7 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                    d.classoid = 'pg_constraint'::regclass AND (SELECT NOT c.convalidated FROM pg_constraint c WHERE c.oid = d.objoid)
             FROM pg_description d
             WHERE d.classoid IN ('pg_class'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_constraint'::regclass, 'pg_cast'::regclass,
-                                  'pg_opfamily'::regclass, 'pg_opclass'::regclass)
+                                  'pg_opfamily'::regclass, 'pg_opclass'::regclass, 'pg_collation'::regclass, 'pg_operator'::regclass)
             """, r =>
         {
             var catalog = r.GetString(0);
@@ -86,6 +86,12 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                     var target = proc.Kind == ObjectKind.Aggregate ? proc.AlterTarget
                         : $"{(proc.Display.StartsWith("procedure", StringComparison.Ordinal) ? "PROCEDURE" : "FUNCTION")} {r.GetString(6)}";
                     proc.Finishing.Add($"COMMENT ON {target} IS {text}");
+                    break;
+                case "pg_collation" when Objects.TryGetValue($"coll:{oid}", out var collation):
+                    collation.Finishing.Add($"COMMENT ON {collation.AlterTarget} IS {text}");
+                    break;
+                case "pg_operator" when Objects.TryGetValue($"op:{oid}", out var op):
+                    op.Finishing.Add($"COMMENT ON {op.AlterTarget} IS {text}");
                     break;
             }
         }, ct);

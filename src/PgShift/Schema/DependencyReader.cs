@@ -8,32 +8,7 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
     public async Task ReadDependenciesAsync(CancellationToken ct)
     {
         // Map every catalog object to the unit that creates it, then turn pg_depend rows into edges.
-        var owner = new Dictionary<(string, uint), string>();
-        await QueryAsync("""
-            SELECT 'pg_type', t.oid,
-                   CASE WHEN t.typrelid <> 0 THEN 'rel:' || t.typrelid
-                        WHEN t.typelem <> 0 AND EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid) THEN
-                             (SELECT CASE WHEN e.typrelid <> 0 THEN 'rel:' || e.typrelid ELSE 'type:' || e.oid END FROM pg_type e WHERE e.typarray = t.oid)
-                        ELSE 'type:' || t.oid END
-            FROM pg_type t WHERE t.oid >= 16384
-            UNION ALL SELECT 'pg_attrdef', d.oid, 'rel:' || d.adrelid FROM pg_attrdef d
-            UNION ALL SELECT 'pg_constraint', c.oid, CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid WHEN c.contype = 'c' THEN 'rel:' || c.conrelid END
-                      FROM pg_constraint c WHERE c.contypid <> 0 OR c.contype = 'c'
-            -- An operator family's member belongs to the class that owns it (internally), else to the family.
-            UNION ALL SELECT 'pg_amop', a.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amop'::regclass AND d.objid = a.oid
-                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || a.amopfamily)
-                      FROM pg_amop a WHERE a.oid >= 16384
-            UNION ALL SELECT 'pg_amproc', p.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amproc'::regclass AND d.objid = p.oid
-                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || p.amprocfamily)
-                      FROM pg_amproc p WHERE p.oid >= 16384
-            UNION ALL SELECT 'pg_rewrite', r.oid, CASE WHEN r.rulename = '_RETURN' THEN 'rel:' || r.ev_class ELSE 'rule:' || r.oid END FROM pg_rewrite r WHERE r.oid >= 16384
-            """, r =>
-        {
-            if (!r.IsDBNull(2))
-            {
-                owner[(r.GetString(0), r.GetFieldValue<uint>(1))] = r.GetString(2);
-            }
-        }, ct);
+        var owner = await ReadOwningUnitsAsync(ct);
 
         // What an extension owns is the extension's, whichever catalog row pg_depend names: the object itself, or
         // the type or relation that stands for it (an array of its type, its composite type's relation).
@@ -65,11 +40,16 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             };
         }
 
-        var seqOwnedBy = new HashSet<(uint, uint)>();
+        // Columns 6 and 7: the schema and description of a referenced type, function, operator or collation, to tell
+        // one of a schema that is not selected (relations are told by the selection itself).
         await QueryAsync("""
             SELECT d.classid::regclass::text, d.objid, d.refclassid::regclass::text, d.refobjid, d.deptype::text,
-                   d.classid = 'pg_class'::regclass AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
+                   d.classid = 'pg_class'::regclass AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S',
+                   ref.schema, ref.description
             FROM pg_depend d
+            LEFT JOIN LATERAL (SELECT (pg_identify_object(d.refclassid, d.refobjid, 0)).schema, pg_describe_object(d.refclassid, d.refobjid, 0) AS description
+                                WHERE d.refobjid >= 16384
+                                  AND d.refclassid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass, 'pg_collation'::regclass)) ref ON true
             WHERE d.objid >= 16384 AND d.deptype IN ('n', 'a', 'i')
             """, r =>
         {
@@ -79,6 +59,11 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             if (from is null || to is null || from == to || r.GetBoolean(5) && r.GetString(4) == "a")
             {
                 return;
+            }
+            if (!r.IsDBNull(6) && !Objects.ContainsKey(to) && !to.StartsWith("rel:", StringComparison.Ordinal)
+                && IsUserSchema(r.GetString(6)) && !SchemaSelected(r.GetString(6)))
+            {
+                Read.NotOnTarget[to] = $"{r.GetString(7)}, whose schema is not selected";
             }
             if (Objects.TryGetValue(from, out var o))
             {
@@ -93,6 +78,7 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 f.DependsOn.Add(shell);
             }
         }
+        await ReadUsesOfRemovedOperatorsAsync(owner, ct);
         foreach (var o in Objects.Values.Where(o => o.Kind != ObjectKind.Schema && o.Kind != ObjectKind.Extension))
         {
             var ns = Objects.Values.FirstOrDefault(s => s.Kind == ObjectKind.Schema && s.Name == o.Schema);
@@ -101,6 +87,71 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 o.DependsOn.Add(ns.Key);
             }
         }
+    }
+
+    private static bool IsUserSchema(string schema)
+        => schema is not ("pg_catalog" or "information_schema") && !schema.StartsWith("pg_", StringComparison.Ordinal);
+
+    /// <summary>Each catalog row that is part of another unit (a column default of its table, an array type of its element type), mapped to that unit's key.</summary>
+    private async Task<Dictionary<(string, uint), string>> ReadOwningUnitsAsync(CancellationToken ct)
+    {
+        var owner = new Dictionary<(string, uint), string>();
+        await QueryAsync("""
+            SELECT 'pg_type', t.oid,
+                   CASE WHEN t.typrelid <> 0 THEN 'rel:' || t.typrelid
+                        WHEN t.typelem <> 0 AND EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid) THEN
+                             (SELECT CASE WHEN e.typrelid <> 0 THEN 'rel:' || e.typrelid ELSE 'type:' || e.oid END FROM pg_type e WHERE e.typarray = t.oid)
+                        ELSE 'type:' || t.oid END
+            FROM pg_type t WHERE t.oid >= 16384
+            UNION ALL SELECT 'pg_attrdef', d.oid, 'rel:' || d.adrelid FROM pg_attrdef d
+            UNION ALL SELECT 'pg_constraint', c.oid, CASE WHEN c.contypid <> 0 THEN 'type:' || c.contypid WHEN c.contype = 'c' THEN 'rel:' || c.conrelid END
+                      FROM pg_constraint c WHERE c.contypid <> 0 OR c.contype = 'c'
+            -- An operator family's member belongs to the class that owns it (internally), else to the family.
+            UNION ALL SELECT 'pg_amop', a.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amop'::regclass AND d.objid = a.oid
+                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || a.amopfamily)
+                      FROM pg_amop a WHERE a.oid >= 16384
+            UNION ALL SELECT 'pg_amproc', p.oid, coalesce((SELECT 'opc:' || d.refobjid FROM pg_depend d WHERE d.classid = 'pg_amproc'::regclass AND d.objid = p.oid
+                                                           AND d.refclassid = 'pg_opclass'::regclass AND d.deptype = 'i'), 'opf:' || p.amprocfamily)
+                      FROM pg_amproc p WHERE p.oid >= 16384
+            UNION ALL SELECT 'pg_rewrite', r.oid, CASE WHEN r.rulename = '_RETURN' THEN 'rel:' || r.ev_class ELSE 'rule:' || r.oid END FROM pg_rewrite r WHERE r.oid >= 16384
+            """, r =>
+        {
+            if (!r.IsDBNull(2))
+            {
+                owner[(r.GetString(0), r.GetFieldValue<uint>(1))] = r.GetString(2);
+            }
+        }, ct);
+        return owner;
+    }
+
+    /// <summary>
+    /// PostgreSQL 14 removed postfix operators, and with them the factorial operators ! (postfix) and !! (prefix) of
+    /// bigint: a view, rule, default or check that uses one on an older source cannot be created on a 14+ target.
+    /// pg_depend does not record uses of built-in objects, so they are found in the stored expression trees.
+    /// </summary>
+    private async Task ReadUsesOfRemovedOperatorsAsync(Dictionary<(string, uint), string> owner, CancellationToken ct)
+    {
+        if (SourceMajor >= 14 || TargetMajor < 14)
+        {
+            return;
+        }
+        await QueryAsync("""
+            WITH removed AS (
+                SELECT o.oid, o.oid::regoperator::text AS name, ':opno ' || o.oid || ' ' AS tree FROM pg_operator o
+                WHERE o.oprnamespace = 'pg_catalog'::regnamespace
+                  AND (o.oprright = 0 OR o.oprname = '!!' AND o.oprleft = 0 AND o.oprright = 'int8'::regtype))
+            SELECT 'pg_rewrite', r.oid, o.oid, o.name FROM pg_rewrite r, removed o WHERE r.oid >= 16384 AND strpos(r.ev_action::text, o.tree) > 0
+            UNION ALL SELECT 'pg_attrdef', d.oid, o.oid, o.name FROM pg_attrdef d, removed o WHERE strpos(d.adbin::text, o.tree) > 0
+            UNION ALL SELECT 'pg_constraint', c.oid, o.oid, o.name FROM pg_constraint c, removed o WHERE strpos(c.conbin::text, o.tree) > 0
+            """, r =>
+        {
+            if (owner.TryGetValue((r.GetString(0), r.GetFieldValue<uint>(1)), out var unit) && Objects.TryGetValue(unit, out var user))
+            {
+                var op = $"op:{r.GetFieldValue<uint>(2)}";
+                user.DependsOn.Add(op);
+                Read.NotOnTarget[op] = $"operator {r.GetString(3)}, which PostgreSQL 14 removed (the target runs {TargetMajor}); call its function (factorial) instead";
+            }
+        }, ct);
     }
 
     /// <summary>
@@ -128,7 +179,8 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
             foreach (var o in Objects.Values.Where(o => o.SkipReason is null))
             {
                 var missing = o.DependsOn.FirstOrDefault(d =>
-                    (Objects.TryGetValue(d, out var dep) && dep.SkipReason is not null) || (!Objects.ContainsKey(d) && knownUserObjects.Contains(d)));
+                    (Objects.TryGetValue(d, out var dep) && dep.SkipReason is not null)
+                    || (!Objects.ContainsKey(d) && (knownUserObjects.Contains(d) || Read.NotOnTarget.ContainsKey(d))));
                 var ownerLeftOut = o.OwnerKey is { } owner && Objects.TryGetValue(owner, out var table) && table.SkipReason is not null;
                 if (missing is null && !ownerLeftOut)
                 {
@@ -143,6 +195,10 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 {
                     o.SkipReason = $"depends on {dep.Display}, which is not migrated";
                     o.SkippedWith = missing;
+                }
+                else if (Read.NotOnTarget.TryGetValue(missing!, out var why))
+                {
+                    o.SkipReason = $"depends on {why}";
                 }
                 else
                 {

@@ -12,7 +12,7 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
     {
         // Every entry of every non-default ACL, the owner's included (to see that the ACL was changed at all);
         // the public schema's ACL is left to the target, whose defaults differ between majors.
-        var procKind = ServerVersion >= 11 ? "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END" : "'FUNCTION'";
+        var procKind = SourceMajor >= 11 ? "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END" : "'FUNCTION'";
         await QueryAsync($"""
             SELECT 'rel:' || c.oid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
                    coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = c.relowner, NULL::text
@@ -47,7 +47,10 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
                 return;
             }
             var kind = r.GetString(1);
-            var name = r.GetString(2);
+            // An aggregate is granted on by the signature it has on the target (see RoutineReader.ToAnyCompatible).
+            var name = o.Kind == ObjectKind.Aggregate && o.AlterTarget is { } agg && !agg.EndsWith("(*)", StringComparison.Ordinal)
+                ? agg["AGGREGATE ".Length..]
+                : r.GetString(2);
             var column = r.IsDBNull(7) ? null : r.GetString(7);
             if (column is not null && Options.ExcludedColumns.Excludes(new QualifiedName(o.Schema, o.Name), column))
             {

@@ -69,28 +69,17 @@ internal sealed class NamespaceReader(NpgsqlConnection conn, SchemaMigrationOpti
                 return;
             }
             using var json = JsonDocument.Parse(r.GetString(3));
-            var j = json.RootElement;
-            string? Str(string p) => JsonText(j, p);
-            var provider = Str("collprovider") switch { "i" => "icu", "b" => "builtin", _ => "libc" };
-            var parts = new List<string> { $"provider = {provider}" };
-            var locale = Str("colllocale") ?? Str("colliculocale");
-            if (provider == "libc" || locale is null)
-            {
-                parts.Add($"lc_collate = {Sql.Literal(Str("collcollate") ?? "C")}");
-                parts.Add($"lc_ctype = {Sql.Literal(Str("collctype") ?? "C")}");
-            }
-            else
-            {
-                parts.Add($"locale = {Sql.Literal(locale)}");
-            }
-            if (j.TryGetProperty("collisdeterministic", out var det) && det.ValueKind == JsonValueKind.False)
-            {
-                parts.Add("deterministic = false");
-            }
+            var definition = CollationDefinition.For(json.RootElement, TargetMajor);
             var name = Sql.Qualified(r.GetString(1), r.GetString(2));
             var o = Add($"coll:{oid}", ObjectKind.Collation, r.GetString(1), r.GetString(2), $"collation {name}");
-            o.Statements.Add($"CREATE COLLATION {name} ({string.Join(", ", parts)})");
             o.AlterTarget = $"COLLATION {name}";
+            if (definition.SkipReason is not null)
+            {
+                o.SkipReason = definition.SkipReason;
+                Read.Skipped.Add(o);
+                return;
+            }
+            o.Statements.Add($"CREATE COLLATION {name} ({definition.Options})");
         }, ct);
     }
 }

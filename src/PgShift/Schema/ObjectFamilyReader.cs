@@ -18,7 +18,10 @@ internal abstract class ObjectFamilyReader(NpgsqlConnection conn, SchemaMigratio
     protected SourceObjects Read => read;
     protected Dictionary<string, SchemaObject> Objects => read.Objects;
     protected SelectedTables Selected => read.Selected;
-    protected int ServerVersion => conn.PostgreSqlVersion.Major;
+    /// <summary>The source's major version: which catalog columns there are to read.</summary>
+    protected int SourceMajor => conn.PostgreSqlVersion.Major;
+    /// <summary>The target's major version: which syntax the statements are written in (the source's until the target is known).</summary>
+    protected int TargetMajor => options.TargetMajor > 0 ? options.TargetMajor : SourceMajor;
 
     protected bool FromExtension(uint oid) => read.ExtensionOfObject.ContainsKey(oid);
 
@@ -28,7 +31,7 @@ internal abstract class ObjectFamilyReader(NpgsqlConnection conn, SchemaMigratio
     protected bool Migrates(uint oid, string schema) => !FromExtension(oid) && SchemaSelected(schema);
 
     /// <summary>A string property of a catalog row read as JSON (to_jsonb), whose columns differ between majors; null when absent.</summary>
-    protected static string? JsonText(JsonElement row, string property)
+    internal static string? JsonText(JsonElement row, string property)
         => row.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     protected SchemaObject Add(string key, ObjectKind kind, string schema, string name, string display)

@@ -33,7 +33,7 @@ internal sealed class PublicationReader(NpgsqlConnection conn, SchemaMigrationOp
                 publications[r.GetFieldValue<uint>(0)] = new Publication(r.GetFieldValue<uint>(0), name, JsonDocument.Parse(r.GetString(2)).RootElement.Clone());
             }
         }, ct);
-        var tables = ServerVersion >= 15
+        var tables = SourceMajor >= 15
             ? """
               SELECT pr.prpubid, pr.prrelid, pg_get_expr(pr.prqual, pr.prrelid),
                      CASE WHEN pr.prattrs IS NOT NULL THEN ARRAY(SELECT a.attname::text FROM unnest(pr.prattrs::int2[]) WITH ORDINALITY u(n, i)
@@ -50,7 +50,7 @@ internal sealed class PublicationReader(NpgsqlConnection conn, SchemaMigrationOp
                 p.Tables.Add((r.GetFieldValue<uint>(1), r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetFieldValue<string[]>(3), r.GetFieldValue<string[]>(4)));
             }
         }, ct);
-        if (ServerVersion >= 15)
+        if (SourceMajor >= 15)
         {
             await QueryAsync("""
                 SELECT pn.pnpubid, n.nspname FROM pg_publication_namespace pn JOIN pg_namespace n ON n.oid = pn.pnnspid ORDER BY 1, 2

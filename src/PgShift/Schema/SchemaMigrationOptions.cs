@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using PgShift.Catalog;
 using PgShift.Settings;
 
 namespace PgShift.Schema;
@@ -36,6 +37,8 @@ public sealed record SchemaMigrationOptions : TaskSettings
     public bool TargetIsSuperuser { get; init; }
     /// <summary>Whether the target's server was built with lz4 (columns set to lz4 compression keep it only then).</summary>
     public bool TargetHasLz4 { get; init; }
+    /// <summary>The configuration parameters the target's server has (a function's SET of one it lacks is refused there); null until the target is reached.</summary>
+    public IReadOnlySet<string>? TargetSettings { get; init; }
 
     /// <summary>These options with what the target's server is: its version, build, built-in functions and whether the role is a superuser.</summary>
     public async Task<SchemaMigrationOptions> WithTargetAsync(Npgsql.NpgsqlConnection target, CancellationToken ct)
@@ -43,7 +46,8 @@ public sealed record SchemaMigrationOptions : TaskSettings
         await using var cmd = new Npgsql.NpgsqlCommand("""
             SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)),
                    coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
-                   ARRAY(SELECT DISTINCT p.prosrc FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE l.lanname = 'internal')
+                   ARRAY(SELECT DISTINCT p.prosrc FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE l.lanname = 'internal'),
+                   ARRAY(SELECT name FROM pg_settings)
             """, target);
         await using var rd = await cmd.ExecuteReaderAsync(ct);
         await rd.ReadAsync(ct);
@@ -53,6 +57,7 @@ public sealed record SchemaMigrationOptions : TaskSettings
             TargetHasLz4 = rd.GetBoolean(0),
             TargetIsSuperuser = rd.GetBoolean(1),
             TargetInternalFunctions = rd.GetFieldValue<string[]>(2).ToHashSet(StringComparer.Ordinal),
+            TargetSettings = rd.GetFieldValue<string[]>(3).ToHashSet(StringComparer.Ordinal),
         };
     }
 }

@@ -19,6 +19,12 @@ internal sealed class SourceObjects(SelectedTables selected)
     /// are created on the shell, the type after them.
     /// </summary>
     public Dictionary<string, (string Type, string Shell)> ShellOfFunction { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Objects that what is read may depend on but that the target will not have, by key, each with what it is and why
+    /// (an object of a schema not selected; an operator the target's major removed): their dependents are left out.
+    /// </summary>
+    public Dictionary<string, string> NotOnTarget { get; } = new(StringComparer.Ordinal);
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
 

@@ -12,7 +12,7 @@ internal sealed class StatisticsReader(NpgsqlConnection conn, SchemaMigrationOpt
 {
     public async Task ReadStatisticsAsync(CancellationToken ct)
     {
-        var expressions = ServerVersion >= 14 ? "s.stxexprs IS NOT NULL" : "false";
+        var expressions = SourceMajor >= 14 ? "s.stxexprs IS NOT NULL" : "false";
         await QueryAsync($"""
             SELECT s.oid, s.stxrelid, n.nspname, s.stxname, pg_get_statisticsobjdef(s.oid), {expressions},
                    (to_jsonb(s) ->> 'stxstattarget')::int, obj_description(s.oid, 'pg_statistic_ext')

@@ -31,7 +31,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             var name = Sql.Qualified(r.GetString(1), r.GetString(2));
             // Unlogged sequences exist from PostgreSQL 15; an identity sequence is created as its table is, unless it differs.
             var unlogged = r.GetString(13) == "u";
-            var persistenceKnown = (Options.TargetMajor > 0 ? Options.TargetMajor : ServerVersion) >= 15;
+            var persistenceKnown = TargetMajor >= 15;
             if (r.GetBoolean(10))
             {
                 // An identity sequence takes the column's type.
@@ -199,7 +199,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
     /// <summary>Why the target's version cannot create an inheritance child's generated column as the source has it; null when it can.</summary>
     private string? GenerationRefusedByTarget(List<TableColumn> cols)
     {
-        var target = Options.TargetMajor > 0 ? Options.TargetMajor : ServerVersion;
+        var target = TargetMajor;
         if (target >= 16 && cols.FirstOrDefault(c => c.ParentGeneration == "plain") is { } plain)
         {
             return $"its column {Sql.Ident(plain.Name)} is generated while its parent's is not, which PostgreSQL 16 and later refuse (the target runs {target})";
@@ -278,7 +278,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
 
     private void AddColumnOptions(QualifiedName table, TableColumn c, List<string> after)
     {
-        var target = Options.TargetMajor > 0 ? Options.TargetMajor : ServerVersion;
+        var target = TargetMajor;
         if (c.Compression is { } compression && target >= 14)
         {
             if (compression == 'l' && !Options.TargetHasLz4)

@@ -18,7 +18,9 @@ namespace PgShift.IntegrationTests.Schema;
 /// Leaves out PgShift's own <c>pgshift</c> schema, extension members, and what legitimately differs
 /// between PostgreSQL 12 and 17: the public schema's ACL, the MAINTAIN privilege (m) that 17 gives an
 /// owner, 17's catalogued domain NOT NULL constraints (typnotnull says the same), and the multirange
-/// constructors that 14+ add to every range type. ACL entries are sorted (GRANT order is not meaningful),
+/// constructors that 14+ add to every range type. A collation is described by what creates it: an ICU one by its
+/// locale (which 12 keeps in collcollate/collctype, 15 and 16 in colliculocale, 17 in colllocale), not by its version,
+/// which each server's own ICU library gives; collations are named, not numbered. ACL entries are sorted (GRANT order is not meaningful),
 /// and a NULL ACL is read as the default it stands for (acldefault), so a REVOKE that restored the
 /// default equals no GRANT at all.
 /// </summary>
@@ -55,6 +57,7 @@ public static class CatalogDescription
                  FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
                  WHERE NOT EXISTS (SELECT 1 FROM ext_member e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid)),
          col AS (SELECT a.attrelid, a.attnum, quote_ident(a.attname) AS name FROM pg_attribute a WHERE a.attnum > 0 AND NOT a.attisdropped),
+         coll AS (SELECT co.oid, quote_ident(cn.nspname) || '.' || quote_ident(co.collname) AS name FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace),
          usertype AS (SELECT t.*, quote_ident(n.nspname) || '.' || quote_ident(t.typname) AS qname
                  FROM pg_type t JOIN ns n ON n.oid = t.typnamespace
                  WHERE NOT EXISTS (SELECT 1 FROM ext_member e WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid)),
@@ -68,9 +71,11 @@ public static class CatalogDescription
          SELECT 'extension ' || quote_ident(x.extname) || ' schema=' || quote_ident(n.nspname)
            FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'
          UNION ALL
-         SELECT 'collation ' || quote_ident(n.nspname) || '.' || quote_ident(c.collname) || ' provider=' || c.collprovider::text || ' collate=' || coalesce(c.collcollate, '')
-                || ' ctype=' || coalesce(c.collctype, '') || ' deterministic=' || c.collisdeterministic
-           FROM pg_collation c JOIN ns n ON n.oid = c.collnamespace
+         SELECT 'collation ' || quote_ident(n.nspname) || '.' || quote_ident(c.collname) || ' provider=' || c.collprovider::text
+                || CASE WHEN c.collprovider = 'c' THEN ' collate=' || coalesce(c.collcollate, '') || ' ctype=' || coalesce(c.collctype, '')
+                        ELSE ' locale=' || coalesce(j->>'colllocale', j->>'colliculocale', c.collcollate, '') || ' rules=' || coalesce(j->>'collicurules', '') END
+                || ' deterministic=' || c.collisdeterministic
+           FROM pg_collation c JOIN ns n ON n.oid = c.collnamespace, to_jsonb(c) j
          UNION ALL
          SELECT 'relation ' || r.qname || ' kind=' || r.relkind::text || ' persistence=' || r.relpersistence::text
                 || ' options=' || coalesce(r.reloptions::text, '') || ' replident=' || r.relreplident::text
@@ -112,7 +117,7 @@ public static class CatalogDescription
                 || ' clustered=' || i.indisclustered || ' valid=' || i.indisvalid || ' replident=' || i.indisreplident
                 || ' columns=' || (SELECT string_agg(coalesce(cl.name, 'expr'), ',' ORDER BY k.i) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, i) LEFT JOIN col cl ON cl.attrelid = i.indrelid AND cl.attnum = k.attnum)
                 || ' opclasses=' || (SELECT string_agg(quote_ident(opn.nspname) || '.' || quote_ident(oc.opcname), ',' ORDER BY k.i) FROM unnest(i.indclass::oid[]) WITH ORDINALITY k(opc, i) JOIN pg_opclass oc ON oc.oid = k.opc JOIN pg_namespace opn ON opn.oid = oc.opcnamespace)
-                || ' options=' || i.indoption::text || ' collations=' || i.indcollation::text
+                || ' options=' || i.indoption::text || ' collations=' || (SELECT string_agg(coalesce(cl.name, '-'), ',' ORDER BY k.i) FROM unnest(i.indcollation::oid[]) WITH ORDINALITY k(coll, i) LEFT JOIN coll cl ON cl.oid = k.coll)
                 || ' expressions=' || coalesce(pg_get_expr(i.indexprs, i.indrelid), '') || ' predicate=' || coalesce(pg_get_expr(i.indpred, i.indrelid), '')
                 || ' storage=' || coalesce(ic.reloptions::text, '')
                 || ' attached_to=' || coalesce((SELECT quote_ident(pn.nspname) || '.' || quote_ident(p.relname) FROM pg_inherits ih JOIN pg_class p ON p.oid = ih.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE ih.inhrelid = ic.oid), '')
@@ -130,10 +135,10 @@ public static class CatalogDescription
                 || CASE t.typtype
                      WHEN 'e' THEN ' labels=' || (SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
                      WHEN 'r' THEN (SELECT ' subtype=' || format_type(rg.rngsubtype, NULL) || ' opclass=' || rg.rngsubopc::regclass::text
-                                           || ' collation=' || rg.rngcollation || ' canonical=' || rg.rngcanonical::regprocedure::text || ' diff=' || rg.rngsubdiff::text
+                                           || ' collation=' || coalesce((SELECT name FROM coll WHERE oid = rg.rngcollation), '-') || ' canonical=' || rg.rngcanonical::regprocedure::text || ' diff=' || rg.rngsubdiff::text
                                       FROM pg_range rg WHERE rg.rngtypid = t.oid)
                      WHEN 'd' THEN ' base=' || format_type(t.typbasetype, t.typtypmod) || ' notnull=' || t.typnotnull || ' default=' || coalesce(t.typdefault, '')
-                                   || ' collation=' || t.typcollation
+                                   || ' collation=' || coalesce((SELECT name FROM coll WHERE oid = t.typcollation), '-')
                      ELSE ''
                    END
            FROM usertype t

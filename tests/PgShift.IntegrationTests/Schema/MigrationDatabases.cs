@@ -62,6 +62,10 @@ public sealed class MigrationDatabases : IAsyncDisposable
         return (pre, post);
     }
 
+    /// <summary>pgshift migrate --types schema,full of the source database into the target one, as a user runs it.</summary>
+    public Task<PgShiftProcess.Result> MigrateWithPgShiftAsync(string task) => PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--task", task,
+        "--source", Source.KeywordValue(SourceDb), "--target", Target.KeywordValue(TargetDb)], timeout: TimeSpan.FromMinutes(3));
+
     public Task<List<string>> SourceRowsAsync(string sql) => RowsAsync(Source, SourceDb, sql);
 
     public Task<List<string>> TargetRowsAsync(string sql) => RowsAsync(Target, TargetDb, sql);

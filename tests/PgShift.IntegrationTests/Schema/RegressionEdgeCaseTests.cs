@@ -17,10 +17,6 @@ public sealed class RegressionEdgeCaseTests
 
     private static Task<MigrationDatabases> EmptyDatabasesAsync(string from, string to) => MigrationDatabases.CreateAsync(Server(from), Server(to), loadFixture: false);
 
-    /// <summary>pgshift migrate --types schema,full of the task's source database into its target one.</summary>
-    private static Task<PgShiftProcess.Result> MigrateAsync(MigrationDatabases dbs, string task) => PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--task", task,
-        "--source", dbs.Source.KeywordValue(dbs.SourceDb), "--target", dbs.Target.KeywordValue(dbs.TargetDb)], timeout: TimeSpan.FromMinutes(3));
-
     [Theory]
     [MemberData(nameof(Pairs))]
     public async Task A_commented_aggregate_of_no_arguments_and_an_operator_with_a_shell_negator_migrate(string from, string to)
@@ -68,7 +64,7 @@ public sealed class RegressionEdgeCaseTests
             ALTER TABLE nv.parent ADD CONSTRAINT w_ck CHECK (w > 0) NOT VALID;
             ALTER TABLE nv.parent ADD CONSTRAINT id_ck CHECK (id > 0);
             """);
-        var migrate = await MigrateAsync(dbs, "nv");
+        var migrate = await dbs.MigrateWithPgShiftAsync("nv");
         Assert.True(migrate.ExitCode == 0, migrate.All);
 
         const string constraints = """
@@ -84,7 +80,7 @@ public sealed class RegressionEdgeCaseTests
         Assert.Equal(await dbs.SourceRowsAsync(rows), await dbs.TargetRowsAsync(rows));
 
         // Running it again changes nothing: the checks are there already.
-        var again = await MigrateAsync(dbs, "nv");
+        var again = await dbs.MigrateWithPgShiftAsync("nv");
         Assert.True(again.ExitCode == 0, again.All);
         Assert.Equal(source, await dbs.TargetRowsAsync(constraints));
     }
@@ -101,7 +97,7 @@ public sealed class RegressionEdgeCaseTests
             CREATE TABLE gen.child (id int PRIMARY KEY, a int, b int, note text) INHERITS (gen.parent);
             INSERT INTO gen.parent (id, a) VALUES (1, 10); INSERT INTO gen.child (id, a, note) VALUES (2, 21, 'x');
             """);
-        var migrate = await MigrateAsync(dbs, "gen");
+        var migrate = await dbs.MigrateWithPgShiftAsync("gen");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         const string columns = """
             SELECT attrelid::regclass::text || ' ' || attname || ' local=' || attislocal || ' inherited=' || attinhcount || ' generated=' || attgenerated::text
@@ -133,7 +129,7 @@ public sealed class RegressionEdgeCaseTests
             ALTER DOMAIN kv.pos ADD CONSTRAINT pos_ck CHECK (VALUE > 0) NOT VALID;
             COMMENT ON CONSTRAINT pos_ck ON DOMAIN kv.pos IS 'not valid yet';
             """);
-        var migrate = await MigrateAsync(dbs, "kv");
+        var migrate = await dbs.MigrateWithPgShiftAsync("kv");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         const string views = """
             SELECT c.relname || ' ' || pg_get_viewdef(c.oid) || ' ' || coalesce(obj_description(c.oid, 'pg_class'), '-')
@@ -159,7 +155,7 @@ public sealed class RegressionEdgeCaseTests
         Assert.Equal(["not valid yet"], await dbs.TargetRowsAsync("""
             SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'pos_ck' AND contypid = 'kv.pos'::regtype
             """));
-        var again = await MigrateAsync(dbs, "kv");
+        var again = await dbs.MigrateWithPgShiftAsync("kv");
         Assert.True(again.ExitCode == 0, again.All);
     }
 
@@ -182,7 +178,7 @@ public sealed class RegressionEdgeCaseTests
             CREATE TABLE ct.plain (id int PRIMARY KEY, note text);
             INSERT INTO ct.plain VALUES (1, 'kept');
             """);
-        var migrate = await MigrateAsync(dbs, "ct");
+        var migrate = await dbs.MigrateWithPgShiftAsync("ct");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         Assert.Contains("skipped  table \"ct\".\"holder\": depends on type \"ct\".\"opaque_t\", which is not migrated", migrate.Stdout, StringComparison.Ordinal);
         Assert.Contains("table \"ct\".\"holder\" is not migrated: depends on type", migrate.All, StringComparison.Ordinal);
@@ -203,7 +199,7 @@ public sealed class RegressionEdgeCaseTests
             ALTER TABLE gp.normal_child INHERIT gp.normal;
             INSERT INTO gp.normal VALUES (1, 5); INSERT INTO gp.normal_child (a) VALUES (3);
             """);
-        var migrate = await MigrateAsync(dbs, "gp");
+        var migrate = await dbs.MigrateWithPgShiftAsync("gp");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         if (int.Parse(to, System.Globalization.CultureInfo.InvariantCulture) >= 16)
         {
@@ -237,7 +233,7 @@ public sealed class RegressionEdgeCaseTests
             ALTER TABLE tt.measure ATTACH PARTITION tt.measure_1 FOR VALUES FROM (0) TO (100);
             INSERT INTO tt.measure (id) VALUES (1);
             """);
-        var migrate = await MigrateAsync(dbs, "tt");
+        var migrate = await dbs.MigrateWithPgShiftAsync("tt");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         var compressionColumn = from == "12" ? "''" : "attcompression::text";
         var catalog = $"""
@@ -280,7 +276,7 @@ public sealed class RegressionEdgeCaseTests
             CREATE TRIGGER aft_row AFTER INSERT ON us.parted FOR EACH ROW EXECUTE FUNCTION us.noop();
             ALTER TABLE ONLY us.parted_2 DISABLE TRIGGER aft_row;
             """);
-        var migrate = await MigrateAsync(dbs, "us");
+        var migrate = await dbs.MigrateWithPgShiftAsync("us");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         var sequences = v15 ? "SELECT relname || ' ' || relpersistence::text FROM pg_class WHERE relnamespace = 'us'::regnamespace AND relkind = 'S' UNION ALL " : "";
         var catalog = $"""
@@ -312,7 +308,7 @@ public sealed class RegressionEdgeCaseTests
             INSERT INTO co.parted VALUES (1, 'one'), (150, 'x');
             INSERT INTO co.child VALUES (1, 'c', 'e', 9);
             """);
-        var migrate = await MigrateAsync(dbs, "co");
+        var migrate = await dbs.MigrateWithPgShiftAsync("co");
         Assert.True(migrate.ExitCode == 0, migrate.All);
         const string columns = """
             SELECT attrelid::regclass::text || ' ' || string_agg(attname || (CASE WHEN attnotnull THEN '!' ELSE '' END), ',' ORDER BY attnum)
@@ -331,5 +327,83 @@ public sealed class RegressionEdgeCaseTests
             ORDER BY 1
             """;
         Assert.Equal(await dbs.SourceRowsAsync(rows), await dbs.TargetRowsAsync(rows));
+    }
+
+    [Theory]
+    [InlineData("12", "15")]
+    [InlineData("12", "17")]
+    public async Task Postfix_operators_that_PostgreSQL_14_removed_are_skipped_with_their_users_and_the_reason(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA pf;
+            CREATE FUNCTION pf.twice(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
+            CREATE OPERATOR pf.## (LEFTARG = int, FUNCTION = pf.twice);
+            CREATE VIEW pf.doubled AS SELECT 21 OPERATOR(pf.##) AS answer;
+            CREATE VIEW pf.factorials AS SELECT 5 ! AS five, !! 3 AS three;
+            CREATE VIEW pf.plain AS SELECT pf.twice(21) AS answer;
+            """);
+        var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
+
+        var skipped = pre.Skipped.ToDictionary(s => s.Object, s => s.Reason);
+        Assert.Equal(["operator \"pf\".##", "view \"pf\".\"doubled\"", "view \"pf\".\"factorials\""], skipped.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains($"PostgreSQL 14 removed them, and the target runs {to}", skipped["operator \"pf\".##"], StringComparison.Ordinal);
+        Assert.Equal("depends on operator \"pf\".##, which is not migrated", skipped["view \"pf\".\"doubled\""]);
+        Assert.StartsWith("depends on operator !(bigint,NONE), which PostgreSQL 14 removed", skipped["view \"pf\".\"factorials\""], StringComparison.Ordinal);
+        Assert.Equal(["42"], await dbs.TargetRowsAsync("SELECT answer FROM pf.plain"));
+        Assert.Equal(["pf.plain"], await dbs.TargetRowsAsync("SELECT oid::regclass::text FROM pg_class WHERE relnamespace = 'pf'::regnamespace"));
+    }
+
+    [Theory]
+    [InlineData("12", "15")]
+    [InlineData("12", "17")]
+    public async Task An_aggregate_and_an_operator_on_array_append_of_anyelement_are_created_with_the_anycompatible_types_of_14(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, RichSchema.CreateReaderRole);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA poly;
+            -- The aggregate PostgreSQL's manual showed for years; pg_upgrade to 14 refuses it.
+            CREATE AGGREGATE poly.array_accum(anyelement) (SFUNC = array_append, STYPE = anyarray, INITCOND = '{}');
+            COMMENT ON AGGREGATE poly.array_accum(anyelement) IS 'collects';
+            REVOKE ALL ON FUNCTION poly.array_accum(anyelement) FROM PUBLIC;
+            GRANT EXECUTE ON FUNCTION poly.array_accum(anyelement) TO pgshift_fixture_reader;
+            CREATE VIEW poly.collected AS SELECT poly.array_accum(x) AS xs FROM generate_series(1, 3) x;
+            CREATE OPERATOR poly.+> (LEFTARG = anyarray, RIGHTARG = anyelement, FUNCTION = array_append);
+            COMMENT ON OPERATOR poly.+> (anyarray, anyelement) IS 'appends';
+            """);
+        var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
+
+        Assert.Empty(pre.Skipped);
+        Assert.Contains(pre.Warnings, w => w.Contains("created as poly.array_accum(anycompatible) on the target", StringComparison.Ordinal));
+        const string aggregate = "SELECT p.oid::regprocedure::text || ' ' || obj_description(p.oid, 'pg_proc') || ' ' || p.proacl::text FROM pg_proc p WHERE p.pronamespace = 'poly'::regnamespace";
+        var source = Assert.Single(await dbs.SourceRowsAsync(aggregate));
+        Assert.Equal("poly.array_accum(anyelement) collects {postgres=X/postgres,pgshift_fixture_reader=X/postgres}", source);
+        Assert.Equal([source.Replace("(anyelement)", "(anycompatible)", StringComparison.Ordinal)], await dbs.TargetRowsAsync(aggregate));
+        Assert.Equal(["{1,2,3}"], await dbs.TargetRowsAsync("SELECT xs::text FROM poly.collected"));
+        Assert.Equal(["poly.+>(anycompatiblearray,anycompatible) appends {1,2,3,4}"], await dbs.TargetRowsAsync("""
+            SELECT o.oid::regoperator::text || ' ' || obj_description(o.oid, 'pg_operator') || ' ' || (ARRAY[1, 2, 3] OPERATOR(poly.+>) 4)::text
+              FROM pg_operator o WHERE o.oprnamespace = 'poly'::regnamespace
+            """));
+    }
+
+    [Theory]
+    [InlineData("12", "15")]
+    [InlineData("12", "17")]
+    public async Task A_function_that_sets_a_parameter_the_target_removed_is_created_without_that_setting(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA guc;
+            -- operator_precedence_warning is gone from PostgreSQL 14.
+            CREATE FUNCTION guc.f() RETURNS int LANGUAGE sql
+                SET operator_precedence_warning = on SET search_path = pg_catalog SET myapp.flag = 'x'
+                AS 'SELECT 1';
+            """);
+        var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
+
+        Assert.Empty(pre.Skipped);
+        Assert.Contains($"function guc.f() is created without its SET operator_precedence_warning: PostgreSQL {to} (the target) has no such parameter.", pre.Warnings);
+        Assert.Equal(["{search_path=pg_catalog,myapp.flag=x} 1"], await dbs.TargetRowsAsync("SELECT p.proconfig::text || ' ' || guc.f() FROM pg_proc p WHERE p.oid = 'guc.f'::regproc"));
     }
 }

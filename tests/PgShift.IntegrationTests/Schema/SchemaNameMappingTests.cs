@@ -22,7 +22,7 @@ public sealed class SchemaNameMappingTests
         Assert.Equal("shop.clients", Single(await dbs.TargetRowsAsync("SELECT to_regclass('shop.clients')::text")));
         Assert.Equal("<null>", Single(await dbs.TargetRowsAsync("SELECT to_regclass('shop.customers')::text")));
         var columns = await dbs.TargetRowsAsync("SELECT attname FROM pg_attribute WHERE attrelid = 'shop.clients'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
-        Assert.Equal(["client_id", "full_name", "email", "region", "address", "sort_name", "extra", "created_at", "updated_at", "vip"], columns);
+        Assert.Equal(["client_id", "full_name", "email", "region", "address", "sort_name", "handle", "extra", "created_at", "updated_at", "vip"], columns);
 
         // Keys and indexes, built after the data, are on the new table and columns.
         Assert.Equal(["customers_email_key UNIQUE (email)", "customers_id_region_key UNIQUE (client_id, region)", "customers_pkey PRIMARY KEY (client_id)"],

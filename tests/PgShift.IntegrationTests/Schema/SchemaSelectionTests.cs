@@ -103,4 +103,26 @@ public sealed class SchemaSelectionTests
         Assert.Equal(["customers_email_key", "customers_id_region_key", "customers_pkey"],
             await dbs.TargetRowsAsync("SELECT conname FROM pg_constraint WHERE conrelid = 'app.customers'::regclass AND contype IN ('p', 'u') ORDER BY 1"));
     }
+
+    [Fact]
+    public async Task A_table_that_uses_a_collation_or_type_of_an_excluded_schema_is_skipped_with_a_reason()
+    {
+        await using var dbs = await MigrationDatabases.CreateAsync(TestServer.Pg15, TestServer.Pg17, loadFixture: false);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA shared;
+            CREATE COLLATION shared.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+            CREATE TYPE shared.mood AS ENUM ('ok', 'sad');
+            CREATE SCHEMA app;
+            CREATE TABLE app.people (id int PRIMARY KEY, handle text COLLATE shared.ci);
+            CREATE TABLE app.moods (id int PRIMARY KEY, mood shared.mood[]);
+            CREATE TABLE app.plain (id int PRIMARY KEY);
+            """);
+        var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options(o => o.Selection.ExcludeSchemas.Add(new NamePattern("shared"))));
+
+        Assert.Equal(["app.plain"], await dbs.TargetRowsAsync(UserTables));
+        var skipped = pre.Skipped.ToDictionary(s => s.Object, s => s.Reason);
+        Assert.Equal("depends on collation shared.ci, whose schema is not selected", skipped["table \"app\".\"people\""]);
+        Assert.Equal("depends on type shared.mood[], whose schema is not selected", skipped["table \"app\".\"moods\""]);
+        Assert.Contains(pre.Warnings, w => w.StartsWith("table \"app\".\"people\" is left out", StringComparison.Ordinal));
+    }
 }

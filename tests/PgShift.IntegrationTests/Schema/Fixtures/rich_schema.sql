@@ -1,6 +1,7 @@
 -- A broad, realistic schema for the schema-migration tests: at least one object of every kind PgShift
--- migrates, with identifiers that need quoting. Loads unchanged on PostgreSQL 12, 15 and 17. A few rows
--- are inserted at the end so that sequences have advanced and the materialized view holds data.
+-- migrates, with identifiers that need quoting. Loads unchanged on PostgreSQL 12, 15 and 17 built with ICU
+-- (every test server is). A few rows are inserted at the end so that sequences have advanced and the
+-- materialized view holds data.
 
 DO $$
 BEGIN
@@ -46,6 +47,11 @@ COMMENT ON DOMAIN app.positive_money IS 'Strictly positive amount';
 
 CREATE COLLATION app.c_utf8 (provider = libc, locale = 'C.UTF-8');
 CREATE COLLATION app.plain_c FROM "C";
+-- ICU (every test server is built with it; the catalog keeps its locale in another column on 12, 15 and 17):
+-- a case-insensitive, nondeterministic one, and a tailored one whose name needs quoting.
+CREATE COLLATION app.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE COLLATION app."Phone Book" (provider = icu, locale = 'de-u-co-phonebk');
+COMMENT ON COLLATION app.ci IS 'Case-insensitive';
 
 -- ------------------------------------------------------------------ functions
 
@@ -118,6 +124,7 @@ CREATE OPERATOR app.=~ (
     LEFTARG = float8, RIGHTARG = float8, FUNCTION = app.approx_eq,
     COMMUTATOR = OPERATOR(app.=~)
 );
+COMMENT ON OPERATOR app.=~ (float8, float8) IS 'Equal within 1e-9';
 
 CREATE FUNCTION app.concat_step(acc text, item text) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -139,6 +146,7 @@ CREATE TABLE app.customers (
     region text NOT NULL DEFAULT app.default_region(),
     address app.address,
     sort_name text COLLATE app.c_utf8,
+    handle text COLLATE app.ci,
     extra hstore,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz,
@@ -187,7 +195,8 @@ CREATE TABLE app.employees (
     id serial PRIMARY KEY,
     name text NOT NULL,
     manager_id integer REFERENCES app.employees (id) ON DELETE SET NULL,
-    badge integer NOT NULL
+    badge integer NOT NULL,
+    surname text COLLATE app."Phone Book"
 );
 CREATE SEQUENCE app.badge_seq;
 ALTER SEQUENCE app.badge_seq OWNED BY app.employees.badge;
@@ -275,6 +284,10 @@ CREATE UNIQUE INDEX employees_badge_idx ON app.employees (badge);
 CREATE INDEX orders_tags_idx ON app.orders USING gin (tags);
 CREATE INDEX customers_region_created_idx ON app.customers (region, created_at DESC NULLS LAST);
 CREATE INDEX "Order Items_select_idx" ON "Sales Dept"."Order Items" ("select" text_pattern_ops);
+-- A handle is unique whatever its case.
+CREATE UNIQUE INDEX customers_handle_idx ON app.customers (handle);
+CREATE INDEX customers_name_phone_book_idx ON app.customers (name COLLATE app."Phone Book");
+CREATE INDEX employees_surname_idx ON app.employees (surname);
 COMMENT ON INDEX app.orders_open_idx IS 'Orders waiting for payment';
 COMMENT ON CONSTRAINT customers_name_check ON app.customers IS 'A customer has a name';
 
@@ -342,15 +355,15 @@ REVOKE ALL ON app.session_cache FROM PUBLIC;
 
 -- ------------------------------------------------------------------ a few rows
 
-INSERT INTO app.customers (name, email, address) VALUES
-    ('Ada', 'ada@example.com', ROW('1 Loop St', 'London', 'N1')),
-    ('Bob', 'BOB@example.com', NULL);
+INSERT INTO app.customers (name, email, address, handle) VALUES
+    ('Ada', 'ada@example.com', ROW('1 Loop St', 'London', 'N1'), 'ada'),
+    ('Bob', 'BOB@example.com', NULL, 'Bob');
 INSERT INTO app.orders (customer_id, status, tags, note)
     SELECT id, 'new', '{gift}', 'first order of ' || name FROM app.customers;
 INSERT INTO app.order_lines (order_id, region, qty, unit_price)
     SELECT id, region, 12, 9.99 FROM app.orders;
-INSERT INTO app.employees (name) VALUES ('Chief');
-INSERT INTO app.employees (name, manager_id) VALUES ('Deputy', 1);
+INSERT INTO app.employees (name, surname) VALUES ('Chief', 'Müller');
+INSERT INTO app.employees (name, manager_id, surname) VALUES ('Deputy', 1, 'Mueller');
 SELECT nextval('app.invoice_no') FROM generate_series(1, 7);
 SELECT nextval('app.countdown') FROM generate_series(1, 3);
 INSERT INTO app.events VALUES (1, '2023-05-01', 'click', NULL), (2, '2024-02-01', 'tap', '{}'), (3, '2024-03-01', 'view', NULL), (4, '2026-01-01', 'click', NULL);
