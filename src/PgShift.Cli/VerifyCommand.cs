@@ -56,6 +56,7 @@ internal static class VerifyCommand
                 extraObjects = report.ExtraObjects,
                 sequences = report.Sequences,
                 largeObjects = report.LargeObjects,
+                extensionConfigTables = report.ConfigTables,
             }, JsonOutput.Options));
             return;
         }
@@ -81,6 +82,11 @@ internal static class VerifyCommand
         {
             Console.Out.WriteLine($"{(s.Equal ? "note    " : "DIFFERS ")} sequence {s.Sequence}: source {s.SourceValue}, target {s.TargetValue?.ToString(CultureInfo.InvariantCulture) ?? "-"} ({s.State})");
         }
+        foreach (var c in report.ConfigTables ?? [])
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{(c.State == "equal" ? "equal   " : c.Equal ? "note    " : "DIFFERS ")} {c.Table,-40} {c.SourceRows,12:N0} configuration rows of extension {c.Extension} on the source, {c.TargetRows,12:N0} on the target{(c.State == "equal" ? "" : $" ({c.State})")}"));
+        }
         if (report.LargeObjects is { } lobs)
         {
             PrintLargeObjects(lobs);
@@ -89,7 +95,7 @@ internal static class VerifyCommand
         var lobsDiffer = report.LargeObjects is { Equal: false } differing ? $", {differing.DifferenceCount:N0} large object differences" : "";
         Console.Out.WriteLine(report.Equal
             ? string.Create(CultureInfo.InvariantCulture, $"Verify: equal ({report.Tables.Count} tables, {report.Tables.Sum(t => t.SourceRows):N0} rows, {report.Sequences.Count} sequences{lobsEqual}) in {report.Seconds:0.0} s.")
-            : string.Create(CultureInfo.InvariantCulture, $"Verify: {report.Tables.Count(t => !t.Equal)} tables differ, {report.MissingObjects.Count} objects missing, {report.ExtraObjects.Count} extra, {report.Sequences.Count(s => !s.Equal)} sequences differ{lobsDiffer} ({report.Seconds:0.0} s)."));
+            : string.Create(CultureInfo.InvariantCulture, $"Verify: {report.Tables.Count(t => !t.Equal)} tables differ, {report.MissingObjects.Count} objects missing, {report.ExtraObjects.Count} extra, {report.Sequences.Count(s => !s.Equal)} sequences differ{lobsDiffer}{((report.ConfigTables ?? []).Any(c => !c.Equal) ? $", {(report.ConfigTables ?? []).Count(c => !c.Equal)} extension configuration tables differ" : "")} ({report.Seconds:0.0} s)."));
     }
 
     private static void PrintLargeObjects(LargeObjectVerification lobs)

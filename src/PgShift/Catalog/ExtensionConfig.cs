@@ -23,7 +23,7 @@ public sealed record ExtensionConfig(IReadOnlyList<ExtensionConfigTable> Tables,
         await conn.ForEachRowAsync("""
             SELECT e.extname, c.oid, n.nspname, c.relname, c.relkind = 'S', coalesce(e.extcondition[x.i], ''),
                    ARRAY(SELECT a.attname::text FROM pg_attribute a
-                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum),
+                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND coalesce(to_jsonb(a) ->> 'attgenerated', '') = '' ORDER BY a.attnum),
                    ARRAY(SELECT DISTINCT f.confrelid FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confrelid <> c.oid)
             FROM pg_extension e CROSS JOIN LATERAL unnest(e.extconfig) WITH ORDINALITY AS x(rel, i)
             JOIN pg_class c ON c.oid = x.rel JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -10,8 +10,8 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
 
     public async Task ReadGrantsAsync(CancellationToken ct)
     {
-        // Every entry of every non-default ACL, the owner's included (to see that the ACL was changed at all);
-        // the public schema's ACL is left to the target, whose defaults differ between majors.
+        // Every entry of every non-default ACL, the owner's included (to see that the ACL was changed at all); the public
+        // schema's only when changed from initdb's, else the target's defaults (which differ between majors) stay.
         var procKind = SourceMajor >= 11 ? "CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END" : "'FUNCTION'";
         await QueryAsync($"""
             SELECT 'rel:' || c.oid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
@@ -29,6 +29,12 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
             SELECT 'ns:' || n.oid, 'SCHEMA', quote_ident(n.nspname), coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = n.nspowner, NULL
             FROM pg_namespace n, aclexplode(n.nspacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee
             WHERE n.nspacl IS NOT NULL AND n.nspname <> 'public' AND {UserSchemas}
+            UNION ALL
+            -- The public schema's ACL only when it was changed from what initdb gave it (as pg_dump decides).
+            SELECT 'ns:' || n.oid, 'SCHEMA', 'public', coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = n.nspowner, NULL
+            FROM pg_namespace n, aclexplode(n.nspacl) a LEFT JOIN pg_roles g ON g.oid = a.grantee
+            WHERE n.nspname = 'public' AND n.nspacl IS DISTINCT FROM
+                  (SELECT i.initprivs FROM pg_init_privs i WHERE i.objoid = n.oid AND i.classoid = 'pg_namespace'::regclass AND i.objsubid = 0)
             UNION ALL
             SELECT 'proc:' || p.oid, {procKind}, p.oid::regprocedure::text,
                    coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable, a.grantee = p.proowner, NULL
@@ -56,8 +62,9 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
             {
                 return;
             }
-            // Functions and types grant USAGE/EXECUTE to PUBLIC by default: a changed ACL starts from none, as on the source.
-            if (kind is "FUNCTION" or "PROCEDURE" or "TYPE" or "DOMAIN" && _revokedFromPublic.Add(o.Key))
+            // Functions and types grant USAGE/EXECUTE to PUBLIC by default, and so does the public schema (CREATE too
+            // before PostgreSQL 15): a changed ACL starts from none, as on the source.
+            if ((kind is "FUNCTION" or "PROCEDURE" or "TYPE" or "DOMAIN" || kind == "SCHEMA" && name == "public") && _revokedFromPublic.Add(o.Key))
             {
                 Read.Grants.Add((o, "PUBLIC", $"REVOKE ALL ON {kind} {name} FROM PUBLIC"));
             }

@@ -68,11 +68,18 @@ public static class PostDataReader
             SELECT n.nspname, r.relname, ic.relname, pg_get_indexdef(i.indexrelid), pg_total_relation_size(r.oid), i.indisreplident,
                    obj_description(i.indexrelid, 'pg_class'),
                    EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x') AND c.conrelid = i.indrelid),
-                   quote_ident(n.nspname) || '.' || quote_ident(r.relname)
+                   quote_ident(n.nspname) || '.' || quote_ident(r.relname),
+                   ic.relkind = 'I' AND NOT i.indisvalid,
+                   (SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) FROM pg_inherits h JOIN pg_class pc ON pc.oid = h.inhparent
+                      JOIN pg_namespace pn ON pn.oid = pc.relnamespace JOIN pg_index pi ON pi.indexrelid = h.inhparent
+                     WHERE h.inhrelid = i.indexrelid AND NOT pi.indisvalid)
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid
             JOIN pg_namespace n ON n.oid = r.relnamespace
             WHERE i.indrelid = ANY(@oids)
-              AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+              AND (NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+                   -- A partition's index attached to a partitioned index that is not valid (another partition lacks it):
+                   -- the parent is built ON ONLY, so this one is built and attached on its own, as on the source.
+                   OR EXISTS (SELECT 1 FROM pg_inherits h JOIN pg_index pi ON pi.indexrelid = h.inhparent WHERE h.inhrelid = i.indexrelid AND NOT pi.indisvalid))
             ORDER BY i.indrelid, ic.relname
             """, selected, r =>
         {
@@ -80,13 +87,18 @@ public static class PostDataReader
             var index = r.GetString(2);
             if (!r.GetBoolean(7))
             {
-                // Rewritten to PgShift's own quoting of the table, so the mapper finds it; without ONLY a
-                // partitioned table's index cascades to the partitions.
+                // Rewritten to PgShift's own quoting of the table, so the mapper finds it; without ONLY a partitioned
+                // table's index cascades to the partitions, which is what a valid one has.
                 var def = r.GetString(3);
                 var deparsedTable = r.GetString(8);
-                def = def.Replace($" ON ONLY {deparsedTable} USING ", $" ON {table} USING ", StringComparison.Ordinal)
+                def = def.Replace($" ON ONLY {deparsedTable} USING ", $" ON {(r.GetBoolean(9) ? "ONLY " : "")}{table} USING ", StringComparison.Ordinal)
                          .Replace($" ON {deparsedTable} USING ", $" ON {table} USING ", StringComparison.Ordinal);
                 result.Add(new PostDataStatement(PostDataKind.Index, table, index, def, r.GetInt64(4)));
+                if (!r.IsDBNull(10))
+                {
+                    result.Add(new PostDataStatement(PostDataKind.Other, table, index,
+                        $"ALTER INDEX {r.GetString(10)} ATTACH PARTITION {Sql.Qualified(table.Schema, index)}", 0));
+                }
             }
             if (r.GetBoolean(5))
             {

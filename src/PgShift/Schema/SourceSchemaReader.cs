@@ -55,6 +55,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await new CastReader(conn, options, _read).ReadCastsAsync(ct);
         await new OperatorClassReader(conn, options, _read).ReadOperatorClassesAsync(ct);
         await views.ReadViewsAsync(ct);
+        await views.ReadMaterializedViewColumnsAsync(ct);
         await views.ReadRulesAsync(ct);
         await new StatisticsReader(conn, options, _read).ReadStatisticsAsync(ct);
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);

@@ -141,6 +141,11 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             // parent, or whose parent changed since). The parent's checks must be there already to attach.
             defs.AddRange(_inheritedChecks.GetValueOrDefault(t.Oid) ?? []);
             sb.Append(" (").Append(string.Join(", ", defs)).Append(')');
+            if (!t.IsPartition)
+            {
+                Read.Warnings.Add($"{o.Display} keeps its own column order: created apart, then made a child of its parent by INHERIT, its inherited "
+                    + "columns are its own too (a DROP COLUMN on the parent leaves them in it), which no DDL can undo.");
+            }
             after.InsertRange(0, t.IsPartition
                 ? [$"ALTER TABLE {Selected.AllRelations[parentOids[0]].Name} ATTACH PARTITION {table} {t.PartitionBound}"]
                 : parentOids.Select(p => $"ALTER TABLE {table} INHERIT {Selected.AllRelations[p].Name}"));

@@ -55,6 +55,45 @@ internal sealed class ViewReader(NpgsqlConnection conn, SchemaMigrationOptions o
         }, ct);
     }
 
+    /// <summary>A materialized view's column options (compression, storage, statistics target), as a table's are set.</summary>
+    public async Task ReadMaterializedViewColumnsAsync(CancellationToken ct)
+    {
+        var compression = SourceMajor >= 14 ? "nullif(a.attcompression::text, '')" : "NULL::text";
+        var statTarget = SourceMajor >= 17 ? "a.attstattarget::int" : "nullif(a.attstattarget, -1)::int";
+        await QueryAsync($"""
+            SELECT 'rel:' || c.oid, a.attname, {compression}, CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, {statTarget}
+            FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_type t ON t.oid = a.atttypid
+            WHERE c.relkind = 'm' AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY c.oid, a.attnum
+            """, r =>
+        {
+            if (!Objects.TryGetValue(r.GetString(0), out var mv))
+            {
+                return;
+            }
+            var column = $"ALTER MATERIALIZED VIEW {Sql.Qualified(mv.Schema, mv.Name)} ALTER COLUMN {Sql.Ident(r.GetString(1))}";
+            if (!r.IsDBNull(2) && TargetMajor >= 14)
+            {
+                if (r.GetString(2) == "l" && !Options.TargetHasLz4)
+                {
+                    Read.Warnings.Add($"Column {Sql.Ident(r.GetString(1))} of {mv.Display} is compressed with lz4, which the target's server was built without: it gets the target's default compression.");
+                }
+                else
+                {
+                    mv.Statements.Add($"{column} SET COMPRESSION {(r.GetString(2) == "l" ? "lz4" : "pglz")}");
+                }
+            }
+            if (!r.IsDBNull(3))
+            {
+                mv.Statements.Add($"{column} SET STORAGE {r.GetString(3) switch { "p" => "PLAIN", "e" => "EXTERNAL", "m" => "MAIN", _ => "EXTENDED" }}");
+            }
+            if (!r.IsDBNull(4) && r.GetInt32(4) >= 0)
+            {
+                mv.Statements.Add($"{column} SET STATISTICS {r.GetInt32(4)}");
+            }
+        }, ct);
+    }
+
     public async Task ReadRulesAsync(CancellationToken ct)
     {
         await QueryAsync($"""

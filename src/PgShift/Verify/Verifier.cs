@@ -32,9 +32,10 @@ public sealed class Verifier
         var finished = (await TaskStatusReport.LoadAsync(target, options.TaskName, ct))?.Phase is null or TaskPhase.Finished;
         var sequenceResults = await VerifySequencesAsync(options, target, sequences, finished, ct);
         var largeObjects = options.LargeObjects ? await LargeObjectVerifier.VerifyAsync(options, finished, ct) : null;
+        var configTables = await ExtensionConfigVerifier.VerifyAsync(options, finished, ct);
         var missing = sourceObjects.Except(targetObjects, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var extra = targetObjects.Except(sourceObjects, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        return new VerifyReport(verified, missing, extra, sequenceResults, (DateTime.UtcNow - started).TotalSeconds, largeObjects);
+        return new VerifyReport(verified, missing, extra, sequenceResults, (DateTime.UtcNow - started).TotalSeconds, largeObjects, configTables);
     }
 
     /// <summary>The selected tables as verify reads them, their keys, indexes and triggers, and the sequences that go with them.</summary>

@@ -48,10 +48,17 @@ public sealed record LargeObjectVerification(int SourceObjects, int TargetObject
 
 /// <param name="LargeObjects">Null when the task does not copy large objects.</param>
 public sealed record VerifyReport(IReadOnlyList<TableVerification> Tables, IReadOnlyList<string> MissingObjects, IReadOnlyList<string> ExtraObjects,
-    IReadOnlyList<SequenceVerification> Sequences, double Seconds, LargeObjectVerification? LargeObjects = null)
+    IReadOnlyList<SequenceVerification> Sequences, double Seconds, LargeObjectVerification? LargeObjects = null,
+    IReadOnlyList<ConfigTableVerification>? ConfigTables = null)
 {
     public bool Equal => Tables.All(t => t.Equal) && MissingObjects.Count == 0 && ExtraObjects.Count == 0 && Sequences.All(s => s.Equal)
-        && LargeObjects?.Equal != false;
+        && LargeObjects?.Equal != false && (ConfigTables ?? []).All(c => c.Equal);
+}
+
+/// <summary>The user's rows of one extension configuration table on both sides.</summary>
+public sealed record ConfigTableVerification(string Table, string Extension, long SourceRows, long TargetRows, string State)
+{
+    public bool Equal => State is "equal" or "not synced yet";
 }
 
 /// <summary>One table as verify reads it: the columns in canonical order on both sides, and its key.</summary>

@@ -138,6 +138,17 @@ public sealed class ExtensionMigrationTests
             """);
         await AssertSameAsync(dbs, "SELECT partition_schemaname || '.' || partition_tablename FROM partman.show_partitions('public.measures')");
         await AssertSameAsync(dbs, "SELECT tableoid::regclass::text || ' ' || count(*) FROM public.measures GROUP BY tableoid ORDER BY 1");
+        // verify compares the configuration rows too, and names the table when they differ.
+        string[] verifyArgs = ["verify", "--task", "partman", "--source", dbs.Source.KeywordValue(dbs.SourceDb), "--target", dbs.Target.KeywordValue(dbs.TargetDb)];
+        var verify = await PgShiftProcess.RunAsync(verifyArgs);
+        Assert.True(verify.ExitCode == 0, verify.All);
+        Assert.Contains("equal    \"partman\".\"part_config\"", verify.Stdout, StringComparison.Ordinal);
+        await dbs.Target.ExecuteAsync(dbs.TargetDb, "UPDATE partman.part_config SET premake = 9");
+        var differs = await PgShiftProcess.RunAsync(verifyArgs);
+        Assert.NotEqual(0, differs.ExitCode);
+        Assert.Contains("DIFFERS  \"partman\".\"part_config\"", differs.Stdout, StringComparison.Ordinal);
+        Assert.Contains("1 extension configuration tables differ", differs.Stdout, StringComparison.Ordinal);
+        await dbs.Target.ExecuteAsync(dbs.TargetDb, "UPDATE partman.part_config SET premake = 3");
         // Maintenance on the target knows the parent (it failed with "Given parent table not managed by pg_partman"),
         // and makes the partitions that new rows need, as it does on the source.
         await dbs.Target.ExecuteAsync(dbs.TargetDb, "INSERT INTO public.measures SELECT i, now(), i FROM generate_series(26, 35) i");

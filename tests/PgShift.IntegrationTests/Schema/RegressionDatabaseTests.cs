@@ -30,9 +30,6 @@ public sealed partial class RegressionDatabaseTests(ITestOutputHelper output)
         ["FOREIGN DATA WRAPPER"] = "foreign data wrappers",
         ["SERVER"] = "foreign servers",
         ["TABLE"] = "an inheritance child created apart to keep its own column order has every column local (DDL cannot make an inherited column non-local; pg_dump keeps that and loses the order instead)",
-        ["INDEX"] = "an invalid partitioned index (a partition lacks it) is built on every partition",
-        ["INDEX ATTACH"] = "an invalid partitioned index (a partition lacks it) is built on every partition",
-        ["MATERIALIZED VIEW"] = "a materialized view's column options (compression)",
     };
 
     public static TheoryData<int> Targets => new() { 15, 17 };

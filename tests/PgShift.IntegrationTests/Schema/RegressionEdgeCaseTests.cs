@@ -406,4 +406,64 @@ public sealed class RegressionEdgeCaseTests
         Assert.Contains($"function guc.f() is created without its SET operator_precedence_warning: PostgreSQL {to} (the target) has no such parameter.", pre.Warnings);
         Assert.Equal(["{search_path=pg_catalog,myapp.flag=x} 1"], await dbs.TargetRowsAsync("SELECT p.proconfig::text || ' ' || guc.f() FROM pg_proc p WHERE p.oid = 'guc.f'::regproc"));
     }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public async Task The_public_schemas_privileges_migrate_when_changed_and_stay_the_targets_when_not(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        const string publicPrivileges = """
+            SELECT coalesce(string_agg(a.privilege_type, ',' ORDER BY a.privilege_type), '-')
+              FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 'public' AND a.grantee = 0
+            """;
+        var targetDefault = await dbs.TargetRowsAsync(publicPrivileges);
+        // 12's public schema lets everyone create, 15's does not: each source changes its own default.
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, "CREATE TABLE public.t (id int PRIMARY KEY); "
+            + (from == "12" ? "REVOKE CREATE ON SCHEMA public FROM PUBLIC" : "GRANT CREATE ON SCHEMA public TO PUBLIC"));
+        var migrate = await dbs.MigrateWithPgShiftAsync("pub");
+        Assert.True(migrate.ExitCode == 0, migrate.All);
+        Assert.Equal([from == "12" ? "USAGE" : "CREATE,USAGE"], await dbs.SourceRowsAsync(publicPrivileges));
+        Assert.Equal(await dbs.SourceRowsAsync(publicPrivileges), await dbs.TargetRowsAsync(publicPrivileges));
+
+        await using var untouched = await EmptyDatabasesAsync(from, to);
+        await untouched.Source.ExecuteAsync(untouched.SourceDb, "CREATE TABLE public.t (id int PRIMARY KEY)");
+        var again = await untouched.MigrateWithPgShiftAsync("pub2");
+        Assert.True(again.ExitCode == 0, again.All);
+        Assert.Equal(targetDefault, await untouched.TargetRowsAsync(publicPrivileges));
+    }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public async Task A_partitioned_index_that_a_partition_lacks_stays_not_valid_and_a_materialized_views_column_options_migrate(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA pix;
+            CREATE TABLE pix.p (a int, b text) PARTITION BY RANGE (a);
+            CREATE TABLE pix.p1 PARTITION OF pix.p FOR VALUES FROM (0) TO (10);
+            CREATE TABLE pix.p2 PARTITION OF pix.p FOR VALUES FROM (10) TO (20);
+            CREATE INDEX p_a ON ONLY pix.p (a);
+            CREATE INDEX p1_a ON pix.p1 (a);
+            ALTER INDEX pix.p_a ATTACH PARTITION pix.p1_a;
+            INSERT INTO pix.p VALUES (1, 'x'), (15, 'y');
+            CREATE MATERIALIZED VIEW pix.mv AS SELECT a, b FROM pix.p;
+            ALTER MATERIALIZED VIEW pix.mv ALTER COLUMN b SET STORAGE EXTERNAL;
+            ALTER MATERIALIZED VIEW pix.mv ALTER COLUMN a SET STATISTICS 50;
+            """);
+        var migrate = await dbs.MigrateWithPgShiftAsync("pix");
+        Assert.True(migrate.ExitCode == 0, migrate.All);
+        const string catalog = """
+            SELECT c.relname || ' valid=' || i.indisvalid || ' parent=' || coalesce((SELECT h.inhparent::regclass::text FROM pg_inherits h WHERE h.inhrelid = c.oid), '-')
+              FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relnamespace = 'pix'::regnamespace
+            UNION ALL
+            SELECT 'mv.' || attname || ' ' || attstorage::text || ' ' || coalesce(nullif(attstattarget, -1)::text, '-')
+              FROM pg_attribute WHERE attrelid = 'pix.mv'::regclass AND attnum > 0
+            ORDER BY 1
+            """;
+        var source = await dbs.SourceRowsAsync(catalog);
+        Assert.Contains("p_a valid=false parent=-", source);
+        Assert.Equal(source, await dbs.TargetRowsAsync(catalog));
+        var again = await dbs.MigrateWithPgShiftAsync("pix");
+        Assert.True(again.ExitCode == 0, again.All);
+    }
 }
