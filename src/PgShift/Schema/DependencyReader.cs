@@ -51,7 +51,7 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 "pg_extension" => $"ext:{oid}",
                 "pg_collation" => $"coll:{oid}",
                 "pg_operator" => $"op:{oid}",
-                _ => owner.GetValueOrDefault((catalog, oid)),
+                _ => owner.GetValueOrDefault((catalog, oid)) ?? (Read.Addressed.TryGetValue((catalog, oid), out var a) ? a.Key : null),
             };
         }
 

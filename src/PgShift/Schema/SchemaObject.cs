@@ -14,6 +14,10 @@ public enum ObjectKind
     View,
     MaterializedView,
     Rule,
+    TextSearchParser,
+    TextSearchTemplate,
+    TextSearchDictionary,
+    TextSearchConfiguration,
 }
 
 /// <summary>

@@ -14,6 +14,11 @@ internal sealed class SourceObjects(SelectedTables selected)
     public Dictionary<uint, string> ExtensionOfObject { get; } = new();
     /// <summary>An identity column's sequence options, by the sequence's oid (the sequence is created with its column).</summary>
     public Dictionary<uint, string> IdentitySequenceOptions { get; } = new();
+    /// <summary>
+    /// Objects that pg_depend and pg_description name by a catalog of their own (text search objects, access methods,
+    /// foreign-data objects, transforms, conversions): (catalog, oid) to the object's key, and its address after COMMENT ON.
+    /// </summary>
+    public Dictionary<(string Catalog, uint Oid), (string Key, string Address)> Addressed { get; } = new();
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
 

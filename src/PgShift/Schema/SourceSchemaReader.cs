@@ -49,9 +49,11 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await tables.ReadTablesAsync(ct);
         await routines.ReadOperatorsAsync(ct);
         await routines.ReadAggregatesAsync(ct);
+        await new TextSearchReader(conn, options, _read).ReadAsync(ct);
         await views.ReadViewsAsync(ct);
         await views.ReadRulesAsync(ct);
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);
+        await new AddressedCommentReader(conn, options, _read).ReadCommentsAsync(ct);
         await new GrantReader(conn, options, _read).ReadGrantsAsync(ct);
         await dependencies.ReadDependenciesAsync(ct);
         dependencies.DropUnselectedDependents();
