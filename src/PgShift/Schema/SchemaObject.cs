@@ -14,10 +14,13 @@ public enum ObjectKind
     View,
     MaterializedView,
     Rule,
+    AccessMethod,
     TextSearchParser,
     TextSearchTemplate,
     TextSearchDictionary,
     TextSearchConfiguration,
+    Transform,
+    Conversion,
 }
 
 /// <summary>

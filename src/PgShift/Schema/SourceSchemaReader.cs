@@ -46,10 +46,12 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await new TypeReader(conn, options, _read).ReadTypesAsync(ct);
         await routines.ReadFunctionsAsync(ct);
         await tables.ReadSequencesAsync(ct);
+        await new AccessMethodReader(conn, options, _read).ReadAsync(ct);
         await tables.ReadTablesAsync(ct);
         await routines.ReadOperatorsAsync(ct);
         await routines.ReadAggregatesAsync(ct);
         await new TextSearchReader(conn, options, _read).ReadAsync(ct);
+        await new TransformReader(conn, options, _read).ReadAsync(ct);
         await views.ReadViewsAsync(ct);
         await views.ReadRulesAsync(ct);
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);
