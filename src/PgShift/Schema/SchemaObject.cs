@@ -15,6 +15,8 @@ public enum ObjectKind
     MaterializedView,
     Rule,
     AccessMethod,
+    ForeignDataWrapper,
+    ForeignServer,
     TextSearchParser,
     TextSearchTemplate,
     TextSearchDictionary,

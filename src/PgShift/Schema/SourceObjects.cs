@@ -19,6 +19,8 @@ internal sealed class SourceObjects(SelectedTables selected)
     /// foreign-data objects, transforms, conversions): (catalog, oid) to the object's key, and its address after COMMENT ON.
     /// </summary>
     public Dictionary<(string Catalog, uint Oid), (string Key, string Address)> Addressed { get; } = new();
+    /// <summary>What each foreign table's CREATE FOREIGN TABLE adds (its server, its columns' options), by the table's oid.</summary>
+    public Dictionary<uint, ForeignTableClauses> ForeignTables { get; } = new();
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
 

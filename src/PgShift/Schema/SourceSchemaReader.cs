@@ -47,6 +47,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await routines.ReadFunctionsAsync(ct);
         await tables.ReadSequencesAsync(ct);
         await new AccessMethodReader(conn, options, _read).ReadAsync(ct);
+        await new ForeignDataReader(conn, options, _read).ReadAsync(ct);
         await tables.ReadTablesAsync(ct);
         await routines.ReadOperatorsAsync(ct);
         await routines.ReadAggregatesAsync(ct);

@@ -109,11 +109,12 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
     private void AddTable(TableRow t, List<TableColumn> columns, List<string> checks, List<uint> parentOids)
     {
         var table = t.Name;
-        var o = Add($"rel:{t.Oid}", ObjectKind.Table, table.Schema, table.Name, $"table {table}");
+        var foreign = t.Kind == 'f' ? Read.ForeignTables.GetValueOrDefault(t.Oid) : null;
+        var o = Add($"rel:{t.Oid}", ObjectKind.Table, table.Schema, table.Name, $"{(t.Kind == 'f' ? "foreign table" : "table")} {table}");
         o.AlterTarget = $"TABLE {table}";
-        if (t.Kind == 'f')
+        if (t.Kind == 'f' && foreign is null)
         {
-            o.SkipReason = "a foreign table needs its foreign server and user mapping, which are not migrated";
+            o.SkipReason = "its foreign server is not migrated";
             Read.Skipped.Add(o);
             return;
         }
@@ -124,7 +125,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             Read.Skipped.Add(o);
             return;
         }
-        var sb = new StringBuilder("CREATE ");
+        var sb = new StringBuilder(foreign is null ? "CREATE " : "CREATE FOREIGN ");
         if (t.Unlogged)
         {
             sb.Append("UNLOGGED ");
@@ -137,6 +138,8 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             : ownOrder ? ColumnDefinitions(table, cols.Select(c => c with { IsLocal = true, DropsInheritedDefault = false }).ToList(), false, after)
             : ColumnDefinitions(table, cols, t.IsPartition, after);
         defs.AddRange(checks);
+        after.AddRange(cols.Where(c => foreign?.ColumnOptions.ContainsKey(c.Name) == true)
+            .Select(c => $"ALTER FOREIGN TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)}{foreign!.ColumnOptions[c.Name]}"));
         if (ownOrder)
         {
             // Created apart, then attached: its columns keep their own order (a partition or child made before its
@@ -170,9 +173,11 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         if (t.PartitionKey is not null) sb.Append(" PARTITION BY ").Append(t.PartitionKey);
         if (AccessMethodClause(t) is { } usingAm) sb.Append(usingAm);
         if (t.Options is not null) sb.Append(" WITH (").Append(string.Join(", ", t.Options)).Append(')');
+        if (foreign is not null) sb.Append(foreign.Server);
         o.Statements.Add(sb.ToString());
         o.Statements.AddRange(after);
-        switch (t.ReplicaIdentity)
+        // A foreign table's replica identity is NOTHING, and cannot be set.
+        switch (foreign is null ? t.ReplicaIdentity : 'd')
         {
             case 'f': o.Statements.Add($"ALTER TABLE ONLY {table} REPLICA IDENTITY FULL"); break;
             case 'n': o.Statements.Add($"ALTER TABLE ONLY {table} REPLICA IDENTITY NOTHING"); break;
