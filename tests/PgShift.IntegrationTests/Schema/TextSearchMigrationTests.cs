@@ -99,4 +99,29 @@ public sealed class TextSearchMigrationTests
         Assert.Contains(pre.Skipped, s => s.Object == "text search configuration \"tsx\".\"own_conf\"");
         Assert.Equal(["configuration kept pg_catalog.default -", "mapping kept 1 1 simple"], await dbs.TargetRowsAsync(TextSearchCatalog));
     }
+
+    [Fact]
+    public async Task Text_search_objects_move_with_their_schema_when_it_is_renamed()
+    {
+        await using var dbs = await MigrationDatabases.CreateAsync(TestServer.Pg15, TestServer.Pg17, loadFixture: false);
+        await dbs.Source.ExecuteAsync(dbs.SourceDb, """
+            CREATE SCHEMA tsx;
+            CREATE TEXT SEARCH TEMPLATE tsx.simple_tmpl (INIT = dsimple_init, LEXIZE = dsimple_lexize);
+            CREATE TEXT SEARCH DICTIONARY tsx.stop_simple (TEMPLATE = tsx.simple_tmpl, STOPWORDS = english);
+            CREATE TEXT SEARCH CONFIGURATION tsx.conf (PARSER = default);
+            ALTER TEXT SEARCH CONFIGURATION tsx.conf ADD MAPPING FOR asciiword WITH tsx.stop_simple;
+            CREATE TABLE tsx.docs (id int PRIMARY KEY, body text, tsv tsvector GENERATED ALWAYS AS (to_tsvector('tsx.conf'::regconfig, body)) STORED);
+            INSERT INTO tsx.docs (id, body) VALUES (1, 'The quick fox');
+            """);
+        await MigrationDatabases.MigrateAsync(dbs.Options(o => o.Mapping.Schemas["tsx"] = "tsy"));
+
+        Assert.Equal(["tsy.conf tsy.stop_simple tsy.simple_tmpl"], await dbs.TargetRowsAsync("""
+            SELECT c.oid::regconfig || ' ' || m.mapdict::regdictionary || ' ' || t.tmplnamespace::regnamespace || '.' || t.tmplname
+              FROM pg_ts_config c JOIN pg_ts_config_map m ON m.mapcfg = c.oid JOIN pg_ts_dict d ON d.oid = m.mapdict JOIN pg_ts_template t ON t.oid = d.dicttemplate
+             WHERE c.cfgnamespace = 'tsy'::regnamespace
+            """));
+        Assert.Equal(["'fox':3 'quick':2"], await dbs.TargetRowsAsync("SELECT to_tsvector('tsy.conf', 'The quick fox')::text"));
+        await dbs.Target.ExecuteAsync(dbs.TargetDb, "INSERT INTO tsy.docs (id, body) VALUES (2, 'The slow fox')");
+        Assert.Equal(["2 'fox':3 'slow':2"], await dbs.TargetRowsAsync("SELECT id || ' ' || tsv::text FROM tsy.docs WHERE id = 2"));
+    }
 }
