@@ -17,7 +17,7 @@ public sealed record TableColumn(string Name, string Type, bool NotNull, char Id
     string? Storage, int? StatTarget, bool IsLocal, uint IdentitySequence, string? ParentGeneration = null,
     char? Compression = null, bool DropsInheritedDefault = false)
 {
-    /// <summary>The columns of every table and partitioned table in a user schema, by table oid, in column order.</summary>
+    /// <summary>The columns of every table, partitioned and foreign table in a user schema, by table oid, in column order.</summary>
     public static async Task<Dictionary<uint, List<TableColumn>>> LoadAsync(NpgsqlConnection conn, CancellationToken ct)
     {
         var identitySeq = new Dictionary<(uint, int), uint>();
@@ -57,7 +57,7 @@ public sealed record TableColumn(string Name, string Type, bool NotNull, char Id
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped
               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
             ORDER BY a.attrelid, a.attnum
             """, r =>

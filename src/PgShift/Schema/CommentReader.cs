@@ -48,7 +48,7 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                             ObjectKind.MaterializedView => "MATERIALIZED VIEW",
                             ObjectKind.Sequence => "SEQUENCE",
                             ObjectKind.Type => "TYPE",
-                            _ => "TABLE",
+                            _ => rel.Display.StartsWith("foreign table", StringComparison.Ordinal) ? "FOREIGN TABLE" : "TABLE",
                         };
                         rel.Finishing.Add($"COMMENT ON {word} {name} IS {text}");
                     }

@@ -36,7 +36,7 @@ internal sealed class DependencyReader(NpgsqlConnection conn, SchemaMigrationOpt
                 "pg_cast" => $"cast:{oid}",
                 "pg_opfamily" => $"opf:{oid}",
                 "pg_opclass" => $"opc:{oid}",
-                _ => owner.GetValueOrDefault((catalog, oid)),
+                _ => owner.GetValueOrDefault((catalog, oid)) ?? (Read.Addressed.TryGetValue((catalog, oid), out var a) ? a.Key : null),
             };
         }
 

@@ -139,11 +139,19 @@ public sealed class SchemaMigrator(ILogger logger)
         IReadOnlyDictionary<uint, QualifiedName> tables;
         Dictionary<QualifiedName, QualifiedName> trees;
         Dictionary<string, string> deparsed;
+        HashSet<string> readsForeignRows;
         await using var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift schema", ct);
         options = await options.WithTargetAsync(target, ct);
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
             (reader, objects) = await ReadSourceAsync(source, options, ct);
+            // ANALYZE reads a foreign table's rows through its wrapper (from its server, or fails when the wrapper has no
+            // handler), and a parent's through its partitions and children: those are left to the user, as after pg_restore.
+            readsForeignRows = (await QueryListAsync(source, """
+                WITH RECURSIVE up(oid) AS (SELECT oid FROM pg_class WHERE relkind = 'f'
+                                           UNION SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid)
+                SELECT oid::text FROM up
+                """, ct)).ToHashSet(StringComparer.Ordinal);
             var matviews = objects.Where(o => o.Kind == ObjectKind.MaterializedView).Select(o => uint.Parse(o.Key.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
             tables = options.KnownTables is { } known ? reader.Selected.Among(known) : reader.Selected.Tables;
             // A table the pre-data left out has no keys, indexes or sequences to build.
@@ -205,7 +213,8 @@ public sealed class SchemaMigrator(ILogger logger)
             await RunAsync(target, null, mv.Display, $"REFRESH MATERIALIZED VIEW {name}", ct);
         }
         // ANALYZE in parallel too: on a freshly loaded database it is a noticeable part of the post-data time.
-        var analyze = tables.Values.Select(options.Mapping.MapTable).Distinct()
+        var analyze = tables.Where(t => !readsForeignRows.Contains(t.Key.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            .Select(t => options.Mapping.MapTable(t.Value)).Distinct()
             .Select(t => (new PostDataStatement(PostDataKind.Other, t, "ANALYZE", $"ANALYZE {t}", 0), $"ANALYZE {t}")).ToList();
         await RunParallelAsync(options, analyze, new Dictionary<QualifiedName, QualifiedName>(), report, ct, countAsCreated: false);
         await StateSchema.MarkPhaseDoneAsync(target, null, options.TaskName, PostDataPhase, options.Source.ToString(), ct);

@@ -22,6 +22,15 @@ public enum ObjectKind
     Statistics,
     Publication,
     DefaultPrivileges,
+    AccessMethod,
+    ForeignDataWrapper,
+    ForeignServer,
+    TextSearchParser,
+    TextSearchTemplate,
+    TextSearchDictionary,
+    TextSearchConfiguration,
+    Transform,
+    Conversion,
 }
 
 /// <summary>

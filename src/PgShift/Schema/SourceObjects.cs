@@ -25,6 +25,14 @@ internal sealed class SourceObjects(SelectedTables selected)
     /// (an object of a schema not selected; an operator the target's major removed): their dependents are left out.
     /// </summary>
     public Dictionary<string, string> NotOnTarget { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Objects that pg_depend and pg_description name by a catalog of their own (text search objects, access methods,
+    /// foreign-data objects, transforms, conversions): (catalog, oid) to the object's key, and its address after COMMENT ON.
+    /// </summary>
+    public Dictionary<(string Catalog, uint Oid), (string Key, string Address)> Addressed { get; } = new();
+    /// <summary>What each foreign table's CREATE FOREIGN TABLE adds (its server, its columns' options), by the table's oid.</summary>
+    public Dictionary<uint, ForeignTableClauses> ForeignTables { get; } = new();
     public List<string> Warnings { get; } = new();
     public List<SchemaObject> Skipped { get; } = new();
 

@@ -62,7 +62,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
     /// <summary>A table's row of pg_class, as its CREATE TABLE needs it.</summary>
     /// <param name="OfType">For a typed table (CREATE TABLE ... OF type), the composite type, qualified.</param>
     private sealed record TableRow(uint Oid, QualifiedName Name, char Kind, bool Unlogged, string[]? Options, bool IsPartition,
-        string? PartitionBound, string? PartitionKey, char ReplicaIdentity, string? OfType);
+        string? PartitionBound, string? PartitionKey, char ReplicaIdentity, string? OfType, string? AccessMethod);
 
     private Dictionary<uint, List<TableColumn>> _columns = new();
     private readonly Dictionary<uint, List<string>> _inheritedChecks = new();
@@ -85,7 +85,8 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text, c.reloptions, c.relispartition,
                    pg_get_expr(c.relpartbound, c.oid), {partKey}, c.relreplident::text,
                    CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END,
-                   (SELECT array_agg('toast.' || o) FROM pg_class t, unnest(t.reloptions) o WHERE t.oid = c.reltoastrelid)
+                   (SELECT array_agg('toast.' || o) FROM pg_class t, unnest(t.reloptions) o WHERE t.oid = c.reltoastrelid),
+                   (SELECT a.amname FROM pg_am a WHERE a.oid = c.relam)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p', 'f') AND {UserSchemas}
             """, r =>
@@ -99,7 +100,8 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             string[] options = [.. r.IsDBNull(5) ? [] : r.GetFieldValue<string[]>(5), .. r.IsDBNull(11) ? [] : r.GetFieldValue<string[]>(11)];
             var row = new TableRow(oid, new QualifiedName(r.GetString(1), r.GetString(2)), r.GetString(3)[0], r.GetString(4) == "u",
                 options.Length == 0 ? null : options, r.GetBoolean(6), r.IsDBNull(7) ? null : r.GetString(7),
-                r.IsDBNull(8) ? null : r.GetString(8), r.GetString(9)[0], r.IsDBNull(10) ? null : r.GetString(10));
+                r.IsDBNull(8) ? null : r.GetString(8), r.GetString(9)[0], r.IsDBNull(10) ? null : r.GetString(10),
+                r.IsDBNull(12) ? null : r.GetString(12));
             AddTable(row, columns.GetValueOrDefault(oid) ?? [], checks.GetValueOrDefault(oid) ?? [], parents.GetValueOrDefault(oid) ?? []);
         }, ct);
     }
@@ -107,11 +109,12 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
     private void AddTable(TableRow t, List<TableColumn> columns, List<string> checks, List<uint> parentOids)
     {
         var table = t.Name;
-        var o = Add($"rel:{t.Oid}", ObjectKind.Table, table.Schema, table.Name, $"table {table}");
+        var foreign = t.Kind == 'f' ? Read.ForeignTables.GetValueOrDefault(t.Oid) : null;
+        var o = Add($"rel:{t.Oid}", ObjectKind.Table, table.Schema, table.Name, $"{(t.Kind == 'f' ? "foreign table" : "table")} {table}");
         o.AlterTarget = $"TABLE {table}";
-        if (t.Kind == 'f')
+        if (t.Kind == 'f' && foreign is null)
         {
-            o.SkipReason = "a foreign table needs its foreign server and user mapping, which are not migrated";
+            o.SkipReason = "its foreign server is not migrated";
             Read.Skipped.Add(o);
             return;
         }
@@ -122,7 +125,7 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             Read.Skipped.Add(o);
             return;
         }
-        var sb = new StringBuilder("CREATE ");
+        var sb = new StringBuilder(foreign is null ? "CREATE " : "CREATE FOREIGN ");
         if (t.Unlogged)
         {
             sb.Append("UNLOGGED ");
@@ -135,6 +138,8 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             : ownOrder ? ColumnDefinitions(table, cols.Select(c => c with { IsLocal = true, DropsInheritedDefault = false }).ToList(), false, after)
             : ColumnDefinitions(table, cols, t.IsPartition, after);
         defs.AddRange(checks);
+        after.AddRange(cols.Where(c => foreign?.ColumnOptions.ContainsKey(c.Name) == true)
+            .Select(c => $"ALTER FOREIGN TABLE ONLY {table} ALTER COLUMN {Sql.Ident(c.Name)}{foreign!.ColumnOptions[c.Name]}"));
         if (ownOrder)
         {
             // Created apart, then attached: its columns keep their own order (a partition or child made before its
@@ -171,10 +176,13 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
             }
         }
         if (t.PartitionKey is not null) sb.Append(" PARTITION BY ").Append(t.PartitionKey);
+        if (AccessMethodClause(t) is { } usingAm) sb.Append(usingAm);
         if (t.Options is not null) sb.Append(" WITH (").Append(string.Join(", ", t.Options)).Append(')');
+        if (foreign is not null) sb.Append(foreign.Server);
         o.Statements.Add(sb.ToString());
         o.Statements.AddRange(after);
-        switch (t.ReplicaIdentity)
+        // A foreign table's replica identity is NOTHING, and cannot be set.
+        switch (foreign is null ? t.ReplicaIdentity : 'd')
         {
             case 'f': o.Statements.Add($"ALTER TABLE ONLY {table} REPLICA IDENTITY FULL"); break;
             case 'n': o.Statements.Add($"ALTER TABLE ONLY {table} REPLICA IDENTITY NOTHING"); break;
@@ -183,6 +191,17 @@ internal sealed class TableReader(NpgsqlConnection conn, SchemaMigrationOptions 
         {
             o.DependsOn.Add($"rel:{p}");
         }
+    }
+
+    /// <summary>
+    /// USING the table's access method when it is not heap (the default): PostgreSQL 12 and later; a partitioned table
+    /// has one from PostgreSQL 17 (its partitions' default), which earlier targets cannot say.
+    /// </summary>
+    private string? AccessMethodClause(TableRow t)
+    {
+        var target = TargetMajor;
+        return t.AccessMethod is { } am && am != "heap" && target >= 12 && (t.Kind == 'r' || t.Kind == 'p' && target >= 17)
+            ? $" USING {Sql.Ident(am)}" : null;
     }
 
     /// <summary>

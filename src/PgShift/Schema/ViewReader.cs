@@ -19,7 +19,8 @@ internal sealed class ViewReader(NpgsqlConnection conn, SchemaMigrationOptions o
                                                   FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
                                             ELSE '' END, a.attname), ', ' ORDER BY a.attnum)
                               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''),
+                   (SELECT am.amname FROM pg_am am WHERE am.oid = c.relam AND c.relkind = 'm' AND am.amname <> 'heap')
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('v', 'm') AND {UserSchemas}
             """, r =>
@@ -38,7 +39,9 @@ internal sealed class ViewReader(NpgsqlConnection conn, SchemaMigrationOptions o
             var with = r.IsDBNull(4) ? "" : $" WITH ({string.Join(", ", r.GetFieldValue<string[]>(4))})";
             if (materialized)
             {
-                o.Statements.Add($"CREATE MATERIALIZED VIEW {name}{with} AS {body} WITH NO DATA");
+                // A table access method other than heap (PostgreSQL 12+, as a table's).
+                var usingAm = r.IsDBNull(8) || TargetMajor < 12 ? "" : $" USING {Sql.Ident(r.GetString(8))}";
+                o.Statements.Add($"CREATE MATERIALIZED VIEW {name}{usingAm}{with} AS {body} WITH NO DATA");
             }
             else if (!r.GetBoolean(6))
             {
