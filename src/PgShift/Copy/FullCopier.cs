@@ -218,13 +218,7 @@ public sealed class FullCopier(ILogger logger)
             });
         try
         {
-            await copying;
-        }
-        catch when (copying.Exception is { } all)
-        {
-            // Report the first real failure, not the cancellations it caused in the other workers.
-            var first = all.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? all.InnerExceptions[0];
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+            await ParallelWork.WhenDoneAsync(copying);
         }
         finally
         {

@@ -161,13 +161,7 @@ public sealed class LargeObjectSync(ILogger logger)
             });
         try
         {
-            await running;
-        }
-        catch when (running.Exception is { } all)
-        {
-            // The first real failure, not the cancellations it caused in the other workers.
-            var first = all.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? all.InnerExceptions[0];
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+            await ParallelWork.WhenDoneAsync(running);
         }
         finally
         {
