@@ -65,6 +65,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);
         await new AddressedCommentReader(conn, options, _read).ReadCommentsAsync(ct);
         await new GrantReader(conn, options, _read).ReadGrantsAsync(ct);
+        await new SystemPrivilegeReader(conn, options, _read).ReadSystemPrivilegesAsync(ct);
         await dependencies.ReadDependenciesAsync(ct);
         dependencies.DropUnselectedDependents();
         // After the dependencies: a policy is left out when its table or anything its expressions use is.

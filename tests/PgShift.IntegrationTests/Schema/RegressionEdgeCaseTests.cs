@@ -466,4 +466,45 @@ public sealed class RegressionEdgeCaseTests
         var again = await dbs.MigrateWithPgShiftAsync("pix");
         Assert.True(again.ExitCode == 0, again.All);
     }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public async Task Privileges_changed_on_the_servers_own_functions_and_catalog_columns_migrate(string from, string to)
+    {
+        await using var dbs = await EmptyDatabasesAsync(from, to);
+        var role = $"sysacl_{Guid.NewGuid():N}"[..20];
+        foreach (var (server, db) in new[] { (dbs.Source, dbs.SourceDb), (dbs.Target, dbs.TargetDb) })
+        {
+            // Roles belong to the cluster: source and target may be one server.
+            await server.ExecuteAsync(db, $"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} NOLOGIN; END IF; END $$");
+        }
+        try
+        {
+            // pg_proc and pg_sleep belong to the database (not to the cluster, as pg_authid does): other tests do not see it.
+            await dbs.Source.ExecuteAsync(dbs.SourceDb, $"""
+                CREATE TABLE public.t (id int PRIMARY KEY);
+                REVOKE EXECUTE ON FUNCTION pg_catalog.pg_sleep(double precision) FROM PUBLIC;
+                GRANT EXECUTE ON FUNCTION pg_catalog.pg_sleep(double precision) TO {role};
+                GRANT SELECT (prosrc) ON pg_catalog.pg_proc TO {role};
+                """);
+            var migrate = await dbs.MigrateWithPgShiftAsync("sysacl");
+            Assert.True(migrate.ExitCode == 0, migrate.All);
+            var privileges = $"""
+                SELECT 'public ' || has_function_privilege('public', 'pg_catalog.pg_sleep(double precision)', 'EXECUTE')
+                UNION ALL SELECT 'role ' || has_function_privilege('{role}', 'pg_catalog.pg_sleep(double precision)', 'EXECUTE')
+                UNION ALL SELECT 'column ' || has_column_privilege('{role}', 'pg_catalog.pg_proc', 'prosrc', 'SELECT')
+                ORDER BY 1
+                """;
+            Assert.Equal(["column true", "public false", "role true"], await dbs.SourceRowsAsync(privileges));
+            Assert.Equal(await dbs.SourceRowsAsync(privileges), await dbs.TargetRowsAsync(privileges));
+        }
+        finally
+        {
+            // The role's privileges are in the two databases, which the test's end drops: only then can the role go.
+            await dbs.Source.ExecuteAsync(dbs.SourceDb, $"REVOKE ALL ON FUNCTION pg_catalog.pg_sleep(double precision) FROM {role}; REVOKE ALL ON pg_catalog.pg_proc FROM {role}");
+            await dbs.Target.ExecuteAsync(dbs.TargetDb, $"REVOKE ALL ON FUNCTION pg_catalog.pg_sleep(double precision) FROM {role}; REVOKE ALL ON pg_catalog.pg_proc FROM {role}");
+            await dbs.Source.ExecuteAsync(dbs.SourceDb, $"DROP ROLE IF EXISTS {role}");
+            await dbs.Target.ExecuteAsync(dbs.TargetDb, $"DROP ROLE IF EXISTS {role}");
+        }
+    }
 }
