@@ -199,14 +199,14 @@ public sealed class FullCopier(ILogger logger)
             round.Remaining[plan.SourceKey] = plan.Ranges.Count;
         }
         // Each worker keeps its two sessions from one unit to the next; a pool hands them over.
-        var sessions = new ConcurrentBag<CopySessions>();
+        var sessions = new ConcurrentBag<WorkerSessions>();
         using var reporterStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var reporter = ReportProgressAsync(options, reporterStop.Token);
         var copying = Parallel.ForEachAsync(pending.SelectMany(plan => plan.Ranges.Select((r, i) => new CopyUnit(plan, r, i))),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Jobs), CancellationToken = ct },
             async (unit, c) =>
             {
-                var pair = sessions.TryTake(out var free) ? free : new CopySessions();
+                var pair = sessions.TryTake(out var free) ? free : new WorkerSessions();
                 try
                 {
                     await CopyUnitAsync(options, unit, round, pair, c);
@@ -243,22 +243,8 @@ public sealed class FullCopier(ILogger logger)
         public ConcurrentDictionary<string, TableCopyPlan> Rewritten { get; } = new(StringComparer.Ordinal);
     }
 
-    /// <summary>A worker's sessions to the source and the target, opened when first needed and again after a failure.</summary>
-    private sealed class CopySessions : IAsyncDisposable
-    {
-        public NpgsqlConnection? Source { get; set; }
-        public NpgsqlConnection? Target { get; set; }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Source is not null) await Source.DisposeAsync();
-            if (Target is not null) await Target.DisposeAsync();
-            Source = Target = null;
-        }
-    }
-
     /// <summary>Copies one unit (a table, or a range of one) and, once its table's last unit commits, marks the table copied.</summary>
-    private async Task CopyUnitAsync(FullCopyOptions options, CopyUnit unit, SnapshotRound round, CopySessions sessions, CancellationToken ct)
+    private async Task CopyUnitAsync(FullCopyOptions options, CopyUnit unit, SnapshotRound round, WorkerSessions sessions, CancellationToken ct)
     {
         if (round.Rewritten.ContainsKey(unit.Table.SourceKey))
         {

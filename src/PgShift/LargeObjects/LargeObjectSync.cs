@@ -118,27 +118,13 @@ public sealed class LargeObjectSync(ILogger logger)
         }
     }
 
-    /// <summary>A worker's sessions: the source's in a transaction that imported the pass's snapshot, and the target's.</summary>
-    private sealed class Sessions : IAsyncDisposable
-    {
-        public NpgsqlConnection? Source { get; set; }
-        public NpgsqlConnection? Target { get; set; }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Source is not null) await Source.DisposeAsync();
-            if (Target is not null) await Target.DisposeAsync();
-            Source = Target = null;
-        }
-    }
-
     private async Task RunWorkersAsync(LargeObjectPass pass, List<List<Work>> batches, TargetRoles roles, Counters counters, CancellationToken ct)
     {
-        var pool = new ConcurrentBag<Sessions>();
+        var pool = new ConcurrentBag<WorkerSessions>();
         var running = Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, pass.Jobs), CancellationToken = ct },
             async (batch, c) =>
             {
-                var sessions = pool.TryTake(out var free) ? free : new Sessions();
+                var sessions = pool.TryTake(out var free) ? free : new WorkerSessions();
                 try
                 {
                     if (sessions.Source is null)

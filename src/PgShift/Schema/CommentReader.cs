@@ -76,24 +76,25 @@ internal sealed class CommentReader(NpgsqlConnection conn, SchemaMigrationOption
                 case "pg_cast" when Objects.TryGetValue($"cast:{oid}", out var cast):
                     cast.Finishing.Add($"COMMENT ON CAST {cast.Name} IS {text}");
                     break;
-                case "pg_opfamily" when Objects.TryGetValue($"opf:{oid}", out var family):
-                    family.Finishing.Add($"COMMENT ON {family.AlterTarget} IS {text}");
-                    break;
-                case "pg_opclass" when Objects.TryGetValue($"opc:{oid}", out var opclass):
-                    opclass.Finishing.Add($"COMMENT ON {opclass.AlterTarget} IS {text}");
-                    break;
                 case "pg_proc" when Objects.TryGetValue($"proc:{oid}", out var proc) && !r.IsDBNull(6):
                     var target = proc.Kind == ObjectKind.Aggregate ? proc.AlterTarget
                         : $"{(proc.Display.StartsWith("procedure", StringComparison.Ordinal) ? "PROCEDURE" : "FUNCTION")} {r.GetString(6)}";
                     proc.Finishing.Add($"COMMENT ON {target} IS {text}");
                     break;
-                case "pg_collation" when Objects.TryGetValue($"coll:{oid}", out var collation):
-                    collation.Finishing.Add($"COMMENT ON {collation.AlterTarget} IS {text}");
-                    break;
-                case "pg_operator" when Objects.TryGetValue($"op:{oid}", out var op):
-                    op.Finishing.Add($"COMMENT ON {op.AlterTarget} IS {text}");
+                // Objects named by what follows ALTER: the comment takes the same words.
+                case "pg_opfamily" or "pg_opclass" or "pg_collation" or "pg_operator"
+                    when Objects.TryGetValue($"{AddressedPrefix(catalog)}:{oid}", out var addressed):
+                    addressed.Finishing.Add($"COMMENT ON {addressed.AlterTarget} IS {text}");
                     break;
             }
         }, ct);
     }
+
+    private static string AddressedPrefix(string catalog) => catalog switch
+    {
+        "pg_opfamily" => "opf",
+        "pg_opclass" => "opc",
+        "pg_collation" => "coll",
+        _ => "op",
+    };
 }
