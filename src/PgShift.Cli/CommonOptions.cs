@@ -117,6 +117,7 @@ public sealed class CommonOptions
         {
             Types = f.Types, Jobs = f.Jobs, RetryWindow = pr.GetValue(RetryWindowOption) ?? f.RetryWindow, Mapping = f.Mapping,
             OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb,
+            MaxCopyRate = f.MaxCopyRate, MaxApplyRate = f.MaxApplyRate, MetricsPort = f.MetricsPort, MetricsAddress = f.MetricsAddress,
             LargeObjects = pr.GetValue(NoLargeObjects) ? false : pr.GetValue(LargeObjects) ? true : f.LargeObjects,
             IncludeSchemas = Join(f.IncludeSchemas, pr.GetValue(IncludeSchema)),
             ExcludeSchemas = Join(f.ExcludeSchemas, pr.GetValue(ExcludeSchema)),

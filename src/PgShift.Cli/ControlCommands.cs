@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PgShift.Cli.Monitoring;
 using PgShift.Connections;
 using PgShift.Cutover;
 using PgShift.Progress;
@@ -38,14 +39,16 @@ internal static class ControlCommands
             Description = "First make the source database read-only (ALTER DATABASE ... SET default_transaction_read_only = on) and end "
                 + "the sessions connected to it, so no write is left behind; lifted again if the cutover does not finish.",
         };
+        var monitor = new MonitorOptions();
         common.AddTo(cmd);
         cmd.Options.Add(common.Verbose);
+        monitor.AddTo(cmd);
         cmd.Options.Add(noVerify);
         cmd.Options.Add(timeout);
         cmd.Options.Add(fence);
         cmd.SetAction(async (pr, ct) =>
         {
-            var resolved = common.Resolve(pr);
+            var resolved = common.Resolve(pr, commandFlags: given => monitor.Fold(pr, given));
             var task = await StoredSettings.ApplyAsync(resolved, ct);
             var limit = pr.GetValue(timeout) is { } t ? SettingValues.Duration(t, "Timeout") : (TimeSpan?)null;
             var fenced = false;

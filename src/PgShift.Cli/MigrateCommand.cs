@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PgShift.Cli.Monitoring;
 using PgShift.Connections;
 using PgShift.Progress;
 using PgShift.Settings;
@@ -19,6 +20,15 @@ internal static class MigrateCommand
         // Read as text and checked here, so a bad value gets a message for a person rather than the parser's type names.
         var jobs = new Option<string?>("--jobs", "-j") { Description = "Parallel connections for copying and building indexes (default: cores, at least 2)." };
         var splitMb = new Option<string?>("--split-threshold-mb") { Description = "Tables larger than this (MB on disk) are copied in ranges by several workers (default 1024)." };
+        var maxCopyRate = new Option<string?>("--max-copy-rate")
+        {
+            Description = "Bytes a second the copy may read from the source, all workers together: e.g. 50MB, 500kB (kB = 1024 bytes); 0 for no limit. 'pgshift throttle' changes it while the task runs.",
+        };
+        var maxApplyRate = new Option<string?>("--max-apply-rate")
+        {
+            Description = "Changes a second the stream may apply to the target, e.g. 1000; 0 for no limit. 'pgshift throttle' changes it while the task runs.",
+        };
+        var monitor = new MonitorOptions();
         var conflicts = new Option<string>("--on-conflict") { Description = "When a change does not fit the target (row missing, key taken): error (stop the task) or ignore.", DefaultValueFactory = _ => "error" };
         var cmd = new Command("migrate", """
             Run the task: schema before the data, full copy from one snapshot, keys/indexes/foreign keys/triggers,
@@ -35,6 +45,9 @@ internal static class MigrateCommand
         cmd.Options.Add(jobs);
         cmd.Options.Add(splitMb);
         cmd.Options.Add(conflicts);
+        cmd.Options.Add(maxCopyRate);
+        cmd.Options.Add(maxApplyRate);
+        monitor.AddTo(cmd);
         cmd.Options.Add(common.Verbose);
         cmd.SetAction(async (pr, ct) =>
         {
@@ -56,6 +69,15 @@ internal static class MigrateCommand
                 {
                     given.OnConflict = pr.GetValue(conflicts);
                 }
+                if (pr.GetValue(maxCopyRate) is { } copyRate)
+                {
+                    given.MaxCopyRate = SettingValues.ByteRate(copyRate, "--max-copy-rate").ToString(CultureInfo.InvariantCulture);
+                }
+                if (pr.GetValue(maxApplyRate) is { } applyRate)
+                {
+                    given.MaxApplyRate = SettingValues.ChangeRate(applyRate, "--max-apply-rate").ToString(CultureInfo.InvariantCulture);
+                }
+                monitor.Fold(pr, given);
             });
             // A resumed task keeps its selection; jobs, split threshold and conflict policy given here win over its own.
             var task = await StoredSettings.ApplyAsync(resolved, ct);
@@ -127,6 +149,12 @@ internal static class MigrateCommand
             streamRenderer?.Show(p.Stream);
             largeObjectRenderer?.Show(p.Copy?.LargeObjects);
         };
+        await using var monitor = options.Monitor is { } endpoint ? MonitorServer.Start(endpoint, migration.CurrentProgress) : null;
+        if (monitor is not null)
+        {
+            migration.ProgressChanged += monitor.Observe;
+            Console.Out.WriteLine($"metrics: {monitor.Url}metrics; status page: {monitor.Url}");
+        }
         var started = DateTime.UtcNow;
         MigrationResult result;
         try

@@ -14,6 +14,7 @@ root.Subcommands.Add(MigrateCommand.Create(common));
 root.Subcommands.Add(StatusCommand.Create(common));
 root.Subcommands.Add(ControlCommands.Cutover(common));
 root.Subcommands.Add(ControlCommands.Stop(common));
+root.Subcommands.Add(ThrottleCommand.Create(common));
 root.Subcommands.Add(ControlCommands.Cleanup(common));
 root.Subcommands.Add(VerifyCommand.Create(common));
 var parse = root.Parse(args);

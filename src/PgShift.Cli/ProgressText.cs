@@ -89,5 +89,9 @@ internal static class ProgressText
     public static string StreamStatus(StreamSnapshot s) => string.Create(CultureInfo.InvariantCulture,
         $"stream   {StreamState(s)}; {s.ChangesApplied:N0} changes applied up to {s.AppliedLsn ?? "-"}; slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL");
 
+    /// <summary>The throttles in force: "copy 50.0 MB/s, apply 1,000 changes/s", "none" for either without a limit.</summary>
+    public static string Limits(RateLimits l) => string.Create(CultureInfo.InvariantCulture,
+        $"copy {(l.CopyBytesPerSecond > 0 ? $"{l.CopyBytesPerSecond / 1048576.0:0.0##} MB/s" : "no limit")}, apply {(l.ApplyChangesPerSecond > 0 ? $"{l.ApplyChangesPerSecond:#,0.##} changes/s" : "no limit")}");
+
     private static string Short(string s) => s.Length <= 40 ? s : string.Concat(s.AsSpan(0, 37), "...");
 }

@@ -49,6 +49,10 @@ internal static class StatusCommand
             {
                 Console.Out.WriteLine(ProgressText.StreamStatus(stream));
             }
+            if (report.Limits != RateLimits.None)
+            {
+                Console.Out.WriteLine($"limits   {ProgressText.Limits(report.Limits)}");
+            }
             if (report.LastError is not null)
             {
                 Console.Out.WriteLine($"error    {report.LastError} (at {report.LastErrorAt:u})");

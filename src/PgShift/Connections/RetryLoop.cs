@@ -1,3 +1,5 @@
+using PgShift.Progress;
+
 namespace PgShift.Connections;
 
 /// <summary>
@@ -21,6 +23,9 @@ public sealed class RetryLoop(string what, TimeSpan window, TimeSpan firstDelay,
 
     /// <summary>Describes a failure for the message when the window closes (default: its message).</summary>
     public Func<Exception, (string Problem, string? Fix)> Describe { get; init; } = ex => (Redactor.Redact(ex.Message), (ex as PgShiftException)?.Fix);
+
+    /// <summary>Where each retried failure is counted and kept, for the task's progress (none: only the events say).</summary>
+    public IncidentLog? Incidents { get; init; }
 
     /// <summary>When the window closes, fail with the last failure itself (it says already what failed and what to do).</summary>
     public bool KeepFailureWhenClosed { get; init; }
@@ -51,6 +56,7 @@ public sealed class RetryLoop(string what, TimeSpan window, TimeSpan firstDelay,
                     throw new RetryWindowClosedException($"{what} failed, and went on failing for the whole retry window of {window}: {problem}", fix, ex);
                 }
                 Retrying?.Invoke(ex, _outage.Delay, _outage.Deadline);
+                Incidents?.Retried(what, Describe(ex).Problem);
                 if (BeforeWait is { } before)
                 {
                     await before(ex, _outage.Deadline, ct).ConfigureAwait(false);

@@ -6,10 +6,12 @@ using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
 using PgShift.LargeObjects;
+using PgShift.Progress;
 using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
+using PgShift.Throttling;
 
 namespace PgShift.Copy;
 
@@ -44,6 +46,12 @@ public sealed class FullCopier(ILogger logger)
 {
     public CopyProgress Progress { get; } = new();
 
+    /// <summary>Bytes a second that the workers together read from the source.</summary>
+    public Throttle Throttle { get; init; } = Throttle.Unlimited;
+
+    /// <summary>Where the units' retries are counted, for the task's progress.</summary>
+    public IncidentLog? Incidents { get; init; }
+
     /// <summary>
     /// The retry of one unit of the copy: a lost connection is waited out within the task's retry window and the unit
     /// copied again on new sessions; a lost snapshot is left to the task, which takes a new one.
@@ -53,6 +61,7 @@ public sealed class FullCopier(ILogger logger)
         var retry = new RetryLoop($"Copying {unit.Table.Source}", options.RetryWindow, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30))
         {
             CanRetry = ex => ex is not SnapshotLostException && Transience.IsTransient(ex),
+            Incidents = Incidents,
             Describe = ex => ConnectionFailure.From(ex, options.Source) is var f ? (f.Problem, f.Fix) : default,
         };
         retry.Retrying += (ex, delay, deadline) => logger.LogWarning("Copying {Table} failed: {Problem} Retrying in {Delay:0.0}s (until {Deadline:u}).",
@@ -258,7 +267,7 @@ public sealed class FullCopier(ILogger logger)
             {
                 sessions.Source ??= await ConnectionOpener.OpenAsync(options.Source, "pgshift copy", c);
                 sessions.Target ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift copy", c);
-                return await new TableCopier(sessions.Source, sessions.Target, options.TaskName)
+                return await new TableCopier(sessions.Source, sessions.Target, options.TaskName, Throttle)
                     .CopyAsync(unit, round.Snapshot.Name, round.Snapshot.Lsn, !unit.Table.IsSplit, table, c);
             }
             catch

@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Replication;
 using PgShift.State;
+using PgShift.Throttling;
 
 namespace PgShift.Copy;
 
@@ -12,8 +13,11 @@ namespace PgShift.Copy;
 /// pass-through COPY: the source's COPY output goes into the target's COPY input as it arrives, never
 /// parsed into rows (binary, or text where binary is not portable), so memory stays at one buffer.
 /// </summary>
-public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target, string task)
+/// <param name="throttle">Bytes a second read from the source (shared by the task's workers); none: unlimited.</param>
+public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target, string task, Throttle? throttle = null)
 {
+    private readonly Throttle _throttle = throttle ?? Throttle.Unlimited;
+
     private const int BufferSize = 256 * 1024;
 
     /// <param name="wholeTable">One transaction loads the whole table: empty it first and COPY FREEZE, and mark it copied in the same transaction.</param>
@@ -95,6 +99,7 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
                 int n;
                 while ((n = await output.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
                 {
+                    await _throttle.WaitAsync(n, ct);
                     await input.WriteAsync(buffer.AsMemory(0, n), ct);
                     counter.Feed(buffer.AsSpan(0, n));
                     bytes += n;
@@ -136,6 +141,7 @@ public sealed class TableCopier(NpgsqlConnection source, NpgsqlConnection target
                 int n;
                 while ((n = await output.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
                 {
+                    await _throttle.WaitAsync(n, ct);
                     await input.WriteAsync(buffer.AsMemory(0, n), ct);
                     // In text COPY a row is one line: newlines inside values are escaped.
                     var lines = buffer.AsSpan(0, n).Count('\n');

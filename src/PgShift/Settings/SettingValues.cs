@@ -50,6 +50,72 @@ public static class SettingValues
     private static SettingsException BadSplit(string text, string origin) => new($"{origin} '{text}' is not a size in MB above 0.",
         $"Give the size above which a table is copied in ranges by several workers, in MB: e.g. {origin} 1024 (the default) or 0.5.");
 
+    /// <summary>
+    /// A rate in bytes a second, as PostgreSQL writes sizes (units of 1024): 50MB, 500kB, 1.5GB or a number of bytes,
+    /// "/s" allowed after it; 0 (or none) for no limit.
+    /// </summary>
+    public static long ByteRate(string text, string origin)
+    {
+        var t = text.Trim();
+        if (t.EndsWith("/s", StringComparison.OrdinalIgnoreCase))
+        {
+            t = t[..^2].TrimEnd();
+        }
+        if (IsNoLimit(t))
+        {
+            return 0;
+        }
+        var units = new (string Suffix, double Factor)[] { ("TB", 1L << 40), ("GB", 1L << 30), ("MB", 1L << 20), ("KB", 1L << 10), ("B", 1) };
+        var (number, factor) = units.FirstOrDefault(u => t.EndsWith(u.Suffix, StringComparison.OrdinalIgnoreCase)) is { Suffix: not null } unit
+            ? (t[..^unit.Suffix.Length].TrimEnd(), unit.Factor)
+            : (t, 1d);
+        if (double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) && n >= 0 && n * factor < long.MaxValue)
+        {
+            var bytes = (long)Math.Round(n * factor);
+            if (bytes > 0 || n == 0)
+            {
+                return bytes;
+            }
+        }
+        throw new SettingsException($"{origin} '{text}' is not a rate in bytes a second.",
+            $"Give a size a second as PostgreSQL writes sizes: e.g. {origin} 50MB, 500kB or 1GB (kB = 1024 bytes), or 0 for no limit.");
+    }
+
+    /// <summary>A rate in changes a second: 1000, 2.5 ("/s" allowed after it); 0 (or none) for no limit.</summary>
+    public static double ChangeRate(string text, string origin)
+    {
+        var t = text.Trim();
+        if (t.EndsWith("/s", StringComparison.OrdinalIgnoreCase))
+        {
+            t = t[..^2].TrimEnd();
+        }
+        if (IsNoLimit(t))
+        {
+            return 0;
+        }
+        return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) && n >= 0
+            ? n
+            : throw new SettingsException($"{origin} '{text}' is not a number of changes a second.",
+                $"Give how many changes a second the stream may apply to the target: e.g. {origin} 1000, or 0 for no limit.");
+    }
+
+    private static bool IsNoLimit(string text) => text.Equals("none", StringComparison.OrdinalIgnoreCase) || text.Equals("off", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A TCP port to listen on, 1 to 65535.</summary>
+    public static int Port(string text, string origin)
+        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? Port(port, origin) : throw BadPort(text, origin);
+
+    public static int Port(int port, string origin) => port is >= 1 and <= 65535 ? port : throw BadPort(port.ToString(CultureInfo.InvariantCulture), origin);
+
+    private static SettingsException BadPort(string text, string origin) => new($"{origin} '{text}' is not a TCP port.",
+        $"Give a free port from 1 to 65535 for the metrics and status page, e.g. {origin} 9187.");
+
+    /// <summary>An IP address to listen on: 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface), or one address of this machine.</summary>
+    public static string Address(string text, string origin)
+        => System.Net.IPAddress.TryParse(text.Trim('[', ']'), out var address) ? address.ToString()
+            : throw new SettingsException($"{origin} '{text}' is not an IP address.",
+                $"Give the address to listen on: 127.0.0.1 (the default: this machine only), 0.0.0.0 (every interface) or one of this machine's addresses, e.g. {origin} 10.0.0.5.");
+
     /// <summary>The conflict policy: error (the default) or ignore.</summary>
     public static ConflictPolicy Conflicts(string? text) => text switch
     {

@@ -31,6 +31,14 @@ public sealed class TaskFile
     public double? SplitThresholdMb { get; set; }
     /// <summary>Copy the database's large objects (and synchronise them at cutover); unset: <see cref="CopiesLargeObjects"/>.</summary>
     public bool? LargeObjects { get; set; }
+    /// <summary>Bytes a second the copy may read from the source: 50MB, 500kB, 0 for no limit (<see cref="SettingValues.ByteRate(string, string)"/>).</summary>
+    public string? MaxCopyRate { get; set; }
+    /// <summary>Changes a second the stream may apply: 1000, 0 for no limit.</summary>
+    public string? MaxApplyRate { get; set; }
+    /// <summary>The port of the metrics and status page (migrate, cutover).</summary>
+    public int? MetricsPort { get; set; }
+    /// <summary>The address they listen on (default 127.0.0.1).</summary>
+    public string? MetricsAddress { get; set; }
 
     /// <summary>
     /// Large objects belong to the database, not to a table: as pg_dump does, they move with the whole database (exclusions
@@ -107,7 +115,7 @@ public sealed class TaskFile
         {
             // The YAML error text can quote the line, which may hold a password.
             throw new PgShiftException($"Task file '{path}' cannot be read at line {ex.Start.Line}, column {ex.Start.Column}: {Redactor.Redact(ex.InnerException?.Message ?? ex.Message)}",
-                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects).");
+                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects, max_copy_rate, max_apply_rate, metrics_port, metrics_address).");
         }
     }
 

@@ -45,8 +45,25 @@ public record TaskSettings
     /// <summary>How the change stream applies changes (batching, grouping, spooling): tuning, not given by the user.</summary>
     public ApplyOptions Apply { get; init; } = new();
 
+    /// <summary>
+    /// Bytes a second that the copy may read from the source, over all its workers (0: no limit); null: as the task's
+    /// state says (the last limit given to the task, by a command line, a task file or 'pgshift throttle').
+    /// </summary>
+    public long? MaxCopyRate { get; init; }
+    /// <summary>Changes a second that the stream may apply (0: no limit); null: as the task's state says.</summary>
+    public double? MaxApplyRate { get; init; }
+    /// <summary>Where this process serves its metrics and status page; null: nowhere. Not stored with the task.</summary>
+    public MonitorEndpoint? Monitor { get; init; }
+
     /// <summary>The settings in the form stored with a new task (<see cref="TaskFile.ToStoredJson"/>: no server, no password), if built from one.</summary>
     public string? StoredForm { get; init; }
+}
+
+/// <summary>The address and port of the metrics (/metrics) and the status page (/).</summary>
+public sealed record MonitorEndpoint(string Address, int Port)
+{
+    /// <summary>This machine only, unless asked otherwise.</summary>
+    public const string DefaultAddress = "127.0.0.1";
 }
 
 public enum ConflictPolicy

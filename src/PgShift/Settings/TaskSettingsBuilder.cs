@@ -5,7 +5,8 @@ namespace PgShift.Settings;
 /// <summary>
 /// Builds a task's settings from what a command is given (its flags folded into the task file's form) and, for a task
 /// that exists, what it started with: the selection, exclusions and renaming are the task's own; jobs, split threshold,
-/// retry window and conflict policy given now win over the stored ones, which win over the defaults.
+/// retry window and conflict policy given now win over the stored ones, which win over the defaults. Rate limits given
+/// now replace the task's (kept in its state, which 'pgshift throttle' changes too); the metrics endpoint is the process's own.
 /// </summary>
 public static class TaskSettingsBuilder
 {
@@ -33,6 +34,13 @@ public static class TaskSettingsBuilder
             SplitThresholdBytes = (long)((splitMb is { } mb ? SettingValues.SplitThresholdMb(mb, "split_threshold_mb") : TaskSettings.DefaultSplitThresholdMb) * 1048576),
             RetryWindow = retryWindow is null ? TaskSettings.DefaultRetryWindow : SettingValues.Duration(retryWindow, "Retry window"),
             Conflicts = SettingValues.Conflicts(given.OnConflict ?? stored?.OnConflict),
+            MaxCopyRate = given.MaxCopyRate is { } copyRate ? SettingValues.ByteRate(copyRate, "max_copy_rate") : null,
+            MaxApplyRate = given.MaxApplyRate is { } applyRate ? SettingValues.ChangeRate(applyRate, "max_apply_rate") : null,
+            Monitor = given.MetricsPort is { } port
+                ? new MonitorEndpoint(SettingValues.Address(given.MetricsAddress ?? MonitorEndpoint.DefaultAddress, "metrics_address"), SettingValues.Port(port, "metrics_port"))
+                : given.MetricsAddress is not null
+                    ? throw new SettingsException("A metrics address is given without a port.", "Give the port too: --metrics-port 9187 (metrics_port: in a task file).")
+                    : null,
             StoredForm = (stored ?? given).ToStoredJson(),
         };
     }

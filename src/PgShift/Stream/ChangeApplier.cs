@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Settings;
 using PgShift.State;
+using PgShift.Throttling;
 
 namespace PgShift.Stream;
 
@@ -29,8 +30,12 @@ public sealed class ReplayInOrderException(NpgsqlLogSequenceNumber through, stri
 /// the target transaction and the checks of conflicts are <see cref="ApplyPipeline"/>'s; this class groups.
 /// </summary>
 public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnlyDictionary<QualifiedName, StreamTable> tables,
-    NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ConflictPolicy conflicts, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default)
+    NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ConflictPolicy conflicts, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default,
+    Throttle? throttle = null)
 {
+    /// <summary>Changes a second applied: waited for as each change is taken in.</summary>
+    private readonly Throttle _throttle = throttle ?? Throttle.Unlimited;
+
     private sealed record Relation(RelationEvent Message, ChangeStatements Statements, NetChanges? Net)
     {
         public StreamTable Table => Statements.Table;
@@ -217,6 +222,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             if (net.TryAdd(row.Kind, row.Old, row.New))
             {
                 Count(row);
+                await _throttle.WaitAsync(1, ct);
                 if (++_folded >= options.FoldRows || _heldChars >= options.BatchChars)
                 {
                     await SendAsync(ct);
@@ -231,6 +237,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         _pipeline.Add(statements.Single(shape, row.New, identity),
             new PendingChange(row.Kind.ToString().ToUpperInvariant(), relation.Table.Target, new Lazy<string>(() => statements.KeyText(values)), row.Kind, _begin?.FinalLsn));
         Count(row);
+        await _throttle.WaitAsync(1, ct);
         if (_pipeline.Held >= options.BatchStatements || _heldChars >= options.BatchChars)
         {
             await SendAsync(ct);
@@ -267,6 +274,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         await _pipeline.TruncateAsync(targets, t.RestartIdentity, ct);
         _groupChanges++;
         ChangesApplied++;
+        await _throttle.WaitAsync(1, ct);
     }
 
     /// <summary>Sends what is held, the folded changes turned into set statements first (see <see cref="ApplyPipeline.SendAsync"/>).</summary>

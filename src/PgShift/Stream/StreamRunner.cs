@@ -6,10 +6,12 @@ using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
 using PgShift.Connections;
+using PgShift.Progress;
 using PgShift.Replication;
 using PgShift.Selection;
 using PgShift.Settings;
 using PgShift.State;
+using PgShift.Throttling;
 
 namespace PgShift.Stream;
 
@@ -51,6 +53,12 @@ public sealed class StreamRunner(ILogger logger)
 
     public StreamProgress Progress { get; } = new();
 
+    /// <summary>Changes a second that the applier applies.</summary>
+    public Throttle Throttle { get; init; } = Throttle.Unlimited;
+
+    /// <summary>Where the stream's retries are counted, for the task's progress.</summary>
+    public IncidentLog? Incidents { get; init; }
+
     /// <summary>When the current session started streaming (null until it does): a session that lasted ends an outage.</summary>
     private DateTime? _streamingSince;
 
@@ -69,6 +77,7 @@ public sealed class StreamRunner(ILogger logger)
     {
         var retry = new RetryLoop("The change stream", options.RetryWindow, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(15))
         {
+            Incidents = Incidents,
             // The slot may still be active for the walsender of an earlier session that the server has not yet seen die (55006).
             CanRetry = ex => Transience.IsTransient(ex) || ConnectionFailure.FindPostgresException(Cause(ex)) is { SqlState: "55006" },
             // The reader's failure reaches the applier wrapped in the closed queue: say the failure itself.
@@ -146,7 +155,7 @@ public sealed class StreamRunner(ILogger logger)
         {
             LoseSubtransactionAborts = options.Apply.LoseSubtransactionAborts,
         };
-        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough);
+        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough, Throttle);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);

@@ -8,6 +8,7 @@ using PgShift.Schema;
 using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
+using PgShift.Throttling;
 
 namespace PgShift.Tasks;
 
@@ -28,10 +29,16 @@ public sealed class MigrationResult
 /// change stream, cutover), skipping what an earlier run of the same task finished, so a killed process
 /// started again picks up where it stopped.
 /// </summary>
-public sealed class MigrationTask(ILogger logger)
+/// <param name="throttles">The task's throttles, set from its state while it runs (<see cref="TaskLimits"/>).</param>
+/// <param name="incidents">Where the task's retries and errors are counted.</param>
+public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, IncidentLog incidents)
 {
-    public FullCopier Copier { get; } = new(logger);
-    public StreamRunner Stream { get; } = new(logger);
+    public MigrationTask(ILogger logger) : this(logger, new TaskThrottles(), new IncidentLog())
+    {
+    }
+
+    public FullCopier Copier { get; } = new(logger) { Throttle = throttles.Copy, Incidents = incidents };
+    public StreamRunner Stream { get; } = new(logger) { Throttle = throttles.Apply, Incidents = incidents };
 
     /// <summary>
     /// Raised with the task's progress, one call at a time: as it enters a phase (schema, copy, post-data, stream, cutover,
@@ -46,13 +53,25 @@ public sealed class MigrationTask(ILogger logger)
     private bool _streamed;
     private readonly Lock _publishing = new();
 
+    /// <summary>The task being run (null before <see cref="RunAsync"/>).</summary>
+    private string? _task;
+
     private void PublishProgress(string task)
     {
         lock (_publishing)
         {
-            ProgressChanged?.Invoke(new TaskProgress(task, _shownPhase, Copier.Progress.Snapshot(), _streamed ? Stream.Progress.Snapshot() : null));
+            ProgressChanged?.Invoke(Snapshot(task));
         }
     }
+
+    private TaskProgress Snapshot(string task) => new(task, _shownPhase, Copier.Progress.Snapshot(), _streamed ? Stream.Progress.Snapshot() : null)
+    {
+        Limits = throttles.Limits,
+        Incidents = incidents.Snapshot(),
+    };
+
+    /// <summary>The task's progress now (what <see cref="ProgressChanged"/> publishes, without waiting for its next call); null before the task starts.</summary>
+    public TaskProgress? CurrentProgress() => _task is { } task ? Snapshot(task) : null;
 
     /// <param name="cutover">Stream until caught up, then cut over (pgshift cutover when no migrate process runs).</param>
     public async Task<MigrationResult> RunAsync(TaskSettings options, bool cutover, CancellationToken ct)
@@ -61,39 +80,59 @@ public sealed class MigrationTask(ILogger logger)
         // object by object, so after a lost connection the task resumes from its state, as a killed process would.
         logger.LogInformation("Task {Task}: {Jobs} jobs, conflict policy {Conflicts}, split threshold {Split:0.#} MB, retry window {Window}",
             options.TaskName, options.Jobs, options.Conflicts.ToString().ToLowerInvariant(), options.SplitThresholdBytes / 1048576.0, options.RetryWindow);
+        _task = options.TaskName;
         await using var ticker = new ProgressTicker(() => PublishProgress(options.TaskName), TimeSpan.FromMilliseconds(500));
         RetryLoop? retry = null;
         retry = new RetryLoop($"Task {options.TaskName}", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30))
         {
+            Incidents = incidents,
             CanRetry = ex => (retry!.Ongoing || _phase?.ResumesFromState() == true) && Transience.IsTransient(ex),
             KeepFailureWhenClosed = true,
         };
         retry.Retrying += (ex, delay, deadline) => logger.LogWarning("Task {Task} was interrupted in its {Phase} phase: {Error} Resuming in {Delay:0}s (until {Deadline:u})",
             options.TaskName, _phase?.Text(), Redactor.Redact((ex is TaskFailedException { InnerException: { } cause } ? cause : ex).Message), delay.TotalSeconds, deadline);
-        return await retry.RunAsync(c =>
+        try
         {
-            _phase = null;
-            return RunOnceAsync(options, cutover, c);
-        }, ct);
+            return await retry.RunAsync(c =>
+            {
+                _phase = null;
+                return RunOnceAsync(options, cutover, c);
+            }, ct);
+        }
+        finally
+        {
+            // The run is over: no timer of a throttle outlives it.
+            throttles.Set(RateLimits.None);
+        }
     }
 
     /// <summary>One run of the task, as its state says it stands: the phases are skipped or resumed from there.</summary>
-    private sealed class Run(TaskSettings options, StateConnection stateConnection)
+    private sealed class Run(TaskSettings options, StateConnection stateConnection) : IAsyncDisposable
     {
         public TaskSettings Options { get; } = options;
         public StateConnection StateConnection { get; } = stateConnection;
         /// <summary>The session to the task's state, opened again after a restart of the target (<see cref="ReviveStateAsync"/>).</summary>
         public NpgsqlConnection State { get; private set; } = null!;
         public MigrationResult Result { get; } = new();
+        /// <summary>Sets the task's throttles from its state while it runs; started once its row exists.</summary>
+        public LimitsWatch? Limits { get; set; }
 
         public async Task<NpgsqlConnection> ReviveStateAsync(CancellationToken ct) => State = await StateConnection.ReviveAsync(ct);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Limits is { } limits)
+            {
+                await limits.DisposeAsync();
+            }
+        }
     }
 
     private async Task<MigrationResult> RunOnceAsync(TaskSettings options, bool cutover, CancellationToken ct)
     {
         await using var taskLock = await LockAsync(options, ct);
         await using var stateConnection = new StateConnection(options.Target);
-        var run = new Run(options, stateConnection);
+        await using var run = new Run(options, stateConnection);
         await run.ReviveStateAsync(ct);
         if (!await MayStartAsync(run, ct))
         {
@@ -186,6 +225,13 @@ public sealed class MigrationTask(ILogger logger)
         if (run.Options.StoredForm is { } settings)
         {
             await TaskSettingsStore.SaveIfNewAsync(run.State, run.Options.TaskName, settings, ct);
+        }
+        if (run.Limits is null)
+        {
+            // The limits given to this command replace the task's; those not given stay as its state has them.
+            await TaskLimits.SetAsync(run.State, run.Options.TaskName, run.Options.MaxCopyRate, run.Options.MaxApplyRate, ct);
+            throttles.Set(await TaskLimits.LoadAsync(run.State, run.Options.TaskName, ct));
+            run.Limits = new LimitsWatch(run.Options.Target, run.Options.TaskName, throttles, logger);
         }
         _shownPhase = phase;
         _streamed |= phase == TaskPhase.Stream;
@@ -290,6 +336,7 @@ public sealed class MigrationTask(ILogger logger)
         try
         {
             await run.ReviveStateAsync(CancellationToken.None);
+            incidents.Failed($"Task {run.Options.TaskName}", Redactor.Redact(ex.Message));
             await TaskState.RecordErrorAsync(run.State, run.Options.TaskName, ex.Message, CancellationToken.None);
         }
         catch (Exception recordFailure) when (recordFailure is NpgsqlException or InvalidOperationException or PgShiftException)
@@ -306,7 +353,7 @@ public sealed class MigrationTask(ILogger logger)
     /// </summary>
     private async Task<FullCopyResult> CopyAsync(TaskSettings options, CancellationToken ct)
     {
-        var retry = new RetryLoop("The copy", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)) { KeepFailureWhenClosed = true };
+        var retry = new RetryLoop("The copy", options.RetryWindow, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)) { KeepFailureWhenClosed = true, Incidents = incidents };
         retry.Retrying += (ex, delay, deadline) => logger.LogWarning(
             "The copy was interrupted: {Error} Resuming in {Delay:0}s (until {Deadline:u}): the tables not yet copied are copied again from a new snapshot",
             Redactor.Redact(ex.Message), delay.TotalSeconds, deadline);
@@ -322,7 +369,7 @@ public sealed class MigrationTask(ILogger logger)
     {
         var steps = new CutoverSteps(logger);
         var newTables = await steps.PrepareAsync(options, ct);
-        await new FullCopier(logger).RunAsync(new FullCopyOptions(options with { Incremental = false, LargeObjects = false }) { KnownTablesOnly = true }, ct);
+        await new FullCopier(logger) { Throttle = throttles.Copy, Incidents = incidents }.RunAsync(new FullCopyOptions(options with { Incremental = false, LargeObjects = false }) { KnownTablesOnly = true }, ct);
         var largeObjectNotes = options.LargeObjects ? await steps.SynchroniseLargeObjectsAsync(options, Copier.Progress.LargeObjects, ct) : [];
         HashSet<string> known;
         await using (var target = await ConnectionOpener.OpenAsync(options.Target, "pgshift cutover", ct))
