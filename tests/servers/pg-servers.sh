@@ -174,6 +174,9 @@ ensure_system_packages() {
   command -v npm >/dev/null || need+=(npm)
   command -v node >/dev/null || need+=(nodejs)
   command -v runuser >/dev/null || ! is_root || need+=(util-linux)
+  # The status page's test loads it in Debian's headless chromium; the metrics' test parses them with Prometheus' Python client.
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -f /usr/lib/python3/dist-packages/prometheus_client/parser.py ] || need+=(python3-prometheus-client)
   if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
   [ -x "$DEBIAN_PG_BIN/postgres" ] || die "$DEBIAN_PG_BIN/postgres still missing after apt-get"
   [ -x /usr/bin/psql ] || die "/usr/bin/psql still missing after apt-get"

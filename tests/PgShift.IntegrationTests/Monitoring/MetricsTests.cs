@@ -1,0 +1,53 @@
+using PgShift.IntegrationTests.Infrastructure;
+
+namespace PgShift.IntegrationTests.Monitoring;
+
+public sealed class MetricsTests : MonitoringRun
+{
+    [Fact]
+    public async Task Metrics_during_a_migration_parse_as_prometheus_text_and_copied_bytes_and_delay_move()
+    {
+        var metrics = await PrepareAsync(megabytes: 12);
+        await using var migrate = StartMigrate(metrics, "--max-copy-rate", "4MB");
+
+        // The copy: every metric is there, labelled with the task, and the bytes copied grow from one scrape to the next.
+        var first = await metrics.WaitAsync(s => s.Phase(TaskName) == "copy" && s.Value("pgshift_copy_bytes", TaskName) > 0, TimeSpan.FromMinutes(1), migrate);
+        await Task.Delay(1000);
+        var second = await metrics.ScrapeAsync();
+        Assert.Equal("copy", second.Phase(TaskName));
+        Assert.True(second.Value("pgshift_copy_bytes", TaskName) > first.Value("pgshift_copy_bytes", TaskName), $"the copied bytes did not move:\n{second.Text}");
+        Assert.Equal(2, second.Value("pgshift_copy_tables", TaskName));
+        Assert.True(second.Value("pgshift_copy_bytes_estimated", TaskName) >= 10 * 1048576, second.Text);
+        Assert.True(second.Value("pgshift_copy_rate_bytes_per_second", TaskName) > 0, second.Text);
+        Assert.Equal(4 * 1048576, second.Value("pgshift_copy_rate_limit_bytes_per_second", TaskName));
+        foreach (var name in new[] { "pgshift_stream_delay_seconds", "pgshift_stream_delay_bytes", "pgshift_stream_changes_applied_total",
+            "pgshift_stream_apply_rate_changes_per_second", "pgshift_source_wal_retained_bytes", "pgshift_retries_total", "pgshift_errors_total",
+            "pgshift_apply_rate_limit_changes_per_second", "pgshift_copy_tables_done", "pgshift_copy_rows" })
+        {
+            _ = second.Value(name, TaskName);
+        }
+        Assert.Contains("# TYPE pgshift_stream_changes_applied_total counter", second.Text, StringComparison.Ordinal);
+        Assert.Contains("# HELP pgshift_stream_delay_seconds ", second.Text, StringComparison.Ordinal);
+
+        // The stream: held to 300 changes a second, 1,500 changes make a delay that rises, then falls back to nothing.
+        await metrics.WaitAsync(s => s.Phase(TaskName) == "stream" && s.Value("pgshift_stream_connected", TaskName) == 1, TimeSpan.FromMinutes(1), migrate);
+        await PgShiftAsync("throttle", "--apply-rate", "300");
+        await metrics.WaitAsync(s => s.Value("pgshift_apply_rate_limit_changes_per_second", TaskName) == 300, TimeSpan.FromSeconds(15), migrate);
+        var before = (await metrics.ScrapeAsync()).Value("pgshift_stream_changes_applied_total", TaskName);
+        await Source.ExecuteAsync(SourceDb, "INSERT INTO events SELECT g, 'second' FROM generate_series(1001, 2500) g");
+        var delayed = await metrics.WaitAsync(s => s.Value("pgshift_stream_delay_seconds", TaskName) >= 1, TimeSpan.FromSeconds(30), migrate);
+        Assert.True(delayed.Value("pgshift_stream_delay_bytes", TaskName) > 0, delayed.Text);
+        Assert.Equal(0, delayed.Value("pgshift_stream_caught_up", TaskName));
+        var caughtUp = await metrics.WaitAsync(s => s.Value("pgshift_stream_changes_applied_total", TaskName) >= before + 1500
+            && s.Value("pgshift_stream_caught_up", TaskName) == 1, TimeSpan.FromSeconds(60), migrate);
+        Assert.Equal(0, caughtUp.Value("pgshift_stream_delay_seconds", TaskName));
+        Assert.Equal(0, caughtUp.Value("pgshift_stream_delay_bytes", TaskName));
+        Assert.Equal(2600L, await Target.ScalarAsync<long>(TargetDb, "SELECT count(*) FROM events"));
+        Assert.Equal(0, caughtUp.Value("pgshift_errors_total", TaskName));
+
+        // status shows the limits too.
+        var status = await PgShiftAsync("status");
+        Assert.Contains("limits   copy 4.0 MB/s, apply 300 changes/s", status.Stdout, StringComparison.Ordinal);
+        await StopAsync(migrate);
+    }
+}
