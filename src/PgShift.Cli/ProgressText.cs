@@ -89,9 +89,17 @@ internal static class ProgressText
     public static string StreamStatus(StreamSnapshot s) => string.Create(CultureInfo.InvariantCulture,
         $"stream   {StreamState(s)}; {s.ChangesApplied:N0} changes applied up to {s.AppliedLsn ?? "-"}; slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL");
 
-    /// <summary>The throttles in force: "copy 50.0 MB/s, apply 1,000 changes/s", "none" for either without a limit.</summary>
+    /// <summary>The throttles in force: "copy 50 MB/s, apply 1,000 changes/s", "no limit" for either without one.</summary>
     public static string Limits(RateLimits l) => string.Create(CultureInfo.InvariantCulture,
-        $"copy {(l.CopyBytesPerSecond > 0 ? $"{l.CopyBytesPerSecond / 1048576.0:0.0##} MB/s" : "no limit")}, apply {(l.ApplyChangesPerSecond > 0 ? $"{l.ApplyChangesPerSecond:#,0.##} changes/s" : "no limit")}");
+        $"copy {(l.CopyBytesPerSecond > 0 ? ByteRate(l.CopyBytesPerSecond) : "no limit")}, apply {(l.ApplyChangesPerSecond > 0 ? $"{l.ApplyChangesPerSecond:#,0.##} changes/s" : "no limit")}");
+
+    /// <summary>A rate in bytes a second in the unit it was most likely given in (kB = 1024 bytes, as PostgreSQL counts): 500 kB/s, 50 MB/s, 1.5 GB/s.</summary>
+    public static string ByteRate(double bytesPerSecond) => bytesPerSecond switch
+    {
+        >= 1 << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond / (1 << 30):0.##} GB/s"),
+        >= 1 << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond / (1 << 20):0.##} MB/s"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond / 1024:0.##} kB/s"),
+    };
 
     private static string Short(string s) => s.Length <= 40 ? s : string.Concat(s.AsSpan(0, 37), "...");
 }

@@ -1,8 +1,9 @@
+using Xunit.Abstractions;
 using PgShift.IntegrationTests.Infrastructure;
 
 namespace PgShift.IntegrationTests.Monitoring;
 
-public sealed class ThrottleTests : MonitoringRun
+public sealed class ThrottleTests(ITestOutputHelper output) : MonitoringRun
 {
     /// <summary>The copy's rate between two scrapes, from the task's own count of bytes copied.</summary>
     private static double Rate(MetricsEndpoint.Scrape from, MetricsEndpoint.Scrape to, string task)
@@ -22,11 +23,15 @@ public sealed class ThrottleTests : MonitoringRun
         var b = await metrics.ScrapeAsync();
         var first = Rate(a, b, TaskName);
         Assert.True(Math.Abs(first - slow) <= 0.15 * slow, $"copied at {MetricsEndpoint.Mb(first)} MB/s under a limit of 1 MB/s");
-        Assert.Contains("limits   copy 1.0 MB/s, apply no limit", (await PgShiftAsync("status")).Stdout, StringComparison.Ordinal);
+        Assert.Contains("limits   copy 1 MB/s, apply no limit", (await PgShiftAsync("status")).Stdout, StringComparison.Ordinal);
+
+        output.WriteLine($"limit 1 MB/s: {MetricsEndpoint.Mb(first)} MB/s over {b.At - a.At:0.0} s");
 
         var changed = await PgShiftAsync("throttle", "--copy-rate", "3MB");
-        Assert.Contains($"Task {TaskName}: copy 3.0 MB/s, apply no limit; the running task takes them within a few seconds.", changed.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Task {TaskName}: copy 3 MB/s, apply no limit; the running task takes them within a few seconds.", changed.Stdout, StringComparison.Ordinal);
+        var asked = DateTime.UtcNow;
         await metrics.WaitAsync(s => s.Value("pgshift_copy_rate_limit_bytes_per_second", TaskName) == fast, TimeSpan.FromSeconds(10), migrate);
+        output.WriteLine($"new limit in force {(DateTime.UtcNow - asked).TotalSeconds:0.0} s after 'pgshift throttle' ended");
         await Task.Delay(TimeSpan.FromSeconds(1));
         var c = await metrics.ScrapeAsync();
         await Task.Delay(TimeSpan.FromSeconds(6));
@@ -34,6 +39,8 @@ public sealed class ThrottleTests : MonitoringRun
         var second = Rate(c, d, TaskName);
         Assert.True(d.Value("pgshift_copy_tables_done", TaskName) < 2, "the copy ended before its second rate was measured: make the table bigger");
         Assert.True(Math.Abs(second - fast) <= 0.15 * fast, $"copied at {MetricsEndpoint.Mb(second)} MB/s under a limit of 3 MB/s (before: {MetricsEndpoint.Mb(first)} MB/s)");
+
+        output.WriteLine($"limit 3 MB/s: {MetricsEndpoint.Mb(second)} MB/s over {d.At - c.At:0.0} s");
 
         // Without a limit the rest goes at once, and the task finishes with every row.
         await PgShiftAsync("throttle", "--copy-rate", "0");
