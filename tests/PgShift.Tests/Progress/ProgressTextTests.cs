@@ -103,4 +103,13 @@ public sealed class ProgressTextTests
         var lines = ProgressText.CopyLines(new CopySnapshot([], 10, copying), terminal: false);
         Assert.Contains("copy  large objects: 602/1,204 objects, 100.0 MB of 200.0 MB, 10.0 MB/s, ETA 10s", lines);
     }
+
+    [Fact]
+    public void Limits_read_in_the_unit_they_were_likely_given_in()
+    {
+        Assert.Equal("copy no limit, apply no limit", ProgressText.Limits(RateLimits.None));
+        Assert.Equal("copy 500 kB/s, apply 1,000 changes/s", ProgressText.Limits(new RateLimits(500 * 1024, 1000)));
+        Assert.Equal("copy 50 MB/s, apply 2.5 changes/s", ProgressText.Limits(new RateLimits(50 * 1048576, 2.5)));
+        Assert.Equal("copy 1.5 GB/s, apply no limit", ProgressText.Limits(new RateLimits(1610612736, 0)));
+    }
 }
