@@ -56,12 +56,7 @@ public static class SettingValues
     /// </summary>
     public static long ByteRate(string text, string origin)
     {
-        var t = text.Trim();
-        if (t.EndsWith("/s", StringComparison.OrdinalIgnoreCase))
-        {
-            t = t[..^2].TrimEnd();
-        }
-        if (IsNoLimit(t))
+        if (Amount(text) is not { } t)
         {
             return 0;
         }
@@ -84,12 +79,7 @@ public static class SettingValues
     /// <summary>A rate in changes a second: 1000, 2.5 ("/s" allowed after it); 0 (or none) for no limit.</summary>
     public static double ChangeRate(string text, string origin)
     {
-        var t = text.Trim();
-        if (t.EndsWith("/s", StringComparison.OrdinalIgnoreCase))
-        {
-            t = t[..^2].TrimEnd();
-        }
-        if (IsNoLimit(t))
+        if (Amount(text) is not { } t)
         {
             return 0;
         }
@@ -99,7 +89,13 @@ public static class SettingValues
                 $"Give how many changes a second the stream may apply to the target: e.g. {origin} 1000, or 0 for no limit.");
     }
 
-    private static bool IsNoLimit(string text) => text.Equals("none", StringComparison.OrdinalIgnoreCase) || text.Equals("off", StringComparison.OrdinalIgnoreCase);
+    /// <summary>A rate's amount, without "/s"; null for none or off (no limit).</summary>
+    private static string? Amount(string rate)
+    {
+        var t = rate.Trim();
+        t = t.EndsWith("/s", StringComparison.OrdinalIgnoreCase) ? t[..^2].TrimEnd() : t;
+        return t.Equals("none", StringComparison.OrdinalIgnoreCase) || t.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : t;
+    }
 
     /// <summary>A TCP port to listen on, 1 to 65535.</summary>
     public static int Port(string text, string origin)

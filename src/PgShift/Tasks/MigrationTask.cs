@@ -115,7 +115,7 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         public NpgsqlConnection State { get; private set; } = null!;
         public MigrationResult Result { get; } = new();
         /// <summary>Sets the task's throttles from its state while it runs; started once its row exists.</summary>
-        public LimitsWatch? Limits { get; set; }
+        public StateWatch? Limits { get; set; }
 
         public async Task<NpgsqlConnection> ReviveStateAsync(CancellationToken ct) => State = await StateConnection.ReviveAsync(ct);
 
@@ -141,13 +141,11 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         // Until the stream runs (which answers a stop itself, at a transaction boundary), a stop request cancels
         // the phase at hand: what it did is rolled back or recopied when the task resumes.
         using var stopped = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var watchEnd = new CancellationTokenSource();
-        var watcher = WatchForStopAsync(options, stopped, watchEnd.Token);
+        await using var watcher = WatchForStop(options, stopped);
         try
         {
             await RunUntilStreamAsync(run, stopped.Token, ct);
-            await watchEnd.CancelAsync();
-            await watcher;
+            await watcher.DisposeAsync();
             if (stopped.IsCancellationRequested && !ct.IsCancellationRequested)
             {
                 return await StopAsync(run, ct);
@@ -158,8 +156,7 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         {
             // Cancelled for the stop request (whatever the cancelled command threw).
             logger.LogInformation("Stopped on request");
-            await watchEnd.CancelAsync();
-            await watcher;
+            await watcher.DisposeAsync();
             return await StopAsync(run, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -231,7 +228,7 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
             // The limits given to this command replace the task's; those not given stay as its state has them.
             await TaskLimits.SetAsync(run.State, run.Options.TaskName, run.Options.MaxCopyRate, run.Options.MaxApplyRate, ct);
             throttles.Set(await TaskLimits.LoadAsync(run.State, run.Options.TaskName, ct));
-            run.Limits = new LimitsWatch(run.Options.Target, run.Options.TaskName, throttles, logger);
+            run.Limits = WatchLimits(run.Options);
         }
         _shownPhase = phase;
         _streamed |= phase == TaskPhase.Stream;
@@ -386,47 +383,31 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
     private static SchemaMigrationOptions SchemaOptions(TaskSettings options, bool deferred)
         => new(options) { StreamFollows = options.Incremental, DeferForeignKeysAndTriggers = deferred };
 
-    /// <summary>Polls the task's stop request until <paramref name="end"/>; cancels <paramref name="stop"/> when there is one.</summary>
-    private async Task WatchForStopAsync(TaskSettings options, CancellationTokenSource stop, CancellationToken end)
+    /// <summary>Reads the task's stop request twice a second; cancels <paramref name="stop"/> when there is one.</summary>
+    private StateWatch WatchForStop(TaskSettings options, CancellationTokenSource stop)
+        => new(options.Target, "pgshift stop watch", TimeSpan.FromMilliseconds(500), async (conn, ct) =>
+        {
+            if (!await TaskRequests.StopRequestedAsync(conn, options.TaskName, ct))
+            {
+                return false;
+            }
+            logger.LogInformation("Stop requested: cancelling the work in progress");
+            await stop.CancelAsync();
+            return true;
+        });
+
+    /// <summary>Reads the task's limits every two seconds and sets them on its throttles: how 'pgshift throttle' reaches the running task.</summary>
+    private StateWatch WatchLimits(TaskSettings options) => new(options.Target, "pgshift throttle watch", TimeSpan.FromSeconds(2), async (conn, ct) =>
     {
-        NpgsqlConnection? conn = null;
-        try
+        var limits = await TaskLimits.LoadAsync(conn, options.TaskName, ct);
+        if (limits != throttles.Limits)
         {
-            while (!end.IsCancellationRequested)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(500), end);
-                try
-                {
-                    conn ??= await ConnectionOpener.OpenAsync(options.Target, "pgshift stop watch", end);
-                    if (await TaskRequests.StopRequestedAsync(conn, options.TaskName, end))
-                    {
-                        logger.LogInformation("Stop requested: cancelling the work in progress");
-                        await stop.CancelAsync();
-                        return;
-                    }
-                }
-                catch (Exception ex) when (ex is NpgsqlException or PgShiftException or InvalidOperationException && !end.IsCancellationRequested)
-                {
-                    // The phase itself meets the same outage and retries it; look again at the next tick.
-                    if (conn is not null)
-                    {
-                        await conn.DisposeAsync();
-                        conn = null;
-                    }
-                }
-            }
+            logger.LogInformation("Task {Task}: copy rate limit {Copy} bytes/s, apply rate limit {Apply} changes/s (0: none)",
+                options.TaskName, limits.CopyBytesPerSecond, limits.ApplyChangesPerSecond);
+            throttles.Set(limits);
         }
-        catch (OperationCanceledException) when (end.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            if (conn is not null)
-            {
-                await conn.DisposeAsync();
-            }
-        }
-    }
+        return false;
+    });
 
     private static async Task<bool> CanSetReplicaRoleAsync(ConnectionSpec target, CancellationToken ct)
     {
