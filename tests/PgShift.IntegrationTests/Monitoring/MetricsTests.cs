@@ -1,8 +1,9 @@
+using Xunit.Abstractions;
 using PgShift.IntegrationTests.Infrastructure;
 
 namespace PgShift.IntegrationTests.Monitoring;
 
-public sealed class MetricsTests : MonitoringRun
+public sealed class MetricsTests(ITestOutputHelper output) : MonitoringRun
 {
     [Fact]
     public async Task Metrics_during_a_migration_parse_as_prometheus_text_and_copied_bytes_and_delay_move()
@@ -35,8 +36,12 @@ public sealed class MetricsTests : MonitoringRun
         await metrics.WaitAsync(s => s.Value("pgshift_apply_rate_limit_changes_per_second", TaskName) == 300, TimeSpan.FromSeconds(15), migrate);
         var before = (await metrics.ScrapeAsync()).Value("pgshift_stream_changes_applied_total", TaskName);
         await Source.ExecuteAsync(SourceDb, "INSERT INTO events SELECT g, 'second' FROM generate_series(1001, 2500) g");
-        var delayed = await metrics.WaitAsync(s => s.Value("pgshift_stream_delay_seconds", TaskName) >= 1, TimeSpan.FromSeconds(30), migrate);
+        // Two seconds in, the last second's rate was throttled all through (the first one had the bucket's burst).
+        var delayed = await metrics.WaitAsync(s => s.Value("pgshift_stream_delay_seconds", TaskName) >= 2, TimeSpan.FromSeconds(30), migrate);
         Assert.True(delayed.Value("pgshift_stream_delay_bytes", TaskName) > 0, delayed.Text);
+        var applyRate = delayed.Value("pgshift_stream_apply_rate_changes_per_second", TaskName);
+        output.WriteLine($"limit 300 changes/s: {applyRate:0.0} changes/s");
+        Assert.True(Math.Abs(applyRate - 300) <= 0.15 * 300, $"applied {applyRate:0.0} changes/s under a limit of 300");
         Assert.Equal(0, delayed.Value("pgshift_stream_caught_up", TaskName));
         var caughtUp = await metrics.WaitAsync(s => s.Value("pgshift_stream_changes_applied_total", TaskName) >= before + 1500
             && s.Value("pgshift_stream_caught_up", TaskName) == 1, TimeSpan.FromSeconds(60), migrate);
