@@ -30,6 +30,8 @@ internal static class ThrottleCommand
               pgshift throttle --target postgres://app@new-db/app --task app --apply-rate 1000 --copy-rate 0
             """);
         common.AddTo(cmd, selection: false);
+        // Nothing here is retried.
+        cmd.Options.Remove(common.RetryWindowOption);
         cmd.Options.Add(copyRate);
         cmd.Options.Add(applyRate);
         cmd.SetAction(async (pr, ct) =>
