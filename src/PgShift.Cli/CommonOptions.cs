@@ -41,6 +41,11 @@ public sealed class CommonOptions
     };
     public Option<bool> NoLargeObjects { get; } = new("--no-large-objects") { Description = "Do not copy, synchronise or verify the database's large objects." };
 
+    public Option<bool> NoOwner { get; } = new("--no-owner")
+    {
+        Description = "Leave the target's user owner of every object it creates (as pg_restore --no-owner); by default each object gets its source owner when that role exists on the target.",
+    };
+
     public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON object instead of text." };
 
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log each step." };
@@ -73,6 +78,7 @@ public sealed class CommonOptions
             command.Options.Add(ExcludeColumn);
             command.Options.Add(LargeObjects);
             command.Options.Add(NoLargeObjects);
+            command.Options.Add(NoOwner);
         }
     }
 
@@ -119,6 +125,7 @@ public sealed class CommonOptions
             OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb,
             MaxCopyRate = f.MaxCopyRate, MaxApplyRate = f.MaxApplyRate, MetricsPort = f.MetricsPort, MetricsAddress = f.MetricsAddress,
             LargeObjects = pr.GetValue(NoLargeObjects) ? false : pr.GetValue(LargeObjects) ? true : f.LargeObjects,
+            Owners = pr.GetValue(NoOwner) ? false : f.Owners,
             IncludeSchemas = Join(f.IncludeSchemas, pr.GetValue(IncludeSchema)),
             ExcludeSchemas = Join(f.ExcludeSchemas, pr.GetValue(ExcludeSchema)),
             IncludeTables = Join(f.IncludeTables, pr.GetValue(IncludeTable)),

@@ -26,7 +26,7 @@ internal static class PrecheckCommand
         cmd.SetAction(async (pr, ct) =>
         {
             var task = common.Resolve(pr, commandFlags: given => given.Types = [.. SettingValues.Types(pr.GetValue(types) ?? "schema,full,incremental")]);
-            var report = await Tasks.SkippedObjectsCheck.Runner(task.Settings).RunAsync(new PrecheckOptions(task.Settings), ct);
+            var report = await Tasks.SchemaPrecheck.Runner(task.Settings).RunAsync(new PrecheckOptions(task.Settings), ct);
             if (pr.GetValue(common.Json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new { passed = report.Passed, checks = report.Checks }, JsonOutput.Options));

@@ -1,3 +1,5 @@
+using PgShift.Catalog;
+
 namespace PgShift.Precheck;
 
 /// <summary>servers.distinct, servers.encoding, target.extensions: what depends on both servers at once.</summary>

@@ -1,3 +1,5 @@
+using PgShift.Catalog;
+
 namespace PgShift.Precheck;
 
 /// <summary>

@@ -1,8 +1,10 @@
+using PgShift.Catalog;
+
 namespace PgShift.Precheck;
 
 /// <summary>
 /// source.unlogged_tables: what will not move through the change stream, said before anything starts (what the schema
-/// phase leaves out is Tasks.SkippedObjectsCheck's, source.unsupported_objects; large objects: <see cref="LargeObjectCheck"/>).
+/// phase leaves out is Tasks.SchemaPrecheck's, source.unsupported_objects; large objects: <see cref="LargeObjectCheck"/>).
 /// </summary>
 public sealed class UnsupportedObjectsCheck : IPrecheck
 {

@@ -53,10 +53,7 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
                 return;
             }
             var kind = r.GetString(1);
-            // An aggregate is granted on by the signature it has on the target (see RoutineReader.ToAnyCompatible).
-            var name = o.Kind == ObjectKind.Aggregate && o.AlterTarget is { } agg && !agg.EndsWith("(*)", StringComparison.Ordinal)
-                ? agg["AGGREGATE ".Length..]
-                : r.GetString(2);
+            var name = NameOn(o, r.GetString(2));
             var column = r.IsDBNull(7) ? null : r.GetString(7);
             if (column is not null && Options.ExcludedColumns.Excludes(new QualifiedName(o.Schema, o.Name), column))
             {
@@ -77,5 +74,52 @@ internal sealed class GrantReader(NpgsqlConnection conn, SchemaMigrationOptions 
             var what = column is null ? r.GetString(4) : $"{r.GetString(4)} ({Sql.Ident(column)})";
             Read.Grants.Add((o, grantee, $"GRANT {what} ON {kind} {name} TO {to}{(r.GetBoolean(5) ? " WITH GRANT OPTION" : "")}"));
         }, ct);
+        if (Options.Owners)
+        {
+            await ReadOwnersRevokedAsync(procKind, ct);
+        }
     }
+
+    /// <summary>
+    /// What owners revoked from themselves (REVOKE DELETE ON t FROM its owner): what the ACL's owner entry lacks of the
+    /// kind's defaults, revoked on the target once the object has its owner (the grants run after the owners).
+    /// </summary>
+    private async Task ReadOwnersRevokedAsync(string procKind, CancellationToken ct)
+    {
+        await QueryAsync($"""
+            SELECT x.key, x.kind, x.name, pg_get_userbyid(x.owner),
+                   ARRAY(SELECT d.privilege_type FROM aclexplode(acldefault(x.objtype, x.owner)) d
+                         WHERE NOT EXISTS (SELECT 1 FROM aclexplode(x.acl) a WHERE a.grantee = x.owner AND a.privilege_type = d.privilege_type)
+                         ORDER BY 1)
+            FROM (
+                SELECT 'rel:' || c.oid AS key, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+                       quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relowner AS owner, c.relacl AS acl,
+                       (CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char" AS objtype
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relacl IS NOT NULL AND {UserSchemas}
+                UNION ALL
+                SELECT 'ns:' || n.oid, 'SCHEMA', quote_ident(n.nspname), n.nspowner, n.nspacl, 'n'::"char"
+                FROM pg_namespace n WHERE n.nspacl IS NOT NULL AND {UserSchemas}
+                UNION ALL
+                SELECT 'proc:' || p.oid, {procKind}, p.oid::regprocedure::text, p.proowner, p.proacl, 'f'::"char"
+                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proacl IS NOT NULL AND {UserSchemas}
+                UNION ALL
+                SELECT CASE WHEN t.typrelid <> 0 THEN 'rel:' || t.typrelid ELSE 'type:' || t.oid END, CASE WHEN t.typtype = 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+                       quote_ident(n.nspname) || '.' || quote_ident(t.typname), t.typowner, t.typacl, 'T'::"char"
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typacl IS NOT NULL AND {UserSchemas}
+            ) x
+            """, r =>
+        {
+            var missing = r.GetFieldValue<string[]>(4);
+            if (missing.Length > 0 && Objects.TryGetValue(r.GetString(0), out var o))
+            {
+                Read.Grants.Add((o, r.GetString(3), $"REVOKE {string.Join(", ", missing)} ON {r.GetString(1)} {NameOn(o, r.GetString(2))} FROM {Sql.Ident(r.GetString(3))}"));
+            }
+        }, ct);
+    }
+
+    /// <summary>The object's name after GRANT ... ON KIND: an aggregate's is the signature it has on the target (see RoutineReader.ToAnyCompatible).</summary>
+    private static string NameOn(SchemaObject o, string sourceName)
+        => o.Kind == ObjectKind.Aggregate && o.AlterTarget is { } agg && !agg.EndsWith("(*)", StringComparison.Ordinal)
+            ? agg["AGGREGATE ".Length..]
+            : sourceName;
 }

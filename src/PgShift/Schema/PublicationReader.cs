@@ -14,7 +14,7 @@ namespace PgShift.Schema;
 /// </summary>
 internal sealed class PublicationReader(NpgsqlConnection conn, SchemaMigrationOptions options, SourceObjects read) : ObjectFamilyReader(conn, options, read)
 {
-    private sealed record Publication(uint Oid, string Name, JsonElement Row)
+    private sealed record Publication(uint Oid, string Name, JsonElement Row, string Owner)
     {
         public List<(uint Table, string? Filter, string[]? Columns, string[] FilterColumns)> Tables { get; } = new();
         public List<string> Schemas { get; } = new();
@@ -25,12 +25,12 @@ internal sealed class PublicationReader(NpgsqlConnection conn, SchemaMigrationOp
     public async Task ReadPublicationsAsync(CancellationToken ct)
     {
         var publications = new Dictionary<uint, Publication>();
-        await QueryAsync("SELECT p.oid, p.pubname, to_jsonb(p)::text FROM pg_publication p ORDER BY p.pubname", r =>
+        await QueryAsync("SELECT p.oid, p.pubname, to_jsonb(p)::text, pg_get_userbyid(p.pubowner) FROM pg_publication p ORDER BY p.pubname", r =>
         {
             var name = r.GetString(1);
             if (!name.StartsWith(TaskName.Prefix, StringComparison.Ordinal))
             {
-                publications[r.GetFieldValue<uint>(0)] = new Publication(r.GetFieldValue<uint>(0), name, JsonDocument.Parse(r.GetString(2)).RootElement.Clone());
+                publications[r.GetFieldValue<uint>(0)] = new Publication(r.GetFieldValue<uint>(0), name, JsonDocument.Parse(r.GetString(2)).RootElement.Clone(), r.GetString(3));
             }
         }, ct);
         var tables = SourceMajor >= 15
@@ -81,6 +81,12 @@ internal sealed class PublicationReader(NpgsqlConnection conn, SchemaMigrationOp
                 statements.Add($"ALTER PUBLICATION {Sql.Ident(p.Name)} ADD TABLES IN SCHEMA {Sql.Ident(schema)}");
             }
             Read.RoleStatements.Add(new RoleStatement(null, p.Display, [], _ => statements));
+            // Its owner apart: a role the target lacks, or one that may not own it (FOR ALL TABLES needs a superuser), leaves the publication as it is.
+            if (Options.Owners)
+            {
+                Read.RoleStatements.Add(new RoleStatement(null, $"the owner of {p.Display}", [p.Owner],
+                    present => present.Count == 0 ? [] : [$"ALTER PUBLICATION {Sql.Ident(p.Name)} OWNER TO {Sql.Ident(p.Owner)}"]));
+            }
         }
     }
 

@@ -44,7 +44,8 @@ public sealed class SchemaMigrator(ILogger logger)
         }
 
         var available = await QueryListAsync(target, "SELECT name FROM pg_available_extensions", ct);
-        var roles = (await QueryListAsync(target, "SELECT rolname FROM pg_roles", ct)).ToHashSet(StringComparer.Ordinal);
+        var targetRoles = await TargetRoles.ReadAsync(target, null, ct);
+        var roles = targetRoles.Existing;
         var schemasBefore = (await QueryListAsync(target, "SELECT nspname FROM pg_namespace", ct)).ToHashSet(StringComparer.Ordinal);
 
         await using var tx = await target.BeginTransactionAsync(ct);
@@ -70,6 +71,7 @@ public sealed class SchemaMigrator(ILogger logger)
                 await RunAsync(target, tx, o.Display, statement, ct);
             }
         }
+        var ownersLeft = await RunOwnersAsync(target, tx, reader.Owners, targetRoles, schemasBefore, report, ct);
         foreach (var (o, grantee, sql) in reader.Grants.Where(g => g.Object.SkipReason is null))
         {
             if (grantee == "PUBLIC" || roles.Contains(grantee))
@@ -84,16 +86,75 @@ public sealed class SchemaMigrator(ILogger logger)
         await RunRoleStatementsAsync(target, tx, reader.RoleStatements, roles, report, ct);
         await MappingRenames.ApplyAsync(target, tx, options, objects, schemasBefore, report, ct);
         await SkippedObject.RecordAsync(target, tx, options.TaskName, reader.Skipped.Select(o => new SkippedObject(o.Display, o.SkipReason!,
-            o.Kind == ObjectKind.Table ? Sql.Qualified(o.Schema, o.Name) : null)), ct);
+            o.Kind == ObjectKind.Table ? Sql.Qualified(o.Schema, o.Name) : null)).Concat(ownersLeft), ct);
         await StateSchema.MarkPhaseDoneAsync(target, tx, options.TaskName, PreDataPhase, options.Source.ToString(), ct);
         await tx.CommitAsync(ct);
         logger.LogInformation("Created {Count} pre-data objects; {Skipped} skipped", report.Created.Count, report.Skipped.Count);
         return report;
     }
 
+    /// <summary>
+    /// Gives each created object its source owner, when the role exists on the target and the target's user may give it
+    /// away (a superuser, or a member of the role; PostgreSQL 16+: with its SET option). A schema the target had before
+    /// keeps its owner, and nothing is said for objects the target's user should own anyway. What cannot be given is
+    /// said once per role, and returned as "owner of ..." entries for the task's list of what it left out.
+    /// </summary>
+    private async Task<List<SkippedObject>> RunOwnersAsync(NpgsqlConnection target, NpgsqlTransaction tx, List<OwnerStatement> owners,
+        TargetRoles roles, HashSet<string> schemasBefore, SchemaReport report, CancellationToken ct)
+    {
+        var left = new List<SkippedObject>();
+        if (owners.Count == 0)
+        {
+            return left;
+        }
+        var me = roles.Me;
+        var notGiven = new Dictionary<string, (string Why, List<string> Objects)>(StringComparer.Ordinal);
+        foreach (var owner in owners.Where(w => w.Object.SkipReason is null && w.Role != me
+                     && !(w.Object.Kind == ObjectKind.Schema && schemasBefore.Contains(w.Object.Name))))
+        {
+            var why = roles.WhyNotOwner(owner.Role);
+            if (why is null && !roles.Superuser)
+            {
+                // A member may still be refused (the new owner needs CREATE on the object's schema): said, not fatal.
+                await ExecAsync(target, tx, "SAVEPOINT pgshift_owner", ct);
+                try
+                {
+                    await RunAsync(target, tx, owner.Object.Display, owner.Sql, ct);
+                }
+                catch (PgShiftException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pe)
+                {
+                    await ExecAsync(target, tx, "ROLLBACK TO SAVEPOINT pgshift_owner", ct);
+                    why = $"{pe.MessageText} (giving it to role {Sql.Ident(owner.Role)})";
+                }
+                await ExecAsync(target, tx, "RELEASE SAVEPOINT pgshift_owner", ct);
+            }
+            else if (why is null)
+            {
+                await RunAsync(target, tx, owner.Object.Display, owner.Sql, ct);
+            }
+            if (why is not null)
+            {
+                left.Add(new SkippedObject($"owner of {owner.Object.Display}", $"{why}: it belongs to {Sql.Ident(me)}", null));
+                if (!notGiven.TryGetValue(why, out var list))
+                {
+                    notGiven[why] = list = (why, new List<string>());
+                }
+                list.Objects.Add(owner.Object.Display);
+            }
+        }
+        foreach (var (why, objects) in notGiven.Values)
+        {
+            var message = $"Owners not migrated: {why}, so {objects.Count} object{(objects.Count == 1 ? "" : "s")} belong{(objects.Count == 1 ? "s" : "")} to {Sql.Ident(me)} instead "
+                + $"({NameList.Of(objects)}). Create the role on the target (or grant it to {Sql.Ident(me)}) and migrate again, run the ALTER ... OWNER TO statements yourself, or pass --no-owner.";
+            report.Warnings.Add(message);
+            logger.LogWarning("{Message}", message);
+        }
+        return left;
+    }
+
     /// <summary>Policies and default privileges, under source names (renames follow them), without the roles the target lacks.</summary>
     private static async Task RunRoleStatementsAsync(NpgsqlConnection target, NpgsqlTransaction tx, List<RoleStatement> statements,
-        HashSet<string> roles, SchemaReport report, CancellationToken ct)
+        IReadOnlySet<string> roles, SchemaReport report, CancellationToken ct)
     {
         foreach (var s in statements.Where(s => s.Object?.SkipReason is null))
         {

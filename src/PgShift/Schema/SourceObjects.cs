@@ -52,4 +52,6 @@ internal sealed class SourceObjects(SelectedTables selected)
     }
     public List<(SchemaObject Object, string Grantee, string Sql)> Grants { get; } = new();
     public List<RoleStatement> RoleStatements { get; } = new();
+    /// <summary>Each object's owner on the source (none with --no-owner).</summary>
+    public List<OwnerStatement> Owners { get; } = new();
 }

@@ -26,6 +26,9 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
     /// <summary>Statements naming roles or needing privileges the target user may lack (policies, default privileges, publications), run after the grants.</summary>
     public List<RoleStatement> RoleStatements => _read.RoleStatements;
 
+    /// <summary>The source's owner of each object (none with --no-owner), given on the target before the grants.</summary>
+    public List<OwnerStatement> Owners => _read.Owners;
+
     /// <summary>Which relations are selected (read by <see cref="ReadPreDataAsync"/>, in its snapshot).</summary>
     public SelectedTables Selected => _read.Selected;
 
@@ -64,6 +67,7 @@ public sealed class SourceSchemaReader(NpgsqlConnection conn, SchemaMigrationOpt
         await new StatisticsReader(conn, options, _read).ReadStatisticsAsync(ct);
         await new CommentReader(conn, options, _read).ReadCommentsAsync(ct);
         await new AddressedCommentReader(conn, options, _read).ReadCommentsAsync(ct);
+        await new OwnerReader(conn, options, _read).ReadOwnersAsync(ct);
         await new GrantReader(conn, options, _read).ReadGrantsAsync(ct);
         await new SystemPrivilegeReader(conn, options, _read).ReadSystemPrivilegesAsync(ct);
         await dependencies.ReadDependenciesAsync(ct);

@@ -31,6 +31,8 @@ public sealed class TaskFile
     public double? SplitThresholdMb { get; set; }
     /// <summary>Copy the database's large objects (and synchronise them at cutover); unset: <see cref="CopiesLargeObjects"/>.</summary>
     public bool? LargeObjects { get; set; }
+    /// <summary>Give objects the source's owners (default) or leave the target's user owner of everything (false, as pg_restore --no-owner).</summary>
+    public bool? Owners { get; set; }
     /// <summary>Bytes a second the copy may read from the source: 50MB, 500kB, 0 for no limit (<see cref="SettingValues.ByteRate(string, string)"/>).</summary>
     public string? MaxCopyRate { get; set; }
     /// <summary>Changes a second the stream may apply: 1000, 0 for no limit.</summary>
@@ -115,7 +117,7 @@ public sealed class TaskFile
         {
             // The YAML error text can quote the line, which may hold a password.
             throw new PgShiftException($"Task file '{path}' cannot be read at line {ex.Start.Line}, column {ex.Start.Column}: {Redactor.Redact(ex.InnerException?.Message ?? ex.Message)}",
-                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects, max_copy_rate, max_apply_rate, metrics_port, metrics_address).");
+                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects, owners, max_copy_rate, max_apply_rate, metrics_port, metrics_address).");
         }
     }
 
@@ -130,14 +132,14 @@ public sealed class TaskFile
     {
         Types = Types, Jobs = Jobs, RetryWindow = RetryWindow, IncludeSchemas = IncludeSchemas, ExcludeSchemas = ExcludeSchemas,
         IncludeTables = IncludeTables, ExcludeTables = ExcludeTables, ExcludeColumns = ExcludeColumns, Mapping = Mapping,
-        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb, LargeObjects = LargeObjects,
+        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb, LargeObjects = LargeObjects, Owners = Owners,
     }, StoredForm);
 
     public static TaskFile FromStoredJson(string json) => System.Text.Json.JsonSerializer.Deserialize<TaskFile>(json, StoredForm) ?? new TaskFile();
 
     /// <summary>Says any selection, exclusion or renaming at all (else a later command takes the task's own).</summary>
     public bool HasSelection()
-        => new[] { IncludeSchemas, ExcludeSchemas, IncludeTables, ExcludeTables, ExcludeColumns }.Any(l => l is { Count: > 0 }) || LargeObjects is not null
+        => new[] { IncludeSchemas, ExcludeSchemas, IncludeTables, ExcludeTables, ExcludeColumns }.Any(l => l is { Count: > 0 }) || LargeObjects is not null || Owners is not null
            || Mapping is { } m && new[] { m.Schemas, m.Tables, m.Columns }.Any(d => d is { Count: > 0 });
 
     /// <summary>How this selection (schemas, tables, columns, renaming) differs from <paramref name="other"/>'s, in words; empty when the same.</summary>
@@ -167,6 +169,11 @@ public sealed class TaskFile
         {
             static string Said(bool copies) => copies ? "copied" : "not copied";
             differences.Add($"large objects: {Said(copies)} here, {Said(other.CopiesLargeObjects)} for the task");
+        }
+        if (Owners is { } owners && owners != (other.Owners ?? true))
+        {
+            static string Said(bool owners) => owners ? "the source's" : "the target user (--no-owner)";
+            differences.Add($"owners: {Said(owners)} here, {Said(other.Owners ?? true)} for the task");
         }
         return differences;
     }

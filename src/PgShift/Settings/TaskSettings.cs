@@ -33,6 +33,8 @@ public record TaskSettings
     public NameMapping Mapping { get; init; } = NameMapping.None;
     /// <summary>Copy the database's large objects with the data, synchronise them again at cutover, and verify them (<see cref="TaskFile.CopiesLargeObjects"/>).</summary>
     public bool LargeObjects { get; init; } = true;
+    /// <summary>Give each object the source's owner on the target (when the role exists there); false: the target's user owns everything (<c>--no-owner</c>).</summary>
+    public bool Owners { get; init; } = true;
 
     /// <summary>Parallel connections to each server, for the copy, post-data and verify.</summary>
     public int Jobs { get; init; } = DefaultJobs;

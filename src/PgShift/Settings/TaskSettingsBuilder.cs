@@ -30,6 +30,7 @@ public static class TaskSettingsBuilder
             ExcludedColumns = selectionFrom.ToColumnExclusions(),
             Mapping = selectionFrom.ToNameMapping(),
             LargeObjects = selectionFrom.CopiesLargeObjects,
+            Owners = selectionFrom.Owners ?? true,
             Jobs = (given.Jobs ?? stored?.Jobs) is { } jobs ? SettingValues.Jobs(jobs, "jobs") : TaskSettings.DefaultJobs,
             SplitThresholdBytes = (long)((splitMb is { } mb ? SettingValues.SplitThresholdMb(mb, "split_threshold_mb") : TaskSettings.DefaultSplitThresholdMb) * 1048576),
             RetryWindow = retryWindow is null ? TaskSettings.DefaultRetryWindow : SettingValues.Duration(retryWindow, "Retry window"),

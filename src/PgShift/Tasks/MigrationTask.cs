@@ -204,7 +204,7 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
                 + "--types incremental resumes the change stream of a task that has one.");
         }
         // A new task starts only when the precheck passes: bad input changes nothing on either server.
-        var precheck = await SkippedObjectsCheck.Runner(options).RunAsync(new Precheck.PrecheckOptions(options), ct);
+        var precheck = await SchemaPrecheck.Runner(options).RunAsync(new Precheck.PrecheckOptions(options), ct);
         var failed = precheck.Checks.Where(c => c.Status == Precheck.CheckStatus.Failed).ToList();
         if (failed.Count > 0)
         {

@@ -26,7 +26,7 @@ public abstract class PrecheckHarness(ServerPair pair)
             ConnectTimeoutSeconds = 5,
         };
         // The precheck of a task, as migrate and 'pgshift precheck' run it (with what the schema phase will leave out).
-        var report = await PgShift.Tasks.SkippedObjectsCheck.Runner(options).RunAsync(options, CancellationToken.None);
+        var report = await PgShift.Tasks.SchemaPrecheck.Runner(options).RunAsync(options, CancellationToken.None);
         if (assertUnchanged)
         {
             var after = (await CatalogFingerprint.TakeAsync(Pair.Source, Pair.SourceDb), await CatalogFingerprint.TakeAsync(Pair.Target, Pair.TargetDb));

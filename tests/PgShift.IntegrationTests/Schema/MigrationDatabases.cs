@@ -66,6 +66,17 @@ public sealed class MigrationDatabases : IAsyncDisposable
     public Task<PgShiftProcess.Result> MigrateWithPgShiftAsync(string task) => PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--task", task,
         "--source", Source.KeywordValue(SourceDb), "--target", Target.KeywordValue(TargetDb)], timeout: TimeSpan.FromMinutes(3));
 
+    /// <summary>SQL that creates the NOLOGIN roles that do not exist yet (roles are the server's: tests share them).</summary>
+    public static string CreateRoles(params string[] roles) => string.Concat(roles.Select(r => $"""
+        DO $$
+        BEGIN
+            CREATE ROLE {r} NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END
+        $$;
+        """));
+
     public Task<List<string>> SourceRowsAsync(string sql) => RowsAsync(Source, SourceDb, sql);
 
     public Task<List<string>> TargetRowsAsync(string sql) => RowsAsync(Target, TargetDb, sql);

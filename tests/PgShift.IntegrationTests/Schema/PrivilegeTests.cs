@@ -14,16 +14,6 @@ public sealed class PrivilegeTests
 
     private static TestServer Server(string version) => version switch { "12" => TestServer.Pg12, "15" => TestServer.Pg15, _ => TestServer.Pg17 };
 
-    private static string CreateRoles(params string[] roles) => string.Concat(roles.Select(r => $"""
-        DO $$
-        BEGIN
-            CREATE ROLE {r} NOLOGIN;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL;
-        END
-        $$;
-        """));
-
     private const string Fixture = """
         CREATE SCHEMA priv;
         CREATE TABLE priv.t (id int, secret text, extra text);
@@ -53,8 +43,8 @@ public sealed class PrivilegeTests
     public async Task Column_and_default_privileges_migrate_as_on_the_source(string from, string to)
     {
         await using var dbs = await MigrationDatabases.CreateAsync(Server(from), Server(to), loadFixture: false);
-        await dbs.Source.ExecuteAsync("postgres", CreateRoles("sec_priv_a", "sec_priv_b"));
-        await dbs.Target.ExecuteAsync("postgres", CreateRoles("sec_priv_a", "sec_priv_b"));
+        await dbs.Source.ExecuteAsync("postgres", MigrationDatabases.CreateRoles("sec_priv_a", "sec_priv_b"));
+        await dbs.Target.ExecuteAsync("postgres", MigrationDatabases.CreateRoles("sec_priv_a", "sec_priv_b"));
         await dbs.Source.ExecuteAsync(dbs.SourceDb, Fixture);
 
         var (pre, _) = await MigrationDatabases.MigrateAsync(dbs.Options());
@@ -71,8 +61,8 @@ public sealed class PrivilegeTests
     public async Task An_excluded_column_takes_its_privileges_along_and_roles_missing_or_not_ours_are_warnings()
     {
         await using var dbs = await MigrationDatabases.CreateAsync(TestServer.Pg15, TestServer.Pg17, loadFixture: false);
-        await dbs.Source.ExecuteAsync("postgres", CreateRoles("sec_priv_a", "sec_priv_b", "sec_priv_gone"));
-        await dbs.Target.ExecuteAsync("postgres", CreateRoles("sec_priv_a", "sec_priv_b") + "DROP ROLE IF EXISTS sec_priv_gone;" + """
+        await dbs.Source.ExecuteAsync("postgres", MigrationDatabases.CreateRoles("sec_priv_a", "sec_priv_b", "sec_priv_gone"));
+        await dbs.Target.ExecuteAsync("postgres", MigrationDatabases.CreateRoles("sec_priv_a", "sec_priv_b") + "DROP ROLE IF EXISTS sec_priv_gone;" + """
             DO $$
             BEGIN
                 CREATE ROLE sec_priv_owner LOGIN NOSUPERUSER;
