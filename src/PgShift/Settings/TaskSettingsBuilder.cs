@@ -40,7 +40,7 @@ public static class TaskSettingsBuilder
             Monitor = given.MetricsPort is { } port
                 ? new MonitorEndpoint(SettingValues.Address(given.MetricsAddress ?? MonitorEndpoint.DefaultAddress, "metrics_address"), SettingValues.Port(port, "metrics_port"))
                 : given.MetricsAddress is not null
-                    ? throw new SettingsException("A metrics address is given without a port.", "Give the port too: --metrics-port 9187 (metrics_port: in a task file).")
+                    ? throw new SettingsException("A metrics address comes without a port.", "Give the port too: --metrics-port 9187 (metrics_port: in a task file).")
                     : null,
             StoredForm = (stored ?? given).ToStoredJson(),
         };

@@ -84,7 +84,7 @@ public sealed class RateSettingsTests
 
     [Fact]
     public void A_metrics_address_without_a_port_is_refused()
-        => Assert.Equal("A metrics address is given without a port.", Assert.Throws<SettingsException>(() =>
+        => Assert.Equal("A metrics address comes without a port.", Assert.Throws<SettingsException>(() =>
             TaskSettingsBuilder.Build(ConnectionSpecParser.Parse("postgres://a@h/d"), ConnectionSpecParser.Parse("postgres://a@h/d"), "d",
                 new TaskFile { MetricsAddress = "127.0.0.1" })).Message);
 }
