@@ -18,6 +18,7 @@ root.Subcommands.Add(databases.Apply(ControlCommands.Cutover(common), DatabaseRu
 root.Subcommands.Add(databases.Apply(ControlCommands.Stop(common), DatabaseRun.AllAtOnce));
 root.Subcommands.Add(databases.Apply(ControlCommands.Cleanup(common), DatabaseRun.Parallel));
 root.Subcommands.Add(databases.Apply(VerifyCommand.Create(common), DatabaseRun.Parallel));
+VersionText.UseFor(root);
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
