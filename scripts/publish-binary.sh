@@ -18,8 +18,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 COMMIT=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
 echo "publish-binary.sh: publishing a self-contained single-file pgshift for linux-x64 (commit $COMMIT) into $OUT" >&2
-# ReadyToRun: less CPU spent compiling at start (as bench/ measures); compressed: about half the size.
+# Compressed: about half the size. (ReadyToRun would save some start-up CPU, but crossgen of a self-contained
+# single file took minutes of a 2-core machine; bench/ measures a ReadyToRun build of its own.)
 dotnet publish "$ROOT/src/PgShift.Cli/PgShift.Cli.csproj" -c Release -r linux-x64 --self-contained true -nologo -v quiet \
-  -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -p:PublishReadyToRun=true \
+  -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true \
   -p:DebugType=none "-p:SourceRevisionId=$COMMIT" -o "$OUT"
 "$OUT/pgshift" --version

@@ -45,6 +45,7 @@ public sealed class CommonOptions
 
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log each step." };
 
+    /// <summary>Only on the commands that run the task (migrate, cutover): the others do not retry.</summary>
     public Option<string?> RetryWindowOption { get; } = new("--retry-window")
     {
         Description = "How long lost connections are retried before the task fails: e.g. 12h (default), 30m, 90s.",
@@ -63,7 +64,6 @@ public sealed class CommonOptions
         command.Options.Add(Target);
         command.Options.Add(Task);
         command.Options.Add(TaskFile);
-        command.Options.Add(RetryWindowOption);
         if (selection)
         {
             command.Options.Add(IncludeSchema);

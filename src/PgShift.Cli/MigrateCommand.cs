@@ -23,14 +23,16 @@ internal static class MigrateCommand
         var cmd = new Command("migrate", """
             Run the task: schema before the data, full copy from one snapshot, keys/indexes/foreign keys/triggers,
             then stream changes (INSERT/UPDATE/DELETE/TRUNCATE) until 'pgshift cutover' (or 'pgshift stop').
-            A killed or failed run started again resumes where it stopped. Exit code 0 when the task finished or was
-            stopped on request, 1 when it failed, 2 on a usage error.
+            A killed or failed run started again resumes where it stopped.
+            Exit code 0 when the task finished or was stopped on request, 1 when its precheck or the task failed, 2 on a
+            usage or runtime error. With several databases: the worst of their exit codes.
 
             Examples:
               pgshift migrate --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
               pgshift migrate --types schema,full --jobs 4 --task-file task.yaml --exclude-column public.users.ssn
             """);
         common.AddTo(cmd);
+        cmd.Options.Add(common.RetryWindowOption);
         cmd.Options.Add(types);
         cmd.Options.Add(jobs);
         cmd.Options.Add(splitMb);

@@ -86,8 +86,8 @@ internal static class ProgressText
     }
 
     /// <summary>`pgshift status`'s line of the stream.</summary>
-    public static string StreamStatus(StreamSnapshot s) => string.Create(CultureInfo.InvariantCulture,
-        $"stream   {StreamState(s)}; {Plural.Of(s.ChangesApplied, "change")} applied up to {s.AppliedLsn ?? "-"}; slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL");
+    public static string StreamStatus(StreamSnapshot s, bool slotDropped = false) => string.Create(CultureInfo.InvariantCulture,
+        $"stream   {(slotDropped ? "ended" : StreamState(s))}; {Plural.Of(s.ChangesApplied, "change")} applied up to {s.AppliedLsn ?? "-"}; {(slotDropped ? "its slot is dropped" : $"slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL")}");
 
     private static string Short(string s) => s.Length <= 40 ? s : string.Concat(s.AsSpan(0, 37), "...");
 }

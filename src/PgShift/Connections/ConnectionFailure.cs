@@ -58,6 +58,13 @@ public sealed record ConnectionFailure(bool IsTransient, string Problem, string 
             return new(false, $"TLS problem with {spec.HostDisplay}: {message}",
                 "Set sslmode to what the server needs (sslmode=require for servers that only accept TLS; verify-full with sslrootcert for a checked certificate).");
         }
+        if (message.Contains("No password has been provided", StringComparison.Ordinal))
+        {
+            return new(false, $"The server {spec.HostDisplay} asks user \"{spec.User}\" for a password, and none was given.",
+                "Give it one of the ways libpq takes: in the connection string (postgres://USER:PASSWORD@host/db, percent-encoding special "
+                + "characters, or password=... in keyword/value form), in the PGPASSWORD environment variable, or in ~/.pgpass "
+                + "(hostname:port:database:username:password, mode 0600; PGPASSFILE names another file).");
+        }
         if (ex is TimeoutException || Find<TimeoutException>(ex) is not null || message.Contains("timeout", StringComparison.OrdinalIgnoreCase))
         {
             return new(true, $"Timed out connecting to {spec.HostDisplay}.", "Check the network path and firewall rules; raise connect_timeout for slow links.");
@@ -66,7 +73,7 @@ public sealed record ConnectionFailure(bool IsTransient, string Problem, string 
         {
             return new(true, $"Connection to {spec.HostDisplay} was lost: {message}", "Check the server and the network.");
         }
-        return new(false, $"{where}: {message}", "See the message above.");
+        return new(false, message, "See the message above; PGSHIFT_TRACE=1 prints its causes.");
     }
 
     public static PostgresException? FindPostgresException(Exception ex) => Find<PostgresException>(ex);

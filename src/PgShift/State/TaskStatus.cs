@@ -32,6 +32,9 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
 {
     public StreamStatus? Stream { get; init; }
 
+    /// <summary>When 'pgshift cleanup' dropped the task's slot on the source; null while it is there.</summary>
+    public DateTime? SlotDroppedAt { get; init; }
+
     /// <summary>The task's progress as its state records it: what the running task publishes, as far as the state keeps it.</summary>
     public TaskProgress ToProgress(DateTime now) => new(Task, Phase,
         Tables.Count > 0 ? new CopySnapshot([.. Tables.Select(t => t.ToSnapshot(now))], Tables.Min(t => t.StartedAt) is { } first ? (now - first.ToUniversalTime()).TotalSeconds : 0) : null,
@@ -70,7 +73,7 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
         TaskStatusReport? report = null;
         await using (var cmd = new NpgsqlCommand("""
             SELECT phase, source, updated_at, last_error, last_error_at, slot_name, consistent_lsn::text,
-                   array(SELECT phase FROM pgshift.task_phases WHERE task = t.name ORDER BY finished_at)
+                   array(SELECT phase FROM pgshift.task_phases WHERE task = t.name ORDER BY finished_at), slot_dropped_at
             FROM pgshift.tasks t WHERE name = @t
             """, target))
         {
@@ -80,7 +83,7 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
             {
                 report = new TaskStatusReport(task, TaskPhases.Parse(rd.GetString(0)), rd.GetString(1), rd.GetDateTime(2), rd.IsDBNull(3) ? null : rd.GetString(3),
                     rd.IsDBNull(4) ? null : rd.GetDateTime(4), rd.IsDBNull(5) ? null : rd.GetString(5), rd.IsDBNull(6) ? null : rd.GetString(6),
-                    rd.GetFieldValue<string[]>(7), []);
+                    rd.GetFieldValue<string[]>(7), []) { SlotDroppedAt = rd.IsDBNull(8) ? null : rd.GetDateTime(8) };
             }
         }
         if (report is null)

@@ -6,7 +6,7 @@ namespace PgShift.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// A PostgreSQL 15 source and a 17 target of their own, started by tests/servers/pg-servers.sh in a directory of their own
-/// and stopped (the directory removed) at the end: a test of a whole server (--all-databases) must not see the databases
+/// and stopped (their directory removed) at the end: a test of a whole server (--all-databases) must not see the databases
 /// other test classes create on the shared servers. Ports: PGSHIFT_WHOLE_SERVER_PORTS ("SOURCE,TARGET"), else free ones.
 /// </summary>
 public sealed class WholeServers : IAsyncLifetime
@@ -37,13 +37,8 @@ public sealed class WholeServers : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await ServersAsync("stop");
-        if (Environment.GetEnvironmentVariable("PGSHIFT_KEEP_SERVERS") != "1")
-        {
-            // The data directories belong to the servers' OS user; rm as the test's user (root in CI) removes them.
-            using var rm = Process.Start("rm", ["-rf", _dir]);
-            await rm.WaitForExitAsync();
-        }
+        // clean: stop them and remove their data directories; PGSHIFT_KEEP_SERVERS=1 keeps both, as for scripts/test.sh.
+        await ServersAsync(Environment.GetEnvironmentVariable("PGSHIFT_KEEP_SERVERS") == "1" ? "stop" : "clean");
     }
 
     private async Task<string> ServersAsync(string verb)
