@@ -97,14 +97,21 @@ TEST_LOG="$RESULTS/dotnet-test.log"
 # Progress while the tests run: the console logger names each finished test; a passed one only counts (a line
 # "test.sh: N passed, N failed so far" every 10 tests or 30 s), everything else (failures with their messages,
 # each assembly's summary) shows as dotnet test prints it. The whole output is in $TEST_LOG.
-progress() {
-  awk -v start="$(date +%s)" '
-    function report() { printf "test.sh: %d passed, %d failed, %d skipped so far (%ds)\n", p, f, s, systime() - start > "/dev/stderr"; last = systime(); n = 0 }
-    /^ +Passed [^ ]/ { p++; n++; if (n >= 10 || systime() - last >= 30) report(); next }
-    /^ +Failed [^ ]/ { f++; report() }
-    /^ +Skipped [^ ]/ { s++ }
-    { print; fflush() }
-  '
+progress() {   # a bash loop, not awk: mawk reads a pipe in blocks, and the count would come minutes late
+  local passed=0 failed=0 skipped=0 since=0 start=$SECONDS last=$SECONDS line
+  report() { printf 'test.sh: %d passed, %d failed, %d skipped so far (%ds)\n' "$passed" "$failed" "$skipped" $((SECONDS - start)) >&2; last=$SECONDS; since=0; }
+  while IFS= read -r line; do
+    if [[ $line =~ ^[[:space:]]+Passed[[:space:]][^[:space:]] ]]; then
+      passed=$((passed + 1)); since=$((since + 1))
+      if [ "$since" -ge 10 ] || [ $((SECONDS - last)) -ge 30 ]; then report; fi
+      continue
+    elif [[ $line =~ ^[[:space:]]+Failed[[:space:]][^[:space:]] ]]; then
+      failed=$((failed + 1)); report
+    elif [[ $line =~ ^[[:space:]]+Skipped[[:space:]][^[:space:]] ]]; then
+      skipped=$((skipped + 1))
+    fi
+    printf '%s\n' "$line"
+  done
 }
 dotnet test PgShift.slnx -c Release --no-build --nologo --logger "console;verbosity=normal" \
   --logger trx --results-directory "$RESULTS" "${FILTER[@]}" 2>&1 | tee "$TEST_LOG" | progress

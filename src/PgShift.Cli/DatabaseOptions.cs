@@ -1,8 +1,8 @@
 using System.CommandLine;
+using System.Globalization;
 using System.CommandLine.Invocation;
 using PgShift.Catalog;
 using PgShift.Connections;
-using PgShift.Settings;
 using PgShift.Tasks;
 
 namespace PgShift.Cli;
@@ -91,7 +91,11 @@ internal sealed class DatabaseOptions(CommonOptions common)
             throw new UsageException("A task name does not go with --all-databases or --databases: each database's task is named after it.",
                 "Leave --task (and the task file's task) out; to name a task, migrate its database on its own.");
         }
-        var parallel = pr.GetValue(ParallelTasks) is { } p ? SettingValues.Jobs(p, "--parallel-tasks") : 1;
+        var parallel = 1;
+        if (pr.GetValue(ParallelTasks) is { } p && !(int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out parallel) && parallel >= 1))
+        {
+            throw new UsageException($"--parallel-tasks '{p}' is not a number of tasks.", "Give --parallel-tasks 1 or more, or leave it out (one task copies at a time).");
+        }
         var choice = new DatabaseChoice(pr.GetValue(All), names, pr.GetValue(Exclude) ?? []);
         // Without a source (status, stop), the databases are the target's that hold tasks.
         var empty = new List<string>();

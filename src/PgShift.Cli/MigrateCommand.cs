@@ -65,7 +65,7 @@ internal static class MigrateCommand
             var logger = loggerFactory.CreateLogger("pgshift");
             var options = task.Settings with { Apply = CommonOptions.ApplyFromEnvironment() };
             // SIGTERM or Ctrl-C stops the task as 'pgshift stop' does: at a transaction boundary, resumable; a second signal cancels.
-            Signals.AddGentleStop(() =>
+            using var gentleStop = Signals.AddGentleStop(() =>
             {
                 Console.Error.WriteLine($"Stopping task {options.TaskName} where it stands, as 'pgshift stop' does (a second signal cancels at once).");
                 _ = Task.Run(async () =>

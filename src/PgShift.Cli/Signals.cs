@@ -20,11 +20,24 @@ internal static class Signals
     /// Asked on the first signal (each task's, when a command runs several); returns false when it cannot stop gently
     /// (the command is then cancelled).
     /// </summary>
-    public static void AddGentleStop(Func<bool> stop)
+    /// <returns>Removes it (when its task has ended, it has nothing to stop).</returns>
+    public static IDisposable AddGentleStop(Func<bool> stop)
     {
         lock (GentleStops)
         {
             GentleStops.Add(stop);
+        }
+        return new Removal(stop);
+    }
+
+    private sealed class Removal(Func<bool> stop) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (GentleStops)
+            {
+                GentleStops.Remove(stop);
+            }
         }
     }
 

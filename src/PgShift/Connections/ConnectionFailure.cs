@@ -61,9 +61,10 @@ public sealed record ConnectionFailure(bool IsTransient, string Problem, string 
         if (message.Contains("No password has been provided", StringComparison.Ordinal))
         {
             return new(false, $"The server {spec.HostDisplay} asks user \"{spec.User}\" for a password, and none was given.",
-                "Give it one of the ways libpq takes: in the connection string (postgres://USER:PASSWORD@host/db, percent-encoding special "
-                + "characters, or password=... in keyword/value form), in the PGPASSWORD environment variable, or in ~/.pgpass "
-                + "(hostname:port:database:username:password, mode 0600; PGPASSFILE names another file).");
+                // No example URI with a password: the redaction of every message would mask it.
+                "Give it one of the ways libpq takes: in the connection string (in a URI after the user name and a colon, before the @, "
+                + "percent-encoding special characters; in keyword/value form as the password keyword), in the PGPASSWORD environment "
+                + "variable, or in ~/.pgpass (hostname:port:database:username:password, mode 0600; PGPASSFILE names another file).");
         }
         if (ex is TimeoutException || Find<TimeoutException>(ex) is not null || message.Contains("timeout", StringComparison.OrdinalIgnoreCase))
         {

@@ -97,5 +97,9 @@ public sealed class AllDatabasesTests(WholeServers servers) : IClassFixture<Whol
         var named = await PgShiftProcess.RunAsync(["migrate", "--all-databases", "--task", "one", .. Servers]);
         Assert.True(named.ExitCode == 2, named.All);
         Assert.Contains("A task name does not go with --all-databases", named.Stderr, StringComparison.Ordinal);
+
+        var none = await PgShiftProcess.RunAsync(["migrate", "--all-databases", "--parallel-tasks", "0", .. Servers]);
+        Assert.True(none.ExitCode == 2, none.All);
+        Assert.Contains("--parallel-tasks '0' is not a number of tasks", none.Stderr, StringComparison.Ordinal);
     }
 }

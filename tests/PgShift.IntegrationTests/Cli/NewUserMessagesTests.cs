@@ -41,7 +41,7 @@ public sealed class NewUserMessagesTests(Pg15To17 pair) : IClassFixture<Pg15To17
             new Dictionary<string, string> { ["HOME"] = "/nonexistent", ["PGPASSWORD"] = "", ["PGPASSFILE"] = "/nonexistent/pgpass" });
         Assert.True(result.ExitCode == 2, result.All);
         Assert.Contains($"asks user \"{role}\" for a password, and none was given", result.Stderr, StringComparison.Ordinal);
-        Assert.Contains("fix: Give it one of the ways libpq takes: in the connection string (postgres://USER:PASSWORD@host/db", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("fix: Give it one of the ways libpq takes: in the connection string (in a URI after the user name and a colon", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("PGPASSWORD", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("~/.pgpass", result.Stderr, StringComparison.Ordinal);
     }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using PgShift.IntegrationTests.Demo;
+using PgShift.IntegrationTests.Infrastructure;
 
 namespace PgShift.IntegrationTests.Package;
 
@@ -13,9 +13,9 @@ public sealed class FreshClone : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Dir);
-        var clone = await Shell.RunAsync("git", ["clone", "--quiet", DemoTests.RepoRoot(), Repo], Dir);
-        Assert.True(clone.ExitCode == 0, clone.Output);
-        Commit = (await Shell.RunAsync("git", ["rev-parse", "HEAD"], Repo)).Output.Trim();
+        var clone = await Programs.RunAsync("git", ["clone", "--quiet", DemoTests.RepoRoot(), Repo], Dir);
+        Assert.True(clone.ExitCode == 0, clone.All);
+        Commit = (await Programs.RunAsync("git", ["rev-parse", "HEAD"], Repo)).Stdout.Trim();
     }
 
     public Task DisposeAsync()
@@ -32,62 +32,45 @@ public sealed class InstallScriptTests(FreshClone clone) : IClassFixture<FreshCl
     public async Task The_install_script_puts_a_working_pgshift_on_the_PATH_that_names_its_version_and_commit()
     {
         var tools = Path.Combine(clone.Dir, "tools");
-        var install = await Shell.RunAsync("bash", ["scripts/install.sh", "--tool-path", tools], clone.Repo,
+        var install = await Programs.RunAsync("bash", ["scripts/install.sh", "--tool-path", tools], clone.Repo,
             new Dictionary<string, string> { ["PGSHIFT_FEED"] = Path.Combine(clone.Dir, "feed") });
-        Assert.True(install.ExitCode == 0, install.Output);
-        Assert.Contains("was successfully installed", install.Output, StringComparison.Ordinal);
+        Assert.True(install.ExitCode == 0, install.All);
+        Assert.Contains("was successfully installed", install.All, StringComparison.Ordinal);
         Assert.Single(Directory.GetFiles(Path.Combine(clone.Dir, "feed"), "PgShift.Cli.*.nupkg"));
 
         // By name, from the PATH, as a user types it.
         var path = new Dictionary<string, string> { ["PATH"] = $"{tools}:{Environment.GetEnvironmentVariable("PATH")}" };
-        var version = await Shell.RunAsync("bash", ["-c", "pgshift --version"], clone.Dir, path);
-        Assert.True(version.ExitCode == 0, version.Output);
-        Assert.Matches(@"^pgshift \d+\.\d+\.\d+ \(commit [0-9a-f]{40}\)\s*$", version.Output);
-        Assert.Contains($"(commit {clone.Commit})", version.Output, StringComparison.Ordinal);
+        var version = await Programs.RunAsync("bash", ["-c", "pgshift --version"], clone.Dir, path);
+        Assert.True(version.ExitCode == 0, version.All);
+        Assert.Matches(@"^pgshift \d+\.\d+\.\d+ \(commit [0-9a-f]{40}\)\s*$", version.All);
+        Assert.Contains($"(commit {clone.Commit})", version.All, StringComparison.Ordinal);
 
-        var help = await Shell.RunAsync("bash", ["-c", "pgshift --help && pgshift migrate --help"], clone.Dir, path);
-        Assert.True(help.ExitCode == 0, help.Output);
-        Assert.Contains("Commands:", help.Output, StringComparison.Ordinal);
-        Assert.Contains("--all-databases", help.Output, StringComparison.Ordinal);
-        Assert.Contains("Exit code", help.Output, StringComparison.Ordinal);
+        var help = await Programs.RunAsync("bash", ["-c", "pgshift --help && pgshift migrate --help"], clone.Dir, path);
+        Assert.True(help.ExitCode == 0, help.All);
+        Assert.Contains("Commands:", help.All, StringComparison.Ordinal);
+        Assert.Contains("--all-databases", help.All, StringComparison.Ordinal);
+        Assert.Contains("Exit code", help.All, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task The_binary_script_builds_one_self_contained_file_that_runs_without_the_dotnet_command()
     {
         var output = Path.Combine(clone.Dir, "binary");
-        var publish = await Shell.RunAsync("bash", ["scripts/publish-binary.sh", output], clone.Repo);
-        Assert.True(publish.ExitCode == 0, publish.Output);
+        var publish = await Programs.RunAsync("bash", ["scripts/publish-binary.sh", output], clone.Repo);
+        Assert.True(publish.ExitCode == 0, publish.All);
         Assert.Equal(["pgshift"], Directory.GetFiles(output).Select(Path.GetFileName));
 
         // No dotnet on the PATH and no DOTNET_ROOT: the file carries its runtime.
-        var version = await Shell.RunAsync(Path.Combine(output, "pgshift"), ["--version"], clone.Dir,
+        var version = await Programs.RunAsync(Path.Combine(output, "pgshift"), ["--version"], clone.Dir,
             new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["DOTNET_ROOT"] = "/nonexistent" });
-        Assert.True(version.ExitCode == 0, version.Output);
-        Assert.Contains($"(commit {clone.Commit})", version.Output, StringComparison.Ordinal);
+        Assert.True(version.ExitCode == 0, version.All);
+        Assert.Contains($"(commit {clone.Commit})", version.All, StringComparison.Ordinal);
     }
 }
 
-internal static class Shell
+internal static class Programs
 {
-    public sealed record Result(int ExitCode, string Output);
-
-    public static async Task<Result> RunAsync(string file, IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? env = null)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var (k, v) in env ?? new Dictionary<string, string>())
-        {
-            psi.Environment[k] = v;
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        await p.WaitForExitAsync(timeout.Token);
-        return new Result(p.ExitCode, await stdout + await stderr);
-    }
+    /// <summary>A script or program run in <paramref name="workingDirectory"/>, given up to 10 minutes (a pack or a publish restores from NuGet).</summary>
+    public static Task<PgShiftProcess.Result> RunAsync(string file, IEnumerable<string> args, string workingDirectory, IDictionary<string, string>? env = null)
+        => PgShiftProcess.RunProgramAsync(file, args, env, TimeSpan.FromMinutes(10), workingDirectory);
 }
