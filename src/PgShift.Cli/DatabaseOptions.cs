@@ -31,9 +31,9 @@ internal sealed class DatabaseOptions(CommonOptions common)
 
     public Option<bool> All { get; } = new("--all-databases")
     {
-        Description = "One task per database of the server, each named after its database and keeping its state in that database on the "
-            + "target; template0, template1 and databases that refuse connections are left out, postgres is included (as pg_dumpall does). "
-            + "The connection strings need no database.",
+        Description = "One task per database of the source server, each named after its database and keeping its state in that database on "
+            + "the target; template0, template1, databases that refuse connections and databases without any table are left out, postgres "
+            + "is one like any other (as pg_dumpall does). The connection strings need no database.",
     };
 
     public Option<string[]> Names { get; } = new("--databases")

@@ -7,7 +7,8 @@ var common = new CommonOptions();
 var root = new RootCommand("""
     PgShift moves a live PostgreSQL database to another server with near-zero downtime:
     precheck, schema, full copy from one snapshot, change stream (CDC), cutover, verify.
-    Exit codes: 0 success, 1 a failed check, a difference found or a failed task, 2 a usage or runtime error.
+    Exit codes: 0 success, 1 a failed check, a difference found or a failed task, 2 a usage or runtime error
+    (with --all-databases or --databases: the worst of the databases' codes).
     """);
 // --all-databases, --databases: the commands that work on a task run it once per database.
 var databases = new DatabaseOptions(common);
