@@ -7,7 +7,8 @@
 #
 # Environment:
 #   PGSHIFT_TEST_RESULTS   where the .trx files go (default <repo>/TestResults, git-ignored)
-#   PGSHIFT_KEEP_SERVERS=1 leave the PostgreSQL servers running afterwards
+#   PGSHIFT_KEEP_SERVERS=1 leave the PostgreSQL servers running afterwards, with their data directories
+#                          (without it they are stopped and their data directories removed)
 #   plus the variables of tests/servers/pg-servers.sh (ports, PGSHIFT_TEST_DIR, ...)
 #
 # Exit status 0 only when the build succeeded, at least one test ran and none failed.
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --filter) [ $# -ge 2 ] || { echo "test.sh: --filter needs an expression" >&2; exit 2; }
               FILTER=(--filter "$2"); shift 2 ;;
     --filter=*) FILTER=(--filter "${1#--filter=}"); shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$1' (usage: bash scripts/test.sh [--filter EXPR])" >&2; exit 2 ;;
   esac
 done
@@ -45,7 +46,7 @@ cleanup() {
   if [ "${PGSHIFT_KEEP_SERVERS:-0}" = 1 ]; then
     say "leaving the PostgreSQL servers running (PGSHIFT_KEEP_SERVERS=1)"
   else
-    bash "$SERVERS" stop >/dev/null 2>&1 || say "warning: stopping the PostgreSQL servers failed"
+    bash "$SERVERS" clean >/dev/null 2>&1 || say "warning: stopping the PostgreSQL servers or removing their data directories failed"
     if [ "${CORPUS_STARTED:-0}" = 1 ]; then
       bash "$CORPUS" stop >/dev/null 2>&1 || say "warning: stopping the regression database corpus failed"
     fi
@@ -93,8 +94,27 @@ mkdir -p "$RESULTS"
 
 say "dotnet test PgShift.slnx -c Release --no-build ${FILTER[*]}"
 TEST_LOG="$RESULTS/dotnet-test.log"
-dotnet test PgShift.slnx -c Release --no-build --nologo \
-  --logger trx --results-directory "$RESULTS" "${FILTER[@]}" 2>&1 | tee "$TEST_LOG"
+# Progress while the tests run: the console logger names each finished test; a passed one only counts (a line
+# "test.sh: N passed, N failed so far" every 10 tests or 30 s), everything else (failures with their messages,
+# each assembly's summary) shows as dotnet test prints it. The whole output is in $TEST_LOG.
+progress() {   # a bash loop, not awk: mawk reads a pipe in blocks, and the count would come minutes late
+  local passed=0 failed=0 skipped=0 since=0 start=$SECONDS last=$SECONDS line
+  report() { printf 'test.sh: %d passed, %d failed, %d skipped so far (%ds)\n' "$passed" "$failed" "$skipped" $((SECONDS - start)) >&2; last=$SECONDS; since=0; }
+  while IFS= read -r line; do
+    if [[ $line =~ ^[[:space:]]+Passed[[:space:]][^[:space:]] ]]; then
+      passed=$((passed + 1)); since=$((since + 1))
+      if [ "$since" -ge 10 ] || [ $((SECONDS - last)) -ge 30 ]; then report; fi
+      continue
+    elif [[ $line =~ ^[[:space:]]+Failed[[:space:]][^[:space:]] ]]; then
+      failed=$((failed + 1)); report
+    elif [[ $line =~ ^[[:space:]]+Skipped[[:space:]][^[:space:]] ]]; then
+      skipped=$((skipped + 1))
+    fi
+    printf '%s\n' "$line"
+  done
+}
+dotnet test PgShift.slnx -c Release --no-build --nologo --logger "console;verbosity=normal" \
+  --logger trx --results-directory "$RESULTS" "${FILTER[@]}" 2>&1 | tee "$TEST_LOG" | progress
 test_rc=${PIPESTATUS[0]}
 
 # Sum the <Counters .../> of every .trx file: failed = failed + error + timeout + aborted,

@@ -50,6 +50,7 @@ public sealed class CommonOptions
 
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log each step." };
 
+    /// <summary>Only on the commands that run the task (migrate, cutover): the others do not retry.</summary>
     public Option<string?> RetryWindowOption { get; } = new("--retry-window")
     {
         Description = "How long lost connections are retried before the task fails: e.g. 12h (default), 30m, 90s.",
@@ -68,7 +69,6 @@ public sealed class CommonOptions
         command.Options.Add(Target);
         command.Options.Add(Task);
         command.Options.Add(TaskFile);
-        command.Options.Add(RetryWindowOption);
         if (selection)
         {
             command.Options.Add(IncludeSchema);
@@ -89,10 +89,33 @@ public sealed class CommonOptions
     /// </summary>
     public ResolvedTask Resolve(ParseResult pr, bool requireSource = true, Action<TaskFile>? commandFlags = null)
     {
-        var file = pr.GetValue(TaskFile) is { } fi ? Settings.TaskFile.Load(fi.FullName) : new Settings.TaskFile();
+        var file = LoadTaskFile(pr);
+        var (source, target, named) = Servers(pr, requireSource, file);
+        // status and stop need no source: the target's spec stands in for it (only its database name is used, for the default task name).
+        source ??= target;
+        // One database of several (--all-databases): its task is named after it, and both servers' connections go to it.
+        if (DatabaseOptions.Database is { } database)
+        {
+            source = source.WithDatabase(database);
+            target = target.WithDatabase(database);
+        }
+        var taskName = TaskName.Validate(DatabaseOptions.Database is null ? pr.GetValue(Task) ?? file.Task ?? TaskName.FromDatabase(source.Database) : TaskName.FromDatabase(source.Database));
+        var given = Given(pr, file);
+        commandFlags?.Invoke(given);
+        return new ResolvedTask(TaskSettingsBuilder.Build(source, target, taskName, given), given, named);
+    }
+
+    /// <summary>
+    /// The servers the command line and task file give (the source only when <paramref name="requireSource"/> or given), and
+    /// whether they name the task (which a command on <paramref name="severalDatabases"/> does not need).
+    /// </summary>
+    public (ConnectionSpec? Source, ConnectionSpec Target, bool TaskNamed) Servers(ParseResult pr, bool requireSource, TaskFile? file = null, bool severalDatabases = false)
+    {
+        file ??= LoadTaskFile(pr);
         var sourceText = pr.GetValue(Source) ?? file.Source;
         var targetText = pr.GetValue(Target) ?? file.Target;
-        if (!requireSource && sourceText is null && targetText is not null && (pr.GetValue(Task) ?? file.Task) is null)
+        var named = file.Task is not null || pr.GetValue(Task) is not null;
+        if (!requireSource && sourceText is null && targetText is not null && !named && !severalDatabases && DatabaseOptions.Database is null)
         {
             throw new UsageException("Missing --task.", "Name the task (--task NAME), or give --source so that its default name (the source database's) can be used.");
         }
@@ -103,13 +126,10 @@ public sealed class CommonOptions
         }
         var source = sourceText is null ? null : ParseServer(sourceText, pr.GetValue(Source) is not null ? "--source" : "source (in the task file)");
         var target = ParseServer(targetText, pr.GetValue(Target) is not null ? "--target" : "target (in the task file)");
-        // status and stop need no source: the target's spec stands in for it (only its database name is used, for the default task name).
-        source ??= target;
-        var taskName = TaskName.Validate(pr.GetValue(Task) ?? file.Task ?? TaskName.FromDatabase(source.Database));
-        var given = Given(pr, file);
-        commandFlags?.Invoke(given);
-        return new ResolvedTask(TaskSettingsBuilder.Build(source, target, taskName, given), given, file.Task is not null || pr.GetValue(Task) is not null);
+        return (source, target, named);
     }
+
+    private Settings.TaskFile LoadTaskFile(ParseResult pr) => pr.GetValue(TaskFile) is { } fi ? Settings.TaskFile.Load(fi.FullName) : new Settings.TaskFile();
 
     /// <summary>The task file's settings with this command line's selection flags and retry window folded in.</summary>
     private Settings.TaskFile Given(ParseResult pr, Settings.TaskFile f)

@@ -24,6 +24,8 @@ internal static class ControlCommands
             first), copy unlogged tables again, sync every sequence from the source, finish the schema (ENABLE ALWAYS
             triggers; foreign keys and triggers that waited), and mark the task finished. Works whether or not a
             'pgshift migrate' process is running for the task: if one is, it is asked to cut over and this waits.
+            Exit code 0 when the task is cut over (and verify found no difference), 1 when --timeout passed, the task
+            failed or verify found a difference, 2 on a usage or runtime error.
 
             Example:
               pgshift cutover --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
@@ -41,6 +43,7 @@ internal static class ControlCommands
         };
         var monitor = new MonitorOptions();
         common.AddTo(cmd);
+        cmd.Options.Add(common.RetryWindowOption);
         cmd.Options.Add(common.Verbose);
         monitor.AddTo(cmd);
         cmd.Options.Add(noVerify);
@@ -173,6 +176,7 @@ internal static class ControlCommands
             has and exits with code 0; one still creating the schema, copying or building indexes cancels that work
             (a table whose copy was cut short is copied again). 'pgshift migrate' resumes the task later; the slot
             keeps the changes meanwhile.
+            Exit code 0 when the task stopped (or no process was running it), 2 on a usage or runtime error.
 
             Example:
               pgshift stop --target postgres://app@new-db/app --task app
@@ -201,6 +205,7 @@ internal static class ControlCommands
         var cmd = new Command("cleanup", """
             Drop the task's replication slot and publication on the source, so the source keeps no WAL for it.
             Run it after the cutover; on an unfinished task it ends the task's ability to stream.
+            Exit code 0 when done (also when nothing was left), 2 on a usage or runtime error.
 
             Example:
               pgshift cleanup --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
@@ -228,6 +233,10 @@ internal static class ControlCommands
                 Console.Out.WriteLine($"warning  task {task.TaskName} is not finished (phase {report.Phase.Text()}): without its slot it cannot stream again.");
             }
             var dropped = await SlotCleanup.CleanupAsync(task.Source, task.TaskName, ct);
+            if (report is not null)
+            {
+                await SlotRecord.MarkDroppedAsync(target, task.TaskName, ct);
+            }
             Console.Out.WriteLine(dropped.Count == 0 ? $"Nothing of task {task.TaskName} left on the source." : $"Dropped {string.Join(" and ", dropped)}.");
             if (pr.GetValue(purge) && report is not null)
             {

@@ -33,14 +33,16 @@ internal static class MigrateCommand
         var cmd = new Command("migrate", """
             Run the task: schema before the data, full copy from one snapshot, keys/indexes/foreign keys/triggers,
             then stream changes (INSERT/UPDATE/DELETE/TRUNCATE) until 'pgshift cutover' (or 'pgshift stop').
-            A killed or failed run started again resumes where it stopped. Exit code 0 when the task finished or was
-            stopped on request, 1 when it failed, 2 on a usage error.
+            A killed or failed run started again resumes where it stopped.
+            Exit code 0 when the task finished or was stopped on request, 1 when its precheck or the task failed, 2 on a
+            usage or runtime error. With several databases: the worst of their exit codes.
 
             Examples:
               pgshift migrate --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
               pgshift migrate --types schema,full --jobs 4 --task-file task.yaml --exclude-column public.users.ssn
             """);
         common.AddTo(cmd);
+        cmd.Options.Add(common.RetryWindowOption);
         cmd.Options.Add(types);
         cmd.Options.Add(jobs);
         cmd.Options.Add(splitMb);
@@ -85,7 +87,7 @@ internal static class MigrateCommand
             var logger = loggerFactory.CreateLogger("pgshift");
             var options = task.Settings with { Apply = CommonOptions.ApplyFromEnvironment() };
             // SIGTERM or Ctrl-C stops the task as 'pgshift stop' does: at a transaction boundary, resumable; a second signal cancels.
-            Signals.GentleStop = () =>
+            using var gentleStop = Signals.AddGentleStop(() =>
             {
                 Console.Error.WriteLine($"Stopping task {options.TaskName} where it stands, as 'pgshift stop' does (a second signal cancels at once).");
                 _ = Task.Run(async () =>
@@ -104,7 +106,7 @@ internal static class MigrateCommand
                     }
                 });
                 return true;
-            };
+            });
             return await RunAsync(new MigrationTask(logger), options, cutover: false, ct);
         });
         return cmd;
@@ -113,7 +115,8 @@ internal static class MigrateCommand
     /// <summary>Runs the task with its live display; shared by migrate and cutover.</summary>
     internal static async Task<int> RunAsync(MigrationTask migration, TaskSettings options, bool cutover, CancellationToken ct)
     {
-        var terminal = !Console.IsOutputRedirected;
+        // Several tasks side by side share the console: each adds lines, none redraws in place.
+        var terminal = !Console.IsOutputRedirected && !TaskConsole.Shared;
         CopyProgressRenderer? copyRenderer = null;
         StreamRenderer? streamRenderer = null;
         LargeObjectRenderer? largeObjectRenderer = null;
@@ -126,6 +129,10 @@ internal static class MigrateCommand
             if (p.Phase is { } entered && entered != phase)
             {
                 phase = entered;
+                if (entered == TaskPhase.Stream)
+                {
+                    DatabaseOptions.Streaming();
+                }
                 // A renderer's last drawing goes before the phase's line: on a terminal it redraws in place.
                 copyRenderer?.Finish(p.Copy);
                 copyRenderer = null;
@@ -183,23 +190,23 @@ internal static class MigrateCommand
         }
         if (result.Schema.Count > 0)
         {
-            Console.Out.WriteLine($"Schema of task {options.TaskName}: {result.Schema.Sum(r => r.Created.Count)} objects created " +
+            Console.Out.WriteLine($"Schema of task {options.TaskName}: {Plural.Of(result.Schema.Sum(r => r.Created.Count), "object")} created " +
                 $"({result.Schema.Sum(r => r.AlreadyPresent.Count)} already present, {result.Schema.Sum(r => r.Skipped.Count)} skipped).");
         }
         if (result.Copy is { } copy)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Data of task {options.TaskName}: {copy.Tables} tables copied ({copy.TablesSkipped} already copied), {copy.Rows:N0} rows, {copy.Bytes / 1048576.0:0.0} MB in {copy.Seconds:0.0} s ({(copy.Seconds > 0 ? copy.Bytes / 1048576.0 / copy.Seconds : 0):0.0} MB/s)."));
+                $"Data of task {options.TaskName}: {Plural.Of(copy.Tables, "table")} copied ({copy.TablesSkipped} already copied), {Plural.Of(copy.Rows, "row")}, {copy.Bytes / 1048576.0:0.0} MB in {copy.Seconds:0.0} s ({(copy.Seconds > 0 ? copy.Bytes / 1048576.0 / copy.Seconds : 0):0.0} MB/s)."));
         }
         if (result.Copy?.LargeObjects is { } lobs)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Large objects of task {options.TaskName}: {lobs.Created:N0} copied ({lobs.AlreadyPresent:N0} already on the target), {lobs.Bytes / 1048576.0:0.0} MB in {lobs.Seconds:0.0} s ({(lobs.Seconds > 0 ? lobs.Bytes / 1048576.0 / lobs.Seconds : 0):0.0} MB/s)."));
+                $"Large objects of task {options.TaskName}: {Plural.Of(lobs.Created, "object")} copied ({lobs.AlreadyPresent:N0} already on the target), {lobs.Bytes / 1048576.0:0.0} MB in {lobs.Seconds:0.0} s ({(lobs.Seconds > 0 ? lobs.Bytes / 1048576.0 / lobs.Seconds : 0):0.0} MB/s)."));
         }
         if (result.Stream is not null && last?.Stream is { } p)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Stream of task {options.TaskName}: {p.ChangesApplied:N0} changes in {p.TransactionsApplied:N0} transactions applied, up to {p.AppliedLsn}."));
+                $"Stream of task {options.TaskName}: {Plural.Of(p.ChangesApplied, "change")} in {Plural.Of(p.TransactionsApplied, "transaction")} applied, up to {p.AppliedLsn}."));
         }
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
         Console.Out.WriteLine(result.Stopped

@@ -55,8 +55,8 @@ internal static class PrecheckCommand
         var warnings = report.Checks.Count(c => c.Status == CheckStatus.Warning);
         Console.Out.WriteLine();
         Console.Out.WriteLine(failed == 0
-            ? $"Precheck passed ({warnings} warnings)."
-            : $"Precheck failed: {failed} checks failed, {warnings} warnings. Fix the failures above and run it again.");
+            ? $"Precheck passed ({Plural.Of(warnings, "warning")})."
+            : $"Precheck failed: {Plural.Of(failed, "check")} failed, {Plural.Of(warnings, "warning")}. Fix the failures above and run it again.");
     }
 }
 

@@ -7,16 +7,20 @@ var common = new CommonOptions();
 var root = new RootCommand("""
     PgShift moves a live PostgreSQL database to another server with near-zero downtime:
     precheck, schema, full copy from one snapshot, change stream (CDC), cutover, verify.
-    Exit codes: 0 success, 1 a failed check, a difference found or a failed task, 2 a usage or runtime error.
+    Exit codes: 0 success, 1 a failed check, a difference found or a failed task, 2 a usage or runtime error
+    (with --all-databases or --databases: the worst of the databases' codes).
     """);
+// --all-databases, --databases: the commands that work on a task run it once per database.
+var databases = new DatabaseOptions(common);
 root.Subcommands.Add(PrecheckCommand.Create(common));
-root.Subcommands.Add(MigrateCommand.Create(common));
-root.Subcommands.Add(StatusCommand.Create(common));
-root.Subcommands.Add(ControlCommands.Cutover(common));
-root.Subcommands.Add(ControlCommands.Stop(common));
+root.Subcommands.Add(databases.Apply(MigrateCommand.Create(common), DatabaseRun.Migrate));
+root.Subcommands.Add(databases.Apply(StatusCommand.Create(common), DatabaseRun.OneByOne));
+root.Subcommands.Add(databases.Apply(ControlCommands.Cutover(common), DatabaseRun.AllAtOnce));
+root.Subcommands.Add(databases.Apply(ControlCommands.Stop(common), DatabaseRun.AllAtOnce));
 root.Subcommands.Add(ThrottleCommand.Create(common));
-root.Subcommands.Add(ControlCommands.Cleanup(common));
-root.Subcommands.Add(VerifyCommand.Create(common));
+root.Subcommands.Add(databases.Apply(ControlCommands.Cleanup(common), DatabaseRun.Parallel));
+root.Subcommands.Add(databases.Apply(VerifyCommand.Create(common), DatabaseRun.Parallel));
+VersionText.UseFor(root);
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
@@ -33,50 +37,14 @@ try
 {
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token);
 }
-catch (TaskFailedException ex)
-{
-    Console.Error.WriteLine($"error: {ex.Message}");
-    Trace(ex);
-    if (ex.Fix is not null)
-    {
-        Console.Error.WriteLine($"fix: {ex.Fix}");
-    }
-    return ExitCodes.Failed;
-}
-catch (PgShiftException ex)
-{
-    Console.Error.WriteLine($"error: {ex.Message}");
-    Trace(ex);
-    if (ex.Fix is not null)
-    {
-        Console.Error.WriteLine($"fix: {ex.Fix}");
-    }
-    return ExitCodes.Error;
-}
-catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-{
-    Console.Error.WriteLine("Cancelled.");
-    return ExitCodes.Error;
-}
 catch (Exception ex)
 {
-    Console.Error.WriteLine($"error: {Redactor.Redact(ex.Message)}");
-    Trace(ex);
-    return ExitCodes.Error;
+    return ErrorReport.Print(ex, cancel.Token);
 }
 finally
 {
     foreach (var s in signals)
     {
         s.Dispose();
-    }
-}
-
-// PGSHIFT_TRACE=1: the error's causes and where they arose, for a bug report (redacted like every message).
-static void Trace(Exception ex)
-{
-    if (Environment.GetEnvironmentVariable("PGSHIFT_TRACE") == "1")
-    {
-        Console.Error.WriteLine(Redactor.Redact(ex.ToString()));
     }
 }

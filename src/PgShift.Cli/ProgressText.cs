@@ -27,9 +27,9 @@ internal static class ProgressText
     /// <summary>The live display's line of the stream.</summary>
     public static string StreamLine(StreamSnapshot s) => "stream  " + StreamState(s) + s.State switch
     {
-        Progress.StreamState.Paused => string.Create(CultureInfo.InvariantCulture, $" ({s.ChangesApplied:N0} changes applied)"),
+        Progress.StreamState.Paused => string.Create(CultureInfo.InvariantCulture, $" ({Plural.Of(s.ChangesApplied, "change")} applied)"),
         Progress.StreamState.NotDelayed or Progress.StreamState.Delayed
-            => string.Create(CultureInfo.InvariantCulture, $" ({s.ChangesApplied:N0} changes applied, {s.ChangesPerSecond ?? 0:N0}/s)"),
+            => string.Create(CultureInfo.InvariantCulture, $" ({Plural.Of(s.ChangesApplied, "change")} applied, {s.ChangesPerSecond ?? 0:N0}/s)"),
         _ => "",
     };
 
@@ -60,13 +60,13 @@ internal static class ProgressText
         }
         var etaAll = p.Eta is { } all ? $", ETA {Duration(all)}" : "";
         lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"copy  total: {p.TablesDone}/{p.Tables.Count} tables, {p.Rows:N0} rows, {p.Bytes / 1048576.0:0.0} MB, {p.BytesPerSecond / 1048576.0:0.0} MB/s, {p.Seconds:0}s elapsed{etaAll}"));
+            $"copy  total: {p.TablesDone}/{Plural.Of(p.Tables.Count, "table")}, {Plural.Of(p.Rows, "row")}, {p.Bytes / 1048576.0:0.0} MB, {p.BytesPerSecond / 1048576.0:0.0} MB/s, {p.Seconds:0}s elapsed{etaAll}"));
         return lines;
     }
 
     /// <summary>The large objects' pass: objects and bytes done of all, rate, and time left.</summary>
     public static string LargeObjects(LargeObjectsSnapshot p) => string.Create(CultureInfo.InvariantCulture,
-        $"large objects: {p.ObjectsDone:N0}/{p.Objects:N0} objects, {p.BytesDone / 1048576.0:0.0} MB of {p.Bytes / 1048576.0:0.0} MB, {p.BytesPerSecond / 1048576.0:0.0} MB/s")
+        $"large objects: {p.ObjectsDone:N0}/{Plural.Of(p.Objects, "object")}, {p.BytesDone / 1048576.0:0.0} MB of {p.Bytes / 1048576.0:0.0} MB, {p.BytesPerSecond / 1048576.0:0.0} MB/s")
         + (p.Finished ? ", done" : p.Eta is { } eta ? $", ETA {Duration(eta)}" : "");
 
     /// <summary>`pgshift status`'s lines of the copy: the total, then each table copying.</summary>
@@ -74,7 +74,7 @@ internal static class ProgressText
     {
         var lines = new List<string>
         {
-            string.Create(CultureInfo.InvariantCulture, $"copy     {p.TablesDone}/{p.Tables.Count} tables, {p.Rows:N0} rows, {p.Bytes / 1048576.0:0.0} MB"),
+            string.Create(CultureInfo.InvariantCulture, $"copy     {p.TablesDone}/{Plural.Of(p.Tables.Count, "table")}, {Plural.Of(p.Rows, "row")}, {p.Bytes / 1048576.0:0.0} MB"),
         };
         foreach (var t in p.Tables.Where(t => t.State == TableCopyState.Copying))
         {
@@ -86,8 +86,8 @@ internal static class ProgressText
     }
 
     /// <summary>`pgshift status`'s line of the stream.</summary>
-    public static string StreamStatus(StreamSnapshot s) => string.Create(CultureInfo.InvariantCulture,
-        $"stream   {StreamState(s)}; {s.ChangesApplied:N0} changes applied up to {s.AppliedLsn ?? "-"}; slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL");
+    public static string StreamStatus(StreamSnapshot s, bool slotDropped = false) => string.Create(CultureInfo.InvariantCulture,
+        $"stream   {(slotDropped ? "ended" : StreamState(s))}; {Plural.Of(s.ChangesApplied, "change")} applied up to {s.AppliedLsn ?? "-"}; {(slotDropped ? "its slot is dropped" : $"slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL")}");
 
     /// <summary>The throttles in force: "copy 50 MB/s, apply 1,000 changes/s", "no limit" for either without one.</summary>
     public static string Limits(RateLimits l) => string.Create(CultureInfo.InvariantCulture,

@@ -14,6 +14,7 @@ internal static class StatusCommand
         var cmd = new Command("status", """
             Show a task's phase, copy progress per table and last error, from its state on the target (run it from
             any shell while the task runs). Only --target and --task are needed.
+            Exit code 0 when the task was found (whatever its phase), 2 when it was not or on a usage or runtime error.
 
             Examples:
               pgshift status --target postgres://app@new-db/app --task app
@@ -35,7 +36,9 @@ internal static class StatusCommand
             Console.Out.WriteLine($"phase    {report.Phase.Text()}  (done: {string.Join(", ", report.PhasesDone.DefaultIfEmpty("nothing yet"))}), updated {report.UpdatedAt:u}");
             if (report.SlotName is not null)
             {
-                Console.Out.WriteLine($"slot     {report.SlotName}, consistent at {report.ConsistentLsn}");
+                Console.Out.WriteLine(report.SlotDroppedAt is { } dropped
+                    ? $"slot     {report.SlotName} dropped on the source by 'pgshift cleanup' at {dropped:u} (it was consistent at {report.ConsistentLsn})"
+                    : $"slot     {report.SlotName}, consistent at {report.ConsistentLsn}");
             }
             var progress = report.ToProgress(DateTime.UtcNow);
             if (progress.Copy is { } copy)
@@ -47,7 +50,7 @@ internal static class StatusCommand
             }
             if (progress.Stream is { } stream)
             {
-                Console.Out.WriteLine(ProgressText.StreamStatus(stream));
+                Console.Out.WriteLine(ProgressText.StreamStatus(stream, slotDropped: report.SlotDroppedAt is not null));
             }
             if (report.Limits != RateLimits.None)
             {

@@ -63,7 +63,7 @@ internal static class VerifyCommand
         foreach (var t in report.Tables.OrderBy(t => t.Table, StringComparer.Ordinal))
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{(t.Equal ? "equal   " : "DIFFERS ")} {t.Table,-40} {t.SourceRows,12:N0} rows on the source, {t.TargetRows,12:N0} on the target ({t.Chunks} chunks)"));
+                $"{(t.Equal ? "equal   " : "DIFFERS ")} {t.Table,-40} {t.SourceRows,12:N0} rows on the source, {t.TargetRows,12:N0} on the target ({Plural.Of(t.Chunks, "chunk")})"));
             foreach (var d in t.Differences)
             {
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -91,11 +91,11 @@ internal static class VerifyCommand
         {
             PrintLargeObjects(lobs);
         }
-        var lobsEqual = report.LargeObjects is { } all ? $", {all.SourceObjects:N0} large objects" : "";
-        var lobsDiffer = report.LargeObjects is { Equal: false } differing ? $", {differing.DifferenceCount:N0} large object differences" : "";
+        var lobsEqual = report.LargeObjects is { } all ? $", {Plural.Of(all.SourceObjects, "large object")}" : "";
+        var lobsDiffer = report.LargeObjects is { Equal: false } differing ? $", {Plural.Of(differing.DifferenceCount, "large object difference")}" : "";
         Console.Out.WriteLine(report.Equal
-            ? string.Create(CultureInfo.InvariantCulture, $"Verify: equal ({report.Tables.Count} tables, {report.Tables.Sum(t => t.SourceRows):N0} rows, {report.Sequences.Count} sequences{lobsEqual}) in {report.Seconds:0.0} s.")
-            : string.Create(CultureInfo.InvariantCulture, $"Verify: {report.Tables.Count(t => !t.Equal)} tables differ, {report.MissingObjects.Count} objects missing, {report.ExtraObjects.Count} extra, {report.Sequences.Count(s => !s.Equal)} sequences differ{lobsDiffer}{((report.ConfigTables ?? []).Any(c => !c.Equal) ? $", {(report.ConfigTables ?? []).Count(c => !c.Equal)} extension configuration tables differ" : "")} ({report.Seconds:0.0} s)."));
+            ? string.Create(CultureInfo.InvariantCulture, $"Verify: equal ({Plural.Of(report.Tables.Count, "table")}, {Plural.Of(report.Tables.Sum(t => t.SourceRows), "row")}, {Plural.Of(report.Sequences.Count, "sequence")}{lobsEqual}) in {report.Seconds:0.0} s.")
+            : string.Create(CultureInfo.InvariantCulture, $"Verify: {Plural.Of(report.Tables.Count(t => !t.Equal), "table")} differ, {Plural.Of(report.MissingObjects.Count, "object")} missing, {report.ExtraObjects.Count} extra, {Plural.Of(report.Sequences.Count(s => !s.Equal), "sequence")} differ{lobsDiffer}{((report.ConfigTables ?? []).Any(c => !c.Equal) ? $", {Plural.Of((report.ConfigTables ?? []).Count(c => !c.Equal), "extension configuration table")} differ" : "")} ({report.Seconds:0.0} s)."));
     }
 
     private static void PrintLargeObjects(LargeObjectVerification lobs)

@@ -5,6 +5,8 @@
 #   tests/servers/pg-servers.sh start    install what is missing, (re)create and start all servers,
 #                                        print PGSHIFT_PG*=<connection string> lines
 #   tests/servers/pg-servers.sh stop     fast shutdown of all servers (no error when not running)
+#   tests/servers/pg-servers.sh clean    stop, then remove their data directories and servers.env (and the
+#                                        test directory itself when nothing else is left in it)
 #   tests/servers/pg-servers.sh status   show each server; exit 0 when all run, 3 otherwise
 #   tests/servers/pg-servers.sh env      print the PGSHIFT_PG*=... lines of the last start
 #   tests/servers/pg-servers.sh restart NAME   fast restart of one server (pg12, pg15, pg17, pg15r, ext15s, ext15t)
@@ -88,7 +90,7 @@ die() { log "ERROR: $*"; exit 1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -408,6 +410,15 @@ cmd_stop() {
   run_parallel stop_one "${SERVERS[@]}"
 }
 
+cmd_clean() {
+  cmd_stop
+  local n
+  for n in "${SERVERS[@]}"; do rm -rf "${TEST_DIR:?}/$n"; done
+  rm -f "$ENV_FILE"
+  rmdir "$TEST_DIR" 2>/dev/null || true
+  log "removed the data directories of ${SERVERS[*]} in $TEST_DIR"
+}
+
 cmd_start() {
   local t0=$SECONDS n name
   ensure_system_packages
@@ -496,6 +507,7 @@ main() {
   case "$1" in
     start) cmd_start ;;
     stop) cmd_stop ;;
+    clean) cmd_clean ;;
     status) cmd_status ;;
     env) cmd_env ;;
     *) usage ;;

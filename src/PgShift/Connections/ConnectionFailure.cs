@@ -58,6 +58,14 @@ public sealed record ConnectionFailure(bool IsTransient, string Problem, string 
             return new(false, $"TLS problem with {spec.HostDisplay}: {message}",
                 "Set sslmode to what the server needs (sslmode=require for servers that only accept TLS; verify-full with sslrootcert for a checked certificate).");
         }
+        if (message.Contains("No password has been provided", StringComparison.Ordinal))
+        {
+            return new(false, $"The server {spec.HostDisplay} asks user \"{spec.User}\" for a password, and none was given.",
+                // No example URI with a password: the redaction of every message would mask it.
+                "Give it one of the ways libpq takes: in the connection string (in a URI after the user name and a colon, before the @, "
+                + "percent-encoding special characters; in keyword/value form as the password keyword), in the PGPASSWORD environment "
+                + "variable, or in ~/.pgpass (hostname:port:database:username:password, mode 0600; PGPASSFILE names another file).");
+        }
         if (ex is TimeoutException || Find<TimeoutException>(ex) is not null || message.Contains("timeout", StringComparison.OrdinalIgnoreCase))
         {
             return new(true, $"Timed out connecting to {spec.HostDisplay}.", "Check the network path and firewall rules; raise connect_timeout for slow links.");
@@ -66,7 +74,7 @@ public sealed record ConnectionFailure(bool IsTransient, string Problem, string 
         {
             return new(true, $"Connection to {spec.HostDisplay} was lost: {message}", "Check the server and the network.");
         }
-        return new(false, $"{where}: {message}", "See the message above.");
+        return new(false, message, "See the message above; PGSHIFT_TRACE=1 prints its causes.");
     }
 
     public static PostgresException? FindPostgresException(Exception ex) => Find<PostgresException>(ex);

@@ -55,6 +55,13 @@ public static class ConnectionSpecParser
         + "with special characters percent-encoded), or keyword/value pairs such as \"host=db.example.com port=5432 dbname=app user=app\" "
         + "(single-quote values with spaces: dbname='my db').";
 
+    /// <summary>URI schemes of other databases, which a user may paste by mistake.</summary>
+    private static readonly Dictionary<string, string> OtherSchemes = new(StringComparer.Ordinal)
+    {
+        ["mysql"] = "MySQL", ["mariadb"] = "MariaDB", ["mongodb"] = "MongoDB", ["mongodb+srv"] = "MongoDB", ["redis"] = "Redis",
+        ["sqlserver"] = "SQL Server", ["mssql"] = "SQL Server", ["oracle"] = "Oracle", ["jdbc"] = "JDBC", ["sqlite"] = "SQLite",
+    };
+
     private static readonly string[] SslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
     private static readonly string[] SessionAttributes = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby", "prefer-primary"];
 
@@ -187,7 +194,10 @@ public static class ConnectionSpecParser
         var scheme = uri[..colonAt];
         if (!scheme.Equals("postgresql", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("postgres", StringComparison.OrdinalIgnoreCase))
         {
-            throw new ConnectionSpecException($"it starts with{Quote(scheme + ":", shown)}{(Quote(scheme + ":", shown).Length == 0 ? " a prefix" : "")} where a PostgreSQL URI starts with postgresql:// or postgres://.", FormsFix);
+            var known = OtherSchemes.GetValueOrDefault(scheme.ToLowerInvariant());
+            throw new ConnectionSpecException(known is not null
+                ? $"{scheme}:// is {known}'s scheme, not PostgreSQL's: a PostgreSQL URI starts with postgresql:// or postgres://."
+                : $"it starts with{Quote(scheme + ":", shown)}{(Quote(scheme + ":", shown).Length == 0 ? " a prefix" : "")} where a PostgreSQL URI starts with postgresql:// or postgres://.", FormsFix);
         }
         if (!uri.AsSpan(colonAt).StartsWith("://", StringComparison.Ordinal))
         {

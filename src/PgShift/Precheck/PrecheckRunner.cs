@@ -83,7 +83,7 @@ public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
             };
             results.Add(context.Tables.Count == 0
                 ? CheckResult.Fail("source.tables", "No table on the source matches the selection.", "Check the include and exclude patterns, and the source database name.")
-                : CheckResult.Pass("source.tables", $"{context.Tables.Count} tables selected ({context.DataTables.Count()} holding rows)."));
+                : CheckResult.Pass("source.tables", $"{Plural.Of(context.Tables.Count, "table")} selected ({context.DataTables.Count()} holding rows)."));
             foreach (var check in AllChecks.Concat(stageChecks))
             {
                 results.AddRange(await check.RunAsync(context, ct));

@@ -35,18 +35,18 @@ public sealed class ReplicaIdentityCheck : IPrecheck
         if (missing.Count > 0)
         {
             results.Add(CheckResult.Fail("source.replica_identity",
-                $"{missing.Count} tables have no usable replica identity, so their UPDATEs and DELETEs cannot be replicated: {NameList.Of(missing.Select(m => m.Table))}.",
+                $"{Plural.Of(missing.Count, "table")} {(missing.Count == 1 ? "has" : "have")} no usable replica identity, so {(missing.Count == 1 ? "its" : "their")} UPDATEs and DELETEs cannot be replicated: {NameList.Of(missing.Select(m => m.Table))}.",
                 string.Join(" ", missing.Select(m => m.Fix))));
         }
         if (full.Count > 0)
         {
             results.Add(CheckResult.Warn("source.replica_identity",
-                $"{full.Count} tables use REPLICA IDENTITY FULL: {NameList.Of(full)}. Their UPDATEs and DELETEs are applied by comparing every column, which is slower; identical rows are told apart by applying each change to one of them.",
+                $"{Plural.Of(full.Count, "table")} {(full.Count == 1 ? "uses" : "use")} REPLICA IDENTITY FULL: {NameList.Of(full)}. Their UPDATEs and DELETEs are applied by comparing every column, which is slower; identical rows are told apart by applying each change to one of them.",
                 "Add a primary key where the data has one."));
         }
         if (results.Count == 0)
         {
-            results.Add(CheckResult.Pass("source.replica_identity", $"All {c.DataTables.Count()} tables have a primary key or a replica identity index."));
+            results.Add(CheckResult.Pass("source.replica_identity", $"{(c.DataTables.Count() == 1 ? "The 1 table has" : $"All {c.DataTables.Count()} tables have")} a primary key or a replica identity index."));
         }
         return Task.FromResult<IEnumerable<CheckResult>>(results);
     }

@@ -23,7 +23,7 @@ public sealed class SourceActivityCheck : IPrecheck
         results.Add(longOnes.Count == 0
             ? CheckResult.Pass("source.long_transactions", "No long-running write transaction on the source.")
             : CheckResult.Warn("source.long_transactions",
-                $"{longOnes.Count} transactions have been open over a minute; creating the slot waits until they end: {NameList.Of(longOnes, 5)}.",
+                $"{Plural.Of(longOnes.Count, "transaction")} {(longOnes.Count == 1 ? "has" : "have")} been open over a minute; creating the slot waits until they end: {NameList.Of(longOnes, 5)}.",
                 "Let them finish, or end them with SELECT pg_terminate_backend(pid);"));
         if (c.Incremental)
         {

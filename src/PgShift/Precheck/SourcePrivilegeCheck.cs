@@ -50,8 +50,8 @@ public sealed class SourcePrivilegeCheck : IPrecheck
         var selectedSequences = sequences.Where(q => c.Selection.IncludesSchema(q.Name.Schema)).ToList();
         var unreadableSeq = selectedSequences.Where(q => !q.CanRead).Select(q => q.Name.ToString()).ToList();
         results.Add(unreadableSeq.Count == 0
-            ? CheckResult.Pass("source.sequence_privilege", $"Source role {s.CurrentUser} can read all {selectedSequences.Count} sequences.")
-            : CheckResult.Fail("source.sequence_privilege", $"Source role {s.CurrentUser} cannot read {unreadableSeq.Count} sequences: {NameList.Of(unreadableSeq)}.",
+            ? CheckResult.Pass("source.sequence_privilege", $"Source role {s.CurrentUser} can read {(selectedSequences.Count == 1 ? "the 1 sequence" : $"all {selectedSequences.Count} sequences")}.")
+            : CheckResult.Fail("source.sequence_privilege", $"Source role {s.CurrentUser} cannot read {Plural.Of(unreadableSeq.Count, "sequence")}: {NameList.Of(unreadableSeq)}.",
                 $"GRANT SELECT ON SEQUENCE {NameList.Of(unreadableSeq, 3)} TO {user};"));
         return results;
     }

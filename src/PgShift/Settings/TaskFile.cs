@@ -106,20 +106,29 @@ public sealed class TaskFile
         {
             throw new PgShiftException($"Task file '{path}' does not exist.", "Check the path given to --task-file.");
         }
+        var text = File.ReadAllText(path);
+        // Checked first, so that a wrong key or value is said with its line and what belongs there (the deserializer's
+        // own messages name .NET types).
+        if (TaskFileProblems.Find(text) is { } problem)
+        {
+            throw Unreadable(path, problem);
+        }
         var deserializer = new DeserializerBuilder()
             .WithNamingConvention(UnderscoredNamingConvention.Instance)
             .Build();
         try
         {
-            return deserializer.Deserialize<TaskFile>(File.ReadAllText(path)) ?? new TaskFile();
+            return deserializer.Deserialize<TaskFile>(text) ?? new TaskFile();
         }
         catch (YamlException ex)
         {
-            // The YAML error text can quote the line, which may hold a password.
-            throw new PgShiftException($"Task file '{path}' cannot be read at line {ex.Start.Line}, column {ex.Start.Column}: {Redactor.Redact(ex.InnerException?.Message ?? ex.Message)}",
-                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects, owners, max_copy_rate, max_apply_rate, metrics_port, metrics_address).");
+            // Not found by the check above: the line and column, without the deserializer's words (which can quote a password).
+            throw Unreadable(path, $"line {ex.Start.Line}, column {ex.Start.Column}: the value there is not of the kind its key takes");
         }
     }
+
+    private static SettingsException Unreadable(string path, string problem) => new($"Task file '{path}' cannot be read: {problem}.",
+        $"Fix the file; its keys are {TaskFileProblems.KeyList} (the README's 'Task file' section shows each).");
 
     private static readonly System.Text.Json.JsonSerializerOptions StoredForm = new()
     {

@@ -46,10 +46,21 @@ public static class SlotRecord
         await intent.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Records that the task's slot is gone from the source ('pgshift cleanup' dropped it), so that status no longer shows it as there.</summary>
+    public static async Task MarkDroppedAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            UPDATE pgshift.tasks SET slot_dropped_at = coalesce(slot_dropped_at, now()), slot_retained_bytes = NULL, updated_at = now()
+            WHERE name = @t AND slot_name IS NOT NULL
+            """, target);
+        cmd.Parameters.AddWithValue("t", task);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Records the slot the task created and its consistent point, where the stream starts.</summary>
     public static async Task RecordAsync(NpgsqlConnection target, string task, string source, string slotName, NpgsqlLogSequenceNumber consistentLsn, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET slot_name = @s, consistent_lsn = @l, slot_creating_at = NULL, updated_at = now() WHERE name = @t", target);
+        await using var cmd = new NpgsqlCommand("UPDATE pgshift.tasks SET slot_name = @s, consistent_lsn = @l, slot_creating_at = NULL, slot_dropped_at = NULL, updated_at = now() WHERE name = @t", target);
         cmd.Parameters.AddWithValue("t", task);
         cmd.Parameters.AddWithValue("s", slotName);
         cmd.Parameters.Add(new NpgsqlParameter("l", NpgsqlDbType.PgLsn) { Value = consistentLsn });

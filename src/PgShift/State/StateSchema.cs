@@ -43,6 +43,7 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS verify_held_at pg_lsn;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS max_copy_rate bigint;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS max_apply_rate double precision;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS slot_dropped_at timestamptz;
             CREATE TABLE IF NOT EXISTS pgshift.copy_tables (
                 task text NOT NULL,
                 source_table text NOT NULL,

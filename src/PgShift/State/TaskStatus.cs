@@ -35,6 +35,9 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
     /// <summary>The throttles the task runs with (<see cref="TaskLimits"/>).</summary>
     public RateLimits Limits { get; init; } = RateLimits.None;
 
+    /// <summary>When 'pgshift cleanup' dropped the task's slot on the source; null while it is there.</summary>
+    public DateTime? SlotDroppedAt { get; init; }
+
     /// <summary>The task's progress as its state records it: what the running task publishes, as far as the state keeps it.</summary>
     public TaskProgress ToProgress(DateTime now) => new(Task, Phase,
         Tables.Count > 0 ? new CopySnapshot([.. Tables.Select(t => t.ToSnapshot(now))], Tables.Min(t => t.StartedAt) is { } first ? (now - first.ToUniversalTime()).TotalSeconds : 0) : null,
@@ -74,7 +77,7 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
         await using (var cmd = new NpgsqlCommand("""
             SELECT phase, source, updated_at, last_error, last_error_at, slot_name, consistent_lsn::text,
                    array(SELECT phase FROM pgshift.task_phases WHERE task = t.name ORDER BY finished_at),
-                   coalesce(max_copy_rate, 0), coalesce(max_apply_rate, 0)
+                   coalesce(max_copy_rate, 0), coalesce(max_apply_rate, 0), slot_dropped_at
             FROM pgshift.tasks t WHERE name = @t
             """, target))
         {
@@ -84,7 +87,7 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
             {
                 report = new TaskStatusReport(task, TaskPhases.Parse(rd.GetString(0)), rd.GetString(1), rd.GetDateTime(2), rd.IsDBNull(3) ? null : rd.GetString(3),
                     rd.IsDBNull(4) ? null : rd.GetDateTime(4), rd.IsDBNull(5) ? null : rd.GetString(5), rd.IsDBNull(6) ? null : rd.GetString(6),
-                    rd.GetFieldValue<string[]>(7), []) { Limits = new RateLimits(rd.GetInt64(8), rd.GetDouble(9)) };
+                    rd.GetFieldValue<string[]>(7), []) { Limits = new RateLimits(rd.GetInt64(8), rd.GetDouble(9)), SlotDroppedAt = rd.IsDBNull(10) ? null : rd.GetDateTime(10) };
             }
         }
         if (report is null)

@@ -45,7 +45,7 @@ public sealed class SchemaPrecheck(TaskSettings settings) : IPrecheck
         return
         [
             CheckResult.Warn("source.unsupported_objects",
-                $"{count} objects will not be migrated: {NameList.Of(described)}.",
+                $"{Plural.Of(count, "object")} will not be migrated: {NameList.Of(described)}.",
                 "Create what a C function or a base type needs on the target first (its shared library), select the tables these objects depend on, or leave them out."),
             roles,
         ];

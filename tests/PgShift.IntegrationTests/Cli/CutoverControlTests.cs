@@ -14,9 +14,9 @@ public sealed class CutoverControlTests(Pg15To17 pair) : IClassFixture<Pg15To17>
     public async Task New_objects_a_timed_out_cutover_a_fenced_cutover_purge_and_leftover_slots()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g;");
-        var args = new[] { "--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "ctl", "--retry-window", "1m" };
+        var args = new[] { "--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "ctl" };
 
-        var first = new PgShiftBackground(["migrate", "--verbose", .. args]);
+        var first = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "1m", .. args]);
         await first.WaitForAsync("Streaming changes of task ctl", TimeSpan.FromMinutes(2));
         // Created on the source after the task started: not in its publication, so a resumed task leaves them for the cutover to name.
         await pair.Source.ExecuteAsync(pair.SourceDb, "CREATE TABLE newt (id int PRIMARY KEY); INSERT INTO newt VALUES (1); CREATE SEQUENCE s_extra; SELECT setval('s_extra', 4242);");
@@ -25,7 +25,7 @@ public sealed class CutoverControlTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromMinutes(1)));
         await first.DisposeAsync();
 
-        await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
+        await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "1m", .. args]);
         await migrate.WaitForAsync("Streaming changes of task ctl", TimeSpan.FromMinutes(2));
 
         // The target table is locked, so the stream cannot catch up: the cutover gives up and withdraws its request.
@@ -36,7 +36,7 @@ public sealed class CutoverControlTests(Pg15To17 pair) : IClassFixture<Pg15To17>
                 await begin.ExecuteNonQueryAsync();
             }
             await pair.Source.ExecuteAsync(pair.SourceDb, "INSERT INTO t VALUES (102, 'while locked')");
-            var timedOut = await PgShiftProcess.RunAsync(["cutover", "--timeout", "3s", .. args], timeout: TimeSpan.FromMinutes(1));
+            var timedOut = await PgShiftProcess.RunAsync(["cutover", "--timeout", "3s", "--retry-window", "1m", .. args], timeout: TimeSpan.FromMinutes(1));
             Assert.True(timedOut.ExitCode == 1, timedOut.All);
             Assert.Contains("did not catch up within", timedOut.Stderr, StringComparison.Ordinal);
             Assert.False(await pair.Target.ScalarAsync<bool>(pair.TargetDb, "SELECT cutover_requested FROM pgshift.tasks WHERE name = 'ctl'"));
@@ -46,7 +46,7 @@ public sealed class CutoverControlTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.Equal("stream", await pair.Target.ScalarAsync<string>(pair.TargetDb, "SELECT phase FROM pgshift.tasks WHERE name = 'ctl'"));
 
         // Fenced: the source database takes no more writes, and the cutover finishes (verify included).
-        var cutover = await PgShiftProcess.RunAsync(["cutover", "--fence", "--timeout", "2m", "--no-verify", .. args], timeout: TimeSpan.FromMinutes(3));
+        var cutover = await PgShiftProcess.RunAsync(["cutover", "--fence", "--timeout", "2m", "--no-verify", "--retry-window", "1m", .. args], timeout: TimeSpan.FromMinutes(3));
         Npgsql.NpgsqlConnection.ClearAllPools();
         Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + migrate.Output);
         Assert.Contains("fence: the source database stays read-only", cutover.Stdout, StringComparison.Ordinal);

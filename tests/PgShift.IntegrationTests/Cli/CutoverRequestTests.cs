@@ -10,7 +10,7 @@ namespace PgShift.IntegrationTests.Cli;
 /// </summary>
 public sealed class CutoverRequestTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 {
-    private string[] Args => ["--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "own", "--retry-window", "1m"];
+    private string[] Args => ["--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "own"];
 
     [Fact]
     public async Task A_cutover_request_dies_with_the_cutover_process_that_made_it()
@@ -27,13 +27,13 @@ public sealed class CutoverRequestTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 
         // 1. The migrate process is killed while a cutover waits for it (a locked target table keeps the stream from
         //    catching up): the cutover fails, and a later migrate does not cut over at the first quiet moment.
-        var migrate = new PgShiftBackground(["migrate", "--verbose", .. Args]);
+        var migrate = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "1m", .. Args]);
         await migrate.WaitForAsync("Streaming changes of task own", TimeSpan.FromMinutes(2));
         PgShiftBackground cutover;
         await using (var blocker = await LockTableAsync())
         {
             await WriteAsync(5);
-            cutover = new PgShiftBackground(["cutover", "--no-verify", .. Args]);
+            cutover = new PgShiftBackground(["cutover", "--no-verify", "--retry-window", "1m", .. Args]);
             await cutover.WaitForAsync("to cut over; waiting", TimeSpan.FromMinutes(1));
             migrate.Kill();
             await migrate.DisposeAsync();
@@ -41,7 +41,7 @@ public sealed class CutoverRequestTests(Pg15To17 pair) : IClassFixture<Pg15To17>
             Assert.Contains("No pgshift process is running task own", cutover.Output, StringComparison.Ordinal);
             await cutover.DisposeAsync();
         }
-        await using (migrate = new PgShiftBackground(["migrate", "--verbose", .. Args]))
+        await using (migrate = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "1m", .. Args]))
         {
             await migrate.WaitForAsync("Streaming changes of task own", TimeSpan.FromMinutes(2));
             await AssertStreamsOnAsync(migrate, WriteAsync);
@@ -52,7 +52,7 @@ public sealed class CutoverRequestTests(Pg15To17 pair) : IClassFixture<Pg15To17>
                 await using (var blocker = await LockTableAsync())
                 {
                     await WriteAsync(3);
-                    await using var waiting = new PgShiftBackground(["cutover", "--no-verify", .. Args]);
+                    await using var waiting = new PgShiftBackground(["cutover", "--no-verify", "--retry-window", "1m", .. Args]);
                     await waiting.WaitForAsync("to cut over; waiting", TimeSpan.FromMinutes(1));
                     waiting.Signal(signal);
                     Assert.NotEqual(0, await waiting.WaitForExitAsync(TimeSpan.FromMinutes(1)));
@@ -66,7 +66,7 @@ public sealed class CutoverRequestTests(Pg15To17 pair) : IClassFixture<Pg15To17>
             await using (var blocker = await LockTableAsync())
             {
                 await WriteAsync(3);
-                await using var killed = new PgShiftBackground(["cutover", "--no-verify", .. Args]);
+                await using var killed = new PgShiftBackground(["cutover", "--no-verify", "--retry-window", "1m", .. Args]);
                 await killed.WaitForAsync("to cut over; waiting", TimeSpan.FromMinutes(1));
                 killed.Kill();
                 await killed.WaitForExitAsync(TimeSpan.FromMinutes(1));
@@ -83,10 +83,10 @@ public sealed class CutoverRequestTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         }
 
         // A cutover that is waited for still works: migrate resumes, the cutover finishes, and the rows are all there.
-        await using (migrate = new PgShiftBackground(["migrate", "--verbose", .. Args]))
+        await using (migrate = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "1m", .. Args]))
         {
             await migrate.WaitForAsync("Streaming changes of task own", TimeSpan.FromMinutes(2));
-            var done = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", .. Args], timeout: TimeSpan.FromMinutes(3));
+            var done = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", "--retry-window", "1m", .. Args], timeout: TimeSpan.FromMinutes(3));
             Assert.True(done.ExitCode == 0, done.All + "\nmigrate:\n" + migrate.Output);
             Assert.Equal(0, await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1)));
         }

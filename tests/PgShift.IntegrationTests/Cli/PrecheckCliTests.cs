@@ -74,7 +74,7 @@ public sealed class PrecheckCliTests(Pg12To17 pair) : IClassFixture<Pg12To17>
             """);
         var result = await PgShiftProcess.RunAsync(["precheck", "--task-file", file, "--json"]);
         Assert.True(result.ExitCode == 0, result.All);
-        Assert.Contains("1 tables selected", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("1 table selected", result.Stdout, StringComparison.Ordinal);
     }
 }
 

@@ -38,13 +38,11 @@ public sealed class TaskSettingsTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.Contains("differs from the one task kept started with", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("exclude tables: [w] here, [] for the task", refused.Stderr, StringComparison.Ordinal);
 
-        // A later command's tuning that differs from the task's own wins, and says so.
-        var resumed = await PgShiftProcess.RunAsync(["verify", "--retry-window", "5m", .. servers]);
-        Assert.Contains("note: retry window 5m given here is used instead of the default", resumed.Stderr, StringComparison.Ordinal);
-
         // No migrate process runs: the cutover streams itself, with the task's policy and jobs, and verifies the task's table only.
-        var cutover = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", "--verbose", .. servers], timeout: TimeSpan.FromMinutes(3));
+        // Its tuning that differs from the task's own (the retry window) wins, and says so.
+        var cutover = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", "--verbose", "--retry-window", "5m", .. servers], timeout: TimeSpan.FromMinutes(3));
         Assert.True(cutover.ExitCode == 0, cutover.All);
+        Assert.Contains("note: retry window 5m given here is used instead of the default", cutover.Stderr, StringComparison.Ordinal);
         Assert.Contains("Task kept: 3 jobs, conflict policy ignore", cutover.All, StringComparison.Ordinal);
         Assert.Contains("Skipped 1 conflicting changes", cutover.All, StringComparison.Ordinal);
         Assert.DoesNotContain("MISSING", cutover.Stdout, StringComparison.Ordinal);

@@ -86,7 +86,7 @@ public sealed class DisplayTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         Assert.True(cutover.ExitCode == 0, cutover.All);
         Assert.Contains("\u001b[2K", text, StringComparison.Ordinal);
         Assert.Matches(@"copy  ""public"".""t"" +[\d,]+ rows", text);
-        Assert.Contains("copy  total: 1/1 tables, 200,000 rows", text, StringComparison.Ordinal);
+        Assert.Contains("copy  total: 1/1 table, 200,000 rows", text, StringComparison.Ordinal);
         Assert.Contains("finished", text, StringComparison.Ordinal);
     }
 }

@@ -10,10 +10,18 @@ public static class PgShiftProcess
         public string All => Stdout + Stderr;
     }
 
-    public static async Task<Result> RunAsync(IEnumerable<string> args, IDictionary<string, string>? env = null, TimeSpan? timeout = null)
+    public static Task<Result> RunAsync(IEnumerable<string> args, IDictionary<string, string>? env = null, TimeSpan? timeout = null)
+        => RunProgramAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "pgshift.dll"), .. args], env, timeout);
+
+    /// <summary>Runs any program (a script, an installed `pgshift`) and captures what it prints.</summary>
+    public static async Task<Result> RunProgramAsync(string file, IEnumerable<string> args, IDictionary<string, string>? env = null,
+        TimeSpan? timeout = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgshift.dll"));
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null)
+        {
+            psi.WorkingDirectory = workingDirectory;
+        }
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
@@ -33,7 +41,7 @@ public static class PgShiftProcess
         catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"pgshift {string.Join(' ', psi.ArgumentList.Skip(1))} did not finish in time");
+            throw new TimeoutException($"{file} {string.Join(' ', psi.ArgumentList)} did not finish in time");
         }
         return new Result(p.ExitCode, await stdout, await stderr);
     }

@@ -33,12 +33,15 @@ public sealed class TestServer
     private readonly string _envVar;
     private readonly string? _hint;
 
-    private TestServer(string envVar, int defaultPort, int major, string? hint = null)
+    /// <summary>A server a test class started for itself (<see cref="WholeServers"/>), at <paramref name="connectionString"/>.</summary>
+    public static TestServer Started(string connectionString, int major) => new("its test fixture", 0, major, connectionString: connectionString);
+
+    private TestServer(string envVar, int defaultPort, int major, string? hint = null, string? connectionString = null)
     {
         _envVar = envVar;
         _hint = hint;
         Major = major;
-        var fromEnv = Environment.GetEnvironmentVariable(envVar);
+        var fromEnv = connectionString ?? Environment.GetEnvironmentVariable(envVar);
         AdminConnectionString = string.IsNullOrEmpty(fromEnv)
             ? $"Host=127.0.0.1;Port={defaultPort};Username=postgres;Database=postgres"
             : fromEnv;

@@ -11,7 +11,7 @@ public abstract class LargeObjectMigrationTests(ServerPair pair)
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];
 
     private string[] Args(string task) =>
-        ["--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task, "--retry-window", "1m"];
+        ["--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task];
 
     /// <summary>The same roles on both servers (roles belong to the server, hence the run's suffix).</summary>
     private async Task<(string Owner, string Reader)> RolesAsync()
@@ -32,7 +32,7 @@ public abstract class LargeObjectMigrationTests(ServerPair pair)
         var args = Args("lobs");
         var precheck = await PgShiftProcess.RunAsync(["precheck", .. args]);
         Assert.Matches(@"6 large objects, 6\.\d MB: copied in the full copy and synchronised again at cutover", precheck.Stdout);
-        await using var migrate = new PgShiftBackground(["migrate", .. args]);
+        await using var migrate = new PgShiftBackground(["migrate", "--retry-window", "1m", .. args]);
         await migrate.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
         // Copied with the data, from the task's snapshot.
         Assert.Equal(6L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pg_largeobject_metadata"));
@@ -40,7 +40,7 @@ public abstract class LargeObjectMigrationTests(ServerPair pair)
 
         await pair.Source.ExecuteAsync(pair.SourceDb, LargeObjectFixture.During(owner, reader));
         // The stream carries the table's rows, not the objects: until the cutover the target still has the old ones.
-        var cutover = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", .. args], timeout: TimeSpan.FromMinutes(3));
+        var cutover = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", "--retry-window", "1m", .. args], timeout: TimeSpan.FromMinutes(3));
         Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + migrate.Output);
         Assert.Equal(0, await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1)));
         Assert.Matches(@"equal    large objects: 7 on the source, 7 on the target", cutover.Stdout);
@@ -74,9 +74,8 @@ public sealed class LargeObjectResumeTests(Pg15To17 pair) : IClassFixture<Pg15To
             CREATE TABLE docs (id int PRIMARY KEY, body oid);
             INSERT INTO docs SELECT g, lo_from_bytea(0, convert_to(repeat(md5(g::text), 8192), 'UTF8')) FROM generate_series(1, 600) g;
             """);
-        var args = new[] { "--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "lokill",
-            "--retry-window", "1m" };
-        await using (var first = new PgShiftBackground(["migrate", "--jobs", "1", .. args]))
+        var args = new[] { "--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", "lokill" };
+        await using (var first = new PgShiftBackground(["migrate", "--jobs", "1", "--retry-window", "1m", .. args]))
         {
             var deadline = DateTime.UtcNow.AddMinutes(2);
             while (DateTime.UtcNow < deadline && !first.HasExited
@@ -93,10 +92,10 @@ public sealed class LargeObjectResumeTests(Pg15To17 pair) : IClassFixture<Pg15To
         Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pg_largeobject_metadata WHERE length(lo_get(oid)) <> 262144"));
 
         await pair.Source.ExecuteAsync(pair.SourceDb, "SELECT lo_put(body, 0, convert_to('changed after the kill', 'UTF8')) FROM docs WHERE id = 1");
-        await using var second = new PgShiftBackground(["migrate", "--jobs", "1", .. args]);
+        await using var second = new PgShiftBackground(["migrate", "--jobs", "1", "--retry-window", "1m", .. args]);
         await second.WaitForAsync("stream:", TimeSpan.FromMinutes(3));
         Assert.Equal(600L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM pg_largeobject_metadata"));
-        var cutover = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", .. args], timeout: TimeSpan.FromMinutes(3));
+        var cutover = await PgShiftProcess.RunAsync(["cutover", "--timeout", "2m", "--retry-window", "1m", .. args], timeout: TimeSpan.FromMinutes(3));
         Assert.True(cutover.ExitCode == 0, cutover.All + "\nmigrate:\n" + second.Output);
         Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromMinutes(1)));
         Assert.Contains($"Large objects of task lokill: {600 - afterKill} copied ({afterKill} already on the target)", second.Output, StringComparison.Ordinal);
@@ -123,12 +122,12 @@ public sealed class LargeObjectResumeTests(Pg15To17 pair) : IClassFixture<Pg15To
 
             var precheck = await PgShiftProcess.RunAsync(["precheck", "--types", "schema,full", .. Args(targets[0], "sel")]);
             Assert.Contains("1 large object, 32 bytes: not copied by this task", precheck.Stdout, StringComparison.Ordinal);
-            var selected = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", .. Args(targets[0], "sel")]);
+            var selected = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--retry-window", "1m", .. Args(targets[0], "sel")]);
             Assert.True(selected.ExitCode == 0, selected.All);
             Assert.Equal(1L, await pair.Target.ScalarAsync<long>(targets[0], "SELECT count(*) FROM docs"));
             Assert.Equal(0L, await pair.Target.ScalarAsync<long>(targets[0], "SELECT count(*) FROM pg_largeobject_metadata"));
 
-            var asked = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--large-objects", .. Args(targets[1], "sel")]);
+            var asked = await PgShiftProcess.RunAsync(["migrate", "--types", "schema,full", "--large-objects", "--retry-window", "1m", .. Args(targets[1], "sel")]);
             Assert.True(asked.ExitCode == 0, asked.All);
             Assert.Contains($"Role {ghost} does not exist on the target: the large object 920001 it owns on the source is owned by postgres there", asked.All, StringComparison.Ordinal);
             Assert.Equal("postgres", await pair.Target.ScalarAsync<string>(targets[1], "SELECT pg_get_userbyid(lomowner)::text FROM pg_largeobject_metadata WHERE oid = 920001"));

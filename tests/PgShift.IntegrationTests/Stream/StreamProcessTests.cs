@@ -7,14 +7,14 @@ namespace PgShift.IntegrationTests.Stream;
 public sealed class StreamProcessTests(Pg15To17 pair) : IClassFixture<Pg15To17>
 {
     private string[] Args(string task, string source, string target) =>
-        ["--source", source, "--target", target, "--task", task, "--retry-window", "2m"];
+        ["--source", source, "--target", target, "--task", task];
 
     [Fact]
     public async Task Killed_migrate_process_restarted_loses_and_repeats_no_change()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, StreamFixture.Schema);
         var args = Args("killstream", pair.Source.KeywordValue(pair.SourceDb), pair.Target.KeywordValue(pair.TargetDb));
-        await using (var first = new PgShiftBackground(["migrate", .. args]))
+        await using (var first = new PgShiftBackground(["migrate", "--retry-window", "2m", .. args]))
         {
             await first.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
             var writes = Task.Run(async () =>
@@ -36,9 +36,9 @@ public sealed class StreamProcessTests(Pg15To17 pair) : IClassFixture<Pg15To17>
         }
         await StreamFixture.TruncateAndBulkAsync(pair.Source, pair.SourceDb);
 
-        await using var second = new PgShiftBackground(["migrate", .. args]);
+        await using var second = new PgShiftBackground(["migrate", "--retry-window", "2m", .. args]);
         await second.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
-        var cutover = await PgShiftProcess.RunAsync(["cutover", .. args], timeout: TimeSpan.FromMinutes(3));
+        var cutover = await PgShiftProcess.RunAsync(["cutover", "--retry-window", "2m", .. args], timeout: TimeSpan.FromMinutes(3));
         Assert.True(cutover.ExitCode == 0, cutover.All);
         Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromMinutes(1)));
         Assert.Contains("finished", second.Output, StringComparison.Ordinal);
@@ -127,8 +127,8 @@ public sealed class ServerRestartTests : IAsyncLifetime
             await cmd.ExecuteNonQueryAsync();
         }
         // A short window: the second restart comes after the window of the first has closed, and is an outage of its own.
-        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "restart", "--retry-window", "20s" };
-        await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
+        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "restart" };
+        await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "20s", .. args]);
         await WaitForStreamSessionsAsync(migrate, 1);
 
         await ExecAsync("INSERT INTO t SELECT g, 'before restart' FROM generate_series(1001, 1100) g");
@@ -159,8 +159,8 @@ public sealed class ServerRestartTests : IAsyncLifetime
         await ExecAsync(string.Join("\n", tables.Select(t =>
             $"CREATE TABLE {t} (id int PRIMARY KEY, v text); INSERT INTO {t} SELECT g, md5(g::text) FROM generate_series(1, 400000) g;")));
         // One job: the tables are copied one after the other, and the restart comes while the first ones are done.
-        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "crestart", "--retry-window", "2m" };
-        await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--jobs", "1", .. args]);
+        var args = new[] { "--source", source, "--target", TestServer.Pg17.KeywordValue(_targetDb), "--task", "crestart" };
+        await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--jobs", "1", "--retry-window", "2m", .. args]);
         await migrate.WaitForAsync("Copied \"public\".", TimeSpan.FromMinutes(2));
         await ServersAsync("restart", "pg15");
         await ExecAsync("UPDATE c1 SET v = 'after restart' WHERE id <= 100; DELETE FROM c8 WHERE id <= 50; INSERT INTO c5 VALUES (400001, 'new')");
@@ -197,8 +197,8 @@ public sealed class ServerRestartTests : IAsyncLifetime
                 await TestServer.Pg15.ExecuteAsync(sourceDb, "CREATE INDEX " + index);
             }
             var target = $"host=127.0.0.1 port={_port} user=postgres dbname=postgres";
-            var args = new[] { "--source", TestServer.Pg15.KeywordValue(sourceDb), "--target", target, "--task", "pdrestart", "--retry-window", "2m" };
-            await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
+            var args = new[] { "--source", TestServer.Pg15.KeywordValue(sourceDb), "--target", target, "--task", "pdrestart" };
+            await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "2m", .. args]);
             // The key is built first; the three indexes (seconds each) are being built when the target restarts.
             await migrate.WaitForAsync("Built constraint", TimeSpan.FromMinutes(3));
             await ServersAsync("restart", "pg15");
@@ -236,8 +236,8 @@ public sealed class ServerRestartTests : IAsyncLifetime
         {
             await TestServer.Pg15.ExecuteAsync(sourceDb, "CREATE TABLE t (id int PRIMARY KEY, v text, n int); INSERT INTO t SELECT g, 'v', 0 FROM generate_series(1, 1000) g;");
             var target = $"host=127.0.0.1 port={_port} user=postgres dbname=postgres";
-            var args = new[] { "--source", TestServer.Pg15.KeywordValue(sourceDb), "--target", target, "--task", "trestart", "--retry-window", "2m" };
-            await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. args]);
+            var args = new[] { "--source", TestServer.Pg15.KeywordValue(sourceDb), "--target", target, "--task", "trestart" };
+            await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--retry-window", "2m", .. args]);
             await migrate.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
 
             // Writes go on, in many small transactions and a few large ones, while the target restarts under the stream.

@@ -11,7 +11,7 @@ public sealed class MalformedConnectionStringTests
     public static TheoryData<string, string> Malformed => new()
     {
         { $"postgress://pwuser:{Secret}@127.0.0.1:5432/ddb", "'postgress:' where a PostgreSQL URI starts with postgresql://" },
-        { $"mysql://pwuser:{Secret}@127.0.0.1:5432/ddb", "'mysql:'" },
+        { $"mysql://pwuser:{Secret}@127.0.0.1:5432/ddb", "mysql:// is MySQL's scheme, not PostgreSQL's: a PostgreSQL URI starts with postgresql://" },
         { $"postgresql+psycopg2://pwuser:{Secret}@h/d", "'postgresql+psycopg2:'" },
         { $"postgres:/pwuser:{Secret}@h/d", "a colon and two slashes" },
         { $"pwuser:{Secret}@127.0.0.1:5432/db", "where a PostgreSQL URI starts with" },

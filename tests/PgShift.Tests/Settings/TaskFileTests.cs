@@ -107,9 +107,33 @@ public sealed class TaskFileTests : IDisposable
     [Fact]
     public void An_unknown_key_is_refused_with_where_it_is()
     {
-        var ex = Assert.Throws<PgShiftException>(() => Load("task: app\nexclude_table: [public.tmp]\n"));
+        var ex = Assert.Throws<SettingsException>(() => Load("task: app\nexclude_table: [public.tmp]\n"));
 
-        Assert.Contains("cannot be read at line 2", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot be read: line 2: unknown key 'exclude_table'; the keys are task, source, target, types, jobs,", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("exclude_tables", ex.Fix, StringComparison.Ordinal);
+    }
+
+    /// <summary>Each used to show the deserializer's words: .NET type names (System.Nullable`1[...], PgShift.Settings.TaskFile, PublicKeyToken=...).</summary>
+    [Theory]
+    [InlineData("jobs: abc\n", "line 1: jobs must be a whole number (e.g. 4), not 'abc'")]
+    [InlineData("task: app\njobs: [1, 2]\n", "line 2: jobs must be a whole number (e.g. 4), not a list")]
+    [InlineData("jobs: [1\n", "line 2, column 1: this is not valid YAML")]
+    [InlineData("include_schemas: public\n", "line 1: include_schemas must be a list of text values ([a, b], or one '- a' per line), not the single value 'public'")]
+    [InlineData("- a\n- b\n", "line 1: the file holds a list, where a task file holds keys and values")]
+    [InlineData("mapping: 3\n", "line 1: mapping must be a mapping with the keys schemas, tables, columns, not the single value '3'")]
+    [InlineData("mapping:\n  schema: {a: b}\n", "line 2: unknown key 'mapping.schema'; the keys under mapping are schemas, tables, columns")]
+    [InlineData("mapping:\n  tables: [a]\n", "line 2: mapping.tables must be a mapping of names to new names (old: new, one per line), not a list")]
+    [InlineData("large_objects: maybe\n", "line 1: large_objects must be true or false, not 'maybe'")]
+    [InlineData("split_threshold_mb: big\n", "line 1: split_threshold_mb must be a number (e.g. 1024 or 0.5), not 'big'")]
+    [InlineData("source: {host: db}\n", "line 1: source must be a text value, not a mapping (key: value lines)")]
+    public void A_value_of_the_wrong_kind_is_said_in_words_with_its_line(string text, string expected)
+    {
+        var ex = Assert.Throws<SettingsException>(() => Load(text));
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", ex.Message + ex.Fix, StringComparison.Ordinal);
+        Assert.DoesNotContain("PgShift.", ex.Message + ex.Fix, StringComparison.Ordinal);
+        Assert.DoesNotContain("PublicKeyToken", ex.Message + ex.Fix, StringComparison.Ordinal);
     }
 
     [Fact]
