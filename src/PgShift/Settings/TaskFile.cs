@@ -31,6 +31,8 @@ public sealed class TaskFile
     public double? SplitThresholdMb { get; set; }
     /// <summary>Copy the database's large objects (and synchronise them at cutover); unset: <see cref="CopiesLargeObjects"/>.</summary>
     public bool? LargeObjects { get; set; }
+    /// <summary>The cutover prepares the way back (as <c>pgshift cutover --reverse</c>): a slot on the target, and the reverse task's state on the source.</summary>
+    public bool? Reverse { get; set; }
 
     /// <summary>
     /// Large objects belong to the database, not to a table: as pg_dump does, they move with the whole database (exclusions
@@ -107,7 +109,7 @@ public sealed class TaskFile
         {
             // The YAML error text can quote the line, which may hold a password.
             throw new PgShiftException($"Task file '{path}' cannot be read at line {ex.Start.Line}, column {ex.Start.Column}: {Redactor.Redact(ex.InnerException?.Message ?? ex.Message)}",
-                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects).");
+                "Fix the file; the README lists its keys (task, source, target, types, jobs, include_schemas, exclude_schemas, include_tables, exclude_tables, large_objects, reverse).");
         }
     }
 
@@ -122,7 +124,7 @@ public sealed class TaskFile
     {
         Types = Types, Jobs = Jobs, RetryWindow = RetryWindow, IncludeSchemas = IncludeSchemas, ExcludeSchemas = ExcludeSchemas,
         IncludeTables = IncludeTables, ExcludeTables = ExcludeTables, ExcludeColumns = ExcludeColumns, Mapping = Mapping,
-        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb, LargeObjects = LargeObjects,
+        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb, LargeObjects = LargeObjects, Reverse = Reverse,
     }, StoredForm);
 
     public static TaskFile FromStoredJson(string json) => System.Text.Json.JsonSerializer.Deserialize<TaskFile>(json, StoredForm) ?? new TaskFile();

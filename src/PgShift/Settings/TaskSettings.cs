@@ -45,6 +45,14 @@ public record TaskSettings
     /// <summary>How the change stream applies changes (batching, grouping, spooling): tuning, not given by the user.</summary>
     public ApplyOptions Apply { get; init; } = new();
 
+    /// <summary>The cutover prepares the way back: the reverse stream's slot on the target, its state on the source (<c>cutover --reverse</c>).</summary>
+    public bool PrepareWayBack { get; init; }
+    /// <summary>
+    /// These are the settings of a task's way back: the reverse stream, from the new server (<see cref="Source"/> here) to the
+    /// old one (<see cref="Target"/>), whose state lives on the old one; its cutover is the fallback.
+    /// </summary>
+    public bool WayBack { get; init; }
+
     /// <summary>The settings in the form stored with a new task (<see cref="TaskFile.ToStoredJson"/>: no server, no password), if built from one.</summary>
     public string? StoredForm { get; init; }
 }

@@ -33,6 +33,7 @@ public static class TaskSettingsBuilder
             SplitThresholdBytes = (long)((splitMb is { } mb ? SettingValues.SplitThresholdMb(mb, "split_threshold_mb") : TaskSettings.DefaultSplitThresholdMb) * 1048576),
             RetryWindow = retryWindow is null ? TaskSettings.DefaultRetryWindow : SettingValues.Duration(retryWindow, "Retry window"),
             Conflicts = SettingValues.Conflicts(given.OnConflict ?? stored?.OnConflict),
+            PrepareWayBack = (given.Reverse ?? stored?.Reverse) == true,
             StoredForm = (stored ?? given).ToStoredJson(),
         };
     }

@@ -158,6 +158,11 @@ public sealed class MigrationTask(ILogger logger)
         {
             return true;
         }
+        if (options.WayBack)
+        {
+            throw new TaskFailedException($"Task {options.TaskName} has no way back on {options.Target}: its cutover did not prepare one.",
+                $"Cut the task over with 'pgshift cutover --reverse --task {options.TaskName}' (or reverse: true in the task file); that creates the reverse slot and this state.");
+        }
         if (options.Incremental && !options.Full)
         {
             // Checked before anything is written: a task row left behind would make the next run skip the precheck.
@@ -278,7 +283,7 @@ public sealed class MigrationTask(ILogger logger)
                 return await StopAsync(run, ct);
             }
             await SetPhaseAsync(run, TaskPhase.Cutover, ct);
-            run.Result.Schema.Add(await FinishCutoverAsync(options, ct));
+            run.Result.Schema.Add(options.WayBack ? await FinishFallbackAsync(options, ct) : await FinishCutoverAsync(options, ct));
         }
         await SetPhaseAsync(run, TaskPhase.Finished, ct);
         run.Result.Finished = true;
@@ -333,6 +338,25 @@ public sealed class MigrationTask(ILogger logger)
         var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions(options) { KnownTables = known }, ct);
         report.Warnings.AddRange(await CutoverSteps.WarningsAsync(options, known, newTables, ct));
         report.Warnings.AddRange(largeObjectNotes);
+        return report;
+    }
+
+    /// <summary>
+    /// The cutover of a way back (the fallback), once the reverse stream has caught up with the new server fenced: the old
+    /// server has its schema already, so only what logical decoding cannot carry follows: large objects and sequences.
+    /// </summary>
+    private async Task<SchemaReport> FinishFallbackAsync(TaskSettings options, CancellationToken ct)
+    {
+        var report = new SchemaReport();
+        if (options.LargeObjects)
+        {
+            report.Warnings.AddRange(await new CutoverSteps(logger).SynchroniseLargeObjectsAsync(options, Copier.Progress.LargeObjects, ct));
+        }
+        report.Warnings.AddRange(await WayBack.SyncSequencesAsync(options, ct));
+        foreach (var table in await WayBack.UnloggedTablesAsync(options, ct))
+        {
+            report.Warnings.Add($"Table {table} is unlogged: its rows written on the new server did not go back (unlogged tables write no WAL). Copy them yourself if they matter.");
+        }
         return report;
     }
 
