@@ -116,7 +116,7 @@ public sealed class CommonOptions
         return new Settings.TaskFile
         {
             Types = f.Types, Jobs = f.Jobs, RetryWindow = pr.GetValue(RetryWindowOption) ?? f.RetryWindow, Mapping = f.Mapping,
-            OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb,
+            OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb, Reverse = f.Reverse,
             LargeObjects = pr.GetValue(NoLargeObjects) ? false : pr.GetValue(LargeObjects) ? true : f.LargeObjects,
             IncludeSchemas = Join(f.IncludeSchemas, pr.GetValue(IncludeSchema)),
             ExcludeSchemas = Join(f.ExcludeSchemas, pr.GetValue(ExcludeSchema)),

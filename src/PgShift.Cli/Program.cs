@@ -13,6 +13,7 @@ root.Subcommands.Add(PrecheckCommand.Create(common));
 root.Subcommands.Add(MigrateCommand.Create(common));
 root.Subcommands.Add(StatusCommand.Create(common));
 root.Subcommands.Add(ControlCommands.Cutover(common));
+root.Subcommands.Add(ControlCommands.Fallback(common));
 root.Subcommands.Add(ControlCommands.Stop(common));
 root.Subcommands.Add(ControlCommands.Cleanup(common));
 root.Subcommands.Add(VerifyCommand.Create(common));
