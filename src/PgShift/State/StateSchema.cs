@@ -13,6 +13,15 @@ public static class StateSchema
 
     public static async Task EnsureAsync(NpgsqlConnection target, NpgsqlTransaction? tx, CancellationToken ct)
     {
+        // A database fenced read-only (after a cutover or a fallback) is still read by status, verify and cleanup: its
+        // state is as the last writer left it, and CREATE ... IF NOT EXISTS is refused there even when nothing is missing.
+        await using (var readOnly = new NpgsqlCommand("SELECT current_setting('transaction_read_only') = 'on'", target, tx))
+        {
+            if (await readOnly.ExecuteScalarAsync(ct) is true)
+            {
+                return;
+            }
+        }
         const string sql = """
             CREATE SCHEMA IF NOT EXISTS pgshift;
             CREATE TABLE IF NOT EXISTS pgshift.tasks (
