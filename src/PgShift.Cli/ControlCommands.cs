@@ -63,7 +63,7 @@ internal static class ControlCommands
             if (code == ExitCodes.Success && wayBack)
             {
                 using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
-                var lsn = await new WayBack(loggerFactory.CreateLogger("pgshift")).PrepareAsync(task.Settings, ct);
+                var lsn = await new WayBackSteps(loggerFactory.CreateLogger("pgshift")).PrepareAsync(task.Settings, ct);
                 Console.Out.WriteLine($"way back: slot {TaskName.SlotName(task.TaskName)} on the target from {lsn}, the reverse task's state on the source; "
                     + $"'pgshift migrate --reverse --task {task.TaskName}' streams the target's changes back, 'pgshift fallback' switches back");
             }

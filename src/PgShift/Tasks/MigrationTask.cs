@@ -352,8 +352,8 @@ public sealed class MigrationTask(ILogger logger)
         {
             report.Warnings.AddRange(await new CutoverSteps(logger).SynchroniseLargeObjectsAsync(options, Copier.Progress.LargeObjects, ct));
         }
-        report.Warnings.AddRange(await WayBack.SyncSequencesAsync(options, ct));
-        foreach (var table in await WayBack.UnloggedTablesAsync(options, ct))
+        report.Warnings.AddRange(await WayBackSteps.SyncSequencesAsync(options, ct));
+        foreach (var table in await WayBackSteps.UnloggedTablesAsync(options, ct))
         {
             report.Warnings.Add($"Table {table} is unlogged: its rows written on the new server did not go back (unlogged tables write no WAL). Copy them yourself if they matter.");
         }

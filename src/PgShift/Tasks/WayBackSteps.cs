@@ -21,7 +21,7 @@ namespace PgShift.Tasks;
 /// their sync LSN, its settings) goes to the old server, which is the reverse stream's target, so that both directions
 /// resume from any machine. The reverse stream and its cutover (the fallback) are then the ordinary ones.
 /// </summary>
-public sealed class WayBack(ILogger logger)
+public sealed class WayBackSteps(ILogger logger)
 {
     /// <summary>
     /// Prepares the way back of the finished task <paramref name="forward"/>: drops its own slot on the old server (it would
