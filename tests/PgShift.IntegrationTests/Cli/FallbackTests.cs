@@ -32,6 +32,7 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         SELECT setval('tickets', 77);
         -- Excluded and NOT NULL without a default: the way back could not insert rows without it (only the precheck uses it).
         CREATE TABLE strict (id int PRIMARY KEY, must text NOT NULL);
+        SELECT lo_from_bytea(4242, 'a large object of the source');
         """;
 
     // The same rows on both sides, under each side's names; the excluded column is not compared.
@@ -108,6 +109,7 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
 
         // The application now writes to the target: before the reverse stream runs, while it runs, and after it was killed.
         await WriteOnTargetAsync(0);
+        await pair.Target.ExecuteAsync(pair.TargetDb, "SELECT lo_put(4242, 0, '\\x41'::bytea); SELECT lo_from_bytea(4343, 'made on the target')");
         string[] reverseArgs = ["migrate", "--reverse", .. args];
         await using (var first = new PgShiftBackground(reverseArgs))
         {
@@ -133,6 +135,17 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         await WriteOnTargetAsync(13);
         await pair.Target.ExecuteAsync(pair.TargetDb, "TRUNCATE scratch; INSERT INTO scratch SELECT g, 'after truncate' FROM generate_series(1, 5) g;");
 
+        // Stopped on request, as the forward stream is, and resumed.
+        await using (var stopped = new PgShiftBackground(reverseArgs))
+        {
+            await stopped.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
+            var stop = await PgShiftProcess.RunAsync(["stop", "--reverse", "--source", source, "--target", target, "--task", "round"]);
+            Assert.True(stop.ExitCode == 0, stop.All);
+            Assert.Contains("'pgshift migrate --reverse' resumes it", stop.Stdout, StringComparison.Ordinal);
+            Assert.Equal(0, await stopped.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        }
+        await WriteOnTargetAsync(14);
+
         await using var second = new PgShiftBackground(reverseArgs);
         await second.WaitForAsync("stream:", TimeSpan.FromMinutes(2));
         var status = await PgShiftProcess.RunAsync(["status", "--reverse", "--source", source, "--target", target, "--task", "round"]);
@@ -152,13 +165,16 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         }
         // Exactly once: each insert on either side is there once (the ledger has no key to refuse a second one).
         Assert.Equal(2L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM ledger WHERE who = 'source streamed'"));
-        Assert.Equal(14L * 3, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM ledger WHERE who LIKE 'target %'"));
+        Assert.Equal(15L * 3, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM ledger WHERE who LIKE 'target %'"));
         // The excluded column: kept on the old rows, the default on rows made on the target.
         Assert.Equal("pw1", await pair.Source.ScalarAsync<string>(pair.SourceDb, "SELECT secret FROM accounts WHERE id = 1"));
         Assert.Equal(0L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM accounts WHERE name LIKE 'target %' AND secret IS DISTINCT FROM 'hidden'"));
         // The source's trigger did not fire for the applied inserts: the audit rows are the target's, brought back.
         Assert.Equal(0L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM audit WHERE at LIKE 'pgshift%'"));
         Assert.Contains("verify: comparing", fallback.Stdout, StringComparison.Ordinal);
+        Assert.Contains("large objects: 2 on the source, 2 on the target", fallback.Stdout, StringComparison.Ordinal);
+        Assert.Equal("made on the target", await pair.Source.ScalarAsync<string>(pair.SourceDb, "SELECT convert_from(lo_get(4343), 'UTF8')"));
+        Assert.Equal("A large object of the source", await pair.Source.ScalarAsync<string>(pair.SourceDb, "SELECT convert_from(lo_get(4242), 'UTF8')"));
 
         // Both directions' verify: the way back's (target against source) and the task's own (source against target).
         var verify = await PgShiftProcess.RunAsync(["verify", "--reverse", "--source", source, "--target", target, "--task", "round"]);
