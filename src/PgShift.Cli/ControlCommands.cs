@@ -58,20 +58,31 @@ internal static class ControlCommands
                 return ExitCodes.Failed;
             }
             // A task cut over already is not fenced again for the way back: the application may be back on the source.
-            var fenceNow = pr.GetValue(fence) || wayBack && !await FinishedAsync(task, ct);
+            var finished = wayBack && await FinishedAsync(task, ct);
+            var fenceNow = pr.GetValue(fence) || wayBack && !finished;
             var code = await FencedAsync(fenceNow, task.Source, "source", () => CutoverAsync(pr, common, task, limit, "cutover", ct), ct);
-            if (code == ExitCodes.Success && wayBack)
-            {
-                using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
-                var lsn = await new WayBackSteps(loggerFactory.CreateLogger("pgshift")).PrepareAsync(task.Settings, ct);
-                Console.Out.WriteLine($"way back: slot {TaskName.SlotName(task.TaskName)} on the target from {lsn}, the reverse task's state on the source; "
-                    + $"'pgshift migrate --reverse --task {task.TaskName}' streams the target's changes back, 'pgshift fallback' switches back");
-            }
-            if (code != ExitCodes.Success || pr.GetValue(noVerify))
+            if (code != ExitCodes.Success)
             {
                 return code;
             }
-            return await VerifyAfterAsync(task, ct);
+            // Verified first: the way back sets aside, on the source, what would fire for its applied changes (ALWAYS
+            // triggers, identities GENERATED ALWAYS), which verify would report as differences.
+            if (!pr.GetValue(noVerify))
+            {
+                code = await VerifyAfterAsync(task, ct);
+            }
+            if (wayBack)
+            {
+                using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
+                var (lsn, created) = await new WayBackSteps(loggerFactory.CreateLogger("pgshift")).PrepareAsync(task.Settings, ct);
+                if (created && finished)
+                {
+                    Console.Out.WriteLine("warning  the way back is prepared now, not at the cutover: writes made on the target since the cutover (if the application uses it already) do not go back.");
+                }
+                Console.Out.WriteLine($"way back: slot {TaskName.SlotName(task.TaskName)} on the target from {lsn}, the reverse task's state on the source; "
+                    + $"'pgshift migrate --reverse --task {task.TaskName}' streams the target's changes back, 'pgshift fallback' switches back");
+            }
+            return code;
         });
         return cmd;
     }
@@ -220,10 +231,6 @@ internal static class ControlCommands
             if (report.Phase == TaskPhase.Finished)
             {
                 Console.Out.WriteLine($"Task {task.TaskName} is finished already.");
-                if (task.Settings.PrepareWayBack)
-                {
-                    Console.Out.WriteLine("warning  the way back is prepared now, not at the cutover: writes made on the target since the cutover (if the application uses it already) do not go back.");
-                }
                 return ExitCodes.Success;
             }
             if (await TaskLock.IsHeldAsync(target, task.TaskName, ct))

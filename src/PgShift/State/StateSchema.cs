@@ -50,6 +50,7 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS deferred_post_data boolean NOT NULL DEFAULT false;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS verify_hold_lsn pg_lsn;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS verify_held_at pg_lsn;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS restore_at_cutover text[];
             CREATE TABLE IF NOT EXISTS pgshift.copy_tables (
                 task text NOT NULL,
                 source_table text NOT NULL,

@@ -343,7 +343,8 @@ public sealed class MigrationTask(ILogger logger)
 
     /// <summary>
     /// The cutover of a way back (the fallback), once the reverse stream has caught up with the new server fenced: the old
-    /// server has its schema already, so only what logical decoding cannot carry follows: large objects and sequences.
+    /// server has its schema already, so only what logical decoding cannot carry follows (large objects and sequences), and
+    /// what the way back changed there is put back (identity columns GENERATED ALWAYS, triggers and rules enabled ALWAYS or REPLICA).
     /// </summary>
     private async Task<SchemaReport> FinishFallbackAsync(TaskSettings options, CancellationToken ct)
     {
@@ -353,6 +354,7 @@ public sealed class MigrationTask(ILogger logger)
             report.Warnings.AddRange(await new CutoverSteps(logger).SynchroniseLargeObjectsAsync(options, Copier.Progress.LargeObjects, ct));
         }
         report.Warnings.AddRange(await WayBackSteps.SyncSequencesAsync(options, ct));
+        await WayBackSteps.RestoreAsync(options, ct);
         foreach (var table in await WayBackSteps.UnloggedTablesAsync(options, ct))
         {
             report.Warnings.Add($"Table {table} is unlogged: its rows written on the new server did not go back (unlogged tables write no WAL). Copy them yourself if they matter.");

@@ -28,8 +28,8 @@ public sealed class WayBackSteps(ILogger logger)
     /// keep the WAL of every change the reverse stream writes there), creates the reverse publication and slot on the new
     /// server, and records the reverse task on the old one. Safe to run again: what exists is kept.
     /// </summary>
-    /// <returns>The reverse slot's consistent point.</returns>
-    public async Task<NpgsqlLogSequenceNumber> PrepareAsync(TaskSettings forward, CancellationToken ct)
+    /// <returns>The reverse slot's consistent point, and whether the slot was created now (not by an earlier run).</returns>
+    public async Task<(NpgsqlLogSequenceNumber Lsn, bool Created)> PrepareAsync(TaskSettings forward, CancellationToken ct)
     {
         var task = forward.TaskName;
         HashSet<string> known;
@@ -54,7 +54,8 @@ public sealed class WayBackSteps(ILogger logger)
 
         await using var oldState = await ConnectionOpener.OpenAsync(reverse.Target, "pgshift cutover", ct);
         await StateSchema.EnsureAsync(oldState, null, ct);
-        if (await SlotRecord.ConsistentLsnAsync(oldState, task, ct) is null)
+        var created = await SlotRecord.ConsistentLsnAsync(oldState, task, ct) is null;
+        if (created)
         {
             // The forward task is finished and never streams again; its slot would pin the old server's WAL (and, when both
             // databases share a cluster, has the reverse slot's name).
@@ -71,6 +72,14 @@ public sealed class WayBackSteps(ILogger logger)
         }
         var (lsn, _) = await TaskSlot.EnsureAsync(reverse.Source, oldState, task, plans.Select(p => p.SourceOid).ToList(),
             plans.Where(p => !p.Unlogged).Select(p => p.Source).ToList(), needSnapshot: false, logger, ct);
+        // Recorded before they are changed, so that the fallback puts every one back whatever happens in between.
+        var blockers = await ApplyBlocker.ReadAsync(oldState, plans.Select(p => p.Target), ct);
+        await CutoverRestore.AddAsync(oldState, task, blockers.Select(b => b.Restore).ToList(), ct);
+        foreach (var blocker in blockers)
+        {
+            logger.LogWarning("{Table}: {What} is changed on the old server while the way back runs (the fallback puts it back)", blocker.Table, blocker.What);
+            await ExecuteAsync(oldState, blocker.WhileStreaming, ct);
+        }
         // Every table is "copied" at the slot's consistent point: the old server holds the rows as they were there.
         await CopyState.RegisterAsync(oldState, task, plans.Select(p => new PlannedTable(p.SourceKey, p.Target.ToString(), 0, 0, p.StreamColumns)), ct);
         var done = await CopyState.DoneAsync(oldState, task, ct);
@@ -85,7 +94,25 @@ public sealed class WayBackSteps(ILogger logger)
         }
         await TaskSettingsStore.SaveIfNewAsync(oldState, task, reverse.StoredForm!, ct);
         logger.LogInformation("The way back of task {Task} starts at {Lsn} of the new server ({Tables} tables)", task, lsn, plans.Count);
-        return lsn;
+        return (lsn, created);
+    }
+
+    /// <summary>At the fallback, with the reverse stream caught up: what <see cref="PrepareAsync"/> changed on the old server, put back.</summary>
+    public static async Task<int> RestoreAsync(TaskSettings reverse, CancellationToken ct)
+    {
+        await using var oldServer = await ConnectionOpener.OpenAsync(reverse.Target, "pgshift fallback", ct);
+        var statements = await CutoverRestore.LoadAsync(oldServer, reverse.TaskName, ct);
+        foreach (var sql in statements)
+        {
+            await ExecuteAsync(oldServer, sql, ct);
+        }
+        return statements.Length;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>The tables the way back carries (leaf tables of the new server) that it cannot stream: unlogged ones write no WAL.</summary>

@@ -28,6 +28,13 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         CREATE FUNCTION audit_account() RETURNS trigger LANGUAGE plpgsql AS $$
           BEGIN INSERT INTO audit (account, at) VALUES (NEW.id, current_setting('application_name')); RETURN NEW; END $$;
         CREATE TRIGGER accounts_audit AFTER INSERT ON accounts FOR EACH ROW EXECUTE PROCEDURE audit_account();
+        -- What a replica apply session would trip over: an identity GENERATED ALWAYS (the stream sets every column) and a
+        -- trigger enabled ALWAYS (it would fire for the applied rows, whose values it made on the target already).
+        CREATE TABLE tagged (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text);
+        INSERT INTO tagged (label) SELECT 't' || g FROM generate_series(1, 20) g;
+        CREATE FUNCTION tagged_stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.label := NEW.label || '!'; RETURN NEW; END $$;
+        CREATE TRIGGER tagged_stamp BEFORE UPDATE ON tagged FOR EACH ROW EXECUTE PROCEDURE tagged_stamp();
+        ALTER TABLE tagged ENABLE ALWAYS TRIGGER tagged_stamp;
         CREATE SEQUENCE tickets;
         SELECT setval('tickets', 77);
         -- Excluded and NOT NULL without a default: the way back could not insert rows without it (only the precheck uses it).
@@ -48,6 +55,9 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
          "SELECT count(*) || ':' || md5(string_agg(who || n, ',' ORDER BY who, n)) FROM ledger"),
         ("SELECT count(*) || ':' || md5(string_agg(id || '|' || account || '|' || at, ',' ORDER BY id)) FROM audit",
          "SELECT count(*) || ':' || md5(string_agg(id || '|' || account || '|' || at, ',' ORDER BY id)) FROM audit"),
+        ("SELECT count(*) || ':' || md5(string_agg(id || label, ',' ORDER BY id)) FROM tagged",
+         "SELECT count(*) || ':' || md5(string_agg(id || label, ',' ORDER BY id)) FROM tagged"),
+        ("SELECT last_value || ':' || is_called FROM tagged_id_seq", "SELECT last_value || ':' || is_called FROM tagged_id_seq"),
         ("SELECT last_value || ':' || is_called FROM accounts_id_seq", "SELECT last_value || ':' || is_called FROM accounts_id_seq"),
         ("SELECT last_value || ':' || is_called FROM tickets", "SELECT last_value || ':' || is_called FROM tickets"),
         ("SELECT last_value || ':' || is_called FROM audit_id_seq", "SELECT last_value || ':' || is_called FROM audit_id_seq"),
@@ -168,6 +178,10 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
         // The excluded column: kept on the old rows, the default on rows made on the target.
         Assert.Equal("pw1", await pair.Source.ScalarAsync<string>(pair.SourceDb, "SELECT secret FROM accounts WHERE id = 1"));
         Assert.Equal(0L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM accounts WHERE name LIKE 'target %' AND secret IS DISTINCT FROM 'hidden'"));
+        // The identity and the ALWAYS trigger, set aside on the source while the way back ran, are as they were.
+        Assert.Equal("a", await pair.Source.ScalarAsync<string>(pair.SourceDb, "SELECT attidentity::text FROM pg_attribute WHERE attrelid = 'tagged'::regclass AND attname = 'id'"));
+        Assert.Equal("A", await pair.Source.ScalarAsync<string>(pair.SourceDb, "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'tagged_stamp'"));
+        Assert.Equal(15L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM tagged WHERE label ~ '^r[0-9]+!$'"));
         // The source's trigger did not fire for the applied inserts: the audit rows are the target's, brought back.
         Assert.Equal(0L, await pair.Source.ScalarAsync<long>(pair.SourceDb, "SELECT count(*) FROM audit WHERE at LIKE 'pgshift%'"));
         Assert.Contains("verify: comparing", fallback.Stdout, StringComparison.Ordinal);
@@ -230,6 +244,8 @@ public sealed class FallbackTests(Pg12To17 pair) : IClassFixture<Pg12To17>
             DELETE FROM log_events WHERE id % 50 = {round};
             INSERT INTO ledger VALUES ('target {round}', 1), ('target {round}', 1), ('target {round}', 2);
             UPDATE scratch SET v = 'target {round}' WHERE id = {round + 1};
+            UPDATE tagged SET label = 'r{round}' WHERE id = {round + 1};
+            INSERT INTO tagged (label) VALUES ('new {round}');
             SELECT nextval('tickets');
             """);
     }
