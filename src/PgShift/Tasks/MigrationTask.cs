@@ -127,7 +127,7 @@ public sealed class MigrationTask(ILogger logger)
         {
             await RecordFailureAsync(run, ex);
             throw new TaskFailedException($"Task {options.TaskName} failed: {ex.Message}",
-                (ex as PgShiftException)?.Fix ?? "See the error; 'pgshift migrate' resumes the task once its cause is fixed.", ex);
+                (ex as PgShiftException)?.Fix ?? $"See the error; 'pgshift migrate{(options.WayBack ? " --reverse" : "")}' resumes the task once its cause is fixed.", ex);
         }
     }
 
