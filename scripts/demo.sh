@@ -5,6 +5,8 @@
 # source, runs precheck, migrate (schema, full copy, change stream) with its live display, waits until the
 # task is not delayed, stops the writes, cuts over (which verifies), prints a summary, and removes it all.
 # Fails loudly (non-zero exit) if any step fails. DEMO_ROWS sets the size of the large table (default 1,000,000).
+# DEMO_FALLBACK=1 adds the way back: the cutover prepares it (--reverse), the workload then writes to the target,
+# 'pgshift migrate --reverse' streams those writes back to the source, and 'pgshift fallback' switches back (verified).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -27,11 +29,13 @@ free_port() {
 DEMO_DIR=$(mktemp -d /tmp/pgshift-demo.XXXXXX)
 chmod 755 "$DEMO_DIR"
 export PGSHIFT_TEST_DIR="$DEMO_DIR" PGSHIFT_SERVERS="pg12 pg17"
-export PGSHIFT_PG12_PORT=$(free_port) PGSHIFT_PG17_PORT=$(free_port)
+export PGSHIFT_PG12_PORT=${DEMO_PG12_PORT:-$(free_port)} PGSHIFT_PG17_PORT=${DEMO_PG17_PORT:-$(free_port)}
+FALLBACK=${DEMO_FALLBACK:-0}
 MIGRATE_PID="" WRITES_PID=""
 cleanup() {
   [ -n "$WRITES_PID" ] && kill "$WRITES_PID" 2>/dev/null || true
   [ -n "$MIGRATE_PID" ] && kill "$MIGRATE_PID" 2>/dev/null || true
+  [ -n "${REVERSE_PID:-}" ] && kill "$REVERSE_PID" 2>/dev/null || true
   log "stopping the demo servers and removing $DEMO_DIR"
   bash tests/servers/pg-servers.sh stop || true
   rm -rf "$DEMO_DIR"
@@ -60,10 +64,14 @@ done
 psql_on "$SRC" -f tests/PgShift.IntegrationTests/Schema/Fixtures/rich_schema.sql >/dev/null
 psql_on "$SRC" -v rows="$ROWS" -v docs="$DOCS" -f scripts/demo/data.sql >/dev/null
 
+# write_workload SERVER STOPFILE: the live writes, in the background, until STOPFILE exists.
+write_workload() {
+  ( end=$((SECONDS + 600)); while [ ! -f "$2" ] && [ $SECONDS -lt $end ]; do
+      psql_on "$1" -f scripts/demo/writes.sql >/dev/null 2>&1 || true; sleep 0.05; done ) &
+  WRITES_PID=$!
+}
 log "starting a write workload on the source"
-( end=$((SECONDS + 600)); while [ ! -f "$DEMO_DIR/stop-writes" ] && [ $SECONDS -lt $end ]; do
-    psql_on "$SRC" -f scripts/demo/writes.sql >/dev/null 2>&1 || true; sleep 0.05; done ) &
-WRITES_PID=$!
+write_workload "$SRC" "$DEMO_DIR/stop-writes"
 
 log "pgshift precheck"
 pgshift precheck "${ARGS[@]}" || die "the precheck failed"
@@ -87,9 +95,30 @@ DELAY=$(pgshift status --target "$TGT" --task shop --json | sed -n 's/.*"delaySe
 
 log "stopping the writes, then pgshift cutover (waits for zero delay, syncs sequences, verifies)"
 touch "$DEMO_DIR/stop-writes"; wait "$WRITES_PID" || true; WRITES_PID=""
-pgshift cutover "${ARGS[@]}" | tee "$DEMO_DIR/cutover.log" || die "the cutover or its verification failed"
+REVERSE=()
+[ "$FALLBACK" = 1 ] && REVERSE=(--reverse)
+pgshift cutover "${REVERSE[@]}" "${ARGS[@]}" | tee "$DEMO_DIR/cutover.log" || die "the cutover or its verification failed"
 wait "$MIGRATE_PID" || die "pgshift migrate did not finish cleanly"; MIGRATE_PID=""
 grep -q "^Verify: equal" "$DEMO_DIR/cutover.log" || die "verify did not report equal"
+
+if [ "$FALLBACK" = 1 ]; then
+  log "the way back: the application writes to the target now; pgshift migrate --reverse streams it back to the source"
+  write_workload "$TGT" "$DEMO_DIR/stop-target-writes"
+  pgshift migrate --reverse "${ARGS[@]}" &
+  REVERSE_PID=$!
+  sleep 5
+  for _ in $(seq 1 300); do
+    kill -0 "$REVERSE_PID" 2>/dev/null || die "pgshift migrate --reverse ended early"
+    if pgshift status --reverse "${ARGS[@]}" --json 2>/dev/null | grep -q '"notDelayed": true'; then break; fi
+    sleep 1
+  done
+  pgshift status --reverse "${ARGS[@]}"
+  log "stopping the target's writes, then pgshift fallback --fence (waits for zero delay, syncs sequences back, verifies)"
+  touch "$DEMO_DIR/stop-target-writes"; wait "$WRITES_PID" || true; WRITES_PID=""
+  pgshift fallback --fence "${ARGS[@]}" | tee "$DEMO_DIR/fallback.log" || die "the fallback or its verification failed"
+  wait "$REVERSE_PID" || die "pgshift migrate --reverse did not finish cleanly"; REVERSE_PID=""
+  grep -q "^Verify: equal" "$DEMO_DIR/fallback.log" || die "verify after the fallback did not report equal"
+fi
 
 log "pgshift cleanup"
 pgshift cleanup "${ARGS[@]}"
@@ -103,4 +132,7 @@ printf '  streamed:   %s changes while the writes ran\n' "${CHANGES:-0}"
 printf '  delay:      %s s when the writes stopped\n' "${DELAY:-0}"
 printf '  total time: %s s (precheck to cleanup)\n' "$((SECONDS - STARTED))"
 printf '  verify:     %s\n' "$(grep '^Verify:' "$DEMO_DIR/cutover.log")"
+[ "$FALLBACK" = 1 ] && printf '  fallback:   %s\n' "$(grep '^Verify:' "$DEMO_DIR/fallback.log")"
 log "demo finished: migrated with live writes, cut over, verified equal"
+[ "$FALLBACK" = 1 ] && log "and back: the target's writes streamed to the source, fallen back, verified equal"
+true

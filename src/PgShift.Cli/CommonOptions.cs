@@ -142,7 +142,7 @@ public sealed class CommonOptions
         return new Settings.TaskFile
         {
             Types = f.Types, Jobs = f.Jobs, RetryWindow = pr.GetValue(RetryWindowOption) ?? f.RetryWindow, Mapping = f.Mapping,
-            OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb,
+            OnConflict = f.OnConflict, SplitThresholdMb = f.SplitThresholdMb, Reverse = f.Reverse,
             MaxCopyRate = f.MaxCopyRate, MaxApplyRate = f.MaxApplyRate, MetricsPort = f.MetricsPort, MetricsAddress = f.MetricsAddress,
             LargeObjects = pr.GetValue(NoLargeObjects) ? false : pr.GetValue(LargeObjects) ? true : f.LargeObjects,
             Owners = pr.GetValue(NoOwner) ? false : f.Owners,

@@ -40,9 +40,13 @@ internal static class MigrateCommand
             Examples:
               pgshift migrate --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
               pgshift migrate --types schema,full --jobs 4 --task-file task.yaml --exclude-column public.users.ssn
+              pgshift migrate --reverse --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
             """);
+        var reverse = WayBackTask.Option("Run the task's way back (after 'pgshift cutover --reverse'): stream the target's changes to the source, "
+            + "under the source's names, until 'pgshift fallback' (or 'pgshift stop --reverse'). Give the task's own --source and --target.");
         common.AddTo(cmd);
         cmd.Options.Add(common.RetryWindowOption);
+        cmd.Options.Add(reverse);
         cmd.Options.Add(types);
         cmd.Options.Add(jobs);
         cmd.Options.Add(splitMb);
@@ -82,7 +86,7 @@ internal static class MigrateCommand
                 monitor.Fold(pr, given);
             });
             // A resumed task keeps its selection; jobs, split threshold and conflict policy given here win over its own.
-            var task = await StoredSettings.ApplyAsync(resolved, ct);
+            var task = pr.GetValue(reverse) ? await WayBackTask.ResolveAsync(resolved, ct) : await StoredSettings.ApplyAsync(resolved, ct);
             using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
             var logger = loggerFactory.CreateLogger("pgshift");
             var options = task.Settings with { Apply = CommonOptions.ApplyFromEnvironment() };
@@ -143,7 +147,10 @@ internal static class MigrateCommand
                     TaskPhase.Schema => "schema: creating objects before the data",
                     TaskPhase.Copy => "copy: copying every table from one snapshot",
                     TaskPhase.PostData => "schema: building keys, indexes, foreign keys and triggers",
+                    TaskPhase.Stream when options.WayBack => cutover ? "stream: applying the target's changes to the source until caught up, for the fallback"
+                        : "stream: applying the target's changes to the source until 'pgshift fallback' (or 'pgshift stop --reverse')",
                     TaskPhase.Stream => cutover ? "stream: applying changes until caught up, for the cutover" : "stream: applying changes until 'pgshift cutover' (or 'pgshift stop')",
+                    TaskPhase.Cutover when options.WayBack => "fallback: caught up; synchronising large objects and syncing sequences back to the source",
                     TaskPhase.Cutover => "cutover: caught up; copying unlogged tables again, synchronising large objects, syncing sequences, finishing the schema",
                     _ => $"task {options.TaskName}: {entered.Text()}",
                 });

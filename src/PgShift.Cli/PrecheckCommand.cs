@@ -20,12 +20,18 @@ internal static class PrecheckCommand
               pgshift precheck --source postgres://app@old-db/app --target postgres://app@new-db/app
               pgshift precheck --task-file task.yaml --json
             """);
+        var reverse = WayBackTask.Option("Also check what the way back needs ('pgshift cutover --reverse'): the target as a source, the source taking rows without the excluded columns.");
         common.AddTo(cmd);
         cmd.Options.Add(common.Json);
         cmd.Options.Add(types);
+        cmd.Options.Add(reverse);
         cmd.SetAction(async (pr, ct) =>
         {
-            var task = common.Resolve(pr, commandFlags: given => given.Types = [.. SettingValues.Types(pr.GetValue(types) ?? "schema,full,incremental")]);
+            var task = common.Resolve(pr, commandFlags: given =>
+            {
+                given.Types = [.. SettingValues.Types(pr.GetValue(types) ?? "schema,full,incremental")];
+                given.Reverse = pr.GetValue(reverse) ? true : given.Reverse;
+            });
             var report = await Tasks.SchemaPrecheck.Runner(task.Settings).RunAsync(new PrecheckOptions(task.Settings), ct);
             if (pr.GetValue(common.Json))
             {

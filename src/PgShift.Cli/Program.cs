@@ -16,6 +16,7 @@ root.Subcommands.Add(PrecheckCommand.Create(common));
 root.Subcommands.Add(databases.Apply(MigrateCommand.Create(common), DatabaseRun.Migrate));
 root.Subcommands.Add(databases.Apply(StatusCommand.Create(common), DatabaseRun.OneByOne));
 root.Subcommands.Add(databases.Apply(ControlCommands.Cutover(common), DatabaseRun.AllAtOnce));
+root.Subcommands.Add(ControlCommands.Fallback(common));
 root.Subcommands.Add(databases.Apply(ControlCommands.Stop(common), DatabaseRun.AllAtOnce));
 root.Subcommands.Add(ThrottleCommand.Create(common));
 root.Subcommands.Add(databases.Apply(ControlCommands.Cleanup(common), DatabaseRun.Parallel));

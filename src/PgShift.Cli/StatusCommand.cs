@@ -19,20 +19,25 @@ internal static class StatusCommand
             Examples:
               pgshift status --target postgres://app@new-db/app --task app
               pgshift status --target postgres://app@new-db/app --task app --json
+              pgshift status --reverse --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
             """);
+        var reverse = WayBackTask.Option("Show the task's way back (after 'pgshift cutover --reverse'); needs --source, where its state is.");
         common.AddTo(cmd, selection: false);
         cmd.Options.Add(common.Json);
+        cmd.Options.Add(reverse);
         cmd.SetAction(async (pr, ct) =>
         {
-            var task = common.Resolve(pr, requireSource: false);
-            await using var target = await ConnectionOpener.OpenAsync(task.Target, "pgshift status", ct);
-            var report = await UnknownTask.RequireAsync(target, task.Target, task.TaskName, "'pgshift migrate' creates the task.", ct);
+            var task = common.Resolve(pr, requireSource: pr.GetValue(reverse));
+            var state = WayBackTask.StateServer(task, pr.GetValue(reverse));
+            // Through a fallback's fence: the state's session may have to create what a newer PgShift keeps.
+            await using var target = await ConnectionOpener.OpenAsync(state.ThroughFence(), "pgshift status", ct);
+            var report = await UnknownTask.RequireAsync(target, state, task.TaskName, "'pgshift migrate' creates the task.", ct);
             if (pr.GetValue(common.Json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(report, JsonOutput.Options));
                 return ExitCodes.Success;
             }
-            Console.Out.WriteLine($"task     {report.Task}  (source {report.Source})");
+            Console.Out.WriteLine($"task     {report.Task}{(pr.GetValue(reverse) ? " (way back)" : "")}  (source {report.Source})");
             Console.Out.WriteLine($"phase    {report.Phase.Text()}  (done: {string.Join(", ", report.PhasesDone.DefaultIfEmpty("nothing yet"))}), updated {report.UpdatedAt:u}");
             if (report.SlotName is not null)
             {

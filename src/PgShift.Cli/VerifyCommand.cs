@@ -21,11 +21,20 @@ internal static class VerifyCommand
               pgshift verify --source postgres://app@old-db/app --target postgres://app@new-db/app --task app
               pgshift verify --task-file task.yaml --json
             """);
+        var reverse = WayBackTask.Option("Verify the task's way back: the target's tables against the source's, under their source names.");
         common.AddTo(cmd);
         cmd.Options.Add(common.Json);
+        cmd.Options.Add(reverse);
         cmd.SetAction(async (pr, ct) =>
         {
             var resolved = common.Resolve(pr);
+            if (pr.GetValue(reverse))
+            {
+                var wayBack = await WayBackTask.ResolveAsync(resolved, ct);
+                var back = await new Verifier().VerifyAsync(Options(wayBack), ct);
+                Print(back, pr.GetValue(common.Json));
+                return back.Equal ? ExitCodes.Success : ExitCodes.Failed;
+            }
             if (resolved.Named)
             {
                 // A task named on purpose must exist: verifying the command line's selection instead would answer another question.

@@ -46,6 +46,17 @@ public sealed class ConnectionSpec
         return new ConnectionSpec(Hosts, Database, User, Password, s);
     }
 
+    /// <summary>
+    /// The same endpoint whose sessions are writable in a database fenced read-only (ALTER DATABASE ... SET
+    /// default_transaction_read_only = on): a setting given at connection overrides the database's default for that session only.
+    /// </summary>
+    public ConnectionSpec ThroughFence()
+    {
+        const string writable = "-c default_transaction_read_only=off";
+        var options = Settings.GetValueOrDefault("options");
+        return options is not null && options.Contains(writable, StringComparison.Ordinal) ? this : WithSetting("options", options is null ? writable : options + " " + writable);
+    }
+
     /// <summary>The Npgsql connection string. Holds the password: never log it.</summary>
     public string ToNpgsqlConnectionString(string applicationName = "pgshift", int? connectTimeoutSeconds = null)
     {

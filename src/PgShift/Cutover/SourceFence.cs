@@ -3,7 +3,10 @@ using PgShift.Connections;
 
 namespace PgShift.Cutover;
 
-/// <summary>The cutover's fence: the source database made read-only for new transactions, its other sessions ended.</summary>
+/// <summary>
+/// The fence of a cutover (on the source) or of a fallback (on the target): the database made read-only for new transactions,
+/// its other sessions ended. PgShift's own sessions that must write there go through it (<see cref="ConnectionSpec.ThroughFence"/>).
+/// </summary>
 public static class SourceFence
 {
     /// <summary>
@@ -34,7 +37,7 @@ public static class SourceFence
     /// <summary>Lifts the fence of <see cref="FenceAsync"/>.</summary>
     public static async Task UnfenceAsync(ConnectionSpec source, CancellationToken ct)
     {
-        await using var conn = await ConnectionOpener.OpenAsync(source, "pgshift cutover fence", ct);
+        await using var conn = await ConnectionOpener.OpenAsync(source.ThroughFence(), "pgshift cutover fence", ct);
         await AlterDatabaseAsync(conn, "RESET default_transaction_read_only", ct);
     }
 

@@ -29,6 +29,8 @@ public sealed class PrecheckContext
     public required bool Incremental { get; init; }
     /// <summary>The task copies the database's large objects (a full copy, and they are selected).</summary>
     public bool CopiesLargeObjects { get; init; }
+    /// <summary>The cutover prepares the way back (<see cref="WayBackCheck"/>).</summary>
+    public bool WayBack { get; init; }
 
     /// <summary>Replication slots and WAL senders a task may hold at once: its slot, plus a temporary one for a resumed copy or a verify.</summary>
     public int SlotsNeeded => Incremental ? 2 : 1;

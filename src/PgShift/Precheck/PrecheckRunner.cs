@@ -47,9 +47,16 @@ public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
         new LargeObjectCheck(),
         new TargetPrivilegeCheck(),
         new TargetConflictCheck(),
+        new WayBackCheck(),
     ];
 
-    public async Task<PrecheckReport> RunAsync(PrecheckOptions options, CancellationToken ct)
+    /// <summary>Runs <paramref name="checks"/> alone (with the connections and the selection they read), not every check.</summary>
+    public static Task<PrecheckReport> RunOnlyAsync(PrecheckOptions options, IReadOnlyList<IPrecheck> checks, CancellationToken ct)
+        => RunAsync(options, checks, ct);
+
+    public Task<PrecheckReport> RunAsync(PrecheckOptions options, CancellationToken ct) => RunAsync(options, [.. AllChecks, .. stageChecks], ct);
+
+    private static async Task<PrecheckReport> RunAsync(PrecheckOptions options, IReadOnlyList<IPrecheck> checks, CancellationToken ct)
     {
         var results = new List<CheckResult>();
         var source = await ConnectAsync("source", options.Source, options.ConnectTimeoutSeconds, results, ct);
@@ -80,11 +87,12 @@ public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
                 TaskName = options.TaskName,
                 Incremental = options.Incremental,
                 CopiesLargeObjects = options.Full && options.LargeObjects,
+                WayBack = options.PrepareWayBack,
             };
             results.Add(context.Tables.Count == 0
                 ? CheckResult.Fail("source.tables", "No table on the source matches the selection.", "Check the include and exclude patterns, and the source database name.")
                 : CheckResult.Pass("source.tables", $"{Plural.Of(context.Tables.Count, "table")} selected ({context.DataTables.Count()} holding rows)."));
-            foreach (var check in AllChecks.Concat(stageChecks))
+            foreach (var check in checks)
             {
                 results.AddRange(await check.RunAsync(context, ct));
             }

@@ -39,7 +39,8 @@ public static class SlotCleanup
     }
 
     /// <summary>Drops the task's slot and publication on the source. Refuses while a process still streams from the slot.</summary>
-    public static async Task<List<string>> CleanupAsync(ConnectionSpec source, string task, CancellationToken ct)
+    /// <param name="waitForRelease">How long a slot in use may take to be released first (the walsender of a stream that just ended exits on its own time).</param>
+    public static async Task<List<string>> CleanupAsync(ConnectionSpec source, string task, CancellationToken ct, TimeSpan? waitForRelease = null)
     {
         var dropped = new List<string>();
         var slot = TaskName.SlotName(task);
@@ -54,6 +55,11 @@ public static class SlotCleanup
         {
             cmd.Parameters.AddWithValue("s", slot);
             var active = await cmd.ExecuteScalarAsync(ct);
+            for (var deadline = DateTime.UtcNow + (waitForRelease ?? TimeSpan.Zero); active is true && DateTime.UtcNow < deadline;)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+                active = await cmd.ExecuteScalarAsync(ct);
+            }
             if (active is true)
             {
                 throw new PgShiftException($"The slot {slot} is in use by a running process.", $"Stop the task first (pgshift stop --task {task}), then run cleanup again.");

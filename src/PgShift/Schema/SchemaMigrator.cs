@@ -266,7 +266,8 @@ public sealed class SchemaMigrator(ILogger logger)
 
         await using (var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift schema", ct))
         {
-            await SequenceSync.SyncAsync(source, target, tables, objects, options.Mapping, report.Warnings, ct);
+            await SequenceSync.SyncAsync(source, target, tables,
+                objects.Where(o => o.Kind == ObjectKind.Sequence).Select(o => new QualifiedName(o.Schema, o.Name)).ToHashSet(), options.Mapping, report.Warnings, ct);
         }
         foreach (var mv in objects.Where(o => o.Kind == ObjectKind.MaterializedView))
         {

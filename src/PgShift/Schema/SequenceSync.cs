@@ -10,11 +10,11 @@ namespace PgShift.Schema;
 /// </summary>
 public static class SequenceSync
 {
+    /// <param name="standalone">The sequences owned by no column that move (those of the selected schemas).</param>
     /// <param name="warnings">Gets a line for each sequence that is not on the target (created on the source after the task started).</param>
     public static async Task<int> SyncAsync(NpgsqlConnection source, NpgsqlConnection target, IReadOnlyDictionary<uint, QualifiedName> tables,
-        IReadOnlyList<SchemaObject> objects, NameMapping mapping, List<string> warnings, CancellationToken ct)
+        IReadOnlySet<QualifiedName> standalone, NameMapping mapping, List<string> warnings, CancellationToken ct)
     {
-        var standalone = objects.Where(o => o.Kind == ObjectKind.Sequence).Select(o => new QualifiedName(o.Schema, o.Name)).ToHashSet();
         var sequences = (await SequenceOwner.ReadAsync(source, ct))
             .Where(q => q.OwnerOid is { } owner ? tables.ContainsKey(owner) : standalone.Contains(q.Sequence))
             .Select(q => (q.Sequence, q.OwnerTable, q.OwnerColumn)).ToList();

@@ -41,6 +41,8 @@ public sealed class TaskFile
     public int? MetricsPort { get; set; }
     /// <summary>The address they listen on (default 127.0.0.1).</summary>
     public string? MetricsAddress { get; set; }
+    /// <summary>The cutover prepares the way back (as <c>pgshift cutover --reverse</c>): a slot on the target, and the reverse task's state on the source.</summary>
+    public bool? Reverse { get; set; }
 
     /// <summary>
     /// Large objects belong to the database, not to a table: as pg_dump does, they move with the whole database (exclusions
@@ -141,7 +143,7 @@ public sealed class TaskFile
     {
         Types = Types, Jobs = Jobs, RetryWindow = RetryWindow, IncludeSchemas = IncludeSchemas, ExcludeSchemas = ExcludeSchemas,
         IncludeTables = IncludeTables, ExcludeTables = ExcludeTables, ExcludeColumns = ExcludeColumns, Mapping = Mapping,
-        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb, LargeObjects = LargeObjects, Owners = Owners,
+        OnConflict = OnConflict, SplitThresholdMb = SplitThresholdMb, LargeObjects = LargeObjects, Owners = Owners, Reverse = Reverse,
     }, StoredForm);
 
     public static TaskFile FromStoredJson(string json) => System.Text.Json.JsonSerializer.Deserialize<TaskFile>(json, StoredForm) ?? new TaskFile();

@@ -56,6 +56,13 @@ public record TaskSettings
     public double? MaxApplyRate { get; init; }
     /// <summary>Where this process serves its metrics and status page; null: nowhere. Not stored with the task.</summary>
     public MonitorEndpoint? Monitor { get; init; }
+    /// <summary>The cutover prepares the way back: the reverse stream's slot on the target, its state on the source (<c>cutover --reverse</c>).</summary>
+    public bool PrepareWayBack { get; init; }
+    /// <summary>
+    /// These are the settings of a task's way back: the reverse stream, from the new server (<see cref="Source"/> here) to the
+    /// old one (<see cref="Target"/>), whose state lives on the old one; its cutover is the fallback.
+    /// </summary>
+    public bool WayBack { get; init; }
 
     /// <summary>The settings in the form stored with a new task (<see cref="TaskFile.ToStoredJson"/>: no server, no password), if built from one.</summary>
     public string? StoredForm { get; init; }

@@ -42,6 +42,7 @@ public static class TaskSettingsBuilder
                 : given.MetricsAddress is not null
                     ? throw new SettingsException("A metrics address comes without a port.", "Give the port too: --metrics-port 9187 (metrics_port: in a task file).")
                     : null,
+            PrepareWayBack = (given.Reverse ?? stored?.Reverse) == true,
             StoredForm = (stored ?? given).ToStoredJson(),
         };
     }

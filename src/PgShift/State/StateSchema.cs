@@ -13,6 +13,15 @@ public static class StateSchema
 
     public static async Task EnsureAsync(NpgsqlConnection target, NpgsqlTransaction? tx, CancellationToken ct)
     {
+        // A database fenced read-only (after a cutover or a fallback) is still read by status, verify and cleanup: its
+        // state is as the last writer left it, and CREATE ... IF NOT EXISTS is refused there even when nothing is missing.
+        await using (var readOnly = new NpgsqlCommand("SELECT current_setting('transaction_read_only') = 'on'", target, tx))
+        {
+            if (await readOnly.ExecuteScalarAsync(ct) is true)
+            {
+                return;
+            }
+        }
         const string sql = """
             CREATE SCHEMA IF NOT EXISTS pgshift;
             CREATE TABLE IF NOT EXISTS pgshift.tasks (
@@ -44,6 +53,7 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS max_copy_rate bigint;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS max_apply_rate double precision;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS slot_dropped_at timestamptz;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS restore_at_cutover text[];
             CREATE TABLE IF NOT EXISTS pgshift.copy_tables (
                 task text NOT NULL,
                 source_table text NOT NULL,

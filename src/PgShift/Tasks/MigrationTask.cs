@@ -163,7 +163,7 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         {
             await RecordFailureAsync(run, ex);
             throw new TaskFailedException($"Task {options.TaskName} failed: {ex.Message}",
-                (ex as PgShiftException)?.Fix ?? "See the error; 'pgshift migrate' resumes the task once its cause is fixed.", ex);
+                (ex as PgShiftException)?.Fix ?? $"See the error; 'pgshift migrate{(options.WayBack ? " --reverse" : "")}' resumes the task once its cause is fixed.", ex);
         }
     }
 
@@ -193,6 +193,11 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         if (current is not null)
         {
             return true;
+        }
+        if (options.WayBack)
+        {
+            throw new TaskFailedException($"Task {options.TaskName} has no way back on {options.Target}: its cutover did not prepare one.",
+                $"Cut the task over with 'pgshift cutover --reverse --task {options.TaskName}' (or reverse: true in the task file); that creates the reverse slot and this state.");
         }
         if (options.Incremental && !options.Full)
         {
@@ -321,7 +326,7 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
                 return await StopAsync(run, ct);
             }
             await SetPhaseAsync(run, TaskPhase.Cutover, ct);
-            run.Result.Schema.Add(await FinishCutoverAsync(options, ct));
+            run.Result.Schema.Add(options.WayBack ? await FinishFallbackAsync(options, ct) : await FinishCutoverAsync(options, ct));
         }
         await SetPhaseAsync(run, TaskPhase.Finished, ct);
         run.Result.Finished = true;
@@ -377,6 +382,27 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         var report = await new SchemaMigrator(logger).CreatePostDataAsync(new SchemaMigrationOptions(options) { KnownTables = known }, ct);
         report.Warnings.AddRange(await CutoverSteps.WarningsAsync(options, known, newTables, ct));
         report.Warnings.AddRange(largeObjectNotes);
+        return report;
+    }
+
+    /// <summary>
+    /// The cutover of a way back (the fallback), once the reverse stream has caught up with the new server fenced: the old
+    /// server has its schema already, so only what logical decoding cannot carry follows (large objects and sequences), and
+    /// what the way back changed there is put back (identity columns GENERATED ALWAYS, triggers and rules enabled ALWAYS or REPLICA).
+    /// </summary>
+    private async Task<SchemaReport> FinishFallbackAsync(TaskSettings options, CancellationToken ct)
+    {
+        var report = new SchemaReport();
+        if (options.LargeObjects)
+        {
+            report.Warnings.AddRange(await new CutoverSteps(logger).SynchroniseLargeObjectsAsync(options, Copier.Progress.LargeObjects, ct));
+        }
+        report.Warnings.AddRange(await WayBackSteps.SyncSequencesAsync(options, ct));
+        await WayBackSteps.RestoreAsync(options, ct);
+        foreach (var table in await WayBackSteps.UnloggedTablesAsync(options, ct))
+        {
+            report.Warnings.Add($"Table {table} is unlogged: its rows written on the new server did not go back (unlogged tables write no WAL). Copy them yourself if they matter.");
+        }
         return report;
     }
 

@@ -18,12 +18,13 @@ public sealed class DemoTests
     }
 
     [Fact]
-    public async Task The_demo_migrates_with_live_writes_cuts_over_and_verifies_equal()
+    public async Task The_demo_migrates_with_live_writes_cuts_over_verifies_equal_and_falls_back()
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot() };
         psi.ArgumentList.Add("scripts/demo.sh");
         psi.Environment["DEMO_ROWS"] = "50000";
         psi.Environment["DEMO_DOCS"] = "500";
+        psi.Environment["DEMO_FALLBACK"] = "1";
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -37,6 +38,10 @@ public sealed class DemoTests
         Assert.Matches(@"Verify: equal \(\d+ tables, [\d,]+ rows", output);
         Assert.Matches(@"copied:\s+\d+ rows", output);
         Assert.Contains("demo finished: migrated with live writes, cut over, verified equal", output, StringComparison.Ordinal);
+        // The fallback leg: the target's writes went back to the source, and the source equals the target again.
+        Assert.Contains("stream: applying the target's changes to the source", output, StringComparison.Ordinal);
+        Assert.Matches(@"fallback:\s+Verify: equal \(\d+ tables", output);
+        Assert.Contains("and back: the target's writes streamed to the source, fallen back, verified equal", output, StringComparison.Ordinal);
     }
 }
 
