@@ -208,7 +208,7 @@ internal static class MigrateCommand
         if (result.Copy?.LargeObjects is { } lobs)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Large objects of task {options.TaskName}: {Plural.Of(lobs.Created, "object")} copied ({lobs.AlreadyPresent:N0} already on the target), {lobs.Bytes / 1048576.0:0.0} MB in {lobs.Seconds:0.0} s ({(lobs.Seconds > 0 ? lobs.Bytes / 1048576.0 / lobs.Seconds : 0):0.0} MB/s)."));
+                $"Large objects of task {options.TaskName}: {lobs.Created:N0} copied ({lobs.AlreadyPresent:N0} already on the target), {lobs.Bytes / 1048576.0:0.0} MB in {lobs.Seconds:0.0} s ({(lobs.Seconds > 0 ? lobs.Bytes / 1048576.0 / lobs.Seconds : 0):0.0} MB/s)."));
         }
         if (result.Stream is not null && last?.Stream is { } p)
         {

@@ -104,8 +104,11 @@ internal static class VerifyCommand
         var lobsDiffer = report.LargeObjects is { Equal: false } differing ? $", {Plural.Of(differing.DifferenceCount, "large object difference")}" : "";
         Console.Out.WriteLine(report.Equal
             ? string.Create(CultureInfo.InvariantCulture, $"Verify: equal ({Plural.Of(report.Tables.Count, "table")}, {Plural.Of(report.Tables.Sum(t => t.SourceRows), "row")}, {Plural.Of(report.Sequences.Count, "sequence")}{lobsEqual}) in {report.Seconds:0.0} s.")
-            : string.Create(CultureInfo.InvariantCulture, $"Verify: {Plural.Of(report.Tables.Count(t => !t.Equal), "table")} differ, {Plural.Of(report.MissingObjects.Count, "object")} missing, {report.ExtraObjects.Count} extra, {Plural.Of(report.Sequences.Count(s => !s.Equal), "sequence")} differ{lobsDiffer}{((report.ConfigTables ?? []).Any(c => !c.Equal) ? $", {Plural.Of((report.ConfigTables ?? []).Count(c => !c.Equal), "extension configuration table")} differ" : "")} ({report.Seconds:0.0} s)."));
+            : string.Create(CultureInfo.InvariantCulture, $"Verify: {Differ(report.Tables.Count(t => !t.Equal), "table")}, {Plural.Of(report.MissingObjects.Count, "object")} missing, {report.ExtraObjects.Count} extra, {Differ(report.Sequences.Count(s => !s.Equal), "sequence")}{lobsDiffer}{((report.ConfigTables ?? []).Any(c => !c.Equal) ? $", {Differ((report.ConfigTables ?? []).Count(c => !c.Equal), "extension configuration table")}" : "")} ({report.Seconds:0.0} s)."));
     }
+
+    /// <summary>"1 table differs", "2 tables differ".</summary>
+    private static string Differ(int count, string noun) => $"{Plural.Of(count, noun)} {(count == 1 ? "differs" : "differ")}";
 
     private static void PrintLargeObjects(LargeObjectVerification lobs)
     {

@@ -147,7 +147,7 @@ public sealed class ExtensionMigrationTests
         var differs = await PgShiftProcess.RunAsync(verifyArgs);
         Assert.NotEqual(0, differs.ExitCode);
         Assert.Contains("DIFFERS  \"partman\".\"part_config\"", differs.Stdout, StringComparison.Ordinal);
-        Assert.Contains("1 extension configuration tables differ", differs.Stdout, StringComparison.Ordinal);
+        Assert.Contains("1 extension configuration table differs", differs.Stdout, StringComparison.Ordinal);
         await dbs.Target.ExecuteAsync(dbs.TargetDb, "UPDATE partman.part_config SET premake = 3");
         // Maintenance on the target knows the parent (it failed with "Given parent table not managed by pg_partman"),
         // and makes the partitions that new rows need, as it does on the source.
