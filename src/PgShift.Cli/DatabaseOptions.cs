@@ -91,6 +91,12 @@ internal sealed class DatabaseOptions(CommonOptions common)
             throw new UsageException("A task name does not go with --all-databases or --databases: each database's task is named after it.",
                 "Leave --task (and the task file's task) out; to name a task, migrate its database on its own.");
         }
+        // One process serves one metrics port: the tasks of several databases would each want it.
+        if (pr.Tokens.Any(t => t.Value == "--metrics-port" || t.Value.StartsWith("--metrics-port=", StringComparison.Ordinal)))
+        {
+            throw new UsageException("--metrics-port does not go with --all-databases or --databases yet: each database's task would serve its own metrics on the same port.",
+                "Leave --metrics-port out, or migrate the databases one by one, each with its own --metrics-port.");
+        }
         var parallel = 1;
         if (pr.GetValue(ParallelTasks) is { } p && !(int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out parallel) && parallel >= 1))
         {
