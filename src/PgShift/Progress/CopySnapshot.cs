@@ -30,7 +30,17 @@ public sealed record CopySnapshot(IReadOnlyList<TableCopySnapshot> Tables, doubl
     public long EstimatedBytes => Tables.Sum(t => Math.Max(t.EstimatedBytes, t.Bytes));
     public int TablesDone => Tables.Count(t => t.State is TableCopyState.Done or TableCopyState.Skipped);
     public double BytesPerSecond => Seconds > 0 ? Bytes / Seconds : 0;
-    public TimeSpan? Eta => Estimate.TimeLeft(EstimatedBytes, Bytes, BytesPerSecond);
+    /// <summary>
+    /// Time left: what is left of the tables not done yet. A table done counts what it copied, not its estimate (COPY's
+    /// output is smaller than the disk size), and one copied by an earlier run nothing; none once every table is done.
+    /// </summary>
+    public TimeSpan? Eta => TablesDone == Tables.Count ? null
+        : Estimate.TimeLeft(Tables.Sum(t => t.State switch
+        {
+            TableCopyState.Done => t.Bytes,
+            TableCopyState.Skipped => 0,
+            _ => Math.Max(t.EstimatedBytes, t.Bytes),
+        }), Bytes, BytesPerSecond);
 }
 
 /// <summary>The one rule for a time left.</summary>

@@ -45,7 +45,23 @@ public sealed class ProgressRulesTests
         Assert.Equal(4500, copy.EstimatedBytes);
         Assert.Equal(3000, copy.Bytes);
         Assert.Equal(1, copy.TablesDone);
-        Assert.Equal(TimeSpan.FromSeconds(5), copy.Eta);
+        // Left: the small table's 1000 bytes (the one copied by an earlier run is not left), at 300 bytes/s.
+        Assert.Equal(TimeSpan.FromSeconds(1000 / 300.0), copy.Eta);
+    }
+
+    [Fact]
+    public void A_finished_copy_has_no_time_left_even_when_the_tables_came_out_smaller_than_their_estimates()
+    {
+        var copy = new CopySnapshot(
+        [
+            new TableCopySnapshot("public.big", 10, 1500, 2000, TableCopyState.Done, 100),
+            new TableCopySnapshot("public.copying", 5, 100, 1000, TableCopyState.Copying, 50),
+        ], Seconds: 10);
+
+        Assert.Equal(TimeSpan.FromSeconds(900 / 160.0), copy.Eta);
+        var finished = copy with { Tables = [copy.Tables[0], copy.Tables[1] with { Bytes = 800, State = TableCopyState.Done }] };
+        Assert.Null(finished.Eta);
+        Assert.DoesNotContain("ETA", PgShift.Cli.ProgressText.CopyLines(finished, terminal: true)[^1], StringComparison.Ordinal);
     }
 
     [Theory]
