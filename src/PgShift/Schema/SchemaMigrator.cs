@@ -108,7 +108,7 @@ public sealed class SchemaMigrator(ILogger logger)
             return left;
         }
         var me = roles.Me;
-        var notGiven = new Dictionary<string, (string Why, List<string> Objects)>(StringComparer.Ordinal);
+        var notGiven = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var owner in owners.Where(w => w.Object.SkipReason is null && w.Role != me
                      && !(w.Object.Kind == ObjectKind.Schema && schemasBefore.Contains(w.Object.Name))))
         {
@@ -116,17 +116,9 @@ public sealed class SchemaMigrator(ILogger logger)
             if (why is null && !roles.Superuser)
             {
                 // A member may still be refused (the new owner needs CREATE on the object's schema): said, not fatal.
-                await ExecAsync(target, tx, "SAVEPOINT pgshift_owner", ct);
-                try
-                {
-                    await RunAsync(target, tx, owner.Object.Display, owner.Sql, ct);
-                }
-                catch (PgShiftException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pe)
-                {
-                    await ExecAsync(target, tx, "ROLLBACK TO SAVEPOINT pgshift_owner", ct);
-                    why = $"{pe.MessageText} (giving it to role {Sql.Ident(owner.Role)})";
-                }
-                await ExecAsync(target, tx, "RELEASE SAVEPOINT pgshift_owner", ct);
+                why = await RunUnlessRefusedAsync(target, tx, owner.Object.Display, [owner.Sql], ct) is { } refusal
+                    ? $"{refusal} (giving it to role {Sql.Ident(owner.Role)})"
+                    : null;
             }
             else if (why is null)
             {
@@ -135,16 +127,16 @@ public sealed class SchemaMigrator(ILogger logger)
             if (why is not null)
             {
                 left.Add(new SkippedObject($"owner of {owner.Object.Display}", $"{why}: it belongs to {Sql.Ident(me)}", null));
-                if (!notGiven.TryGetValue(why, out var list))
+                if (!notGiven.TryGetValue(why, out var objects))
                 {
-                    notGiven[why] = list = (why, new List<string>());
+                    notGiven[why] = objects = new List<string>();
                 }
-                list.Objects.Add(owner.Object.Display);
+                objects.Add(owner.Object.Display);
             }
         }
-        foreach (var (why, objects) in notGiven.Values)
+        foreach (var (why, objects) in notGiven)
         {
-            var message = $"Owners not migrated: {why}, so {objects.Count} object{(objects.Count == 1 ? "" : "s")} belong{(objects.Count == 1 ? "s" : "")} to {Sql.Ident(me)} instead "
+            var message = $"Owners not migrated: {why}, so {Plural.Of(objects.Count, "object")} belong{(objects.Count == 1 ? "s" : "")} to {Sql.Ident(me)} instead "
                 + $"({NameList.Of(objects)}). Create the role on the target (or grant it to {Sql.Ident(me)}) and migrate again, run the ALTER ... OWNER TO statements yourself, or pass --no-owner.";
             report.Warnings.Add(message);
             logger.LogWarning("{Message}", message);
@@ -169,21 +161,35 @@ public sealed class SchemaMigrator(ILogger logger)
                     : $"Role {names} does not exist on the target; {s.Display} is migrated without it: {string.Join("; ", sqls)}");
             }
             // Default privileges for a role the target user is not a member of are refused: a warning, as for a missing role.
-            await ExecAsync(target, tx, "SAVEPOINT pgshift_role_statement", ct);
-            try
+            if (await RunUnlessRefusedAsync(target, tx, s.Display, sqls, ct) is { } refusal)
             {
-                foreach (var sql in sqls)
-                {
-                    await RunAsync(target, tx, s.Display, sql, ct);
-                }
+                report.Warnings.Add($"Not migrated: {s.Display}: {refusal}. Run it on the target as a member of the roles it names: {string.Join("; ", sqls)}");
             }
-            catch (PgShiftException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pe)
-            {
-                await ExecAsync(target, tx, "ROLLBACK TO SAVEPOINT pgshift_role_statement", ct);
-                report.Warnings.Add($"Not migrated: {s.Display}: {pe.MessageText}. Run it on the target as a member of the roles it names: {string.Join("; ", sqls)}");
-            }
-            await ExecAsync(target, tx, "RELEASE SAVEPOINT pgshift_role_statement", ct);
         }
+    }
+
+    /// <summary>
+    /// Runs the statements under a savepoint of the pre-data transaction. A refusal for want of privilege is rolled back
+    /// to it and returned (the server's words) instead of failing the transaction; null when they ran.
+    /// </summary>
+    private static async Task<string?> RunUnlessRefusedAsync(NpgsqlConnection target, NpgsqlTransaction tx, string display, IEnumerable<string> sqls, CancellationToken ct)
+    {
+        string? refusal = null;
+        await ExecAsync(target, tx, "SAVEPOINT pgshift_refusable", ct);
+        try
+        {
+            foreach (var sql in sqls)
+            {
+                await RunAsync(target, tx, display, sql, ct);
+            }
+        }
+        catch (PgShiftException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pe)
+        {
+            await ExecAsync(target, tx, "ROLLBACK TO SAVEPOINT pgshift_refusable", ct);
+            refusal = pe.MessageText;
+        }
+        await ExecAsync(target, tx, "RELEASE SAVEPOINT pgshift_refusable", ct);
+        return refusal;
     }
 
     /// <param name="readyTables">
