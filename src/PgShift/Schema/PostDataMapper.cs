@@ -57,6 +57,16 @@ public sealed class PostDataMapper(NameMapping mapping, IReadOnlyDictionary<stri
         return string.Join(";\n", before.Append(sql).Concat(after));
     }
 
+    /// <summary>Schema-qualified names in a deparsed expression, type or definition, under the renamed schemas' target names.</summary>
+    public string MapSchemaNames(string sql)
+    {
+        foreach (var (pattern, replacement) in _schemaPrefixes)
+        {
+            sql = pattern.Replace(sql, replacement);
+        }
+        return sql;
+    }
+
     private string Replace(string sql, QualifiedName table)
     {
         var mapped = MapTable(table);
