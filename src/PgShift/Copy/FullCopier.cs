@@ -319,7 +319,7 @@ public sealed class FullCopier(ILogger logger)
         bool needSnapshot, CancellationToken ct)
     {
         var (lsn, snapshot) = await TaskSlot.EnsureAsync(options.Source, target, options.TaskName, plans.Select(p => p.SourceOid).ToList(),
-            plans.Where(p => !p.Unlogged).Select(p => p.Source).ToList(), needSnapshot, logger, ct);
+            plans.Where(p => !p.Unlogged).Select(p => p.Source).ToList(), needSnapshot, logger, ct, captureSchemaChanges: !options.WayBack);
         if (snapshot is not null)
         {
             _slotSnapshot = snapshot;

@@ -47,7 +47,7 @@ public sealed record ShapeChange<T>(T? Before, T? After) where T : class;
 public sealed record CapturedSchemaChange(long Id, string Tag, string Statement, List<ShapeChange<CapturedTable>> Tables,
     List<ShapeChange<CapturedObject>> Objects, List<CapturedCommand> Commands, List<DroppedObject> Dropped)
 {
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    public static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowReadingFromString };
 
     /// <summary>The statement as a person reads it in an error: on one line, cut short.</summary>
     public string StatementText => Statement.ReplaceLineEndings(" ").Trim() is var s && s.Length > 300 ? s[..300] + "..." : Statement.ReplaceLineEndings(" ").Trim();
@@ -55,9 +55,28 @@ public sealed record CapturedSchemaChange(long Id, string Tag, string Statement,
     /// <summary>Reads a row of the capture table, given its values by column name.</summary>
     public static CapturedSchemaChange Parse(IReadOnlyDictionary<string, string?> row)
     {
-        T Read<T>(string column) => JsonSerializer.Deserialize<T>(row.GetValueOrDefault(column) ?? "[]", Json)!;
+        T Read<T>(string column) => JsonSerializer.Deserialize<T>(row.GetValueOrDefault(column) ?? "[]", JsonOptions)!;
         return new CapturedSchemaChange(long.Parse(row["id"]!, System.Globalization.CultureInfo.InvariantCulture), row["tag"]!, row.GetValueOrDefault("statement") ?? "",
             Read<List<ShapeChange<CapturedTable>>>("tables"), Read<List<ShapeChange<CapturedObject>>>("objects"),
             Read<List<CapturedCommand>>("commands"), Read<List<DroppedObject>>("dropped"));
     }
 }
+
+/// <summary>What the target does for one captured schema change, at its place in the stream.</summary>
+public sealed class SchemaChangePlan
+{
+    /// <summary>Statements for the target, in order, run in the apply transaction that records the change's position.</summary>
+    public List<string> Statements { get; } = new();
+    /// <summary>Task tables whose name or streamed columns changed: (source name before, shape after).</summary>
+    public List<(QualifiedName Before, CapturedTable After)> Reshaped { get; } = new();
+    /// <summary>Task tables dropped on the source (and so on the target), by source name.</summary>
+    public List<QualifiedName> Dropped { get; } = new();
+    /// <summary>Tables that join the task (created, or attached under a task table): copied from a snapshot of their own once the change commits.</summary>
+    public List<uint> NewTables { get; } = new();
+    /// <summary>Task tables the statement rewrote on the source (a new column's volatile default, a type change's USING): copied again.</summary>
+    public List<uint> Recopy { get; } = new();
+    /// <summary>What was not followed, for the log: statements that change nothing the target's rows depend on.</summary>
+    public List<string> Notes { get; } = new();
+    public bool IsEmpty => Statements.Count == 0 && Reshaped.Count == 0 && Dropped.Count == 0 && NewTables.Count == 0 && Recopy.Count == 0;
+}
+

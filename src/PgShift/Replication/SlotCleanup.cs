@@ -82,6 +82,8 @@ public static class SlotCleanup
                 dropped.Add($"publication {publication}");
             }
         }
+        // The capture of schema changes: its event triggers, tables and functions.
+        dropped.AddRange(await SchemaCapture.DropAsync(conn, task, ct));
         return dropped;
     }
 }

@@ -21,7 +21,8 @@ public static class TaskSlot
     /// <param name="needSnapshot">Keep the new slot's snapshot open for the copy (else it is released at once).</param>
     /// <returns>The slot's consistent point, and its snapshot when it was created now and <paramref name="needSnapshot"/>; the caller disposes it.</returns>
     public static async Task<(NpgsqlLogSequenceNumber ConsistentLsn, ExportedSnapshot? Snapshot)> EnsureAsync(ConnectionSpec sourceSpec, NpgsqlConnection target,
-        string task, IReadOnlyCollection<uint> tableOids, IReadOnlyCollection<QualifiedName> published, bool needSnapshot, ILogger logger, CancellationToken ct)
+        string task, IReadOnlyCollection<uint> tableOids, IReadOnlyCollection<QualifiedName> published, bool needSnapshot, ILogger logger, CancellationToken ct,
+        bool captureSchemaChanges = false)
     {
         var slotName = TaskName.SlotName(task);
         var publication = TaskName.PublicationName(task);
@@ -60,6 +61,20 @@ public static class TaskSlot
                 $"Drop it if it is left over (SELECT pg_drop_replication_slot('{slotName}');), or choose another --task name.");
         }
         await CheckReplicaIdentityAsync(source, tableOids, ct);
+        if (captureSchemaChanges)
+        {
+            // Before the publication that carries its rows, and before the slot: no statement after the slot's point goes unseen.
+            var (possible, whyNot) = await SchemaCapture.PossibleAsync(source, ct);
+            if (possible)
+            {
+                await SchemaCapture.InstallAsync(source, task, ct);
+                published = [.. published, SchemaCapture.ChangeTableName(task)];
+            }
+            else
+            {
+                logger.LogWarning("Schema changes on the source will not be followed by task {Task}: {Reason}. A column change on the source will stop the task", task, whyNot);
+            }
+        }
         var forTables = published.Count == 0 ? "" : $" FOR TABLE {string.Join(", ", published)}";
         await using (var pub = new NpgsqlCommand($"DROP PUBLICATION IF EXISTS {Sql.Ident(publication)}; CREATE PUBLICATION {Sql.Ident(publication)}{forTables}", source))
         {

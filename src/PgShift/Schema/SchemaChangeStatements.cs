@@ -4,24 +4,6 @@ using PgShift.Selection;
 
 namespace PgShift.Schema;
 
-/// <summary>What the target does for one captured schema change, at its place in the stream.</summary>
-public sealed class SchemaChangePlan
-{
-    /// <summary>Statements for the target, in order, run in the apply transaction that records the change's position.</summary>
-    public List<string> Statements { get; } = new();
-    /// <summary>Task tables whose name or streamed columns changed: (source name before, shape after).</summary>
-    public List<(QualifiedName Before, CapturedTable After)> Reshaped { get; } = new();
-    /// <summary>Task tables dropped on the source (and so on the target), by source name.</summary>
-    public List<QualifiedName> Dropped { get; } = new();
-    /// <summary>Tables that join the task (created, or attached under a task table): copied from a snapshot of their own once the change commits.</summary>
-    public List<uint> NewTables { get; } = new();
-    /// <summary>Task tables the statement rewrote on the source (a new column's volatile default, a type change's USING): copied again.</summary>
-    public List<uint> Recopy { get; } = new();
-    /// <summary>What was not followed, for the log: statements that change nothing the target's rows depend on.</summary>
-    public List<string> Notes { get; } = new();
-    public bool IsEmpty => Statements.Count == 0 && Reshaped.Count == 0 && Dropped.Count == 0 && NewTables.Count == 0 && Recopy.Count == 0;
-}
-
 /// <summary>A captured schema change that the stream cannot follow: the task stops before applying any of it.</summary>
 public sealed class UnsupportedSchemaChangeException(string problem, string fix) : PgShiftException(problem, fix);
 

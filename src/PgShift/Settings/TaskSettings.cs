@@ -63,6 +63,8 @@ public record TaskSettings
     /// old one (<see cref="Target"/>), whose state lives on the old one; its cutover is the fallback.
     /// </summary>
     public bool WayBack { get; init; }
+    /// <summary>Captured schema changes to pass over in this run (the user made them on the target by hand), by number; not stored.</summary>
+    public IReadOnlySet<long> SkipSchemaChanges { get; init; } = new HashSet<long>();
 
     /// <summary>The settings in the form stored with a new task (<see cref="TaskFile.ToStoredJson"/>: no server, no password), if built from one.</summary>
     public string? StoredForm { get; init; }

@@ -68,6 +68,11 @@ public static class StateSchema
                 finished_at timestamptz,
                 PRIMARY KEY (task, source_table));
             ALTER TABLE pgshift.copy_tables ADD COLUMN IF NOT EXISTS stream_columns text[];
+            CREATE TABLE IF NOT EXISTS pgshift.stream_new_tables (
+                task text NOT NULL,
+                source_oid oid NOT NULL,
+                change_id bigint NOT NULL,
+                PRIMARY KEY (task, source_oid));
             CREATE TABLE IF NOT EXISTS pgshift.task_phases (
                 task text NOT NULL,
                 phase text NOT NULL,
@@ -156,6 +161,7 @@ public static class TaskState
         }
         await using var cmd = new NpgsqlCommand("""
             DELETE FROM pgshift.copy_tables WHERE task = @t;
+            DELETE FROM pgshift.stream_new_tables WHERE task = @t;
             DELETE FROM pgshift.task_phases WHERE task = @t;
             DELETE FROM pgshift.skipped_objects WHERE task = @t;
             DELETE FROM pgshift.tasks WHERE name = @t;

@@ -116,6 +116,25 @@ internal sealed class ApplyPipeline(NpgsqlConnection target, ConflictPolicy conf
         }
     }
 
+    /// <summary>Runs a statement of a schema change in the group's transaction (call with nothing held or in flight).</summary>
+    public async Task ExecuteAsync(string sql, CancellationToken ct)
+    {
+        await BeginAsync(ct);
+        await using var cmd = new NpgsqlCommand(sql, target);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Opens the group's transaction if it is not open (call with nothing held or in flight).</summary>
+    public async Task BeginAsync(CancellationToken ct)
+    {
+        if (!InTransaction)
+        {
+            await using var begin = new NpgsqlCommand("BEGIN", target);
+            await begin.ExecuteNonQueryAsync(ct);
+            InTransaction = true;
+        }
+    }
+
     /// <summary>Rolls back what is not committed.</summary>
     public async Task AbandonAsync()
     {

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 using PgShift.Catalog;
+using PgShift.Replication;
 using PgShift.Settings;
 using PgShift.State;
 using PgShift.Throttling;
@@ -31,8 +32,22 @@ public sealed class ReplayInOrderException(NpgsqlLogSequenceNumber through, stri
 /// </summary>
 public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnlyDictionary<QualifiedName, StreamTable> tables,
     NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ConflictPolicy conflicts, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default,
-    Throttle? throttle = null)
+    Throttle? throttle = null, ISchemaChangeFollower? schemaChanges = null, IReadOnlySet<long>? skipSchemaChanges = null)
 {
+    /// <summary>The task's tables, by source name: schema changes rename, reshape, add and drop them while the stream runs.</summary>
+    private readonly Dictionary<QualifiedName, StreamTable> _tables = new(tables);
+
+    /// <summary>The relation id of the task's capture table (<see cref="SchemaCapture"/>), once its Relation message came.</summary>
+    private uint? _captureRelation;
+    private IReadOnlyList<RelationColumn> _captureColumns = [];
+    /// <summary>The source transaction being received changed the schema: its group commits with it, alone after it.</summary>
+    private bool _schemaChanged;
+    /// <summary>Tables to copy into the task once the source transaction being received is committed on the target.</summary>
+    private readonly List<uint> _bringIn = new();
+
+    /// <summary>Schema changes applied (captured statements that changed something on the target).</summary>
+    public long SchemaChangesApplied { get; private set; }
+
     /// <summary>Changes a second applied: waited for as each change is taken in.</summary>
     private readonly Throttle _throttle = throttle ?? Throttle.Unlimited;
 
@@ -107,9 +122,15 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 }
                 _begin = null;
                 _groupStartedAt ??= DateTime.UtcNow;
-                if (_groupChanges >= options.GroupChanges || DateTime.UtcNow - _groupStartedAt >= options.GroupDelay)
+                if (_schemaChanged || _groupChanges >= options.GroupChanges || DateTime.UtcNow - _groupStartedAt >= options.GroupDelay)
                 {
+                    // A schema change commits with its transaction: an enum's new label, say, is usable only once committed.
                     await CommitGroupAsync(ct);
+                }
+                _schemaChanged = false;
+                if (_bringIn.Count > 0)
+                {
+                    await BringInAsync(ct);
                 }
                 break;
         }
@@ -140,13 +161,19 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     private async Task OnRelationAsync(RelationEvent r, CancellationToken ct)
     {
         var name = new QualifiedName(r.Schema, r.Name);
-        if (!tables.TryGetValue(name, out var table))
+        if (name == SchemaCapture.ChangeTableName(task))
+        {
+            _captureRelation = r.RelationId;
+            _captureColumns = r.Columns;
+            return;
+        }
+        if (!_tables.TryGetValue(name, out var table))
         {
             _ignoredRelations[r.RelationId] = name.ToString();
             logger.LogWarning("Changes of {Table} are not part of task {Task} and are ignored", name, task);
             return;
         }
-        // The stream carries no DDL: a table whose columns changed on the source cannot be followed safely.
+        // Without capture (or for a change the capture did not see), a table whose columns changed on the source cannot be followed safely.
         var expected = table.Columns.Select(c => (c.Name, c.TypeOid)).ToList();
         var actual = r.Columns.Select(c => (c.Name, c.TypeOid)).ToList();
         if (!expected.SequenceEqual(actual))
@@ -162,7 +189,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             var added = actual.Except(expected).Select(c => c.Name).ToList();
             var removed = expected.Except(actual).Select(c => c.Name).ToList();
             throw new PgShiftException(
-                $"The columns of {name} changed on the source (DDL is not replicated): " +
+                $"The columns of {name} changed on the source{(schemaChanges is null ? " and schema changes are not captured for this task" : " without a captured schema change")}: " +
                 $"{(added.Count > 0 ? "added or changed " + string.Join(", ", added) : "")}{(added.Count > 0 && removed.Count > 0 ? "; " : "")}{(removed.Count > 0 ? "dropped or changed " + string.Join(", ", removed) : "")}.",
                 $"The task cannot follow {name} any more. Start it again with the new definition: pgshift cleanup --purge, drop the migrated tables on the target, then pgshift migrate; or leave the table out of a new task (--exclude-table) and migrate it on its own.");
         }
@@ -206,6 +233,19 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         {
             return;
         }
+        if (row.RelationId == _captureRelation)
+        {
+            if (row.Kind == RowChangeKind.Insert && row.New is { } captured)
+            {
+                var named = new Dictionary<string, string?>(StringComparer.Ordinal);
+                for (var i = 0; i < captured.Length && i < _captureColumns.Count; i++)
+                {
+                    named[_captureColumns[i].Name] = captured[i].Text;
+                }
+                await OnSchemaChangeAsync(CapturedSchemaChange.Parse(named), ct);
+            }
+            return;
+        }
         var relation = _relations[row.RelationId];
         if (_begin is not null && _begin.FinalLsn < relation.Table.SyncLsn)
         {
@@ -241,6 +281,109 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         if (_pipeline.Held >= options.BatchStatements || _heldChars >= options.BatchChars)
         {
             await SendAsync(ct);
+        }
+    }
+
+    /// <summary>
+    /// A captured schema change at its place in the stream: its statements run in the group's transaction (which commits
+    /// right after its source transaction), with the task state's record of the tables it renames, reshapes or drops;
+    /// tables that join the task are copied once that transaction is committed.
+    /// </summary>
+    private async Task OnSchemaChangeAsync(CapturedSchemaChange change, CancellationToken ct)
+    {
+        if (schemaChanges is null)
+        {
+            return;
+        }
+        if (skipSchemaChanges?.Contains(change.Id) == true)
+        {
+            logger.LogWarning("Schema change {Id} is skipped as asked (--skip-schema-change): {Statement}", change.Id, change.StatementText);
+            return;
+        }
+        var plan = schemaChanges.Plan(change, IsTaskTable, name => !_tables.TryGetValue(name, out var t) || _begin is null || _begin.FinalLsn >= t.SyncLsn);
+        foreach (var note in plan.Notes)
+        {
+            logger.LogWarning("Schema change {Id}: {Note}", change.Id, note);
+        }
+        if (plan.IsEmpty)
+        {
+            return;
+        }
+        logger.LogInformation("Applying schema change {Id} of task {Task}: {Statement}", change.Id, task, change.StatementText);
+        await SendAsync(ct, wait: true);
+        foreach (var sql in plan.Statements)
+        {
+            try
+            {
+                await _pipeline.ExecuteAsync(sql, ct);
+            }
+            catch (PostgresException pe)
+            {
+                throw new PgShiftException(
+                    $"Schema change {change.Id} of the source ({change.StatementText}) failed on the target: {pe.MessageText} (statement: {sql.ReplaceLineEndings(" ")}). Nothing of its transaction was applied.",
+                    $"Make the target able to take it (or make the change there by hand), then run 'pgshift migrate' again; or skip it after making it by hand: pgshift migrate --skip-schema-change {change.Id}.", pe);
+            }
+        }
+        await _pipeline.BeginAsync(ct);
+        foreach (var name in plan.Dropped)
+        {
+            if (_tables.Remove(name, out var gone))
+            {
+                ForgetRelationsOf(gone);
+                await SchemaChangeState.DropAsync(target, task, name.ToString(), ct);
+            }
+        }
+        foreach (var (before, after) in plan.Reshaped)
+        {
+            if (_tables.Remove(before, out var old))
+            {
+                var reshaped = await schemaChanges.ReshapeAsync(old, after, target, ct);
+                _tables[reshaped.Source] = reshaped;
+                ForgetRelationsOf(old);
+                await SchemaChangeState.ReshapeAsync(target, task, before.ToString(), reshaped.Source.ToString(), reshaped.Target.ToString(), reshaped.StreamColumnsText, ct);
+            }
+        }
+        foreach (var oid in plan.NewTables.Concat(plan.Recopy).Distinct())
+        {
+            await SchemaChangeState.AddPendingAsync(target, task, oid, change.Id, ct);
+            _bringIn.Add(oid);
+        }
+        _schemaChanged = true;
+        SchemaChangesApplied++;
+    }
+
+    /// <summary>A table the stream applies to, or a partitioned table above some (which holds no rows of its own).</summary>
+    private bool IsTaskTable(QualifiedName name) => _tables.ContainsKey(name);
+
+    /// <summary>Relations of a table whose shape changed: the source sends a new Relation message before its next change.</summary>
+    private void ForgetRelationsOf(StreamTable table)
+    {
+        foreach (var (id, relation) in _relations.Where(kv => kv.Value.Table == table).ToList())
+        {
+            if (relation.Net is { Count: > 0 } net)
+            {
+                Drain(net);
+            }
+            _relations.Remove(id);
+        }
+    }
+
+    /// <summary>Copies the tables that joined the task (the group is committed: nothing of the apply session holds a lock).</summary>
+    private async Task BringInAsync(CancellationToken ct)
+    {
+        var oids = _bringIn.Distinct().ToList();
+        _bringIn.Clear();
+        foreach (var table in await schemaChanges!.BringInAsync(oids, ct))
+        {
+            if (_tables.Remove(table.Source, out var old))
+            {
+                ForgetRelationsOf(old);
+            }
+            _tables[table.Source] = table;
+            foreach (var ignored in _ignoredRelations.Where(kv => kv.Value == table.Source.ToString()).Select(kv => kv.Key).ToList())
+            {
+                _ignoredRelations.Remove(ignored);
+            }
         }
     }
 

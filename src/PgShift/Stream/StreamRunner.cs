@@ -29,6 +29,8 @@ public sealed record StreamOptions : TaskSettings
 
     /// <summary>Takes the task's lock on the target again if a restart of the target freed it (before each session).</summary>
     public Func<CancellationToken, Task>? EnsureTaskLock { get; init; }
+    /// <summary>Follows the source's captured schema changes (null: the task does not capture them, and a column change stops it).</summary>
+    public ISchemaChangeFollower? SchemaChanges { get; init; }
     /// <summary>Events held between reading and applying; bounds memory whatever the transaction size.</summary>
     public int QueueCapacity { get; init; } = 10_000;
 }
@@ -155,7 +157,8 @@ public sealed class StreamRunner(ILogger logger)
         {
             LoseSubtransactionAborts = options.Apply.LoseSubtransactionAborts,
         };
-        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough, Throttle);
+        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough, Throttle,
+            options.SchemaChanges, options.SkipSchemaChanges);
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
@@ -197,6 +200,11 @@ public sealed class StreamRunner(ILogger logger)
             ?? throw new PgShiftException($"Task {options.TaskName} has no slot position recorded on the target; its full copy has not run with the change stream.",
                 "Run 'pgshift migrate' with incremental among the types (the default) to create the slot and copy the data.");
         await TaskSlot.CheckAsync(source, slotName, ct);
+        if (options.SchemaChanges is { } follower && await SchemaChangeState.PendingAsync(target, options.TaskName, ct) is { Count: > 0 } pending)
+        {
+            // Tables that joined the task in a change applied before a crash, and were not copied yet.
+            await follower.BringInAsync(pending, ct);
+        }
         var tables = await StreamTable.LoadAsync(source, target, options.TaskName, options.Mapping, options.ExcludedColumns, ct);
         foreach (var dropped in tables.Values.Where(t => t.DroppedOnSource))
         {

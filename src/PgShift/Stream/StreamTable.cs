@@ -72,26 +72,36 @@ public sealed class StreamTable
                     return (c[..colon], type, equality.GetValueOrDefault(type));
                 }).ToList();
             }
-            var targetName = mapping.MapTable(name);
-            var targetColumns = columns.Select(c => excluded.Excludes(name, c.Item1) ? null : mapping.MapColumn(name, c.Item1)).ToList();
-            var (types, fires, partitioned) = await ReadTargetAsync(target, targetName, ct);
-            var targetTypes = targetColumns.Select(c => c is null ? null : types.GetValueOrDefault(c)).ToList();
-            result[name] = new StreamTable
-            {
-                Source = name,
-                Target = targetName,
-                Columns = columns,
-                TargetColumns = targetColumns,
-                SyncLsn = lsn,
-                Unlogged = unlogged,
-                TargetTypes = targetTypes,
-                TargetPartitioned = partitioned,
-                DroppedOnSource = dropped,
-                Foldable = !fires && columns.Count <= 64 && targetColumns.Zip(targetTypes).All(c => c.First is null || c.Second is not null),
-            };
+            result[name] = await BuildAsync(target, name, columns, lsn, unlogged, dropped, mapping, excluded, ct);
         }
         return result;
     }
+
+    /// <summary>A task table as the stream applies to it, from its source columns (as pgoutput sends them) and the target's catalog.</summary>
+    public static async Task<StreamTable> BuildAsync(NpgsqlConnection target, QualifiedName name, IReadOnlyList<(string Name, uint TypeOid, bool HasEquality)> columns,
+        NpgsqlLogSequenceNumber syncLsn, bool unlogged, bool dropped, NameMapping mapping, ColumnExclusions excluded, CancellationToken ct)
+    {
+        var targetName = mapping.MapTable(name);
+        var targetColumns = columns.Select(c => excluded.Excludes(name, c.Name) ? null : mapping.MapColumn(name, c.Name)).ToList();
+        var (types, fires, partitioned) = await ReadTargetAsync(target, targetName, ct);
+        var targetTypes = targetColumns.Select(c => c is null ? null : types.GetValueOrDefault(c)).ToList();
+        return new StreamTable
+        {
+            Source = name,
+            Target = targetName,
+            Columns = columns,
+            TargetColumns = targetColumns,
+            SyncLsn = syncLsn,
+            Unlogged = unlogged,
+            TargetTypes = targetTypes,
+            TargetPartitioned = partitioned,
+            DroppedOnSource = dropped,
+            Foldable = !fires && columns.Count <= 64 && targetColumns.Zip(targetTypes).All(c => c.First is null || c.Second is not null),
+        };
+    }
+
+    /// <summary>The columns as the copy state records them (name:typeoid), for a table whose shape the stream changed.</summary>
+    public IReadOnlyList<string> StreamColumnsText => Columns.Select(c => $"{c.Name}:{c.TypeOid}").ToList();
 
     /// <summary>The source table as the catalog has it now: its name, whether it is unlogged, its columns; exists is false once it was dropped.</summary>
     private static async Task<(bool Exists, QualifiedName Name, bool Unlogged, List<(string Name, uint TypeOid, bool HasEquality)> Columns)> ReadSourceAsync(

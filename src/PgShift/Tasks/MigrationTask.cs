@@ -4,6 +4,7 @@ using PgShift.Connections;
 using PgShift.Copy;
 using PgShift.Cutover;
 using PgShift.Progress;
+using PgShift.Replication;
 using PgShift.Schema;
 using PgShift.Settings;
 using PgShift.State;
@@ -311,6 +312,17 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         run.Result.Schema.Add(await overlapped);
     }
 
+    /// <summary>Whether the task's capture of schema changes is on the source (it is created with the slot, when the source's user may).</summary>
+    private static async Task<bool> CapturesSchemaChangesAsync(TaskSettings options, CancellationToken ct)
+    {
+        if (options.WayBack)
+        {
+            return false;
+        }
+        await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift stream", ct);
+        return (await SchemaCapture.ObjectsAsync(source, options.TaskName, ct)).Count > 0;
+    }
+
     /// <summary>The change stream until a stop or a cutover request (or caught up, for <paramref name="cutover"/>), then the cutover.</summary>
     private async Task<MigrationResult> StreamAndCutOverAsync(Run run, TaskLock taskLock, bool cutover, CancellationToken ct)
     {
@@ -318,7 +330,11 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         if (options.Incremental)
         {
             await SetPhaseAsync(run, TaskPhase.Stream, ct);
-            run.Result.Stream = await Stream.RunAsync(new StreamOptions(options) { EnsureTaskLock = taskLock.EnsureHeldAsync }, cutover, ct);
+            run.Result.Stream = await Stream.RunAsync(new StreamOptions(options)
+            {
+                EnsureTaskLock = taskLock.EnsureHeldAsync,
+                SchemaChanges = await CapturesSchemaChangesAsync(options, ct) ? new StreamSchemaChanges(options, logger) : null,
+            }, cutover, ct);
             // The stream may have outlived a restart of the target, which closed the state's session.
             await run.ReviveStateAsync(ct);
             if (run.Result.Stream == StreamOutcome.Stopped)
