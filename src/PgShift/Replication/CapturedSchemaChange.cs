@@ -23,7 +23,8 @@ public sealed record OwnedSequence(string Column, string Sequence);
 
 public sealed record CapturedTable(uint Oid, string Schema, string Name, string Kind, string Persistence, string ReplIdent, string Owner,
     List<string>? Options, string? Comment, long? Filenode, List<OwnedSequence>? OwnedSequences, string? PartKey, CapturedName? PartitionOf, string? Bound,
-    List<CapturedColumn> Columns, List<CapturedConstraint> Constraints, List<CapturedIndex> Indexes, List<CapturedTrigger> Triggers)
+    List<CapturedColumn> Columns, List<CapturedConstraint> Constraints, List<CapturedIndex> Indexes, List<CapturedTrigger> Triggers,
+    string? Deparsed = null)
 {
     public QualifiedName QualifiedName => new(Schema, Name);
     /// <summary>The columns that pgoutput sends (generated ones are not), in order, with their source type oids.</summary>

@@ -162,6 +162,7 @@ public static class SchemaCapture
             CREATE OR REPLACE FUNCTION {{shape}}(rel oid) RETURNS jsonb LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $f$
             SELECT jsonb_build_object(
               'oid', c.oid, 'schema', n.nspname, 'name', c.relname, 'kind', c.relkind, 'persistence', c.relpersistence,
+              'deparsed', quote_ident(n.nspname) || '.' || quote_ident(c.relname),
               'repl_ident', c.relreplident, 'owner', pg_get_userbyid(c.relowner), 'options', to_jsonb(c.reloptions),
               'comment', obj_description(c.oid, 'pg_class'), 'filenode', pg_relation_filenode(c.oid),
               'owned_sequences', coalesce((SELECT jsonb_agg(jsonb_build_object('column', a.attname, 'sequence', format('%I.%I', sn.nspname, s.relname)) ORDER BY a.attnum)
@@ -251,10 +252,15 @@ public static class SchemaCapture
             BEGIN
               dropped := coalesce(nullif(current_setting({{setting}}, true), ''), '[]')::jsonb;
               PERFORM set_config({{setting}}, '', true);
+              -- PgShift's own statements (a table added to the task's publication, say) are not the application's.
+              IF current_setting('application_name', true) LIKE 'pgshift%' THEN
+                RETURN;
+              END IF;
               SELECT coalesce(jsonb_agg(jsonb_build_object('tag', command_tag, 'type', object_type, 'identity', object_identity,
                        'schema', schema_name, 'class', classid::regclass::text, 'oid', objid, 'sub', objsubid)), '[]')
                 INTO cmds FROM pg_event_trigger_ddl_commands()
                 WHERE NOT in_extension AND coalesce(schema_name, '') <> '{{Schema}}'
+                  AND NOT (object_type = 'publication' AND object_identity LIKE 'pgshift\_%')
                   AND coalesce(schema_name, '') NOT LIKE 'pg\_temp%' AND coalesce(schema_name, '') NOT LIKE 'pg\_toast%';
               IF cmds = '[]' AND dropped = '[]' THEN
                 -- PgShift's own objects, a temporary table, an extension's script: nothing the target follows.
@@ -279,7 +285,7 @@ public static class SchemaCapture
                   UNION SELECT i.inhrelid FROM pg_inherits i JOIN named ON i.inhparent = named.rel
                   UNION SELECT s.objid FROM {{shadow}} s JOIN {{shadow}} p ON p.classid = 'pg_class' AND p.objid IN (SELECT rel FROM named)
                     WHERE s.classid = 'pg_class' AND s.shape->'partition_of' = jsonb_build_object('schema', p.shape->'schema', 'name', p.shape->'name'))
-                SELECT v.rel, s.shape AS before FROM involved v LEFT JOIN {{shadow}} s ON s.classid = 'pg_class' AND s.objid = v.rel
+                SELECT v.rel, s.shape AS before FROM involved v LEFT JOIN {{shadow}} s ON s.classid = 'pg_class' AND s.objid = v.rel AND s.shape ? 'columns'
               LOOP
                 after := {{shape}}(r.rel);
                 IF after IS NULL AND r.before IS NULL THEN
@@ -302,7 +308,7 @@ public static class SchemaCapture
                   WHERE e->>'class' IN ('pg_class', 'pg_proc', 'pg_type') AND (e->>'oid')::oid <> 0
                   UNION SELECT s.classid, s.objid FROM {{shadow}} s WHERE NOT s.shape ? 'columns'
                     AND s.parts && ARRAY(SELECT (d->>'type') || ':' || (d->>'identity') FROM jsonb_array_elements(dropped) d)) x
-                LEFT JOIN {{shadow}} s ON s.classid = x.cls AND s.objid = x.obj
+                LEFT JOIN {{shadow}} s ON s.classid = x.cls AND s.objid = x.obj AND NOT s.shape ? 'columns'
               LOOP
                 after := {{definition}}(r.cls::regclass, r.obj);
                 IF after IS NULL AND r.before IS NULL THEN

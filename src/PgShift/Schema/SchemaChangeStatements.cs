@@ -16,7 +16,12 @@ public sealed class UnsupportedSchemaChangeException(string problem, string fix)
 /// </summary>
 public sealed class SchemaChangeStatements(TableSelection selection, NameMapping mapping, ColumnExclusions excluded)
 {
-    private readonly PostDataMapper _mapper = new(mapping);
+    // The source's deparse functions print a name unquoted where it may be: both spellings of a renamed schema are rewritten.
+    private readonly PostDataMapper _mapper = new(mapping, mapping.Schemas.Keys.ToDictionary(k => k, DeparsedName));
+
+    /// <summary>A name as quote_ident prints it (unquoted when it is a plain lower-case word), for matching deparsed text.</summary>
+    private static string DeparsedName(string name)
+        => System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-z_][a-z0-9_$]*$") ? name : Sql.Ident(name);
 
     /// <param name="isTaskTable">Whether a source table (by name) is one the stream applies changes to.</param>
     /// <param name="applies">Whether the change applies to a task table: false when the table was copied after it committed.</param>
@@ -238,17 +243,19 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
             plan.Statements.Add($"ALTER TABLE {mapping.MapTable(oldParent.ToName())} DETACH PARTITION {target}");
         }
         var columnsChanged = PlanColumns(plan, change, before, after, target);
-        PlanNamed(plan, before.Constraints.Where(k => k.Local).ToDictionary(k => k.Name), after.Constraints.Where(k => k.Local).ToDictionary(k => k.Name),
+        // A constraint that became inherited (its table attached as a partition) is the same constraint: neither dropped nor added.
+        var localBefore = before.Constraints.Where(k => k.Local).ToDictionary(k => k.Name);
+        PlanNamed(plan, localBefore, after.Constraints.Where(k => k.Local || localBefore.ContainsKey(k.Name)).ToDictionary(k => k.Name),
             (k, _) => $"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {Sql.Ident(k.Name)}",
             k => ConstraintSql(after, target, k), (b, a) => b.Def == a.Def,
             k => $"COMMENT ON CONSTRAINT {Sql.Ident(k.Name)} ON {target} IS {CommentText(k.Comment)}", (b, a) => b?.Comment == a.Comment);
         PlanNamed(plan, before.Indexes.ToDictionary(i => i.Name), after.Indexes.ToDictionary(i => i.Name),
             (i, _) => $"DROP INDEX IF EXISTS {new QualifiedName(target.Schema, i.Name)}",
-            i => IfNotExists(MapDefinition(i.Def, an)), (b, a) => b.Def == a.Def,
+            i => IfNotExists(MapDefinition(i.Def, after)), (b, a) => b.Def == a.Def,
             i => $"COMMENT ON INDEX {new QualifiedName(target.Schema, i.Name)} IS {CommentText(i.Comment)}", (b, a) => b?.Comment == a.Comment);
         PlanNamed(plan, before.Triggers.ToDictionary(g => g.Name), after.Triggers.ToDictionary(g => g.Name),
             (g, _) => $"DROP TRIGGER IF EXISTS {Sql.Ident(g.Name)} ON {target}",
-            g => MapDefinition(g.Def, an), (b, a) => b.Def == a.Def, null, null);
+            g => MapDefinition(g.Def, after), (b, a) => b.Def == a.Def, null, null);
         if (after.PartitionOf is { } newParent && (before.PartitionOf is null || before.PartitionOf != newParent))
         {
             plan.Statements.Add($"ALTER TABLE {mapping.MapTable(newParent.ToName())} ATTACH PARTITION {target} {after.Bound}");
@@ -287,9 +294,10 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
         {
             plan.Reshaped.Add((bn, after));
         }
-        if (before.Filenode != after.Filenode && after.Kind == "r" && change.Tag == "ALTER TABLE")
+        if (after.Kind == "r" && RowsChangedOutsideTheStream(change, before, after))
         {
-            // Rewritten on the source (a volatile default, a USING expression): the rows changed without a change in the stream.
+            // The statement gave the rows values that the target cannot compute alike (a default evaluated at the ALTER, a
+            // USING expression), and no change in the stream carries them: the table is copied again.
             plan.Recopy.Add(after.Oid);
         }
         if (plan.Statements.Count == count && bn == an && !plan.Recopy.Contains(after.Oid))
@@ -297,6 +305,22 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
             plan.Notes.Add($"change {change.Id} ({change.StatementText}) changes nothing of {an} that the target follows (statistics, storage, clustering and the like are not followed)");
         }
     }
+
+    private bool RowsChangedOutsideTheStream(CapturedSchemaChange change, CapturedTable before, CapturedTable after)
+    {
+        var old = before.Columns.Select(c => c.Num).ToHashSet();
+        var added = after.Columns.Where(c => !old.Contains(c.Num) && c.Local && !excluded.Excludes(after.QualifiedName, c.Name));
+        if (added.Any(c => c.Identity is "a" or "d" || c.Generated is "" or null && c.Default is { } d && !IsConstant(d)))
+        {
+            return true;
+        }
+        var retyped = after.Columns.Any(a => before.Columns.FirstOrDefault(b => b.Num == a.Num) is { } b && b.Type != a.Type);
+        return retyped && System.Text.RegularExpressions.Regex.IsMatch(change.Statement, "\\bUSING\\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+    }
+
+    /// <summary>A default that gives every row the same value wherever it is evaluated: a literal, with a cast or not.</summary>
+    private static bool IsConstant(string expression) => System.Text.RegularExpressions.Regex.IsMatch(expression.Trim(),
+        "^\\(*(?:'(?:[^']|'')*'|-?[0-9.]+(?:e[+-]?[0-9]+)?|true|false|NULL)\\)*(?:::[\\w .\"\\[\\](),]+)?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     /// <summary>Columns by attnum: dropped, renamed, retyped, their defaults, NOT NULL, identity and comments; then added. True when the streamed columns changed.</summary>
     private bool PlanColumns(SchemaChangePlan plan, CapturedSchemaChange change, CapturedTable before, CapturedTable after, QualifiedName target)
@@ -445,6 +469,14 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
         return sql;
     }
 
+    /// <summary>The statements that take a task table from one shape to another (a table copied again at a later snapshot).</summary>
+    public List<string> Alter(CapturedTable from, CapturedTable to)
+    {
+        var plan = new SchemaChangePlan();
+        PlanTable(plan, new CapturedSchemaChange(0, "ALTER TABLE", $"(the copy of {to.QualifiedName} at a later snapshot)", [], [], [], []), from, to);
+        return plan.Statements;
+    }
+
     /// <summary>A table's keys, constraints, indexes, triggers, replica identity and sequences' ownership, once its rows are in.</summary>
     public List<string> PostData(CapturedTable t)
     {
@@ -461,8 +493,8 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
                 END $pgshift$
                 """);
         }
-        sql.AddRange(t.Indexes.Select(i => IfNotExists(MapDefinition(i.Def, name))));
-        sql.AddRange(t.Triggers.Select(g => $"DROP TRIGGER IF EXISTS {Sql.Ident(g.Name)} ON {target}; {MapDefinition(g.Def, name)}"));
+        sql.AddRange(t.Indexes.Select(i => IfNotExists(MapDefinition(i.Def, t))));
+        sql.AddRange(t.Triggers.Select(g => $"DROP TRIGGER IF EXISTS {Sql.Ident(g.Name)} ON {target}; {MapDefinition(g.Def, t)}"));
         if (t.ReplIdent is "f" or "n")
         {
             sql.Add($"ALTER TABLE {target} REPLICA IDENTITY {(t.ReplIdent == "f" ? "FULL" : "NOTHING")}");
@@ -484,6 +516,7 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
             && QualifiedNameParser.Split(m.Groups[1].Value) is [var schema, var name])
         {
             referenced = new QualifiedName(schema, name);
+            k = k with { Def = k.Def.Replace($"REFERENCES {m.Groups[1].Value}(", $"REFERENCES {referenced}(", StringComparison.Ordinal) };
         }
         var statement = new PostDataStatement(k.Type == "f" ? PostDataKind.ForeignKey : PostDataKind.Constraint, table.QualifiedName, k.Name,
             $"ALTER TABLE {table.QualifiedName} ADD CONSTRAINT {Sql.Ident(k.Name)} {k.Def}", 0, referenced);
@@ -491,8 +524,13 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
     }
 
     /// <summary>A definition deparsed on the source (CREATE INDEX, CREATE TRIGGER) under the target's names.</summary>
-    private string MapDefinition(string def, QualifiedName table)
-        => _mapper.Map(new PostDataStatement(PostDataKind.Index, table, "", def, 0));
+    private string MapDefinition(string def, CapturedTable table)
+    {
+        var deparsed = table.Deparsed ?? table.QualifiedName.Quoted;
+        def = def.Replace($" ON ONLY {deparsed} ", $" ON ONLY {table.QualifiedName} ", StringComparison.Ordinal)
+                 .Replace($" ON {deparsed} ", $" ON {table.QualifiedName} ", StringComparison.Ordinal);
+        return _mapper.Map(new PostDataStatement(PostDataKind.Index, table.QualifiedName, "", def, 0));
+    }
 
     private string MapColumnNames(string expression, QualifiedName table)
     {

@@ -42,8 +42,26 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     private IReadOnlyList<RelationColumn> _captureColumns = [];
     /// <summary>The source transaction being received changed the schema: its group commits with it, alone after it.</summary>
     private bool _schemaChanged;
-    /// <summary>Tables to copy into the task once the source transaction being received is committed on the target.</summary>
-    private readonly List<uint> _bringIn = new();
+    /// <summary>
+    /// Tables to copy into the task (by source oid, with their shape as the target has them, if they are task tables already):
+    /// copied when the stream is idle, so that the copy's snapshot is close to what the target's schema has reached.
+    /// </summary>
+    private readonly Dictionary<uint, CapturedTable?> _bringIn = new();
+    /// <summary>The shape of each table as the last schema change applied left it (what the target has).</summary>
+    private readonly Dictionary<uint, CapturedTable> _appliedShapes = new();
+    private DateTime _nextBringIn;
+
+    /// <summary>Tables wait for their copy into the task: the cutover waits for them.</summary>
+    public bool TablesWaiting => _bringIn.Count > 0;
+
+    /// <summary>Tables that joined the task before a restart and are not copied yet.</summary>
+    public void QueueBringIns(IEnumerable<uint> oids)
+    {
+        foreach (var oid in oids)
+        {
+            _bringIn.TryAdd(oid, null);
+        }
+    }
 
     /// <summary>Schema changes applied (captured statements that changed something on the target).</summary>
     public long SchemaChangesApplied { get; private set; }
@@ -57,7 +75,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     }
 
     private readonly ApplyPipeline _pipeline = new(target, conflicts, logger);
-    private readonly StatementCache _setStatements = new();
+    private StatementCache _setStatements = new();
     private readonly Dictionary<uint, Relation> _relations = new();
     private readonly Dictionary<uint, string> _ignoredRelations = new();
 
@@ -128,10 +146,6 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                     await CommitGroupAsync(ct);
                 }
                 _schemaChanged = false;
-                if (_bringIn.Count > 0)
-                {
-                    await BringInAsync(ct);
-                }
                 break;
         }
     }
@@ -161,6 +175,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     private async Task OnRelationAsync(RelationEvent r, CancellationToken ct)
     {
         var name = new QualifiedName(r.Schema, r.Name);
+        logger.LogDebug("Relation {Id} {Name}: {Columns}", r.RelationId, name, string.Join(", ", r.Columns.Select(c => c.Name)));
         if (name == SchemaCapture.ChangeTableName(task))
         {
             _captureRelation = r.RelationId;
@@ -343,11 +358,24 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 await SchemaChangeState.ReshapeAsync(target, task, before.ToString(), reshaped.Source.ToString(), reshaped.Target.ToString(), reshaped.StreamColumnsText, ct);
             }
         }
+        foreach (var t in change.Tables)
+        {
+            if (t.After is { } after)
+            {
+                _appliedShapes[after.Oid] = after;
+            }
+            else if (t.Before is { } gone)
+            {
+                _appliedShapes.Remove(gone.Oid);
+            }
+        }
         foreach (var oid in plan.NewTables.Concat(plan.Recopy).Distinct())
         {
             await SchemaChangeState.AddPendingAsync(target, task, oid, change.Id, ct);
-            _bringIn.Add(oid);
+            _bringIn[oid] = plan.Recopy.Contains(oid) ? _appliedShapes.GetValueOrDefault(oid) : null;
         }
+        // Set statements are cached by table name and shape: a table's new columns (or a new table under an old name) need new ones.
+        _setStatements = new StatementCache();
         _schemaChanged = true;
         SchemaChangesApplied++;
     }
@@ -368,21 +396,42 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
     }
 
-    /// <summary>Copies the tables that joined the task (the group is committed: nothing of the apply session holds a lock).</summary>
-    private async Task BringInAsync(CancellationToken ct)
+    /// <summary>
+    /// Copies the tables that joined the task, when nothing is applied but not committed (no lock of the apply session in
+    /// the way) and the stream is idle. A copy that the target's schema cannot take yet (a label or type that the stream
+    /// has not reached) is tried again a moment later, once the stream has gone on.
+    /// </summary>
+    public async Task BringInWhenIdleAsync(CancellationToken ct)
     {
-        var oids = _bringIn.Distinct().ToList();
-        _bringIn.Clear();
-        foreach (var table in await schemaChanges!.BringInAsync(oids, ct))
+        if (_bringIn.Count == 0 || _begin is not null || _pipeline.InTransaction || DateTime.UtcNow < _nextBringIn || schemaChanges is null)
         {
-            if (_tables.Remove(table.Source, out var old))
+            return;
+        }
+        foreach (var (oid, current) in _bringIn.ToList())
+        {
+            IReadOnlyList<StreamTable> joined;
+            try
             {
-                ForgetRelationsOf(old);
+                joined = await schemaChanges.BringInAsync(oid, current, ct);
             }
-            _tables[table.Source] = table;
-            foreach (var ignored in _ignoredRelations.Where(kv => kv.Value == table.Source.ToString()).Select(kv => kv.Key).ToList())
+            catch (PostgresException pe) when (!Connections.Transience.IsTransient(pe))
             {
-                _ignoredRelations.Remove(ignored);
+                logger.LogWarning("Copying the table with oid {Oid} into task {Task} waits for the stream: {Error}", oid, task, pe.MessageText);
+                _nextBringIn = DateTime.UtcNow.AddSeconds(2);
+                return;
+            }
+            _bringIn.Remove(oid);
+            foreach (var table in joined)
+            {
+                if (_tables.Remove(table.Source, out var old))
+                {
+                    ForgetRelationsOf(old);
+                }
+                _tables[table.Source] = table;
+                foreach (var ignored in _ignoredRelations.Where(kv => kv.Value == table.Source.ToString()).Select(kv => kv.Key).ToList())
+                {
+                    _ignoredRelations.Remove(ignored);
+                }
             }
         }
     }

@@ -17,9 +17,10 @@ public interface ISchemaChangeFollower
     Task<StreamTable> ReshapeAsync(StreamTable table, CapturedTable after, NpgsqlConnection target, CancellationToken ct);
 
     /// <summary>
-    /// Tables that join the task (or were rewritten on the source), by source oid: added to the publication, created on the
-    /// target as they are at a snapshot of their own, copied from it (their sync LSN is its position) and given their
-    /// keys and indexes; returns them as the stream applies to them (none for a table gone or not selected).
+    /// A table that joins the task (or was rewritten on the source), by source oid: added to the publication, created on
+    /// the target as it is at a snapshot of its own (or, with <paramref name="current"/>, its shape on the target, altered
+    /// to that one), copied from it (its sync LSN is the snapshot's position) and given its keys and indexes; returns it as
+    /// the stream applies to it (nothing for a table gone, not selected, or partitioned).
     /// </summary>
-    Task<IReadOnlyList<StreamTable>> BringInAsync(IReadOnlyCollection<uint> oids, CancellationToken ct);
+    Task<IReadOnlyList<StreamTable>> BringInAsync(uint oid, CapturedTable? current, CancellationToken ct);
 }

@@ -159,6 +159,11 @@ public sealed class StreamRunner(ILogger logger)
         };
         var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough, Throttle,
             options.SchemaChanges, options.SkipSchemaChanges);
+        if (options.SchemaChanges is not null)
+        {
+            // Tables that joined the task in a change applied before a restart, and are not copied yet.
+            applier.QueueBringIns(await SchemaChangeState.PendingAsync(target, options.TaskName, ct));
+        }
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
@@ -200,11 +205,6 @@ public sealed class StreamRunner(ILogger logger)
             ?? throw new PgShiftException($"Task {options.TaskName} has no slot position recorded on the target; its full copy has not run with the change stream.",
                 "Run 'pgshift migrate' with incremental among the types (the default) to create the slot and copy the data.");
         await TaskSlot.CheckAsync(source, slotName, ct);
-        if (options.SchemaChanges is { } follower && await SchemaChangeState.PendingAsync(target, options.TaskName, ct) is { Count: > 0 } pending)
-        {
-            // Tables that joined the task in a change applied before a crash, and were not copied yet.
-            await follower.BringInAsync(pending, ct);
-        }
         var tables = await StreamTable.LoadAsync(source, target, options.TaskName, options.Mapping, options.ExcludedColumns, ct);
         foreach (var dropped in tables.Values.Where(t => t.DroppedOnSource))
         {

@@ -35,6 +35,10 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
             else
             {
                 await applier.CommitGroupAsync(ct);
+                if (!reader.InTransaction && queue.Count == 0)
+                {
+                    await applier.BringInWhenIdleAsync(ct);
+                }
                 if (_deferred is not null)
                 {
                     // Every transaction committed before the hold is applied; the next one waits.
@@ -137,7 +141,7 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
             logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);
             return StreamOutcome.Stopped;
         }
-        if ((cutover || requests.Cutover) && progress.CaughtUpAndSettled && !applier.HasPending)
+        if ((cutover || requests.Cutover) && progress.CaughtUpAndSettled && !applier.HasPending && !applier.TablesWaiting)
         {
             logger.LogInformation("Caught up at {Lsn} for the cutover", applier.CommittedLsn);
             return StreamOutcome.CaughtUpForCutover;

@@ -32,90 +32,75 @@ internal sealed class StreamSchemaChanges(TaskSettings settings, ILogger logger)
         return StreamTable.BuildAsync(target, after.QualifiedName, columns, table.SyncLsn, table.Unlogged, false, settings.Mapping, settings.ExcludedColumns, ct);
     }
 
-    public async Task<IReadOnlyList<StreamTable>> BringInAsync(IReadOnlyCollection<uint> oids, CancellationToken ct)
+    public async Task<IReadOnlyList<StreamTable>> BringInAsync(uint oid, CapturedTable? current, CancellationToken ct)
     {
         var task = settings.TaskName;
         await using var target = await ConnectionOpener.OpenAsync(settings.Target, "pgshift schema change", ct);
         await using var source = await ConnectionOpener.OpenAsync(settings.Source, "pgshift schema change", ct);
         var selected = await SelectedTables.LoadAsync(source, settings.Selection, ct);
-        var publication = TaskName.PublicationName(task);
-        var wanted = new List<uint>();
-        foreach (var oid in oids)
+        if (!selected.Tables.TryGetValue(oid, out var name))
         {
-            if (!selected.Tables.TryGetValue(oid, out var name))
-            {
-                logger.LogInformation("Table with oid {Oid}, created or attached on the source, is gone or not selected by task {Task}", oid, task);
-                await SchemaChangeState.RemovePendingAsync(target, task, oid, ct);
-                continue;
-            }
-            wanted.Add(oid);
-            // Leaf tables are published (sources before 13 cannot publish a partitioned table); unlogged ones are not decoded.
-            await using var publish = new NpgsqlCommand($"""
-                SELECT c.relkind = 'r' AND c.relpersistence = 'p'
-                   AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = @p AND pr.prrelid = c.oid)
-                FROM pg_class c WHERE c.oid = @o
-                """, source);
-            publish.Parameters.AddWithValue("p", publication);
+            logger.LogInformation("A table created or attached on the source (oid {Oid}) is gone, or not selected by task {Task}", oid, task);
+            await SchemaChangeState.RemovePendingAsync(target, task, oid, ct);
+            return [];
+        }
+        // Leaf tables are published (sources before 13 cannot publish a partitioned table); unlogged ones are not decoded.
+        await using (var publish = new NpgsqlCommand("""
+            SELECT c.relkind = 'r' AND c.relpersistence = 'p'
+               AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = @p AND pr.prrelid = c.oid)
+            FROM pg_class c WHERE c.oid = @o
+            """, source))
+        {
+            publish.Parameters.AddWithValue("p", TaskName.PublicationName(task));
             publish.Parameters.AddWithValue("o", NpgsqlTypes.NpgsqlDbType.Oid, oid);
             if (await publish.ExecuteScalarAsync(ct) is true)
             {
-                await using var add = new NpgsqlCommand($"ALTER PUBLICATION {Sql.Ident(publication)} ADD TABLE ONLY {name}", source);
+                await using var add = new NpgsqlCommand($"ALTER PUBLICATION {Sql.Ident(TaskName.PublicationName(task))} ADD TABLE ONLY {name}", source);
                 await add.ExecuteNonQueryAsync(ct);
             }
         }
-        if (wanted.Count == 0)
+        // Taken after the table is published: every change after its position reaches the stream, every one before is in the copy.
+        await using var snapshot = await ExportedSnapshot.FromNewSlotAsync(settings.Source, TaskName.TemporarySlotName(task, "new"), temporary: true, ct);
+        CapturedTable? shape;
+        List<TableCopyPlan> plans;
+        await using (var reader = await ConnectionOpener.OpenAsync(settings.Source, "pgshift schema change", ct))
         {
+            await ExportedSnapshot.ImportAsync(reader, snapshot.Name, ct);
+            var json = await SchemaCapture.ShapeAsync(reader, task, oid, ct);
+            shape = json is null ? null : System.Text.Json.JsonSerializer.Deserialize<CapturedTable>(json, CapturedSchemaChange.JsonOptions);
+            plans = shape is null || shape.Kind != "r" ? [] : await CopyPlanner.PlanAsync(reader, [oid], settings.Mapping, settings.ExcludedColumns, long.MaxValue, ct);
+        }
+        if (shape is null)
+        {
+            await SchemaChangeState.RemovePendingAsync(target, task, oid, ct);
             return [];
         }
-        // Taken after the tables are published: every change after its position reaches the stream, every one before is in the copy.
-        await using var snapshot = await ExportedSnapshot.FromNewSlotAsync(settings.Source, TaskName.TemporarySlotName(task, "new"), temporary: true, ct);
-        var names = new List<QualifiedName>();
-        foreach (var oid in wanted)
+        // A task table copied again takes the shape it has at the snapshot: the changes before it are in the copy.
+        foreach (var sql in current is null ? _statements.CreateTable(shape) : _statements.Alter(current, shape))
         {
-            CapturedTable? shape;
-            List<TableCopyPlan> plans;
-            await using (var reader = await ConnectionOpener.OpenAsync(settings.Source, "pgshift schema change", ct))
-            {
-                await ExportedSnapshot.ImportAsync(reader, snapshot.Name, ct);
-                var json = await SchemaCapture.ShapeAsync(reader, task, oid, ct);
-                shape = json is null ? null : System.Text.Json.JsonSerializer.Deserialize<CapturedTable>(json, CapturedSchemaChange.JsonOptions);
-                plans = shape is null || shape.Kind != "r" ? [] : await CopyPlanner.PlanAsync(reader, [oid], settings.Mapping, settings.ExcludedColumns, long.MaxValue, ct);
-            }
-            if (shape is null)
-            {
-                await SchemaChangeState.RemovePendingAsync(target, task, oid, ct);
-                continue;
-            }
-            foreach (var sql in _statements.CreateTable(shape))
-            {
-                await ExecuteAsync(target, sql, ct);
-            }
-            foreach (var plan in plans)
-            {
-                await CopyState.RecopyAsync(target, task, [plan.SourceKey], ct);
-                await CopyState.RegisterAsync(target, task, [new PlannedTable(plan.SourceKey, plan.Target.ToString(), plan.EstimatedBytes, plan.EstimatedRows, plan.StreamColumns)], ct);
-                await using var copySource = await ConnectionOpener.OpenAsync(settings.Source, "pgshift copy", ct);
-                var copied = await new TableCopier(copySource, target, task).CopyAsync(new CopyUnit(plan, null, 0), snapshot.Name, snapshot.Lsn, wholeTable: true,
-                    new TableProgress(plan.Source, plan.EstimatedBytes, plan.EstimatedRows), ct);
-                if (copied is null)
-                {
-                    throw new PgShiftException($"Table {plan.Source} was truncated or rewritten on the source while it joined the task.", "Run 'pgshift migrate' again: it copies the table again.");
-                }
-                logger.LogInformation("Table {Table} joined task {Task}: {Rows} rows copied at {Lsn}", plan.Source, task, copied.Value.Rows, snapshot.Lsn);
-                names.Add(plan.Source);
-            }
-            foreach (var sql in _statements.PostData(shape))
-            {
-                await ExecuteAsync(target, sql, ct);
-            }
-            await SchemaChangeState.RemovePendingAsync(target, task, oid, ct);
+            await ExecuteAsync(target, sql, ct);
         }
-        if (names.Count == 0)
+        foreach (var plan in plans)
+        {
+            await CopyState.RecopyAsync(target, task, [plan.SourceKey], ct);
+            await CopyState.RegisterAsync(target, task, [new PlannedTable(plan.SourceKey, plan.Target.ToString(), plan.EstimatedBytes, plan.EstimatedRows, plan.StreamColumns)], ct);
+            await using var copySource = await ConnectionOpener.OpenAsync(settings.Source, "pgshift copy", ct);
+            var copied = await new TableCopier(copySource, target, task).CopyAsync(new CopyUnit(plan, null, 0), snapshot.Name, snapshot.Lsn, wholeTable: true,
+                new TableProgress(plan.Source, plan.EstimatedBytes, plan.EstimatedRows), ct)
+                ?? throw new PgShiftException($"Table {plan.Source} was truncated or rewritten on the source while it joined the task.", "Run 'pgshift migrate' again: it copies the table again.");
+            logger.LogInformation("Table {Table} joined task {Task}: {Rows} rows copied at {Lsn}", plan.Source, task, copied.Rows, snapshot.Lsn);
+        }
+        foreach (var sql in _statements.PostData(shape))
+        {
+            await ExecuteAsync(target, sql, ct);
+        }
+        await SchemaChangeState.RemovePendingAsync(target, task, oid, ct);
+        if (plans.Count == 0)
         {
             return [];
         }
         var tables = await StreamTable.LoadAsync(source, target, task, settings.Mapping, settings.ExcludedColumns, ct);
-        return names.Where(tables.ContainsKey).Select(n => tables[n]).ToList();
+        return plans.Select(p => p.Source).Where(tables.ContainsKey).Select(n => tables[n]).ToList();
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection target, string sql, CancellationToken ct)

@@ -27,7 +27,7 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         INSERT INTO events SELECT '2026-01-01', g, 'p' || g FROM generate_series(1, 50) g;
         CREATE TABLE keep (id int PRIMARY KEY, v int, gone text);
         INSERT INTO keep SELECT g, g, 'x' FROM generate_series(1, 20) g;
-        CREATE TABLE standalone (day date NOT NULL, id int NOT NULL, payload text);
+        CREATE TABLE standalone (day date NOT NULL, id int NOT NULL, payload text, PRIMARY KEY (day, id));
         INSERT INTO standalone VALUES ('2026-01-03', 1, 'attached later');
         """;
 
@@ -39,7 +39,7 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         "ALTER TABLE orders RENAME COLUMN note TO remark; UPDATE orders SET remark = 'renamed' WHERE id = 1;",
         "ALTER TABLE orders ALTER COLUMN qty TYPE bigint; INSERT INTO orders (id, remark, qty) VALUES (1003, 'bigint', 9000000000);",
         "ALTER TABLE orders ALTER COLUMN remark SET DEFAULT 'none'; INSERT INTO orders (id) VALUES (1004);",
-        "ALTER TABLE orders ALTER COLUMN flag SET NOT NULL",
+        "UPDATE orders SET flag = false WHERE flag IS NULL; ALTER TABLE orders ALTER COLUMN flag SET NOT NULL;",
         "ALTER TABLE orders ALTER COLUMN flag DROP NOT NULL; INSERT INTO orders (id, flag) VALUES (1005, NULL);",
         "ALTER TABLE orders ALTER COLUMN remark DROP DEFAULT",
         "ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0)",
@@ -60,6 +60,9 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         "INSERT INTO short_lived VALUES (11); DROP TABLE short_lived;",
         "ALTER TABLE keep RENAME TO kept; INSERT INTO kept VALUES (21, 21, 'y');",
         "ALTER TABLE kept ADD COLUMN v2 text DEFAULT 'two'; ALTER TABLE kept DROP COLUMN gone; UPDATE kept SET v2 = 'changed' WHERE id = 2;",
+        // Values the target could not compute alike (evaluated at the ALTER): the table is copied again.
+        "ALTER TABLE kept ADD COLUMN stamp timestamptz NOT NULL DEFAULT clock_timestamp(); INSERT INTO kept (id, v) VALUES (22, 22);",
+        "ALTER TABLE kept ALTER COLUMN v TYPE text USING 'v' || v::text; UPDATE kept SET v2 = 'after using' WHERE id = 3;",
         "CREATE VIEW order_view AS SELECT id, remark FROM orders",
         "CREATE OR REPLACE VIEW order_view AS SELECT id, remark, qty FROM orders",
         "CREATE FUNCTION add_one(integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1'",
@@ -152,7 +155,8 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         var ex = await Assert.ThrowsAsync<TaskFailedException>(() => running.WaitAsync(TimeSpan.FromMinutes(1)));
         Assert.Contains("cannot be followed by the stream: CREATE DOMAIN", ex.Message, StringComparison.Ordinal);
         Assert.Contains("--skip-schema-change", ex.Fix, StringComparison.Ordinal);
-        Assert.Equal(2L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM t"));
+        // The row written in the change's own transaction is not on the target; the rows before it may wait for the resume.
+        Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM t WHERE id = 3"));
 
         // Made by hand on the target, the change is skipped and the task goes on.
         await target.ExecuteAsync(tgt, "CREATE DOMAIN positive AS int CHECK (VALUE > 0)");
@@ -167,13 +171,25 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
     private async Task AssertSameAsync(string src, string tgt, IEnumerable<string> tables)
     {
         await CopyFixture.AssertSameAsync(source, src, target, tgt, tables);
-        static List<string> Ours(List<string> entries) => entries.Where(e => !e.Contains("pgshift", StringComparison.Ordinal)).ToList();
-        var s = Ours(await PgDumpSchema.TakeAsync(source, src));
-        var t = Ours(await PgDumpSchema.TakeAsync(target, tgt));
-        Assert.True(s.SequenceEqual(t), "pg_dump --schema-only differs:\nonly on the source:\n" + string.Join("\n", s.Except(t)) + "\nonly on the target:\n" + string.Join("\n", t.Except(s)));
+        if (target.Major <= 15)
+        {
+            // pg_dump --schema-only of both sides, without PgShift's own objects (its state on the target, its capture on the source).
+            static List<string> Ours(List<string> entries) => entries.Where(e => !e.Contains("pgshift", StringComparison.Ordinal)).ToList();
+            var s = Ours(await PgDumpSchema.TakeAsync(source, src));
+            var t = Ours(await PgDumpSchema.TakeAsync(target, tgt));
+            Assert.True(s.SequenceEqual(t), "pg_dump --schema-only differs:\nonly on the source:\n" + string.Join("\n", s.Except(t)) + "\nonly on the target:\n" + string.Join("\n", t.Except(s)));
+        }
+        else
+        {
+            // Debian's pg_dump 15 cannot read 17: the catalog description, built from the catalog rows themselves.
+            var diff = CatalogDescription.Differences(await CatalogDescription.TakeAsync(source, src), await CatalogDescription.TakeAsync(target, tgt));
+            Assert.True(diff.Length == 0, "the target's catalog differs from the source's:\n" + diff);
+        }
     }
 }
 
 public sealed class SchemaChangeStreamTests_15_to_17() : SchemaChangeStreamTestsBase(TestServer.Pg15, TestServer.Pg17);
+
+public sealed class SchemaChangeStreamTests_12_to_15() : SchemaChangeStreamTestsBase(TestServer.Pg12, TestServer.Pg15);
 
 public sealed class SchemaChangeStreamTests_12_to_17() : SchemaChangeStreamTestsBase(TestServer.Pg12, TestServer.Pg17);
