@@ -29,6 +29,12 @@ internal static class MigrateCommand
             Description = "Changes a second the stream may apply to the target, e.g. 1000; 0 for no limit. 'pgshift throttle' changes it while the task runs.",
         };
         var monitor = new MonitorOptions();
+        var skipSchemaChanges = new Option<long[]>("--skip-schema-change")
+        {
+            Description = "Go on past the source's schema change of this number (the task stopped at it, and you made it on the target by hand). Repeatable.",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
         var conflicts = new Option<string>("--on-conflict") { Description = "When a change does not fit the target (row missing, key taken): error (stop the task) or ignore.", DefaultValueFactory = _ => "error" };
         var cmd = new Command("migrate", """
             Run the task: schema before the data, full copy from one snapshot, keys/indexes/foreign keys/triggers,
@@ -53,6 +59,7 @@ internal static class MigrateCommand
         cmd.Options.Add(conflicts);
         cmd.Options.Add(maxCopyRate);
         cmd.Options.Add(maxApplyRate);
+        cmd.Options.Add(skipSchemaChanges);
         monitor.AddTo(cmd);
         cmd.Options.Add(common.Verbose);
         cmd.SetAction(async (pr, ct) =>
@@ -89,7 +96,11 @@ internal static class MigrateCommand
             var task = pr.GetValue(reverse) ? await WayBackTask.ResolveAsync(resolved, ct) : await StoredSettings.ApplyAsync(resolved, ct);
             using var loggerFactory = Logging.Create(pr.GetValue(common.Verbose));
             var logger = loggerFactory.CreateLogger("pgshift");
-            var options = task.Settings with { Apply = CommonOptions.ApplyFromEnvironment() };
+            var options = task.Settings with
+            {
+                Apply = CommonOptions.ApplyFromEnvironment(),
+                SkipSchemaChanges = (pr.GetValue(skipSchemaChanges) ?? []).ToHashSet(),
+            };
             // SIGTERM or Ctrl-C stops the task as 'pgshift stop' does: at a transaction boundary, resumable; a second signal cancels.
             using var gentleStop = Signals.AddGentleStop(() =>
             {

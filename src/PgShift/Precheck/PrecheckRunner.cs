@@ -40,6 +40,7 @@ public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
         new WalLevelCheck(),
         new ReplicationCapacityCheck(),
         new SourcePrivilegeCheck(),
+        new SchemaCaptureCheck(),
         new RowSecurityCheck(),
         new ReplicaIdentityCheck(),
         new SourceActivityCheck(),

@@ -51,7 +51,13 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
             retained = rd.GetInt64(1);
             settled = rd.GetBoolean(2);
         }
-        // "Caught up": what was acknowledged after applying has reached the flush position read a tick earlier.
+        // "Caught up": what was acknowledged after applying has reached the flush position read a tick earlier. A tick that
+        // came late (the applier was busy: a table joining the task is copied between two ticks) makes that position stale.
+        if (DateTime.UtcNow - _previousAt > TimeSpan.FromSeconds(1))
+        {
+            _previousFlush = null;
+            _previousSettled = false;
+        }
         var reference = _previousFlush ?? flush;
         var caughtUp = !applier.HasPending && acked >= reference;
         // For the cutover, also nothing committed and still unflushed on the source (writes have stopped).
