@@ -168,6 +168,80 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
+    [Fact]
+    public async Task A_migrate_killed_right_after_a_schema_change_commits_applies_it_once_when_resumed()
+    {
+        var src = await CreateAsync(source, "ksrc");
+        var tgt = await CreateAsync(target, "ktgt");
+        await source.ExecuteAsync(src, "CREATE TABLE k (id int PRIMARY KEY, v text); INSERT INTO k SELECT g, 'v' || g FROM generate_series(1, 100) g;");
+        var task = "kill_" + Run;
+        string[] args = ["migrate", "--task", task, "--verbose", "--source", source.KeywordValue(src), "--target", target.KeywordValue(tgt)];
+
+        // Killed (SIGKILL) as it applies a captured change, then as a new table joins the task.
+        await KillAtAsync(args, "Streaming changes", () => source.ExecuteAsync(src, """
+            BEGIN; INSERT INTO k VALUES (101, 'before'); ALTER TABLE k ADD COLUMN w int DEFAULT 5; INSERT INTO k VALUES (102, 'after', 7); COMMIT;
+            """), "Applying schema change");
+        await source.ExecuteAsync(src, "UPDATE k SET w = 9 WHERE id <= 10; ALTER TABLE k RENAME COLUMN v TO label;");
+        await KillAtAsync(args, "Streaming changes", () => source.ExecuteAsync(src, """
+            CREATE TABLE k2 (id int PRIMARY KEY, t text); INSERT INTO k2 SELECT g, 't' || g FROM generate_series(1, 500) g;
+            """), "joined task");
+        await source.ExecuteAsync(src, "INSERT INTO k2 VALUES (501, 'after the kill'); INSERT INTO k (id, label) VALUES (103, 'last');");
+
+        var resumed = await new MigrationTask(NullLogger.Instance).RunAsync(Options(src, tgt, task), cutover: true, CancellationToken.None);
+        Assert.True(resumed.Finished);
+        await AssertSameAsync(src, tgt, ["k", "k2"]);
+        Assert.Equal(501L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM k2"));
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+    }
+
+    /// <summary>Runs pgshift until it prints <paramref name="ready"/>, then <paramref name="act"/>s, and kills it with SIGKILL when it prints <paramref name="killAt"/>.</summary>
+    private static async Task KillAtAsync(string[] args, string ready, Func<Task> act, string killAt)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgshift.dll"));
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        var output = new System.Text.StringBuilder();
+        var readySeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var p = new System.Diagnostics.Process { StartInfo = psi };
+        void OnLine(object? _, System.Diagnostics.DataReceivedEventArgs e)
+        {
+            lock (output)
+            {
+                output.AppendLine(e.Data);
+            }
+            if (e.Data?.Contains(ready, StringComparison.Ordinal) == true)
+            {
+                readySeen.TrySetResult();
+            }
+            if (e.Data?.Contains(killAt, StringComparison.Ordinal) == true)
+            {
+                try
+                {
+                    p.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                }
+                killed.TrySetResult();
+            }
+        }
+        p.OutputDataReceived += OnLine;
+        p.ErrorDataReceived += OnLine;
+        p.Start();
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        await Task.WhenAny(readySeen.Task, p.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.True(readySeen.Task.IsCompleted, "pgshift did not start streaming:\n" + output);
+        await act();
+        await Task.WhenAny(killed.Task, p.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.True(killed.Task.IsCompleted, $"pgshift never printed '{killAt}':\n" + output);
+        await p.WaitForExitAsync();
+    }
+
     private async Task AssertSameAsync(string src, string tgt, IEnumerable<string> tables)
     {
         await CopyFixture.AssertSameAsync(source, src, target, tgt, tables);

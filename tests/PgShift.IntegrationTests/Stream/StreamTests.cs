@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.Replication;
+using PgShift.Precheck;
 using PgShift.Settings;
 using PgShift.State;
 using PgShift.Stream;
@@ -140,6 +141,15 @@ public sealed class StreamDdlTests(Pg12To17 pair) : IClassFixture<Pg12To17>
             CREATE TABLE ddltab (id int PRIMARY KEY, v text); INSERT INTO ddltab VALUES (1, 'a'); ALTER TABLE ddltab OWNER TO ddl_plain;
             """);
         var options = new TaskSettings { Source = pair.Source.Spec(pair.SourceDb, "ddl_plain"), Target = pair.Target.Spec(pair.TargetDb), TaskName = "ddl", RetryWindow = TimeSpan.FromSeconds(10) };
+        // The precheck says so first, with the way out.
+        var precheck = await PgShift.Tasks.SchemaPrecheck.Runner(options).RunAsync(new PrecheckOptions
+        {
+            Source = options.Source, Target = options.Target, TaskName = options.TaskName, ConnectTimeoutSeconds = 5,
+        }, CancellationToken.None);
+        var capture = Assert.Single(precheck.Checks, c => c.Id == "source.schema_changes");
+        Assert.Equal(CheckStatus.Warning, capture.Status);
+        Assert.Contains("not a superuser", capture.Message, StringComparison.Ordinal);
+        Assert.Contains("rds_superuser", capture.Fix, StringComparison.Ordinal);
         var log = new ListLogger();
         var running = await StreamingRun.StartAsync(options, logger: log);
         Assert.Contains(log.Entries, e => e.Message.Contains("Schema changes on the source will not be followed", StringComparison.Ordinal) && e.Message.Contains("not a superuser", StringComparison.Ordinal));
