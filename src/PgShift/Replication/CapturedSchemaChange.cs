@@ -9,7 +9,7 @@ public sealed record CapturedColumn(int Num, string Name, string Type, uint Type
 
 public sealed record CapturedConstraint(string Name, string Type, string Def, bool Local, string? Comment);
 
-public sealed record CapturedIndex(string Name, string Def, string? Comment);
+public sealed record CapturedIndex(string Name, string Def, string? Comment, bool Inherited = false);
 
 public sealed record CapturedTrigger(string Name, string Def, string Enabled);
 

@@ -188,12 +188,12 @@ public static class SchemaCapture
                   'def', pg_get_constraintdef(k.oid), 'local', k.conislocal, 'comment', obj_description(k.oid, 'pg_constraint')) ORDER BY k.conname)
                 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u', 'f', 'c', 'x')), '[]'),
               'indexes', coalesce((SELECT jsonb_agg(jsonb_build_object('name', ic.relname, 'def', pg_get_indexdef(x.indexrelid),
-                  'comment', obj_description(ic.oid, 'pg_class')) ORDER BY ic.relname)
+                  'comment', obj_description(ic.oid, 'pg_class'),
+                  'inherited', EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = x.indexrelid)) ORDER BY ic.relname)
                 FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
                 WHERE x.indrelid = c.oid
-                  -- the index of a key or exclusion constraint comes with it; a partition's copy of its parent's index with the parent's
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x'))
-                  AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = x.indexrelid)), '[]'),
+                  -- the index of a key or exclusion constraint comes with it (a partition's copy of its parent's index is marked inherited)
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x'))), '[]'),
               'triggers', coalesce((SELECT jsonb_agg(jsonb_build_object('name', g.tgname, 'def', pg_get_triggerdef(g.oid), 'enabled', g.tgenabled) ORDER BY g.tgname)
                 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), '[]'))
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

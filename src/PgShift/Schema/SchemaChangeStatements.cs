@@ -99,6 +99,11 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
         {
             return;
         }
+        if (command.Tag is "GRANT" or "REVOKE" or "ALTER DEFAULT PRIVILEGES")
+        {
+            // Noted, not followed (see Plan).
+            return;
+        }
         var supported = command.Type switch
         {
             "table" or "table column" or "index" or "table constraint" or "trigger" or "default value" => true,
@@ -106,6 +111,8 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
             "type" => change.Objects.Any(o => o.After is { Kind: "enum" } || o.Before is { Kind: "enum" } && o.After is null)
                       || command.Tag == "COMMENT" || change.Objects.All(o => o.After?.Kind != "type"),
             "schema" => command.Tag is "CREATE SCHEMA" or "COMMENT",
+            // Large objects are not decoded at all: the cutover compares every one and carries its owner, privileges and comment.
+            "large object" => true,
             "TABLE" or "SEQUENCE" or "FUNCTION" or "SCHEMA" => command.Tag is "GRANT" or "REVOKE",
             _ => false,
         };
@@ -243,13 +250,15 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
             plan.Statements.Add($"ALTER TABLE {mapping.MapTable(oldParent.ToName())} DETACH PARTITION {target}");
         }
         var columnsChanged = PlanColumns(plan, change, before, after, target);
-        // A constraint that became inherited (its table attached as a partition) is the same constraint: neither dropped nor added.
-        var localBefore = before.Constraints.Where(k => k.Local).ToDictionary(k => k.Name);
-        PlanNamed(plan, localBefore, after.Constraints.Where(k => k.Local || localBefore.ContainsKey(k.Name)).ToDictionary(k => k.Name),
+        // A constraint or index that became inherited (its table attached as a partition), or its own again (detached), is the
+        // same one: neither dropped nor added. Inherited ones come and go with the parent's.
+        var (constraintsBefore, constraintsAfter) = OwnOrKept(before.Constraints, after.Constraints, k => k.Name, k => k.Local);
+        PlanNamed(plan, constraintsBefore, constraintsAfter,
             (k, _) => $"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {Sql.Ident(k.Name)}",
             k => ConstraintSql(after, target, k), (b, a) => b.Def == a.Def,
             k => $"COMMENT ON CONSTRAINT {Sql.Ident(k.Name)} ON {target} IS {CommentText(k.Comment)}", (b, a) => b?.Comment == a.Comment);
-        PlanNamed(plan, before.Indexes.ToDictionary(i => i.Name), after.Indexes.ToDictionary(i => i.Name),
+        var (indexesBefore, indexesAfter) = OwnOrKept(before.Indexes, after.Indexes, i => i.Name, i => !i.Inherited);
+        PlanNamed(plan, indexesBefore, indexesAfter,
             (i, _) => $"DROP INDEX IF EXISTS {new QualifiedName(target.Schema, i.Name)}",
             i => IfNotExists(MapDefinition(i.Def, after)), (b, a) => b.Def == a.Def,
             i => $"COMMENT ON INDEX {new QualifiedName(target.Schema, i.Name)} IS {CommentText(i.Comment)}", (b, a) => b?.Comment == a.Comment);
@@ -493,7 +502,7 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
                 END $pgshift$
                 """);
         }
-        sql.AddRange(t.Indexes.Select(i => IfNotExists(MapDefinition(i.Def, t))));
+        sql.AddRange(t.Indexes.Where(i => !i.Inherited).Select(i => IfNotExists(MapDefinition(i.Def, t))));
         sql.AddRange(t.Triggers.Select(g => $"DROP TRIGGER IF EXISTS {Sql.Ident(g.Name)} ON {target}; {MapDefinition(g.Def, t)}"));
         if (t.ReplIdent is "f" or "n")
         {
@@ -543,6 +552,14 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
 
     private static string IfNotExists(string createIndex) => System.Text.RegularExpressions.Regex.Replace(createIndex,
         "^(CREATE (?:UNIQUE )?INDEX )(?!IF NOT EXISTS)", "$1IF NOT EXISTS ", System.Text.RegularExpressions.RegexOptions.Multiline);
+
+    /// <summary>Of two lists by name, those of the table's own, and those present on both sides.</summary>
+    private static (Dictionary<string, T> Before, Dictionary<string, T> After) OwnOrKept<T>(List<T> before, List<T> after, Func<T, string> name, Func<T, bool> own)
+    {
+        var b = before.Select(name).ToHashSet(StringComparer.Ordinal);
+        var a = after.Select(name).ToHashSet(StringComparer.Ordinal);
+        return (before.Where(x => own(x) || a.Contains(name(x))).ToDictionary(name), after.Where(x => own(x) || b.Contains(name(x))).ToDictionary(name));
+    }
 
     private static void PlanNamed<T>(SchemaChangePlan plan, Dictionary<string, T> before, Dictionary<string, T> after, Func<T, T, string> drop,
         Func<T, string> create, Func<T, T, bool> same, Func<T, string>? comment, Func<T?, T, bool>? sameComment) where T : class

@@ -68,6 +68,14 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         "CREATE FUNCTION add_one(integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1'",
         "CREATE SEQUENCE ticket_seq START 100; ALTER SEQUENCE ticket_seq INCREMENT BY 5;",
         "CREATE VIEW doomed AS SELECT 1 AS one; DROP VIEW doomed;",
+        "CREATE OR REPLACE FUNCTION add_one(integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1 + 0'",
+        "CREATE FUNCTION passing(integer) RETURNS integer LANGUAGE sql AS 'SELECT $1'; DROP FUNCTION passing(integer);",
+        "CREATE SEQUENCE passing_seq; DROP SEQUENCE passing_seq;",
+        "ALTER TABLE events DETACH PARTITION events_d1; INSERT INTO events_d1 VALUES ('2026-01-01', 1000, 'detached');",
+        "CREATE TABLE cycle (id int PRIMARY KEY, v text)",
+        "INSERT INTO cycle SELECT g, 'c' || g FROM generate_series(1, 30) g",
+        "ALTER TABLE cycle ADD COLUMN w int; UPDATE cycle SET w = id;",
+        "DROP TABLE cycle",
         "INSERT INTO orders (id, remark, qty) SELECT g, 'late', add_one(g) FROM generate_series(2000, 2100) g",
     ];
 
