@@ -37,9 +37,9 @@ public sealed record CapturedSequence(string Type, long Start, long Increment, l
 public sealed record CapturedObject(string Kind, string Schema, string Name, string Identity, string Owner, string? Comment, List<string>? Options,
     string? Def, CapturedSequence? Sequence, List<string>? Labels);
 
-public sealed record CapturedCommand(string Tag, string Type, string? Identity, string? Schema, string? Class, uint Oid, int Sub);
+public sealed record CapturedCommand(string Tag, string? Type, string? Identity, string? Schema, string? Class, uint? Oid, int? Sub);
 
-public sealed record DroppedObject(string Type, string? Identity, string? Schema, bool Original);
+public sealed record DroppedObject(string? Type, string? Identity, string? Schema, bool Original);
 
 /// <summary>An object before and after the statement: no before for one created, no after for one dropped.</summary>
 public sealed record ShapeChange<T>(T? Before, T? After) where T : class;

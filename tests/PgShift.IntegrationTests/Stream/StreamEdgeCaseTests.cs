@@ -135,8 +135,8 @@ public abstract class StreamEdgeCaseTestsBase(TestServer source, TestServer targ
         await source.ExecuteAsync(src, Changes);
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        // Tables dropped on the source while the task is stopped (a retention job dropping an old partition): the
-        // resumed stream applies the changes made before the drop, and the task goes on.
+        // Tables detached and dropped on the source while the task is stopped (a retention job dropping an old partition):
+        // the resumed stream applies the changes made before, then the detach and the drops, and the task goes on.
         await source.ExecuteAsync(src, "UPDATE e_log SET v = 'updated before the drop' WHERE at = '2024-06-01' AND id <= 5");
         await source.ExecuteAsync(src, "UPDATE e_gone SET v = 'b' WHERE id = 1; INSERT INTO e_gone VALUES (2, 'c');");
         await source.ExecuteAsync(src, "ALTER TABLE e_log DETACH PARTITION e_log_2024");
@@ -146,10 +146,9 @@ public abstract class StreamEdgeCaseTestsBase(TestServer source, TestServer targ
         Assert.True(result.Finished);
 
         await CopyFixture.AssertSameAsync(source, src, target, tgt, Tables.Append("e_log_2025"));
-        Assert.Equal("1:b,2:c", await target.ScalarAsync<string>(tgt, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM e_gone"));
-        Assert.Equal(5L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM e_log_2024 WHERE v = 'updated before the drop'"));
-        Assert.Contains(result.Schema.SelectMany(r => r.Warnings), w => w.Contains("\"public\".\"e_gone\" was dropped on the source", StringComparison.Ordinal));
-        Assert.Contains(result.Schema.SelectMany(r => r.Warnings), w => w.Contains("\"public\".\"e_log_2024\" was dropped on the source", StringComparison.Ordinal));
+        // The capture of schema changes follows the detach and the drops: the target drops them too, after their last changes.
+        Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM pg_class WHERE relname IN ('e_gone', 'e_log_2024')"));
+        Assert.DoesNotContain(result.Schema.SelectMany(r => r.Warnings), w => w.Contains("was dropped on the source", StringComparison.Ordinal));
         Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM e_xml"));
         // The source's enable states are back after the cutover.
         Assert.Equal("R,R", await target.ScalarAsync<string>(tgt, "SELECT string_agg(tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'e_tr'::regclass"));
