@@ -4,6 +4,7 @@ using PgShift.Selection;
 using PgShift.IntegrationTests.Copy;
 using PgShift.IntegrationTests.Infrastructure;
 using PgShift.IntegrationTests.Schema;
+using PgShift.Precheck;
 using PgShift.Replication;
 using PgShift.Settings;
 using PgShift.State;
@@ -173,6 +174,14 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         var resumed = await new MigrationTask(NullLogger.Instance).RunAsync(Options(src, tgt, task) with { SkipSchemaChanges = new HashSet<long> { id } }, cutover: true, CancellationToken.None);
         Assert.True(resumed.Finished);
         Assert.Equal(4L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM t"));
+
+        // Until its cleanup, the task's capture is still on the source: the precheck of another task says so.
+        var other = Options(src, tgt, "other_" + Run);
+        var precheck = await SchemaPrecheck.Runner(other).RunAsync(new PrecheckOptions { Source = other.Source, Target = other.Target, TaskName = other.TaskName, ConnectTimeoutSeconds = 5 }, CancellationToken.None);
+        var leftovers = Assert.Single(precheck.Checks, c => c.Id == "source.capture_leftovers");
+        Assert.Equal(CheckStatus.Warning, leftovers.Status);
+        Assert.Contains($"pgshift_{task}_ddl", leftovers.Message, StringComparison.Ordinal);
+        Assert.Contains("pgshift cleanup", leftovers.Fix, StringComparison.Ordinal);
         await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
