@@ -248,8 +248,38 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         return run.Result;
     }
 
-    /// <summary>The schema before the data, the copy, and the schema after it (overlapping the copy when it can); <paramref name="work"/> ends at a stop request.</summary>
+    /// <summary>
+    /// The phases before the stream, with the slot read meanwhile and its changes staged on the target (once the slot
+    /// exists, and until the stream has applied anything), so the source does not keep the WAL of the whole copy.
+    /// </summary>
     private async Task RunUntilStreamAsync(Run run, CancellationToken work, CancellationToken ct)
+    {
+        var options = run.Options;
+        if (!options.Incremental || !options.Full || options.WayBack || await StreamCheckpoint.HasAppliedAsync(run.State, options.TaskName, ct))
+        {
+            await RunPhasesUntilStreamAsync(run, work, ct);
+            return;
+        }
+        await using var stager = new ChangeStager(new StreamOptions(options), logger);
+        void OnSnapshot(Replication.ExportedSnapshot _) => stager.Start();
+        Copier.SnapshotTaken += OnSnapshot;
+        try
+        {
+            if (await SlotRecord.IsRecordedAsync(run.State, options.TaskName, ct))
+            {
+                stager.Start();
+            }
+            await RunPhasesUntilStreamAsync(run, work, ct);
+        }
+        finally
+        {
+            Copier.SnapshotTaken -= OnSnapshot;
+            await stager.StopAsync();
+        }
+    }
+
+    /// <summary>The schema before the data, the copy, and the schema after it (overlapping the copy when it can); <paramref name="work"/> ends at a stop request.</summary>
+    private async Task RunPhasesUntilStreamAsync(Run run, CancellationToken work, CancellationToken ct)
     {
         var options = run.Options;
         var deferred = options.Incremental && !await CanSetReplicaRoleAsync(options.Target, ct);
