@@ -25,7 +25,7 @@
 #   BULK_ROWS rows into cap_bulk; peak RSS of the pgshift process (VmHWM, and GNU time's maximum).
 # After each part: exact row counts and balance sums, both sides.
 #
-# Env: SCALE (10), RATE (500 TPS), CLIENTS (2), COPY_RATE (1MB/s), BULK_ROWS (1000000), NATIVE_SECONDS (from
+# Env: SCALE (10), RATE (500 TPS), CLIENTS (2), COPY_RATE (800kB), BULK_ROWS (1000000), NATIVE_SECONDS (from
 # "after"), BEFORE_REF (main), AFTER_REF (HEAD), TIMEOUT (900). Results: $PGB_RESULTS/results.txt (RESULT lines),
 # curves in $PGB_RESULTS/capture-<batch>-<part>.samples ("epoch|retained_bytes|phase|delay_s|delay_bytes|fresh|staged").
 PGB_DB=${PGB_DB:-cap}
@@ -33,7 +33,7 @@ source "$(dirname "$0")/lib.sh"
 SCALE=${SCALE:-10}
 RATE=${RATE:-500}
 CLIENTS=${CLIENTS:-2}
-COPY_RATE=${COPY_RATE:-1MB/s}
+COPY_RATE=${COPY_RATE:-800kB}
 BULK_ROWS=${BULK_ROWS:-1000000}
 BEFORE_REF=${BEFORE_REF:-main}
 AFTER_REF=${AFTER_REF:-HEAD}
@@ -108,7 +108,7 @@ pgshift_part() {  # $1 before|after
   prepare_source; reset_target_db
   t0=$(now_s)
   "$TIME_BIN" -v -o "$logf.time" dotnet "$dll" migrate --source "$SRC_URI" --target "$TGT_URI" --task "$PGSHIFT_TASK" --jobs 2 \
-    --max-copy-rate "$COPY_RATE" >"$logf.log" 2>&1 &
+    --max-copy-rate "$COPY_RATE" --verbose >"$logf.log" 2>&1 &
   local mig=$!
   start_sampler "$logf.samples" "$SLOT"
   until [ "$(psql_src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = 1 ]; do
@@ -118,10 +118,10 @@ pgshift_part() {  # $1 before|after
   pgbench -n -c "$CLIENTS" -j "$CLIENTS" -R "$RATE" -T 100000 -h "$PGB_HOST" -p "$SRC_PORT" "$PGB_DB" >"$logf.pgbench.log" 2>&1 &
   pgb=$!
   until [ "$(state phase)" = stream ] || [ "$(state phase)" = cutover ]; do
-    kill -0 $mig 2>/dev/null || { log "migrate exited: $(tail -n 5 "$logf.log")"; kill -INT $pgb; stop_sampler; return 1; }; sleep 0.1
+    kill -0 $mig 2>/dev/null || { log "migrate exited: $(tail -n 5 "$logf.log")"; kill -TERM $pgb; stop_sampler; return 1; }; sleep 0.1
   done
   t_copy_end=$(now_s)
-  kill -INT $pgb; wait $pgb || true
+  kill -TERM $pgb; wait $pgb || true
   hist=$(psql_src -c "SELECT count(*) FROM pgbench_history")
   log "copy and post-data done after $(elapsed "$t_slot" "$t_copy_end") s of writes ($hist transactions); waiting for the stream"
   local deadline=$(( $(date +%s) + TIMEOUT ))

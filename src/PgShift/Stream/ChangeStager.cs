@@ -179,6 +179,16 @@ public sealed class ChangeStager(StreamOptions options, ILogger logger) : IAsync
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
             }
+            catch
+            {
+                // The chunk's COPY is cancelled and its transaction rolled back: the slot was not acknowledged for it.
+                if (_chunk is { } open)
+                {
+                    _chunk = null;
+                    await open.DisposeAsync();
+                }
+                throw;
+            }
             if (_chunk is not null)
             {
                 await FlushAsync();
