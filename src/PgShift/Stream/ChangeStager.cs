@@ -116,6 +116,17 @@ public sealed class ChangeStager(StreamOptions options, ILogger logger) : IAsync
         }
         finally
         {
+            if (session.Acknowledged > from)
+            {
+                try
+                {
+                    // The last acknowledgement goes now: the connection is closed, not ended, below.
+                    await replication.SendStatusUpdate(CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)
+                {
+                }
+            }
             await readerCts.CancelAsync();
             try
             {

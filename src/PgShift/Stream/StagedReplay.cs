@@ -28,45 +28,59 @@ internal static class StagedReplay
         }
         logger.LogInformation("Applying {Count} changes of task {Task} staged during the copy", mark.Changes, task);
         var started = DateTime.UtcNow;
-        var (reading, applying, deleting) = (new System.Diagnostics.Stopwatch(), new System.Diagnostics.Stopwatch(), new System.Diagnostics.Stopwatch());
+        var applying = new System.Diagnostics.Stopwatch();
         var commits = new Queue<(long Seq, NpgsqlLogSequenceNumber End)>();
         long deletedThrough = 0;
         long changes = 0;
         while (rows.Count > 0)
         {
+            // The next rows are read, and those whose transactions the target holds deleted, while these are applied.
+            var through = AppliedThrough(commits, applier.CommittedLsn);
+            var after = rows[^1].Seq;
+            var next = ReadNextAsync(state, task, through > deletedThrough ? through : null, after, mark.Seq, ct);
+            deletedThrough = Math.Max(deletedThrough, through);
             var now = DateTime.UtcNow;
             applying.Start();
-            foreach (var row in rows)
+            try
             {
-                await applier.ApplyAsync(ToEvent(row, task, now), ct);
-                switch (row.Kind)
+                foreach (var row in rows)
                 {
-                    case StagedKind.Commit:
-                        commits.Enqueue((row.Seq, row.EndLsn!.Value));
-                        break;
-                    case StagedKind.Event:
-                        changes++;
-                        break;
+                    await applier.ApplyAsync(ToEvent(row, task, now), ct);
+                    switch (row.Kind)
+                    {
+                        case StagedKind.Commit:
+                            commits.Enqueue((row.Seq, row.EndLsn!.Value));
+                            break;
+                        case StagedKind.Event:
+                            changes++;
+                            break;
+                    }
                 }
             }
-            applying.Stop();
-            var through = AppliedThrough(commits, applier.CommittedLsn);
-            if (through > deletedThrough)
+            catch
             {
-                deleting.Start();
-                await StagedChanges.DeleteAppliedAsync(state, task, through, ct);
-                deleting.Stop();
-                deletedThrough = through;
+                // The read connection is left idle behind the failure, whose exception is the one to report.
+                await next.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                throw;
             }
-            reading.Start();
-            rows = await StagedChanges.ReadAsync(state, task, rows[^1].Seq, mark.Seq, ReadRows, ct);
-            reading.Stop();
+            applying.Stop();
+            rows = await next;
         }
         await applier.CommitGroupAsync(ct);
         await StagedChanges.ClearAsync(state, task, ct);
-        logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s: reading {Read:0.0}s, applying {Apply:0.0}s, deleting {Delete:0.0}s), up to {Lsn}",
-            changes, (DateTime.UtcNow - started).TotalSeconds, reading.Elapsed.TotalSeconds, applying.Elapsed.TotalSeconds, deleting.Elapsed.TotalSeconds, applier.CommittedLsn);
+        logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s, {Applying:0.0}s of them applying), up to {Lsn}",
+            changes, (DateTime.UtcNow - started).TotalSeconds, applying.Elapsed.TotalSeconds, applier.CommittedLsn);
         return changes;
+    }
+
+    /// <summary>Deletes the rows through <paramref name="deleteThrough"/> (when given), then reads the rows after <paramref name="after"/>.</summary>
+    private static async Task<List<StagedRow>> ReadNextAsync(NpgsqlConnection state, string task, long? deleteThrough, long after, long throughSeq, CancellationToken ct)
+    {
+        if (deleteThrough is { } d)
+        {
+            await StagedChanges.DeleteAppliedAsync(state, task, d, ct);
+        }
+        return await StagedChanges.ReadAsync(state, task, after, throughSeq, ReadRows, ct);
     }
 
     /// <summary>The last staged row whose transaction the target holds.</summary>
