@@ -211,7 +211,7 @@ startup_part() {
       psql_src -c "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($i, 1, $i, $i, now())"
       sleep 1
       t0=$(now_s)
-      dotnet "$dll" migrate --source "$SRC_URI" --target "$TGT_URI" --task "$PGSHIFT_TASK" --jobs 2 >>"$logf.log" 2>&1 &
+      dotnet "$dll" migrate --source "$SRC_URI" --target "$TGT_URI" --task "$PGSHIFT_TASK" --jobs 2 --verbose >>"$logf.log" 2>&1 &
       mig=$!
       until [ "$(psql_tgt -c "SELECT count(*) FROM pgbench_history" 2>/dev/null)" = "$i" ]; do sleep 0.02; done
       t1=$(now_s)
