@@ -61,16 +61,7 @@ for p in "${PARTS[@]}"; do
   esac
 done
 
-verify() {
-  local q="SELECT string_agg(x, ' ' ORDER BY x) FROM (
-      SELECT 'accounts=' || count(*) || '/' || sum(abalance) AS x FROM pgbench_accounts
-      UNION ALL SELECT 'tellers=' || count(*) || '/' || sum(tbalance) FROM pgbench_tellers
-      UNION ALL SELECT 'branches=' || count(*) || '/' || sum(bbalance) FROM pgbench_branches
-      UNION ALL SELECT 'history=' || count(*) || '/' || coalesce(sum(delta), 0) FROM pgbench_history
-      UNION ALL SELECT 'bulk=' || count(*) || '/' || coalesce(sum(v::bigint), 0) FROM cap_bulk) s"
-  local a b; a=$(psql_src -c "$q"); b=$(psql_tgt -c "$q" 2>&1 || true)
-  if [ "$a" = "$b" ]; then echo ok; else log "VERIFY FAILED: source [$a] target [$b]"; echo fail; fi
-}
+verify() { verify_pgbench cap_bulk; }
 
 prepare_source() {
   psql -X -q -h "$PGB_HOST" -p "$SRC_PORT" -d postgres -c "SET client_min_messages = warning" \

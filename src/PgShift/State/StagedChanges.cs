@@ -11,7 +11,7 @@ public enum StagedKind : byte
     /// <summary>A Relation, row or TRUNCATE message, in the stream's own binary form.</summary>
     Event = (byte)'E',
     /// <summary>A Relation message: kept until every staged change is applied, since later changes need the table's shape.</summary>
-    Relation = (byte)'L',
+    TableShape = (byte)'L',
 }
 
 /// <summary>One staged row, in the order the stream gave it (<paramref name="Seq"/>).</summary>

@@ -259,7 +259,7 @@ public sealed class ChangeStager(StreamOptions options, ILogger logger) : IAsync
                     {
                         return;
                     }
-                    row = new StagedRow(++seq, e is RelationEvent ? StagedKind.Relation : StagedKind.Event, _commitLsn, null, null, 0, Encode(e));
+                    row = new StagedRow(++seq, e is RelationEvent ? StagedKind.TableShape : StagedKind.Event, _commitLsn, null, null, 0, Encode(e));
                     Staged += e is RelationEvent ? 0 : 1;
                     break;
             }
