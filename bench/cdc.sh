@@ -155,17 +155,7 @@ wait_flush() {  # $1 slot $2 lsn $3 timeout s: until confirmed_flush_lsn >= lsn
   done
 }
 
-# Exact row count per table and the pgbench balance sums, on both sides: "ok" or "fail" (differences on stderr).
-verify() {
-  local q="SELECT string_agg(x, ' ' ORDER BY x) FROM (
-      SELECT 'accounts=' || count(*) || '/' || sum(abalance) AS x FROM pgbench_accounts
-      UNION ALL SELECT 'tellers=' || count(*) || '/' || sum(tbalance) FROM pgbench_tellers
-      UNION ALL SELECT 'branches=' || count(*) || '/' || sum(bbalance) FROM pgbench_branches
-      UNION ALL SELECT 'history=' || count(*) || '/' || coalesce(sum(delta), 0) FROM pgbench_history
-      UNION ALL SELECT 'bulk=' || count(*) || '/' || coalesce(sum(v::bigint), 0) FROM cdc_bulk) s"
-  local a b; a=$(psql_src -c "$q"); b=$(psql_tgt -c "$q" 2>&1 || true)
-  if [ "$a" = "$b" ]; then echo ok; else log "VERIFY FAILED: source [$a] target [$b]"; echo fail; fi
-}
+verify() { verify_pgbench cdc_bulk; }
 
 # CPU seconds (user + system) used so far by each process in $@ (0 for one that is gone), space-separated.
 CLK_TCK=$(getconf CLK_TCK)

@@ -94,3 +94,16 @@ SQL_CONSTRAINTS="SELECT format('%s %s %s', c.conrelid::regclass, c.contype, pg_g
 # Sequence values ("name last_value is_called") outside the system and state schemas.
 SQL_SEQUENCES="SELECT format('%s %s', schemaname || '.' || sequencename, coalesce(last_value::text, 'null')) FROM pg_sequences
              WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'pgshift') ORDER BY 1"
+
+# Exact row count per table and the pgbench balance sums, with those of the bulk table $1 (id, v), on both sides:
+# "ok" or "fail" (differences on stderr).
+verify_pgbench() {
+  local q="SELECT string_agg(x, ' ' ORDER BY x) FROM (
+      SELECT 'accounts=' || count(*) || '/' || sum(abalance) AS x FROM pgbench_accounts
+      UNION ALL SELECT 'tellers=' || count(*) || '/' || sum(tbalance) FROM pgbench_tellers
+      UNION ALL SELECT 'branches=' || count(*) || '/' || sum(bbalance) FROM pgbench_branches
+      UNION ALL SELECT 'history=' || count(*) || '/' || coalesce(sum(delta), 0) FROM pgbench_history
+      UNION ALL SELECT 'bulk=' || count(*) || '/' || coalesce(sum(v::bigint), 0) FROM $1) s"
+  local a b; a=$(psql_src -c "$q"); b=$(psql_tgt -c "$q" 2>&1 || true)
+  if [ "$a" = "$b" ]; then echo ok; else log "VERIFY FAILED: source [$a] target [$b]"; echo fail; fi
+}

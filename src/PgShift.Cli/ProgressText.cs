@@ -85,6 +85,10 @@ internal static class ProgressText
         return lines;
     }
 
+    /// <summary>`pgshift status`'s line of the changes staged on the target while the tables copy.</summary>
+    public static string StagingStatus(State.StagingStatus s) => string.Create(CultureInfo.InvariantCulture,
+        $"staged   {Plural.Of(s.Changes, "change")} ({s.Bytes / 1048576.0:0.0} MB on the target){(s.Running ? $"; the slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL on the source" : ", waiting to be applied")}");
+
     /// <summary>`pgshift status`'s line of the stream.</summary>
     public static string StreamStatus(StreamSnapshot s, bool slotDropped = false) => string.Create(CultureInfo.InvariantCulture,
         $"stream   {(slotDropped ? "ended" : StreamState(s))}; {Plural.Of(s.ChangesApplied, "change")} applied up to {s.AppliedLsn ?? "-"}; {(slotDropped ? "its slot is dropped" : $"slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL")}");

@@ -53,6 +53,10 @@ internal static class StatusCommand
                     Console.Out.WriteLine(line);
                 }
             }
+            if (report.Staging is { } staging && (staging.Changes > 0 || staging.Running))
+            {
+                Console.Out.WriteLine(ProgressText.StagingStatus(staging));
+            }
             if (progress.Stream is { } stream)
             {
                 Console.Out.WriteLine(ProgressText.StreamStatus(stream, slotDropped: report.SlotDroppedAt is not null));

@@ -47,6 +47,7 @@ public sealed class PrecheckRunner(params IPrecheck[] stageChecks)
         new UnsupportedObjectsCheck(),
         new LargeObjectCheck(),
         new TargetPrivilegeCheck(),
+        new TargetDiskCheck(),
         new TargetConflictCheck(),
         new WayBackCheck(),
     ];

@@ -54,6 +54,10 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS max_apply_rate double precision;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS slot_dropped_at timestamptz;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS restore_at_cutover text[];
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staged_lsn pg_lsn;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staged_seq bigint;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staged_changes bigint NOT NULL DEFAULT 0;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staging_heartbeat timestamptz;
             CREATE TABLE IF NOT EXISTS pgshift.copy_tables (
                 task text NOT NULL,
                 source_table text NOT NULL,
@@ -84,6 +88,16 @@ public static class StateSchema
                 reason text NOT NULL,
                 source_table text,
                 PRIMARY KEY (task, object));
+            CREATE TABLE IF NOT EXISTS pgshift.staged_changes (
+                task text NOT NULL,
+                seq bigint NOT NULL,
+                kind "char" NOT NULL,
+                commit_lsn pg_lsn NOT NULL,
+                end_lsn pg_lsn,
+                commit_time timestamptz,
+                xid bigint,
+                event bytea,
+                PRIMARY KEY (task, seq));
             """;
         await using var cmd = new NpgsqlCommand(sql, target, tx);
         await cmd.ExecuteNonQueryAsync(ct);
@@ -164,6 +178,7 @@ public static class TaskState
             DELETE FROM pgshift.stream_new_tables WHERE task = @t;
             DELETE FROM pgshift.task_phases WHERE task = @t;
             DELETE FROM pgshift.skipped_objects WHERE task = @t;
+            DELETE FROM pgshift.staged_changes WHERE task = @t;
             DELETE FROM pgshift.tasks WHERE name = @t;
             """, target);
         cmd.Parameters.AddWithValue("t", task);

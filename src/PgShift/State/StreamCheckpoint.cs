@@ -21,6 +21,15 @@ public static class StreamCheckpoint
         return checkpoint;
     }
 
+    /// <summary>Whether the task's stream has applied (and so recorded) a position: false while its tables are still copied.</summary>
+    public static async Task<bool> HasAppliedAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await StateSchema.EnsureAsync(target, null, ct);
+        await using var cmd = new NpgsqlCommand("SELECT applied_lsn IS NOT NULL FROM pgshift.tasks WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        return await cmd.ExecuteScalarAsync(ct) is true;
+    }
+
     /// <summary>Where the stream starts: after the last applied transaction, else at the slot's consistent point; null when neither is recorded.</summary>
     public static async Task<NpgsqlLogSequenceNumber?> StartAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {

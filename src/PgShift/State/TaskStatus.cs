@@ -26,11 +26,19 @@ public sealed record StreamStatus(string? AppliedLsn, long DelayBytes, double De
         AppliedLsn, SlotRetainedBytes, RetryingUntil, PausedAt);
 }
 
+/// <summary>The changes staged on the target while the tables copy (<see cref="StagedChanges"/>), as the last staging tick recorded them.</summary>
+/// <param name="Bytes">Disk the staging table takes on the target.</param>
+/// <param name="SlotRetainedBytes">WAL the task's slot keeps on the source.</param>
+public sealed record StagingStatus(long Changes, long Bytes, long SlotRetainedBytes, bool Running);
+
 /// <summary>A task as its state on the target describes it, for `pgshift status` from any shell.</summary>
 public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Source, DateTime UpdatedAt, string? LastError, DateTime? LastErrorAt,
     string? SlotName, string? ConsistentLsn, IReadOnlyList<string> PhasesDone, IReadOnlyList<TableStatus> Tables)
 {
     public StreamStatus? Stream { get; init; }
+
+    /// <summary>Changes staged during the copy; null when the task never staged any.</summary>
+    public StagingStatus? Staging { get; init; }
 
     /// <summary>The throttles the task runs with (<see cref="TaskLimits"/>).</summary>
     public RateLimits Limits { get; init; } = RateLimits.None;
@@ -124,6 +132,19 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
                         rd.IsDBNull(3) ? 0 : rd.GetInt64(3), rd.IsDBNull(4) ? 0 : rd.GetInt64(4), rd.IsDBNull(5) ? null : rd.GetDateTime(5),
                         rd.IsDBNull(6) ? null : rd.GetDateTime(6), rd.GetBoolean(7), rd.IsDBNull(8) ? null : rd.GetString(8)),
                 };
+            }
+        }
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT staged_changes, coalesce(pg_total_relation_size(to_regclass('pgshift.staged_changes')), 0), coalesce(slot_retained_bytes, 0),
+                   coalesce(staging_heartbeat > now() - interval '5 seconds', false)
+            FROM pgshift.tasks WHERE name = @t AND staged_seq IS NOT NULL
+            """, target))
+        {
+            cmd.Parameters.AddWithValue("t", task);
+            await using var rd = await cmd.ExecuteReaderAsync(ct);
+            if (await rd.ReadAsync(ct))
+            {
+                report = report with { Staging = new StagingStatus(rd.GetInt64(0), rd.GetInt64(1), rd.GetInt64(2), rd.GetBoolean(3)) };
             }
         }
         return report with { Tables = tables };

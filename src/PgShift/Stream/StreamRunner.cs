@@ -144,6 +144,15 @@ public sealed class StreamRunner(ILogger logger)
         await using var target = await OpenApplyConnectionAsync(options.Target, ct);
         await using var source = await ConnectionOpener.OpenAsync(options.Source, "pgshift stream monitor", ct);
         var (startLsn, tables) = await PositionAsync(options, source, target, slotName, ct);
+        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough, Throttle,
+            options.SchemaChanges, options.SkipSchemaChanges);
+        if (options.SchemaChanges is not null)
+        {
+            // Tables that joined the task in a change applied before a restart, and are not copied yet.
+            applier.QueueBringIns(await SchemaChangeState.PendingAsync(target, options.TaskName, ct));
+        }
+        // What was staged during the copy goes first, through the same applier; the slot is read from where it ends.
+        startLsn = await ApplyStagedAsync(options, target, applier, ct) is { } staged && staged > startLsn ? staged : startLsn;
         await using var replication = await StartReplicationAsync(options, startLsn, ct);
 
         var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
@@ -157,13 +166,6 @@ public sealed class StreamRunner(ILogger logger)
         {
             LoseSubtransactionAborts = options.Apply.LoseSubtransactionAborts,
         };
-        var applier = new ChangeApplier(target, options.TaskName, tables, startLsn, options.Apply, options.Conflicts, logger, inOrderThrough, Throttle,
-            options.SchemaChanges, options.SkipSchemaChanges);
-        if (options.SchemaChanges is not null)
-        {
-            // Tables that joined the task in a change applied before a restart, and are not copied yet.
-            applier.QueueBringIns(await SchemaChangeState.PendingAsync(target, options.TaskName, ct));
-        }
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
@@ -197,6 +199,18 @@ public sealed class StreamRunner(ILogger logger)
         }
     }
 
+    /// <summary>Applies the changes staged during the copy (<see cref="StagedReplay"/>); the position applied, or null when none were staged.</summary>
+    private async Task<NpgsqlLogSequenceNumber?> ApplyStagedAsync(StreamOptions options, NpgsqlConnection target, ChangeApplier applier, CancellationToken ct)
+    {
+        if (!await StagedChanges.AnyAsync(target, options.TaskName, ct))
+        {
+            return null;
+        }
+        await using var staged = await ConnectionOpener.OpenAsync(options.Target, "pgshift staged", ct);
+        await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger, ct);
+        return applier.CommittedLsn;
+    }
+
     /// <summary>Where the session starts (after what the target holds), with the slot checked and the task's tables read.</summary>
     private async Task<(NpgsqlLogSequenceNumber StartLsn, Dictionary<QualifiedName, StreamTable> Tables)> PositionAsync(StreamOptions options,
         NpgsqlConnection source, NpgsqlConnection target, string slotName, CancellationToken ct)
@@ -214,11 +228,16 @@ public sealed class StreamRunner(ILogger logger)
     }
 
     /// <summary>The replication connection, its values in the text forms the apply session reads them in, positioned at <paramref name="startLsn"/>.</summary>
-    private static async Task<LogicalReplicationConnection> StartReplicationAsync(StreamOptions options, NpgsqlLogSequenceNumber startLsn, CancellationToken ct)
+    internal static async Task<LogicalReplicationConnection> StartReplicationAsync(StreamOptions options, NpgsqlLogSequenceNumber startLsn, CancellationToken ct)
     {
         var replication = await ConnectionOpener.OpenReplicationAsync(options.Source, "pgshift stream", ct, b =>
+        {
             b.Options = string.Join(' ', TextSettings.Concat(options.Apply.DecodingWorkMem is { } mem ? [$"logical_decoding_work_mem={mem}"] : [])
-                .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal))), TimeSpan.FromSeconds(1));
+                .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal)));
+            // A walsender does not answer a cancel request while it streams: ending a session closes the connection at
+            // once rather than waiting 2 s for an answer (what was acknowledged is sent before).
+            b.CancellationTimeout = -1;
+        }, TimeSpan.FromSeconds(1));
         replication.SetReplicationStatus(startLsn);
         return replication;
     }

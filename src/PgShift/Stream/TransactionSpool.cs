@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace PgShift.Stream;
@@ -87,42 +86,7 @@ internal sealed class TransactionSpool : IDisposable
             _relations.Add((_file.Position, relation));
         }
         _writer.Write(subXid);
-        switch (e)
-        {
-            case RowEvent r:
-                _writer.Write((byte)'R');
-                _writer.Write((byte)r.Kind);
-                _writer.Write(r.RelationId);
-                WriteValues(r.Old);
-                WriteValues(r.New);
-                break;
-            case RelationEvent rel:
-                _writer.Write((byte)'L');
-                _writer.Write(rel.RelationId);
-                _writer.Write(rel.Schema);
-                _writer.Write(rel.Name);
-                _writer.Write(rel.ReplicaIdentity);
-                _writer.Write(rel.Columns.Count);
-                foreach (var c in rel.Columns)
-                {
-                    _writer.Write(c.Name);
-                    _writer.Write(c.TypeOid);
-                    _writer.Write(c.IsKey);
-                }
-                break;
-            case TruncateEvent t:
-                _writer.Write((byte)'T');
-                _writer.Write(t.Cascade);
-                _writer.Write(t.RestartIdentity);
-                _writer.Write(t.RelationIds.Count);
-                foreach (var id in t.RelationIds)
-                {
-                    _writer.Write(id);
-                }
-                break;
-            default:
-                throw new UnreachableException($"A {e.GetType().Name} is not spooled.");
-        }
+        StreamEventCodec.Write(_writer, e);
     }
 
     /// <summary>The subtransactions whose changes the file holds (those not dropped by an abort).</summary>
@@ -167,14 +131,7 @@ internal sealed class TransactionSpool : IDisposable
         while (position < end)
         {
             var xid = reader.ReadUInt32();
-            var tag = reader.ReadByte();
-            StreamEvent e = tag switch
-            {
-                (byte)'R' => new RowEvent((RowChangeKind)reader.ReadByte(), reader.ReadUInt32(), ReadValues(reader), ReadValues(reader), receivedAt),
-                (byte)'L' => ReadRelation(reader, receivedAt),
-                (byte)'T' => ReadTruncate(reader, receivedAt),
-                _ => throw new InvalidDataException($"The spool file {_path} is damaged (record type {tag})."),
-            };
+            var e = StreamEventCodec.Read(reader, receivedAt, $"The spool file {_path}");
             position = reader.BaseStream.Position;
             // A Relation message carries no data, only the table's shape, which later changes need whatever their subtransaction.
             if (aborted is null || e is RelationEvent || !aborted.Contains(xid))
@@ -182,78 +139,6 @@ internal sealed class TransactionSpool : IDisposable
                 yield return e;
             }
         }
-    }
-
-    private void WriteValues(ColumnValue[]? values)
-    {
-        if (values is null)
-        {
-            _writer.Write(-1);
-            return;
-        }
-        _writer.Write(values.Length);
-        foreach (var v in values)
-        {
-            if (v.Unchanged)
-            {
-                _writer.Write((byte)1);
-            }
-            else if (v.Text is null)
-            {
-                _writer.Write((byte)0);
-            }
-            else
-            {
-                _writer.Write((byte)2);
-                _writer.Write(v.Text);
-            }
-        }
-    }
-
-    private static ColumnValue[]? ReadValues(BinaryReader reader)
-    {
-        var count = reader.ReadInt32();
-        if (count < 0)
-        {
-            return null;
-        }
-        var values = new ColumnValue[count];
-        for (var i = 0; i < count; i++)
-        {
-            values[i] = reader.ReadByte() switch
-            {
-                1 => ColumnValue.UnchangedToast,
-                0 => ColumnValue.Null,
-                _ => new ColumnValue(reader.ReadString(), false),
-            };
-        }
-        return values;
-    }
-
-    private static RelationEvent ReadRelation(BinaryReader reader, DateTime receivedAt)
-    {
-        var id = reader.ReadUInt32();
-        var schema = reader.ReadString();
-        var name = reader.ReadString();
-        var identity = reader.ReadChar();
-        var columns = new RelationColumn[reader.ReadInt32()];
-        for (var i = 0; i < columns.Length; i++)
-        {
-            columns[i] = new RelationColumn(reader.ReadString(), reader.ReadUInt32(), reader.ReadBoolean());
-        }
-        return new RelationEvent(id, schema, name, identity, columns, receivedAt);
-    }
-
-    private static TruncateEvent ReadTruncate(BinaryReader reader, DateTime receivedAt)
-    {
-        var cascade = reader.ReadBoolean();
-        var restart = reader.ReadBoolean();
-        var ids = new uint[reader.ReadInt32()];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = reader.ReadUInt32();
-        }
-        return new TruncateEvent(ids, cascade, restart, receivedAt);
     }
 
     public void Dispose()

@@ -115,6 +115,8 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         /// <summary>The session to the task's state, opened again after a restart of the target (<see cref="ReviveStateAsync"/>).</summary>
         public NpgsqlConnection State { get; private set; } = null!;
         public MigrationResult Result { get; } = new();
+        /// <summary>The phase the task's state recorded when this run started (null for a new task).</summary>
+        public TaskPhase? RecordedPhase { get; set; }
         /// <summary>Sets the task's throttles from its state while it runs; started once its row exists.</summary>
         public StateWatch? Limits { get; set; }
 
@@ -186,6 +188,7 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
     {
         var options = run.Options;
         var current = await TaskStatusReport.LoadAsync(run.State, options.TaskName, ct);
+        run.RecordedPhase = current?.Phase;
         if (current?.Phase == TaskPhase.Finished)
         {
             run.Result.AlreadyFinished = run.Result.Finished = true;
@@ -249,8 +252,45 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         return run.Result;
     }
 
-    /// <summary>The schema before the data, the copy, and the schema after it (overlapping the copy when it can); <paramref name="work"/> ends at a stop request.</summary>
+    /// <summary>
+    /// The phases before the stream, with the slot read meanwhile and its changes staged on the target (once the slot
+    /// exists, and until the stream has applied anything), so the source does not keep the WAL of the whole copy.
+    /// </summary>
     private async Task RunUntilStreamAsync(Run run, CancellationToken work, CancellationToken ct)
+    {
+        var options = run.Options;
+        if (options.Incremental && run.RecordedPhase == TaskPhase.Stream)
+        {
+            // The phases before the stream all finished before the stream began (or post-data waits for the cutover):
+            // a resumed stream starts at once, without reading the source's schema and the copy's plan again.
+            logger.LogInformation("Task {Task} resumes its change stream", options.TaskName);
+            return;
+        }
+        if (!options.Incremental || !options.Full || options.WayBack || await StreamCheckpoint.HasAppliedAsync(run.State, options.TaskName, ct))
+        {
+            await RunPhasesUntilStreamAsync(run, work, ct);
+            return;
+        }
+        await using var stager = new ChangeStager(new StreamOptions(options), logger);
+        void OnSnapshot(Replication.ExportedSnapshot _) => stager.Start();
+        Copier.SnapshotTaken += OnSnapshot;
+        try
+        {
+            if (await SlotRecord.IsRecordedAsync(run.State, options.TaskName, ct))
+            {
+                stager.Start();
+            }
+            await RunPhasesUntilStreamAsync(run, work, ct);
+        }
+        finally
+        {
+            Copier.SnapshotTaken -= OnSnapshot;
+            await stager.StopAsync();
+        }
+    }
+
+    /// <summary>The schema before the data, the copy, and the schema after it (overlapping the copy when it can); <paramref name="work"/> ends at a stop request.</summary>
+    private async Task RunPhasesUntilStreamAsync(Run run, CancellationToken work, CancellationToken ct)
     {
         var options = run.Options;
         var deferred = options.Incremental && !await CanSetReplicaRoleAsync(options.Target, ct);

@@ -1,0 +1,191 @@
+using PgShift.IntegrationTests.Copy;
+using PgShift.IntegrationTests.Infrastructure;
+
+namespace PgShift.IntegrationTests.Stream;
+
+/// <summary>
+/// The slot read from the first second (DESIGN.md, invariant 8): writes made while the tables are copied and indexed
+/// are staged on the target, the slot acknowledged during the copy, and after cutover every table equals the source,
+/// whether or not the process was killed (kill -9) while staging, during post-data, while applying what was staged,
+/// or while streaming.
+/// </summary>
+public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetime
+{
+    /// <summary>Databases of this test's own (each test of the class writes the same tables).</summary>
+    private sealed record Dbs(TestServer Source, string SourceDb, TestServer Target, string TargetDb);
+
+    private Dbs pair = null!;
+
+    public async Task InitializeAsync() => pair = new Dbs(servers.Source, await servers.Source.CreateDatabaseAsync("capsrc"), servers.Target, await servers.Target.CreateDatabaseAsync("captgt"));
+
+    public async Task DisposeAsync()
+    {
+        await pair.Source.DropDatabaseAsync(pair.SourceDb);
+        await pair.Target.DropDatabaseAsync(pair.TargetDb);
+    }
+
+    /// <summary>Four tables that take a while to copy and to index (one job), besides the stream fixture's.</summary>
+    private const string BigTables = """
+        CREATE TABLE big1 (id int PRIMARY KEY, a text, b text, n int);
+        CREATE TABLE big2 (id int PRIMARY KEY, a text, b text, n int);
+        CREATE TABLE big3 (id int PRIMARY KEY, a text, b text, n int);
+        CREATE TABLE big4 (id int PRIMARY KEY, a text, b text, n int);
+        INSERT INTO big1 SELECT g, md5(g::text), md5((g * 7)::text), g % 1000 FROM generate_series(1, 250000) g;
+        INSERT INTO big2 SELECT * FROM big1;
+        INSERT INTO big3 SELECT * FROM big1;
+        INSERT INTO big4 SELECT * FROM big1;
+        CREATE INDEX ON big1 (a); CREATE INDEX ON big1 (b, a);
+        CREATE INDEX ON big2 (a); CREATE INDEX ON big2 (b, a);
+        CREATE INDEX ON big3 (a); CREATE INDEX ON big3 (b, a);
+        CREATE INDEX ON big4 (a); CREATE INDEX ON big4 (b, a);
+        CREATE TABLE wide (id int PRIMARY KEY, v text);
+        INSERT INTO wide SELECT g, 'initial' FROM generate_series(1, 100000) g;
+        """;
+
+    private static readonly string[] Tables = [.. StreamFixture.Tables, "public.big1", "public.big2", "public.big3", "public.big4", "public.wide"];
+
+    private string[] Args(string task) =>
+        ["--source", pair.Source.KeywordValue(pair.SourceDb), "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task, "--retry-window", "2m"];
+
+    /// <summary>Writes of every kind, round after round, until cancelled; a big transaction now and then; the phases it wrote in.</summary>
+    private async Task<HashSet<string>> WriteUntilAsync(string task, CancellationToken stop)
+    {
+        var phases = new HashSet<string>();
+        for (var round = 1; !stop.IsCancellationRequested; round++)
+        {
+            var phase = await pair.Target.ScalarAsync<string?>(pair.TargetDb, $"SELECT phase FROM pgshift.tasks WHERE name = '{task}'");
+            // The fixture's writes give each round keys of its own up to round 99.
+            if (round < 100)
+            {
+                await StreamFixture.WriteAsync(pair.Source, pair.SourceDb, round);
+            }
+            else
+            {
+                await Task.Delay(100, CancellationToken.None);
+            }
+            await pair.Source.ExecuteAsync(pair.SourceDb, $"UPDATE big{1 + round % 4} SET n = n + 1 WHERE id % 97 = {round % 97}");
+            if (round % 10 == 1)
+            {
+                // Tens of thousands of changes in one source transaction.
+                await pair.Source.ExecuteAsync(pair.SourceDb, $"UPDATE wide SET v = 'round {round}' WHERE id % 2 = {round % 2}");
+            }
+            if (phase is not null)
+            {
+                phases.Add(phase);
+            }
+        }
+        return phases;
+    }
+
+    private Task<T?> StateAsync<T>(string task, string column) => pair.Target.ScalarAsync<T>(pair.TargetDb, $"SELECT {column} FROM pgshift.tasks WHERE name = '{task}'");
+
+    private async Task WaitUntilAsync(Func<Task<bool>> condition, string what, PgShiftBackground process)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"timed out waiting until {what}; output:\n{process.Output}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Writes_during_copy_and_post_data_are_staged_acknowledged_and_applied_once()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, StreamFixture.Schema + BigTables);
+        const string task = "capture";
+        using var stopWriting = new CancellationTokenSource();
+        await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--jobs", "1", .. Args(task)]);
+        await migrate.WaitForAsync("Staging the changes", TimeSpan.FromMinutes(2));
+        var writer = Task.Run(() => WriteUntilAsync(task, stopWriting.Token));
+
+        // While the tables still copy, the slot is acknowledged beyond its consistent point: the source recycles the copy's WAL.
+        await WaitUntilAsync(async () => await StateAsync<long>(task, "staged_changes") > 0 && await pair.Source.ScalarAsync<bool>(pair.SourceDb,
+            $"SELECT confirmed_flush_lsn > '{await StateAsync<string>(task, "consistent_lsn::text")}'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'pgshift_{task}'"),
+            "changes are staged and acknowledged", migrate);
+        Assert.Contains(await StateAsync<string>(task, "phase"), new[] { "copy", "post-data", "schema" });
+        var status = await PgShiftProcess.RunAsync(["status", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task]);
+        Assert.Matches(@"staged   [\d,]+ changes? \([\d.]+ MB on the target\); the slot keeps [\d.]+ MB of WAL on the source", status.Stdout);
+
+        await migrate.WaitForAsync("Applied the changes staged during the copy", TimeSpan.FromMinutes(3));
+        await stopWriting.CancelAsync();
+        var phases = await writer;
+        Assert.Contains("copy", phases);
+        Assert.Contains("post-data", phases);
+
+        var cutover = await PgShiftProcess.RunAsync(["cutover", .. Args(task)], timeout: TimeSpan.FromMinutes(3));
+        Assert.True(cutover.ExitCode == 0, cutover.All + migrate.Output);
+        Assert.Equal(0, await migrate.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        await CopyFixture.AssertSameAsync(pair.Source, pair.SourceDb, pair.Target, pair.TargetDb, Tables);
+        Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, $"SELECT count(*) FROM pgshift.staged_changes WHERE task = '{task}'"));
+        await PgShiftProcess.RunAsync(["cleanup", .. Args(task)]);
+    }
+
+    [Fact]
+    public async Task Killed_while_staging_during_post_data_while_applying_staged_and_while_streaming_loses_and_repeats_nothing()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, StreamFixture.Schema + BigTables);
+        const string task = "capkill";
+        using var stopWriting = new CancellationTokenSource();
+        Task<HashSet<string>>? writer = null;
+        string[] migrateArgs = ["migrate", "--verbose", "--jobs", "1", .. Args(task)];
+
+        // 1. kill -9 during the copy, once changes are staged and a table is copied.
+        await using (var first = new PgShiftBackground(migrateArgs))
+        {
+            await first.WaitForAsync("Staging the changes", TimeSpan.FromMinutes(2));
+            writer = Task.Run(() => WriteUntilAsync(task, stopWriting.Token));
+            await first.WaitForAsync("Copied ", TimeSpan.FromMinutes(2));
+            await WaitUntilAsync(async () => await StateAsync<long>(task, "staged_changes") > 0, "changes are staged", first);
+            Assert.Equal("copy", await StateAsync<string>(task, "phase"));
+            first.Kill();
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        // 2. kill -9 during post-data.
+        await using (var second = new PgShiftBackground(migrateArgs))
+        {
+            await WaitUntilAsync(async () => await StateAsync<string>(task, "phase") == "post-data", "the post-data phase", second);
+            second.Kill();
+            await second.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        Assert.True(await StateAsync<long>(task, "staged_changes") > 0, "changes were staged before post-data");
+
+        // 3. kill -9 while the staged changes are applied.
+        await using (var third = new PgShiftBackground(migrateArgs))
+        {
+            await third.WaitForAsync("staged during the copy", TimeSpan.FromMinutes(3));
+            third.Kill();
+            await third.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        Assert.Equal("stream", await StateAsync<string>(task, "phase"));
+
+        // 4. kill -9 while streaming, once everything staged is applied and live changes are.
+        await using (var fourth = new PgShiftBackground(migrateArgs))
+        {
+            await fourth.WaitForAsync("Streaming changes of task", TimeSpan.FromMinutes(3));
+            Assert.Equal(0L, await pair.Target.ScalarAsync<long>(pair.TargetDb, $"SELECT count(*) FROM pgshift.staged_changes WHERE task = '{task}'"));
+            var applied = await StateAsync<string>(task, "applied_lsn::text");
+            await WaitUntilAsync(async () => await pair.Target.ScalarAsync<bool>(pair.TargetDb,
+                $"SELECT applied_lsn > '{applied}'::pg_lsn FROM pgshift.tasks WHERE name = '{task}'"), "live changes are applied", fourth);
+            fourth.Kill();
+            await fourth.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await using var last = new PgShiftBackground(migrateArgs);
+        await last.WaitForAsync("Streaming changes of task", TimeSpan.FromMinutes(3));
+        await stopWriting.CancelAsync();
+        var phases = await writer;
+        Assert.Contains("copy", phases);
+        Assert.Contains("post-data", phases);
+        var cutover = await PgShiftProcess.RunAsync(["cutover", .. Args(task)], timeout: TimeSpan.FromMinutes(3));
+        Assert.True(cutover.ExitCode == 0, cutover.All + last.Output);
+        Assert.Equal(0, await last.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        await CopyFixture.AssertSameAsync(pair.Source, pair.SourceDb, pair.Target, pair.TargetDb, Tables);
+        await PgShiftProcess.RunAsync(["cleanup", .. Args(task)]);
+    }
+}
+
+public sealed class CaptureDuringCopy15To17Tests(Pg15To17 pair) : CaptureDuringCopyTests(pair), IClassFixture<Pg15To17>;
+
+public sealed class CaptureDuringCopy12To17Tests(Pg12To17 pair) : CaptureDuringCopyTests(pair), IClassFixture<Pg12To17>;
