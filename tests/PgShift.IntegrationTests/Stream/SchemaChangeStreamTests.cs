@@ -211,52 +211,15 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
     }
 
-    /// <summary>Runs pgshift until it prints <paramref name="ready"/>, then <paramref name="act"/>s, and kills it with SIGKILL when it prints <paramref name="killAt"/>.</summary>
+    /// <summary>Runs pgshift until it prints <paramref name="ready"/>, then <paramref name="act"/>s, and kills it with SIGKILL once it prints <paramref name="killAt"/>.</summary>
     private static async Task KillAtAsync(string[] args, string ready, Func<Task> act, string killAt)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgshift.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var output = new System.Text.StringBuilder();
-        var readySeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var p = new System.Diagnostics.Process { StartInfo = psi };
-        void OnLine(object? _, System.Diagnostics.DataReceivedEventArgs e)
-        {
-            lock (output)
-            {
-                output.AppendLine(e.Data);
-            }
-            if (e.Data?.Contains(ready, StringComparison.Ordinal) == true)
-            {
-                readySeen.TrySetResult();
-            }
-            if (e.Data?.Contains(killAt, StringComparison.Ordinal) == true)
-            {
-                try
-                {
-                    p.Kill(entireProcessTree: true);
-                }
-                catch (InvalidOperationException)
-                {
-                }
-                killed.TrySetResult();
-            }
-        }
-        p.OutputDataReceived += OnLine;
-        p.ErrorDataReceived += OnLine;
-        p.Start();
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        await Task.WhenAny(readySeen.Task, p.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2)));
-        Assert.True(readySeen.Task.IsCompleted, "pgshift did not start streaming:\n" + output);
+        await using var process = new PgShiftBackground(args);
+        await process.WaitForAsync(ready, TimeSpan.FromMinutes(2));
         await act();
-        await Task.WhenAny(killed.Task, p.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2)));
-        Assert.True(killed.Task.IsCompleted, $"pgshift never printed '{killAt}':\n" + output);
-        await p.WaitForExitAsync();
+        await process.WaitForAsync(killAt, TimeSpan.FromMinutes(2));
+        process.Kill();
+        await process.WaitForExitAsync(TimeSpan.FromMinutes(1));
     }
 
     private async Task AssertSameAsync(string src, string tgt, IEnumerable<string> tables)
