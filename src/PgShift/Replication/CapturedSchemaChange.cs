@@ -22,7 +22,7 @@ public sealed record CapturedName(string Schema, string Name)
 public sealed record OwnedSequence(string Column, string Sequence);
 
 public sealed record CapturedTable(uint Oid, string Schema, string Name, string Kind, string Persistence, string ReplIdent, string Owner,
-    List<string>? Options, string? Comment, long? Filenode, List<OwnedSequence>? OwnedSequences, string? PartKey, CapturedName? PartitionOf, string? Bound,
+    List<string>? Options, string? Comment, List<OwnedSequence>? OwnedSequences, string? PartKey, CapturedName? PartitionOf, string? Bound,
     List<CapturedColumn> Columns, List<CapturedConstraint> Constraints, List<CapturedIndex> Indexes, List<CapturedTrigger> Triggers,
     string? Deparsed = null)
 {

@@ -164,7 +164,7 @@ public static class SchemaCapture
               'oid', c.oid, 'schema', n.nspname, 'name', c.relname, 'kind', c.relkind, 'persistence', c.relpersistence,
               'deparsed', quote_ident(n.nspname) || '.' || quote_ident(c.relname),
               'repl_ident', c.relreplident, 'owner', pg_get_userbyid(c.relowner), 'options', to_jsonb(c.reloptions),
-              'comment', obj_description(c.oid, 'pg_class'), 'filenode', pg_relation_filenode(c.oid),
+              'comment', obj_description(c.oid, 'pg_class'),
               'owned_sequences', coalesce((SELECT jsonb_agg(jsonb_build_object('column', a.attname, 'sequence', format('%I.%I', sn.nspname, s.relname)) ORDER BY a.attnum)
                 FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid

@@ -108,18 +108,13 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
         {
             "table" or "table column" or "index" or "table constraint" or "trigger" or "default value" => true,
             "view" or "sequence" or "function" or "procedure" => true,
-            "type" => change.Objects.Any(o => o.After is { Kind: "enum" } || o.Before is { Kind: "enum" } && o.After is null)
-                      || command.Tag == "COMMENT" || change.Objects.All(o => o.After?.Kind != "type"),
+            // Enums are followed; another type created or altered (composite, range, base) is not.
+            "type" => !change.Objects.Any(o => o.After is { Kind: "type" }),
             "schema" => command.Tag is "CREATE SCHEMA" or "COMMENT",
             // Large objects are not decoded at all: the cutover compares every one and carries its owner, privileges and comment.
             "large object" => true,
-            "TABLE" or "SEQUENCE" or "FUNCTION" or "SCHEMA" => command.Tag is "GRANT" or "REVOKE",
             _ => false,
         };
-        if (command.Type == "type" && change.Objects.Any(o => o.After is { Kind: "type" }))
-        {
-            supported = false;
-        }
         if (!supported)
         {
             throw Unsupported(change, $"{command.Tag} on {command.Type} {command.Identity}");
@@ -254,16 +249,16 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
         // same one: neither dropped nor added. Inherited ones come and go with the parent's.
         var (constraintsBefore, constraintsAfter) = OwnOrKept(before.Constraints, after.Constraints, k => k.Name, k => k.Local);
         PlanNamed(plan, constraintsBefore, constraintsAfter,
-            (k, _) => $"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {Sql.Ident(k.Name)}",
+            k => $"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {Sql.Ident(k.Name)}",
             k => ConstraintSql(after, target, k), (b, a) => b.Def == a.Def,
             k => $"COMMENT ON CONSTRAINT {Sql.Ident(k.Name)} ON {target} IS {CommentText(k.Comment)}", (b, a) => b?.Comment == a.Comment);
         var (indexesBefore, indexesAfter) = OwnOrKept(before.Indexes, after.Indexes, i => i.Name, i => !i.Inherited);
         PlanNamed(plan, indexesBefore, indexesAfter,
-            (i, _) => $"DROP INDEX IF EXISTS {new QualifiedName(target.Schema, i.Name)}",
+            i => $"DROP INDEX IF EXISTS {new QualifiedName(target.Schema, i.Name)}",
             i => IfNotExists(MapDefinition(i.Def, after)), (b, a) => b.Def == a.Def,
             i => $"COMMENT ON INDEX {new QualifiedName(target.Schema, i.Name)} IS {CommentText(i.Comment)}", (b, a) => b?.Comment == a.Comment);
         PlanNamed(plan, before.Triggers.ToDictionary(g => g.Name), after.Triggers.ToDictionary(g => g.Name),
-            (g, _) => $"DROP TRIGGER IF EXISTS {Sql.Ident(g.Name)} ON {target}",
+            g => $"DROP TRIGGER IF EXISTS {Sql.Ident(g.Name)} ON {target}",
             g => MapDefinition(g.Def, after), (b, a) => b.Def == a.Def, null, null);
         if (after.PartitionOf is { } newParent && (before.PartitionOf is null || before.PartitionOf != newParent))
         {
@@ -561,12 +556,12 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
         return (before.Where(x => own(x) || a.Contains(name(x))).ToDictionary(name), after.Where(x => own(x) || b.Contains(name(x))).ToDictionary(name));
     }
 
-    private static void PlanNamed<T>(SchemaChangePlan plan, Dictionary<string, T> before, Dictionary<string, T> after, Func<T, T, string> drop,
+    private static void PlanNamed<T>(SchemaChangePlan plan, Dictionary<string, T> before, Dictionary<string, T> after, Func<T, string> drop,
         Func<T, string> create, Func<T, T, bool> same, Func<T, string>? comment, Func<T?, T, bool>? sameComment) where T : class
     {
         foreach (var (name, b) in before.Where(kv => !after.TryGetValue(kv.Key, out var a) || !same(kv.Value, a)))
         {
-            plan.Statements.Add(drop(b, b));
+            plan.Statements.Add(drop(b));
         }
         foreach (var (name, a) in after)
         {
@@ -576,7 +571,8 @@ public sealed class SchemaChangeStatements(TableSelection selection, NameMapping
                 plan.Statements.Add(create(a));
                 b = null;
             }
-            if (comment is not null && !sameComment!(b, a) && (b is not null || !sameComment(null, a) && comment(a) is { } c && !c.EndsWith(" IS NULL", StringComparison.Ordinal)))
+            // A new one's comment is set when it has one; a kept one's when it changed (to NULL too).
+            if (comment is not null && !sameComment!(b, a))
             {
                 plan.Statements.Add(comment(a));
             }

@@ -63,9 +63,6 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
     }
 
-    /// <summary>Schema changes applied (captured statements that changed something on the target).</summary>
-    public long SchemaChangesApplied { get; private set; }
-
     /// <summary>Changes a second applied: waited for as each change is taken in.</summary>
     private readonly Throttle _throttle = throttle ?? Throttle.Unlimited;
 
@@ -175,7 +172,6 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     private async Task OnRelationAsync(RelationEvent r, CancellationToken ct)
     {
         var name = new QualifiedName(r.Schema, r.Name);
-        logger.LogDebug("Relation {Id} {Name}: {Columns}", r.RelationId, name, string.Join(", ", r.Columns.Select(c => c.Name)));
         if (name == SchemaCapture.ChangeTableName(task))
         {
             _captureRelation = r.RelationId;
@@ -377,10 +373,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         // Set statements are cached by table name and shape: a table's new columns (or a new table under an old name) need new ones.
         _setStatements = new StatementCache();
         _schemaChanged = true;
-        SchemaChangesApplied++;
     }
 
-    /// <summary>A table the stream applies to, or a partitioned table above some (which holds no rows of its own).</summary>
+    /// <summary>A table the stream applies to (a partitioned one, which holds no rows, is the selection's to say: see SchemaChangeStatements).</summary>
     private bool IsTaskTable(QualifiedName name) => _tables.ContainsKey(name);
 
     /// <summary>Relations of a table whose shape changed: the source sends a new Relation message before its next change.</summary>

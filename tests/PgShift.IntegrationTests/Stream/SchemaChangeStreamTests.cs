@@ -94,12 +94,7 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         {
             await source.ExecuteAsync(src, change);
         }
-        await using (var cutoverSession = await target.OpenAsync(tgt))
-        {
-            await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
-            var result = await running.WaitAsync(TimeSpan.FromMinutes(3));
-            Assert.True(result.Finished);
-        }
+        await CutOverAsync(tgt, task, running);
         await AssertSameAsync(src, tgt, ["orders", "events", "events_d1", "events_d2", "standalone", "kept", "fresh"]);
         Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM pg_class WHERE relname IN ('short_lived', 'keep', 'doomed')"));
         Assert.Equal(2, await target.ScalarAsync<int>(tgt, "SELECT add_one(1)"));
@@ -137,11 +132,7 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         await source.ExecuteAsync(src, "ALTER TABLE shop.items ALTER COLUMN name SET NOT NULL; CREATE INDEX items_name ON shop.items (name, stock);");
         await source.ExecuteAsync(src, "UPDATE shop.items SET secret = 'changed', stock = 3 WHERE id <= 5");
         await source.ExecuteAsync(src, "CREATE TABLE shop.extra (id int PRIMARY KEY); INSERT INTO shop.extra VALUES (1), (2);");
-        await using (var cutoverSession = await target.OpenAsync(tgt))
-        {
-            await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
-            Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
-        }
+        await CutOverAsync(tgt, task, running);
         Assert.Equal(await source.ScalarAsync<string>(src, "SELECT string_agg(id || ':' || name || ':' || price || ':' || stock, ',' ORDER BY id) FROM shop.items"),
             await target.ScalarAsync<string>(tgt, "SELECT string_agg(id || ':' || title || ':' || price || ':' || stock, ',' ORDER BY id) FROM store.articles"));
         Assert.Equal(0L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'articles' AND column_name = 'secret'"));
@@ -220,6 +211,14 @@ public abstract class SchemaChangeStreamTestsBase(TestServer source, TestServer 
         await process.WaitForAsync(killAt, TimeSpan.FromMinutes(2));
         process.Kill();
         await process.WaitForExitAsync(TimeSpan.FromMinutes(1));
+    }
+
+    /// <summary>Requests the cutover of the running task (the request lives as long as the session that made it) and waits for it to finish.</summary>
+    private async Task CutOverAsync(string tgt, string task, Task<MigrationResult> running)
+    {
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
+        Assert.True((await running.WaitAsync(TimeSpan.FromMinutes(3))).Finished);
     }
 
     private async Task AssertSameAsync(string src, string tgt, IEnumerable<string> tables)
