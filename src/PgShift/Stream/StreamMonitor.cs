@@ -27,9 +27,20 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
     private long _previousChanges;
     private DateTime _previousAt = DateTime.UtcNow;
     private long _warnedRetainedGb;
+    /// <summary>A cutover was asked for at an earlier tick (by the request or by 'migrate --cutover').</summary>
+    private bool _cutoverAsked;
+    /// <summary>
+    /// The source's flush position read at the first tick after the cutover was asked for: every transaction committed
+    /// before the request lies before it, so the cutover waits until what is applied has reached it.
+    /// </summary>
+    private NpgsqlLogSequenceNumber? _cutoverReference;
 
+    /// <summary>Everything committed on the source before the cutover was asked for is applied, and the source is settled.</summary>
+    public bool ReadyToCutOver { get; private set; }
+
+    /// <param name="cutover">The session cuts over once caught up ('migrate --cutover'), whether or not a request asks.</param>
     public async Task<(bool Stop, bool Cutover, NpgsqlLogSequenceNumber? Hold)> TickAsync(ChangeApplier applier, NpgsqlLogSequenceNumber acked,
-        NpgsqlLogSequenceNumber? heldAt, CancellationToken ct)
+        NpgsqlLogSequenceNumber? heldAt, bool cutover, CancellationToken ct)
     {
         NpgsqlLogSequenceNumber flush;
         long retained;
@@ -60,8 +71,14 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
         }
         var reference = _previousFlush ?? flush;
         var caughtUp = !applier.HasPending && acked >= reference;
-        // For the cutover, also nothing committed and still unflushed on the source (writes have stopped).
-        progress.CaughtUpAndSettled = caughtUp && _previousSettled && settled;
+        // The cutover also needs the position read after the request was seen: the previous tick's can predate the
+        // application's last writes, made just before asking and perhaps still queued. Everything committed before the
+        // request is applied, the stream has caught up, and nothing committed on the source is still unflushed.
+        if (_cutoverAsked)
+        {
+            _cutoverReference ??= flush;
+        }
+        ReadyToCutOver = _cutoverReference is { } cutoverAt && caughtUp && acked >= cutoverAt && settled && _previousSettled;
         _previousFlush = flush;
         _previousSettled = settled;
         var now = DateTime.UtcNow;
@@ -93,6 +110,13 @@ internal sealed class StreamMonitor(StreamOptions options, NpgsqlConnection sour
             logger.LogWarning("A cutover request for task {Task} was left by a 'pgshift cutover' that is no longer running; it is ignored and withdrawn",
                 options.TaskName);
             await StreamReport.WithdrawOrphanedCutoverAsync(_state, options.TaskName, requests.OrphanedCutoverBy, ct);
+        }
+        _cutoverAsked = cutover || requests.Cutover;
+        if (!_cutoverAsked)
+        {
+            // A withdrawn request: a later one is measured from its own moment.
+            _cutoverReference = null;
+            ReadyToCutOver = false;
         }
         return (requests.Stop, requests.Cutover, requests.Hold);
     }

@@ -8,8 +8,6 @@ public sealed class StreamProgress
     public long DelayBytes { get; set; }
     public double DelaySeconds { get; set; }
     public bool CaughtUp { get; set; }
-    /// <summary>Caught up, and the source has no committed WAL left unflushed (what the cutover waits for).</summary>
-    public bool CaughtUpAndSettled { get; set; }
     public long ChangesApplied { get; set; }
     public long TransactionsApplied { get; set; }
     public double ChangesPerSecond { get; set; }

@@ -129,7 +129,7 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
     private async Task<StreamOutcome?> TickAsync(NpgsqlLogSequenceNumber acked, CancellationToken ct)
     {
         _nextMonitor = DateTime.UtcNow.AddMilliseconds(250);
-        var requests = await monitor.TickAsync(applier, acked, _heldAt, ct);
+        var requests = await monitor.TickAsync(applier, acked, _heldAt, cutover, ct);
         if (requests.Hold != _hold)
         {
             _hold = requests.Hold;
@@ -141,7 +141,7 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
             logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);
             return StreamOutcome.Stopped;
         }
-        if ((cutover || requests.Cutover) && progress.CaughtUpAndSettled && !applier.HasPending && !applier.TablesWaiting)
+        if ((cutover || requests.Cutover) && monitor.ReadyToCutOver && !applier.HasPending && !applier.TablesWaiting)
         {
             logger.LogInformation("Caught up at {Lsn} for the cutover", applier.CommittedLsn);
             return StreamOutcome.CaughtUpForCutover;

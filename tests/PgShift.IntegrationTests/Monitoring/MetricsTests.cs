@@ -36,16 +36,21 @@ public sealed class MetricsTests(ITestOutputHelper output) : MonitoringRun
         await PgShiftAsync("throttle", "--apply-rate", "300");
         await metrics.WaitAsync(s => s.Value("pgshift_apply_rate_limit_changes_per_second", TaskName) == 300, TimeSpan.FromSeconds(15), migrate);
         var before = (await metrics.ScrapeAsync()).Value("pgshift_stream_changes_applied_total", TaskName);
+        var applying = System.Diagnostics.Stopwatch.StartNew();
         await Source.ExecuteAsync(SourceDb, "INSERT INTO events SELECT g, 'second' FROM generate_series(1001, 2500) g");
-        // Three seconds in, the last second measured was throttled all through (the first one had the bucket's burst).
+        // Three seconds in, the last second measured was throttled all through (the first one had the bucket's burst):
+        // the rate shown stays within the limit. (How far below it depends on the machine's load: not asserted.)
         var delayed = await metrics.WaitAsync(s => s.Value("pgshift_stream_delay_seconds", TaskName) >= 3, TimeSpan.FromSeconds(30), migrate);
         Assert.True(delayed.Value("pgshift_stream_delay_bytes", TaskName) > 0, delayed.Text);
         var applyRate = delayed.Value("pgshift_stream_apply_rate_changes_per_second", TaskName);
         output.WriteLine($"limit 300 changes/s: {applyRate:0.0} changes/s");
-        Assert.True(Math.Abs(applyRate - 300) <= 0.15 * 300, $"applied {applyRate:0.0} changes/s under a limit of 300");
+        Assert.True(applyRate <= 1.15 * 300, $"applied {applyRate:0.0} changes/s under a limit of 300");
         Assert.Equal(0, delayed.Value("pgshift_stream_caught_up", TaskName));
         var caughtUp = await metrics.WaitAsync(s => s.Value("pgshift_stream_changes_applied_total", TaskName) >= before + 1500
             && s.Value("pgshift_stream_caught_up", TaskName) == 1, TimeSpan.FromSeconds(60), migrate);
+        // The limit held over the whole transaction: 1,500 changes, less the bucket's burst of a fifth of a second, at 300 a second.
+        output.WriteLine($"1,500 changes applied in {applying.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(applying.Elapsed.TotalSeconds >= (1500 - 60) / 300.0 * 0.95, $"1,500 changes were applied in {applying.Elapsed.TotalSeconds:0.0} s under a limit of 300 a second");
         Assert.Equal(0, caughtUp.Value("pgshift_stream_delay_seconds", TaskName));
         Assert.Equal(0, caughtUp.Value("pgshift_stream_delay_bytes", TaskName));
         Assert.Equal(1600L, await Target.ScalarAsync<long>(TargetDb, "SELECT count(*) FROM events"));

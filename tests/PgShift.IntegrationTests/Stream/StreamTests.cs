@@ -60,6 +60,33 @@ public abstract class StreamTestsBase(TestServer source, TestServer target) : Fr
     }
 
     [Fact]
+    public async Task A_cutover_asked_right_after_the_last_writes_waits_for_them_even_when_they_are_still_queued()
+    {
+        var (src, tgt) = await FreshAsync();
+        var task = "asked_" + Run;
+        var running = await StreamingRun.StartAsync(Options(src, tgt, task));
+        await Task.Delay(1500);
+
+        // The request is made in a transaction left open: the stream's next tick, which has read the source's position
+        // and found the stream caught up, waits on the task's row to read the requests. Meanwhile the application's
+        // last writes commit and reach the stream's queue, where nothing applies them while the tick waits. Then the
+        // request commits, and the tick that sees it must not take those writes for applied.
+        await using var cutoverSession = await target.OpenAsync(tgt);
+        await using (var asking = await cutoverSession.BeginTransactionAsync())
+        {
+            await TaskRequests.RequestCutoverAsync(cutoverSession, task, CancellationToken.None);
+            await Task.Delay(600);
+            await source.ExecuteAsync(src, "INSERT INTO dup SELECT 'last ' || g, g FROM generate_series(1, 10) g");
+            await Task.Delay(1000);
+            await asking.CommitAsync();
+        }
+        var result = await running.WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.Equal(StreamOutcome.CaughtUpForCutover, result.Stream);
+        Assert.Equal(13L, await target.ScalarAsync<long>(tgt, "SELECT count(*) FROM dup"));
+        await SlotCleanup.CleanupAsync(source.Spec(src), task, CancellationToken.None);
+    }
+
+    [Fact]
     public async Task A_stream_cancelled_while_writes_go_on_resumes_without_losing_or_repeating_a_change()
     {
         var (src, tgt) = await FreshAsync();
