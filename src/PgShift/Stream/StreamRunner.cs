@@ -234,9 +234,6 @@ public sealed class StreamRunner(ILogger logger)
         {
             b.Options = string.Join(' ', TextSettings.Concat(options.Apply.DecodingWorkMem is { } mem ? [$"logical_decoding_work_mem={mem}"] : [])
                 .Select(s => "-c " + s.Replace(" ", "\\ ", StringComparison.Ordinal)));
-            // A walsender does not answer a cancel request while it streams: ending a session closes the connection at
-            // once rather than waiting 2 s for an answer (what was acknowledged is sent before).
-            b.CancellationTimeout = -1;
         }, TimeSpan.FromSeconds(1));
         replication.SetReplicationStatus(startLsn);
         return replication;
