@@ -103,17 +103,20 @@ public sealed class TestServer
         }
     }
 
+    /// <summary>A fixture's statements may load hundreds of thousands of rows on a busy machine: they get minutes, not Npgsql's 30 s.</summary>
+    private const int FixtureCommandTimeoutSeconds = 600;
+
     public async Task ExecuteAsync(string database, string sql)
     {
         await using var conn = await OpenAsync(database);
-        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = FixtureCommandTimeoutSeconds };
         await cmd.ExecuteNonQueryAsync();
     }
 
     public async Task<T?> ScalarAsync<T>(string database, string sql)
     {
         await using var conn = await OpenAsync(database);
-        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = FixtureCommandTimeoutSeconds };
         var v = await cmd.ExecuteScalarAsync();
         return v is null or DBNull ? default : (T)v;
     }
