@@ -23,15 +23,12 @@ internal static class StagedReplay
     private const int QueueHandfuls = 20;
 
     /// <summary>
-    /// How the replay groups: in target transactions larger than the live stream's, whose groups stay short to keep the
-    /// delay low. Batches keep their size: a set statement over many more rows makes the target's planner prefer a scan
-    /// of the whole table to one index lookup per row, which is slower where the table is large.
+    /// How the replay groups: its target transactions close on the live stream's size but not on its time (the live
+    /// stream closes them within 100 ms to keep the delay low). Batches keep their size: a set statement over many more
+    /// rows makes the target's planner prefer a scan of the whole table to one index lookup per row, which is slower
+    /// where the table is large.
     /// </summary>
-    internal static ApplyOptions ReplayOptions(ApplyOptions live) => live with
-    {
-        GroupChanges = Math.Max(live.GroupChanges, 200_000),
-        GroupDelay = TimeSpan.FromSeconds(Math.Max(live.GroupDelay.TotalSeconds, 5)),
-    };
+    internal static ApplyOptions ReplayOptions(ApplyOptions live) => live with { GroupDelay = TimeSpan.FromSeconds(Math.Max(live.GroupDelay.TotalSeconds, 5)) };
 
     /// <returns>Changes staged that this call went through (0 when nothing was staged).</returns>
     public static async Task<long> ApplyAsync(NpgsqlConnection state, ChangeApplier applier, string task, ILogger logger, CancellationToken ct)
