@@ -124,9 +124,9 @@ public static class StagedChanges
                     return;
                 }
             }
-            catch (PostgresException pe) when (pe.SqlState == "55P03")
+            catch (PostgresException pe) when (pe.SqlState is "55P03" or "42501")
             {
-                // Not free within the timeout: the rows are deleted instead.
+                // Not free within the timeout, or not this role's to truncate: the rows are deleted instead.
             }
         }
         await using var delete = new NpgsqlCommand("""
