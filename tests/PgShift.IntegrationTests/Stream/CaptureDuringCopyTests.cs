@@ -160,10 +160,11 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
         }
         Assert.Equal("stream", await StateAsync<string>(task, "phase"));
 
-        // 3b. kill -9 in the middle of the replay, once part of it is committed: the staged rows stay, and the next
-        // replay goes through them again from the first, skipping the transactions the target holds.
+        // 3b. kill -9 in the middle of the replay, once part of it is committed (its target transactions commit every
+        // 2,000 changes here): the staged rows stay, and the next replay goes through them again from the first,
+        // skipping the transactions the target holds.
         var appliedBefore = await StateAsync<string>(task, "coalesce(applied_lsn, '0/0')::text");
-        await using (var replay = new PgShiftBackground(migrateArgs))
+        await using (var replay = new PgShiftBackground(migrateArgs, new Dictionary<string, string> { ["PGSHIFT_APPLY_GROUP_CHANGES"] = "2000" }))
         {
             await replay.WaitForAsync("staged during the copy", TimeSpan.FromMinutes(3));
             await WaitUntilAsync(async () => await StateAsync<bool>(task, $"coalesce(applied_lsn > '{appliedBefore}'::pg_lsn, false)"),
