@@ -3,7 +3,7 @@
 # to "not delayed", for PgShift before (the code that reads its slot only after the copy) and after (the slot read
 # and staged on the target from the first second), against native logical replication replaying the same backlog
 # and the pgoutput decoding ceiling; plus PgShift's peak memory with a 1,000,000-row transaction staged.
-#   bench/capture.sh [PART...]     parts: before after native memory startup (default: all, in that order)
+#   bench/capture.sh [PART...]     parts: before after native memory startup replay (default: all but replay, in that order)
 #
 # Database $PGB_DB (default here: cap) on the clusters of pg-up.sh: pgbench -i -s SCALE (pgbench_history given
 # REPLICA IDENTITY FULL, as in cdc.sh) plus cap_bulk (id int PRIMARY KEY, v int).
@@ -23,6 +23,11 @@
 #   --endpos <LSN after the workload> of the pgoutput slot into /dev/null.
 # memory: "after"'s build, no rate limit, no pgbench; once staging runs, one source transaction inserts
 #   BULK_ROWS rows into cap_bulk; peak RSS of the pgshift process (VmHWM, and GNU time's maximum).
+# replay: the staged replay alone, on one backlog for both builds. Once: the copy and pgbench as in "after" (build of
+#   AFTER_REF) but pgbench stopped when the copy ends (post-data leaves staging time to take every transaction), the
+#   process killed with SIGKILL at its log line "Applying N changes ... staged", the target database kept as a template. Then REPLAY_RUNS (3) times for each of BEFORE_REF and AFTER_REF, alternating: the target
+#   database made again from the template, `pgshift migrate` resumed, the replay's seconds read from its log line
+#   "Applied the changes staged during the copy (N in X s ...)", and the target checked against the source.
 # After each part: exact row counts and balance sums, both sides.
 #
 # Env: SCALE (10), RATE (500 TPS), CLIENTS (2), COPY_RATE (800kB), BULK_ROWS (1000000), NATIVE_SECONDS (from
@@ -44,14 +49,15 @@ PUB=cap_pub SUB=cap_sub SLOT_CEILING=cap_ceiling
 BATCH=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$PGB_RESULTS/capture-$BATCH
 PARTS=("$@"); [ ${#PARTS[@]} -gt 0 ] || PARTS=(before after native memory startup)
+REPLAY_RUNS=${REPLAY_RUNS:-3}
 mkdir -p "$PGB_RESULTS" "$PGB_WORK"
 SRC_CONNINFO="host=$PGB_HOST port=$SRC_PORT dbname=$PGB_DB user=$PGB_SUPERUSER"
 
 "$BENCH_DIR/pg-up.sh"
 for p in "${PARTS[@]}"; do
   case $p in
-    before|after|memory|startup)
-      refs=("$AFTER_REF"); [ "$p" = before ] && refs=("$BEFORE_REF"); [ "$p" = startup ] && refs=("$BEFORE_REF" "$AFTER_REF")
+    before|after|memory|startup|replay)
+      refs=("$AFTER_REF"); [ "$p" = before ] && refs=("$BEFORE_REF"); [ "$p" = startup ] || [ "$p" = replay ] && refs=("$BEFORE_REF" "$AFTER_REF")
       for ref in "${refs[@]}"; do
       out=$PGB_ROOT/pgshift-$ref
       if [ ! -s "$out/pgshift.dll" ] || { [ "${PGSHIFT_BUILD:-1}" = 1 ] && [ ! -e "$out/.built-$BATCH" ]; }; then
@@ -213,7 +219,41 @@ startup_part() {
   done
 }
 
+replay_part() {
+  local dll=$PGB_ROOT/pgshift-$AFTER_REF/pgshift.dll logf=$OUT-replay mig pgb ref i t
+  log "=== replay: one staged backlog, applied by $BEFORE_REF and $AFTER_REF"
+  prepare_source; reset_target_db
+  dotnet "$dll" migrate --source "$SRC_URI" --target "$TGT_URI" --task "$PGSHIFT_TASK" --jobs 2 --max-copy-rate "$COPY_RATE" --verbose >"$logf.log" 2>&1 &
+  mig=$!
+  until [ "$(psql_src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$SLOT'")" = 1 ]; do sleep 0.2; done
+  pgbench -n -c "$CLIENTS" -j "$CLIENTS" -R "$RATE" -T 100000 -h "$PGB_HOST" -p "$SRC_PORT" "$PGB_DB" >"$logf.pgbench.log" 2>&1 &
+  pgb=$!
+  # pgbench stops when the copy ends: post-data gives staging time to take every transaction, so that each replay of
+  # the template finds them all staged (the slot's later changes would be acknowledged by the first replay's stream).
+  until [ "$(state phase)" = post-data ] || [ "$(state phase)" = stream ]; do kill -0 $mig 2>/dev/null || { log "migrate exited: $(tail -n 5 "$logf.log")"; kill -TERM $pgb; return 1; }; sleep 0.1; done
+  kill -TERM $pgb; wait $pgb 2>/dev/null || true
+  until grep -q "Applying .* staged" "$logf.log"; do kill -0 $mig 2>/dev/null || { log "migrate exited: $(tail -n 5 "$logf.log")"; return 1; }; sleep 0.02; done
+  kill -9 $mig; wait $mig 2>/dev/null || true
+  local staged txns; staged=$(state staged_changes); txns=$(psql_src -c "SELECT count(*) FROM pgbench_history")
+  psql -X -q -h "$PGB_HOST" -p "$TGT_PORT" -d postgres -c "DROP DATABASE IF EXISTS ${PGB_DB}_staged" -c "CREATE DATABASE ${PGB_DB}_staged TEMPLATE $PGB_DB"
+  for i in $(seq 1 "$REPLAY_RUNS"); do
+    for ref in "$BEFORE_REF" "$AFTER_REF"; do
+      psql -X -q -h "$PGB_HOST" -p "$TGT_PORT" -d postgres -c "DROP DATABASE $PGB_DB WITH (FORCE)" -c "CREATE DATABASE $PGB_DB TEMPLATE ${PGB_DB}_staged" -c "CHECKPOINT"
+      dotnet "$PGB_ROOT/pgshift-$ref/pgshift.dll" migrate --source "$SRC_URI" --target "$TGT_URI" --task "$PGSHIFT_TASK" --jobs 2 --verbose >"$logf-$ref-$i.log" 2>&1 &
+      mig=$!
+      until grep -q "Streaming changes" "$logf-$ref-$i.log"; do kill -0 $mig 2>/dev/null || break; sleep 0.05; done
+      for t in $(seq 1 600); do history_equal "$txns" && break; kill -0 $mig 2>/dev/null || break; sleep 0.1; done
+      dotnet "$PGB_ROOT/pgshift-$ref/pgshift.dll" stop --target "$TGT_URI" --task "$PGSHIFT_TASK" >/dev/null 2>&1 || true
+      wait $mig || true
+      t=$(sed -n 's/.*Applied the changes staged during the copy ([0-9]* in \([0-9.]*\)s.*/\1/p' "$logf-$ref-$i.log")
+      result "tool=capture_replay batch=$BATCH ref=$ref run=$i staged_changes=$staged txns=$txns replay_s=${t:-nan} load1=$(cut -d' ' -f1 /proc/loadavg) verify=$(verify) commit=$(cat "$PGB_ROOT/pgshift-$ref/bench-commit.txt")"
+    done
+  done
+  psql -X -q -h "$PGB_HOST" -p "$TGT_PORT" -d postgres -c "DROP DATABASE ${PGB_DB}_staged"
+  psql_src -c "SELECT pg_drop_replication_slot('$SLOT')" -c "DROP PUBLICATION IF EXISTS pgshift_$PGSHIFT_TASK" >/dev/null 2>&1 || true
+}
+
 for p in "${PARTS[@]}"; do
-  case $p in before|after) pgshift_part "$p" ;; native) native_part ;; memory) memory_part ;; startup) startup_part ;; *) echo "unknown part $p" >&2; exit 2 ;; esac
+  case $p in before|after) pgshift_part "$p" ;; native) native_part ;; memory) memory_part ;; startup) startup_part ;; replay) replay_part ;; *) echo "unknown part $p" >&2; exit 2 ;; esac
 done
 log "RESULT lines: grep batch=$BATCH $PGB_RESULTS/results.txt"

@@ -59,9 +59,19 @@ public sealed class CommonOptions
     /// <summary>
     /// PGSHIFT_DECODING_WORK_MEM (e.g. 64kB): the source's logical_decoding_work_mem for the task's walsender, so that
     /// tests and torture runs can force large transactions to be streamed (PostgreSQL 14+) or spilled; unset: the server's.
+    /// PGSHIFT_APPLY_GROUP_CHANGES: the changes after which a target transaction of the stream commits (default 20,000),
+    /// so that tests can have a replay of staged changes commit in many steps.
     /// </summary>
     public static ApplyOptions ApplyFromEnvironment()
-        => new() { DecodingWorkMem = Environment.GetEnvironmentVariable("PGSHIFT_DECODING_WORK_MEM") is { Length: > 0 } mem ? mem : null };
+    {
+        var defaults = new ApplyOptions();
+        return defaults with
+        {
+            DecodingWorkMem = Environment.GetEnvironmentVariable("PGSHIFT_DECODING_WORK_MEM") is { Length: > 0 } mem ? mem : null,
+            GroupChanges = int.TryParse(Environment.GetEnvironmentVariable("PGSHIFT_APPLY_GROUP_CHANGES"), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var group) && group > 0 ? group : defaults.GroupChanges,
+        };
+    }
 
     public void AddTo(Command command, bool selection = true)
     {

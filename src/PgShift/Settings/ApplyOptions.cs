@@ -1,7 +1,7 @@
 namespace PgShift.Settings;
 
 /// <summary>How the change stream applies changes: batching, grouping, folding and the spooling of large transactions.</summary>
-public sealed class ApplyOptions
+public sealed record ApplyOptions
 {
     /// <summary>Statements sent in one round trip (they may span several source transactions).</summary>
     public int BatchStatements { get; init; } = 1000;

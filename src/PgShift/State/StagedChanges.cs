@@ -29,7 +29,7 @@ public sealed record StageMark(NpgsqlLogSequenceNumber? Lsn, long Seq, long Chan
 /// <summary>
 /// The changes read from the task's slot while its tables still copy (DESIGN.md, invariant 8), kept on the target in
 /// <c>pgshift.staged_changes</c>: loaded with COPY, a chunk at a time, each chunk in a target transaction that also
-/// moves the task's stage mark, so the slot is acknowledged only up to what is staged. Applied rows are deleted.
+/// moves the task's stage mark, so the slot is acknowledged only up to what is staged. They are removed once all are applied.
 /// </summary>
 public static class StagedChanges
 {
@@ -78,52 +78,63 @@ public static class StagedChanges
         return new StageChunk(target, tx, importer, task);
     }
 
-    /// <summary>Up to <paramref name="limit"/> staged rows after <paramref name="afterSeq"/> and not after <paramref name="throughSeq"/>, in order.</summary>
-    public static async Task<List<StagedRow>> ReadAsync(NpgsqlConnection target, string task, long afterSeq, long throughSeq, int limit, CancellationToken ct)
+    /// <summary>The staged rows not after <paramref name="throughSeq"/>, in order, read as one query (the rows stream as they are taken).</summary>
+    public static async IAsyncEnumerable<StagedRow> ReadAsync(NpgsqlConnection target, string task, long throughSeq,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
             SELECT seq, kind, commit_lsn, end_lsn, commit_time, xid, event FROM pgshift.staged_changes
-            WHERE task = @t AND seq > @after AND seq <= @through ORDER BY seq LIMIT @n
+            WHERE task = @t AND seq <= @through ORDER BY seq
             """, target);
         cmd.Parameters.AddWithValue("t", task);
-        cmd.Parameters.AddWithValue("after", afterSeq);
         cmd.Parameters.AddWithValue("through", throughSeq);
-        cmd.Parameters.AddWithValue("n", limit);
-        var rows = new List<StagedRow>(limit);
         await using var rd = await cmd.ExecuteReaderAsync(ct);
         while (await rd.ReadAsync(ct))
         {
-            rows.Add(new StagedRow(rd.GetInt64(0), (StagedKind)rd.GetFieldValue<byte>(1), rd.GetFieldValue<NpgsqlLogSequenceNumber>(2),
+            yield return new StagedRow(rd.GetInt64(0), (StagedKind)rd.GetFieldValue<byte>(1), rd.GetFieldValue<NpgsqlLogSequenceNumber>(2),
                 rd.IsDBNull(3) ? null : rd.GetFieldValue<NpgsqlLogSequenceNumber>(3), rd.IsDBNull(4) ? null : rd.GetDateTime(4),
-                rd.IsDBNull(5) ? 0 : (uint)rd.GetInt64(5), rd.IsDBNull(6) ? null : rd.GetFieldValue<byte[]>(6)));
+                rd.IsDBNull(5) ? 0 : (uint)rd.GetInt64(5), rd.IsDBNull(6) ? null : rd.GetFieldValue<byte[]>(6));
         }
-        return rows;
     }
 
     /// <summary>
-    /// Deletes the staged rows up to <paramref name="throughSeq"/>, whose transactions the target holds; Relation
-    /// messages stay (a replay after a crash needs the shape of the tables) until <see cref="ClearAsync"/>.
+    /// Every staged change is applied: the task's staged rows go, the mark stays (where staging stopped). When no other
+    /// task has rows staged, the table is emptied with TRUNCATE (at once, whatever its size), else the task's rows are deleted.
     /// </summary>
-    public static async Task DeleteAppliedAsync(NpgsqlConnection target, string task, long throughSeq, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("""
-            WITH gone AS (DELETE FROM pgshift.staged_changes WHERE task = @t AND seq <= @s AND kind <> 'L' RETURNING kind)
-            UPDATE pgshift.tasks SET staged_changes = greatest(staged_changes - (SELECT count(*) FROM gone WHERE kind = 'E'), 0) WHERE name = @t
-            """, target);
-        cmd.Parameters.AddWithValue("t", task);
-        cmd.Parameters.AddWithValue("s", throughSeq);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
-
-    /// <summary>Every staged change is applied: the task's staged rows go, the mark stays (where staging stopped).</summary>
     public static async Task ClearAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("""
+        await using (var tx = await target.BeginTransactionAsync(ct))
+        {
+            // A stager of another task holds the table while it writes a chunk (half a second at most): the lock waits
+            // that long, not for a reader that lingers.
+            await using var cmd = new NpgsqlCommand("""
+                SET LOCAL lock_timeout = '2s';
+                LOCK TABLE pgshift.staged_changes IN ACCESS EXCLUSIVE MODE;
+                SELECT NOT EXISTS (SELECT 1 FROM pgshift.staged_changes WHERE task <> @t);
+                """, target, tx);
+            cmd.Parameters.AddWithValue("t", task);
+            try
+            {
+                if (await cmd.ExecuteScalarAsync(ct) is true)
+                {
+                    await using var truncate = new NpgsqlCommand("TRUNCATE pgshift.staged_changes; UPDATE pgshift.tasks SET staged_changes = 0 WHERE name = @t", target, tx);
+                    truncate.Parameters.AddWithValue("t", task);
+                    await truncate.ExecuteNonQueryAsync(ct);
+                    await tx.CommitAsync(ct);
+                    return;
+                }
+            }
+            catch (PostgresException pe) when (pe.SqlState is "55P03" or "42501")
+            {
+                // Not free within the timeout, or not this role's to truncate: the rows are deleted instead.
+            }
+        }
+        await using var delete = new NpgsqlCommand("""
             DELETE FROM pgshift.staged_changes WHERE task = @t;
             UPDATE pgshift.tasks SET staged_changes = 0 WHERE name = @t;
             """, target);
-        cmd.Parameters.AddWithValue("t", task);
-        await cmd.ExecuteNonQueryAsync(ct);
+        delete.Parameters.AddWithValue("t", task);
+        await delete.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Records the source's WAL that the task's slot keeps, and that staging is alive, for `pgshift status`.</summary>

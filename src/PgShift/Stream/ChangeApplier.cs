@@ -34,6 +34,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     NpgsqlLogSequenceNumber committedLsn, ApplyOptions options, ConflictPolicy conflicts, ILogger logger, NpgsqlLogSequenceNumber inOrderThrough = default,
     Throttle? throttle = null, ISchemaChangeFollower? schemaChanges = null, IReadOnlySet<long>? skipSchemaChanges = null)
 {
+    /// <summary>How changes are batched and grouped: the staged replay, where only the end state counts, groups more.</summary>
+    public ApplyOptions Options { get; set; } = options;
+
     /// <summary>The task's tables, by source name: schema changes rename, reshape, add and drop them while the stream runs.</summary>
     private readonly Dictionary<QualifiedName, StreamTable> _tables = new(tables);
 
@@ -137,7 +140,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
                 }
                 _begin = null;
                 _groupStartedAt ??= DateTime.UtcNow;
-                if (_schemaChanged || _groupChanges >= options.GroupChanges || DateTime.UtcNow - _groupStartedAt >= options.GroupDelay)
+                if (_schemaChanged || _groupChanges >= Options.GroupChanges || DateTime.UtcNow - _groupStartedAt >= Options.GroupDelay)
                 {
                     // A schema change commits with its transaction: an enum's new label, say, is usable only once committed.
                     await CommitGroupAsync(ct);
@@ -216,7 +219,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     private NetChanges? FoldingFor(RelationEvent r, StreamTable table)
     {
         // A table without a column on the target has nothing to unnest: its inserts go one by one (DEFAULT VALUES).
-        if (options.FoldRows <= 0 || !table.Foldable || r.Columns.Count != table.Columns.Count || table.TargetColumns.All(c => c is null))
+        if (Options.FoldRows <= 0 || !table.Foldable || r.Columns.Count != table.Columns.Count || table.TargetColumns.All(c => c is null))
         {
             return null;
         }
@@ -274,7 +277,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             {
                 Count(row);
                 await _throttle.WaitAsync(1, ct);
-                if (++_folded >= options.FoldRows || _heldChars >= options.BatchChars)
+                if (++_folded >= Options.FoldRows || _heldChars >= Options.BatchChars)
                 {
                     await SendAsync(ct);
                 }
@@ -289,7 +292,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             new PendingChange(row.Kind.ToString().ToUpperInvariant(), relation.Table.Target, new Lazy<string>(() => statements.KeyText(values)), row.Kind, _begin?.FinalLsn));
         Count(row);
         await _throttle.WaitAsync(1, ct);
-        if (_pipeline.Held >= options.BatchStatements || _heldChars >= options.BatchChars)
+        if (_pipeline.Held >= Options.BatchStatements || _heldChars >= Options.BatchChars)
         {
             await SendAsync(ct);
         }

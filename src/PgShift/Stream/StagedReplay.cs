@@ -1,7 +1,8 @@
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using NpgsqlTypes;
+using PgShift.Settings;
 using PgShift.State;
 
 namespace PgShift.Stream;
@@ -10,89 +11,99 @@ namespace PgShift.Stream;
 /// Applies what <see cref="ChangeStager"/> staged during the copy, before the stream reads the slot again: the staged
 /// rows go through the stream's own applier in their order, so the rules are the live stream's (a transaction whose
 /// end is not beyond the applied LSN is skipped, a table receives the changes committed at or after its sync LSN,
-/// progress commits with the data). Rows whose transactions the target holds are deleted as the apply goes; the
-/// Relation messages last, once everything staged is applied.
+/// progress commits with the data). The rows are read in one query and decoded on a thread of their own while the
+/// applier works, and stay until everything staged is applied: a replay cut short by a crash starts again from the
+/// first staged row, and the applied LSN skips what the target holds. Only the end state of the replay counts (the
+/// stream is not caught up before it ends), so its target transactions are larger than the live stream's.
 /// </summary>
 internal static class StagedReplay
 {
-    private const int ReadRows = 5_000;
+    /// <summary>Decoded events handed to the applier at a time, and such handfuls held: bound memory whatever the number staged.</summary>
+    private const int Handful = 500;
+    private const int QueueHandfuls = 20;
+
+    /// <summary>
+    /// How the replay groups: its target transactions close on the live stream's size but not on its time (the live
+    /// stream closes them within 100 ms to keep the delay low). Batches keep their size: a set statement over many more
+    /// rows makes the target's planner prefer a scan of the whole table to one index lookup per row, which is slower
+    /// where the table is large.
+    /// </summary>
+    internal static ApplyOptions ReplayOptions(ApplyOptions live) => live with { GroupDelay = TimeSpan.FromSeconds(Math.Max(live.GroupDelay.TotalSeconds, 5)) };
 
     /// <returns>Changes staged that this call went through (0 when nothing was staged).</returns>
     public static async Task<long> ApplyAsync(NpgsqlConnection state, ChangeApplier applier, string task, ILogger logger, CancellationToken ct)
     {
         var mark = await StagedChanges.DiscardPartialAsync(state, task, ct);
-        var rows = await StagedChanges.ReadAsync(state, task, 0, mark.Seq, ReadRows, ct);
-        if (rows.Count == 0)
+        if (mark.Seq == 0)
         {
             return 0;
         }
         logger.LogInformation("Applying {Count} changes of task {Task} staged during the copy", mark.Changes, task);
         var started = DateTime.UtcNow;
-        var applying = new System.Diagnostics.Stopwatch();
-        var commits = new Queue<(long Seq, NpgsqlLogSequenceNumber End)>();
-        long deletedThrough = 0;
+        var live = applier.Options;
+        applier.Options = ReplayOptions(live);
+        var queue = Channel.CreateBounded<List<(StagedKind Kind, StreamEvent Event)>>(new BoundedChannelOptions(QueueHandfuls) { SingleReader = true, SingleWriter = true });
+        using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var reading = Task.Run(() => ReadAsync(state, task, mark.Seq, queue.Writer, readCts.Token), CancellationToken.None);
         long changes = 0;
-        while (rows.Count > 0)
+        try
         {
-            // The next rows are read, and those whose transactions the target holds deleted, while these are applied.
-            var through = AppliedThrough(commits, applier.CommittedLsn);
-            var after = rows[^1].Seq;
-            var next = ReadNextAsync(state, task, through > deletedThrough ? through : null, after, mark.Seq, ct);
-            deletedThrough = Math.Max(deletedThrough, through);
-            var now = DateTime.UtcNow;
-            applying.Start();
-            try
+            while (await queue.Reader.WaitToReadAsync(ct))
             {
-                foreach (var row in rows)
+                while (queue.Reader.TryRead(out var handful))
                 {
-                    await applier.ApplyAsync(ToEvent(row, task, now), ct);
-                    switch (row.Kind)
+                    foreach (var (kind, e) in handful)
                     {
-                        case StagedKind.Commit:
-                            commits.Enqueue((row.Seq, row.EndLsn!.Value));
-                            break;
-                        case StagedKind.Event:
+                        await applier.ApplyAsync(e, ct);
+                        if (kind == StagedKind.Event)
+                        {
                             changes++;
-                            break;
+                        }
                     }
                 }
             }
-            catch
-            {
-                // The read connection is left idle behind the failure, whose exception is the one to report.
-                await next.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                throw;
-            }
-            applying.Stop();
-            rows = await next;
+            await applier.CommitGroupAsync(ct);
         }
-        await applier.CommitGroupAsync(ct);
+        finally
+        {
+            applier.Options = live;
+            await readCts.CancelAsync();
+            // The read's failure, if any, reached the loop through the queue.
+            await reading.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
         await StagedChanges.ClearAsync(state, task, ct);
-        logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s, {Applying:0.0}s of them applying), up to {Lsn}",
-            changes, (DateTime.UtcNow - started).TotalSeconds, applying.Elapsed.TotalSeconds, applier.CommittedLsn);
+        logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s), up to {Lsn}",
+            changes, (DateTime.UtcNow - started).TotalSeconds, applier.CommittedLsn);
         return changes;
     }
 
-    /// <summary>Deletes the rows through <paramref name="deleteThrough"/> (when given), then reads the rows after <paramref name="after"/>.</summary>
-    private static async Task<List<StagedRow>> ReadNextAsync(NpgsqlConnection state, string task, long? deleteThrough, long after, long throughSeq, CancellationToken ct)
+    /// <summary>Reads the staged rows in order, decodes them and queues them for the applier.</summary>
+    private static async Task ReadAsync(NpgsqlConnection state, string task, long throughSeq, ChannelWriter<List<(StagedKind, StreamEvent)>> queue, CancellationToken ct)
     {
-        if (deleteThrough is { } d)
+        try
         {
-            await StagedChanges.DeleteAppliedAsync(state, task, d, ct);
+            var handful = new List<(StagedKind, StreamEvent)>(Handful);
+            var now = DateTime.UtcNow;
+            await foreach (var row in StagedChanges.ReadAsync(state, task, throughSeq, ct))
+            {
+                handful.Add((row.Kind, ToEvent(row, task, now)));
+                if (handful.Count == Handful)
+                {
+                    await queue.WriteAsync(handful, ct);
+                    handful = new List<(StagedKind, StreamEvent)>(Handful);
+                    now = DateTime.UtcNow;
+                }
+            }
+            if (handful.Count > 0)
+            {
+                await queue.WriteAsync(handful, ct);
+            }
+            queue.Complete();
         }
-        return await StagedChanges.ReadAsync(state, task, after, throughSeq, ReadRows, ct);
-    }
-
-    /// <summary>The last staged row whose transaction the target holds.</summary>
-    private static long AppliedThrough(Queue<(long Seq, NpgsqlLogSequenceNumber End)> commits, NpgsqlLogSequenceNumber committed)
-    {
-        long through = 0;
-        while (commits.TryPeek(out var c) && c.End <= committed)
+        catch (Exception ex)
         {
-            through = c.Seq;
-            commits.Dequeue();
+            queue.Complete(ex);
         }
-        return through;
     }
 
     private static StreamEvent ToEvent(StagedRow row, string task, DateTime now) => row.Kind switch

@@ -10,13 +10,17 @@ public sealed class PgShiftBackground : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly List<(string Text, TaskCompletionSource Seen)> _waits = new();
 
-    public PgShiftBackground(IEnumerable<string> args)
+    public PgShiftBackground(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgshift.dll"));
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
         }
         _process = new Process { StartInfo = psi };
         _process.OutputDataReceived += OnLine;

@@ -6,8 +6,8 @@ namespace PgShift.IntegrationTests.Stream;
 /// <summary>
 /// The slot read from the first second (DESIGN.md, invariant 8): writes made while the tables are copied and indexed
 /// are staged on the target, the slot acknowledged during the copy, and after cutover every table equals the source,
-/// whether or not the process was killed (kill -9) while staging, during post-data, while applying what was staged,
-/// or while streaming.
+/// whether or not the process was killed (kill -9) while staging, during post-data, while applying what was staged
+/// (before and after part of it is committed), or while streaming.
 /// </summary>
 public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetime
 {
@@ -159,6 +159,22 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
             await third.WaitForExitAsync(TimeSpan.FromSeconds(30));
         }
         Assert.Equal("stream", await StateAsync<string>(task, "phase"));
+
+        // 3b. kill -9 in the middle of the replay, once part of it is committed (its target transactions commit every
+        // 2,000 changes here): the staged rows stay, and the next replay goes through them again from the first,
+        // skipping the transactions the target holds.
+        var appliedBefore = await StateAsync<string>(task, "coalesce(applied_lsn, '0/0')::text");
+        await using (var replay = new PgShiftBackground(migrateArgs, new Dictionary<string, string> { ["PGSHIFT_APPLY_GROUP_CHANGES"] = "2000" }))
+        {
+            await replay.WaitForAsync("staged during the copy", TimeSpan.FromMinutes(3));
+            await WaitUntilAsync(async () => await StateAsync<bool>(task, $"coalesce(applied_lsn > '{appliedBefore}'::pg_lsn, false)"),
+                "part of the staged changes is applied", replay);
+            replay.Kill();
+            await replay.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            Assert.DoesNotContain("Applied the changes staged during the copy", replay.Output);
+        }
+        Assert.True(await pair.Target.ScalarAsync<long>(pair.TargetDb, $"SELECT count(*) FROM pgshift.staged_changes WHERE task = '{task}'") > 0,
+            "killed with part of the staged changes applied and the staged rows still there");
 
         // 4. kill -9 while streaming, once everything staged is applied and live changes are.
         await using (var fourth = new PgShiftBackground(migrateArgs))
