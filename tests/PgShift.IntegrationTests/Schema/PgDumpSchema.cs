@@ -44,6 +44,18 @@ public static partial class PgDumpSchema
         return Entries(await stdout);
     }
 
+    /// <summary>
+    /// pg_dump --schema-only of both sides is the same, without PgShift's own objects (its state on the target, the
+    /// capture of schema changes on the source): what a stream that followed schema changes must leave.
+    /// </summary>
+    public static async Task AssertSameWithoutPgShiftAsync(TestServer source, string sourceDb, TestServer target, string targetDb)
+    {
+        static List<string> Ours(List<string> entries) => entries.Where(e => !e.Contains("pgshift", StringComparison.Ordinal)).ToList();
+        var s = Ours(await TakeAsync(source, sourceDb));
+        var t = Ours(await TakeAsync(target, targetDb));
+        Assert.True(s.SequenceEqual(t), "pg_dump --schema-only differs:\nonly on the source:\n" + string.Join("\n", s.Except(t)) + "\nonly on the target:\n" + string.Join("\n", t.Except(s)));
+    }
+
     public static List<string> Entries(string dump)
     {
         var entries = new List<(string Name, string Type, string Schema, List<string> Body)>();

@@ -69,9 +69,6 @@ public sealed class PartitionManagerStreamTests : FreshDatabases
             await Target.ScalarAsync<long>(tgt, "SELECT count(*) FROM measure WHERE v LIKE 'later%'"));
 
         await SlotCleanup.CleanupAsync(Source.Spec(src), task, CancellationToken.None);
-        static List<string> Ours(List<string> entries) => entries.Where(e => !e.Contains("pgshift", StringComparison.Ordinal)).ToList();
-        var s = Ours(await PgDumpSchema.TakeAsync(Source, src));
-        var t = Ours(await PgDumpSchema.TakeAsync(Target, tgt));
-        Assert.True(s.SequenceEqual(t), "pg_dump --schema-only differs:\nonly on the source:\n" + string.Join("\n", s.Except(t)) + "\nonly on the target:\n" + string.Join("\n", t.Except(s)));
+        await PgDumpSchema.AssertSameWithoutPgShiftAsync(Source, src, Target, tgt);
     }
 }
