@@ -141,7 +141,8 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
             logger.LogInformation("Stopped on request at {Lsn}", applier.CommittedLsn);
             return StreamOutcome.Stopped;
         }
-        if ((cutover || requests.Cutover) && monitor.ReadyToCutOver && !applier.HasPending && !applier.TablesWaiting)
+        // The monitor's verdict covers the request, nothing pending and the positions; tables joining the task are the applier's.
+        if (monitor.ReadyToCutOver && !applier.TablesWaiting)
         {
             logger.LogInformation("Caught up at {Lsn} for the cutover", applier.CommittedLsn);
             return StreamOutcome.CaughtUpForCutover;
