@@ -196,8 +196,13 @@ public sealed class SchemaMigrator(ILogger logger)
     /// When the data is still being copied: source tables whose copy is committed, as they come. Each table's keys
     /// and indexes are built as soon as it is ready, while other tables still copy; the rest waits for the end.
     /// </param>
+    /// <param name="tableBuilt">
+    /// With <paramref name="readyTables"/>: called with a table whose copy is committed and whose keys and indexes are
+    /// all built (at once when it has none), while the copy goes on. Not called for a table whose build failed, nor
+    /// for a partition, whose tree's statements wait for the end of the copy.
+    /// </param>
     public async Task<SchemaReport> CreatePostDataAsync(SchemaMigrationOptions options, CancellationToken ct,
-        ChannelReader<QualifiedName>? readyTables = null)
+        ChannelReader<QualifiedName>? readyTables = null, Action<QualifiedName>? tableBuilt = null)
     {
         var report = new SchemaReport();
         List<PostDataStatement> statements;
@@ -251,7 +256,7 @@ public sealed class SchemaMigrator(ILogger logger)
         }
         else
         {
-            await RunAsTablesBecomeReadyAsync(options, keysAndIndexes, trees, readyTables, report, ct);
+            await RunAsTablesBecomeReadyAsync(options, keysAndIndexes, trees, readyTables, report, tableBuilt, ct);
         }
         // Views that need a key take their definition once the keys exist (before foreign keys, which may not be
         // built until the cutover).
@@ -344,9 +349,12 @@ public sealed class SchemaMigrator(ILogger logger)
     }
 
     private async Task RunAsTablesBecomeReadyAsync(SchemaMigrationOptions options, List<(PostDataStatement Statement, string Sql)> work,
-        IReadOnlyDictionary<QualifiedName, QualifiedName> trees, ChannelReader<QualifiedName> readyTables, SchemaReport report, CancellationToken ct)
+        IReadOnlyDictionary<QualifiedName, QualifiedName> trees, ChannelReader<QualifiedName> readyTables, SchemaReport report,
+        Action<QualifiedName>? tableBuilt, CancellationToken ct)
     {
         var byTable = work.GroupBy(w => w.Statement.Table).ToDictionary(g => g.Key, g => g.ToList());
+        // Statements still to build, of the tables that stand alone and whose copy is committed.
+        var unbuilt = new ConcurrentDictionary<QualifiedName, int>();
         var queue = Channel.CreateUnbounded<List<(PostDataStatement Statement, string Sql)>>();
         var dispatcher = Task.Run(async () =>
         {
@@ -355,12 +363,21 @@ public sealed class SchemaMigrator(ILogger logger)
                 await foreach (var table in readyTables.ReadAllAsync(ct))
                 {
                     // A partition tree's statements wait for the end, to run as one group.
-                    if (PostDataGroups.StandsAlone(table, trees) && byTable.Remove(table, out var statements))
+                    if (!PostDataGroups.StandsAlone(table, trees))
                     {
+                        continue;
+                    }
+                    if (byTable.Remove(table, out var statements))
+                    {
+                        unbuilt[table] = statements.Count;
                         foreach (var s in statements)
                         {
                             queue.Writer.TryWrite([s]);
                         }
+                    }
+                    else
+                    {
+                        tableBuilt?.Invoke(table);
                     }
                 }
                 // The copy is over: whatever was copied by an earlier run, or has no copy, is ready too.
@@ -376,7 +393,13 @@ public sealed class SchemaMigrator(ILogger logger)
                 throw;
             }
         }, ct);
-        var workers = RunOnWorkersAsync(options, queue.Reader.ReadAllAsync(ct), options.Jobs, report, countAsCreated: true, ct);
+        var workers = RunOnWorkersAsync(options, queue.Reader.ReadAllAsync(ct), options.Jobs, report, countAsCreated: true, ct, built: statement =>
+        {
+            if (tableBuilt is not null && unbuilt.ContainsKey(statement.Table) && unbuilt.AddOrUpdate(statement.Table, 0, (_, n) => n - 1) == 0)
+            {
+                tableBuilt(statement.Table);
+            }
+        });
         await Task.WhenAll(workers, dispatcher);
     }
 
@@ -386,8 +409,9 @@ public sealed class SchemaMigrator(ILogger logger)
     /// fails does not stop the others, so that a re-run has less left to build; the first failure is thrown once every
     /// statement has been tried.
     /// </summary>
+    /// <param name="built">Called with each statement that succeeded, as it does.</param>
     private async Task RunOnWorkersAsync(SchemaMigrationOptions options, IAsyncEnumerable<List<(PostDataStatement Statement, string Sql)>> work, int workers,
-        SchemaReport report, bool countAsCreated, CancellationToken ct)
+        SchemaReport report, bool countAsCreated, CancellationToken ct, Action<PostDataStatement>? built = null)
     {
         var idle = new ConcurrentBag<NpgsqlConnection>();
         var created = new ConcurrentQueue<string>();
@@ -429,6 +453,7 @@ public sealed class SchemaMigrator(ILogger logger)
                 await RunAsync(conn, null, item.Statement.Display, item.Sql, ct);
                 idle.Add(conn);
                 conn = null;
+                built?.Invoke(item.Statement);
                 if (countAsCreated)
                 {
                     created.Enqueue(item.Statement.Display);

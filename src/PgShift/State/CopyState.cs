@@ -95,6 +95,29 @@ public static class CopyState
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// The statement that raises the sync LSN of <paramref name="sourceTables"/> to <paramref name="lsn"/>, to go last in the
+    /// target transaction that applied to them every staged change committed before it (so the stream applies them only
+    /// from there on, invariant 2). It fails, and with it that transaction, unless every one of them is a copied table of the task.
+    /// </summary>
+    public static NpgsqlBatchCommand RaiseSyncCommand(string task, IReadOnlyCollection<string> sourceTables, NpgsqlLogSequenceNumber lsn)
+    {
+        var cmd = new NpgsqlBatchCommand("""
+            WITH raised AS (
+                UPDATE pgshift.copy_tables SET sync_lsn = greatest(sync_lsn, $1)
+                WHERE task = $2 AND source_table = ANY($3) AND status = 'done' RETURNING 1)
+            -- A failed cast is an error in plain SQL: it names the mismatch.
+            SELECT CASE WHEN count(*) = $4 THEN 1
+                        ELSE ('tables applied to during the copy: ' || $4 || ', copied tables of the task among them: ' || count(*))::int END
+            FROM raised
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.PgLsn, Value = lsn });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = task });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = sourceTables.ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = (long)sourceTables.Count });
+        return cmd;
+    }
+
     /// <summary>Progress for `pgshift status` from another shell; autocommitted, so it is only a report, never a checkpoint.</summary>
     public static async Task ReportProgressAsync(NpgsqlConnection target, string task, IEnumerable<(string Table, long Rows, long Bytes, bool Started)> progress, CancellationToken ct)
     {

@@ -55,6 +55,14 @@ public static class StagedChanges
         return new StageMark(rd.IsDBNull(0) ? null : rd.GetFieldValue<NpgsqlLogSequenceNumber>(0), rd.GetInt64(1), rd.GetInt64(2));
     }
 
+    /// <summary>The row of the last transaction staged whole (0: none), read while staging goes on: nothing is deleted.</summary>
+    public static async Task<long> MarkAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT coalesce(staged_seq, 0) FROM pgshift.tasks WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        return await cmd.ExecuteScalarAsync(ct) is long seq ? seq : 0;
+    }
+
     /// <summary>Whether the task has staged rows.</summary>
     public static async Task<bool> AnyAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {
@@ -78,15 +86,19 @@ public static class StagedChanges
         return new StageChunk(target, tx, importer, task);
     }
 
-    /// <summary>The staged rows not after <paramref name="throughSeq"/>, in order, read as one query (the rows stream as they are taken).</summary>
-    public static async IAsyncEnumerable<StagedRow> ReadAsync(NpgsqlConnection target, string task, long throughSeq,
+    /// <summary>
+    /// The staged rows after <paramref name="afterSeq"/> and not after <paramref name="throughSeq"/>, in order, read as one
+    /// query (the rows stream as they are taken).
+    /// </summary>
+    public static async IAsyncEnumerable<StagedRow> ReadAsync(NpgsqlConnection target, string task, long afterSeq, long throughSeq,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
             SELECT seq, kind, commit_lsn, end_lsn, commit_time, xid, event FROM pgshift.staged_changes
-            WHERE task = @t AND seq <= @through ORDER BY seq
+            WHERE task = @t AND seq > @after AND seq <= @through ORDER BY seq
             """, target);
         cmd.Parameters.AddWithValue("t", task);
+        cmd.Parameters.AddWithValue("after", afterSeq);
         cmd.Parameters.AddWithValue("through", throughSeq);
         await using var rd = await cmd.ExecuteReaderAsync(ct);
         while (await rd.ReadAsync(ct))

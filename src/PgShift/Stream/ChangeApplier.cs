@@ -37,6 +37,21 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     /// <summary>How changes are batched and grouped: the staged replay, where only the end state counts, groups more.</summary>
     public ApplyOptions Options { get; set; } = options;
 
+    /// <summary>
+    /// The statement that records the progress of a target transaction, sent last in it, given the end LSN of its last
+    /// source transaction: by default the task's applied LSN (invariant 4); during the copy, the sync LSN of the tables
+    /// applied to (<see cref="ReadyTableApplier"/>).
+    /// </summary>
+    public Func<NpgsqlLogSequenceNumber, NpgsqlBatchCommand>? Progress { get; init; }
+
+    /// <summary>
+    /// Applying staged changes during the copy to the tables given, which are some of the task's (<see cref="ReadyTableApplier"/>):
+    /// the other tables' changes are passed over quietly (the stream applies them later), and whatever would make the
+    /// stream do more than apply rows to these tables (a captured schema change, a relation that changes its name)
+    /// throws <see cref="DuringCopyApplyHaltedException"/>, leaving the rest to the stream.
+    /// </summary>
+    public bool DuringCopy { get; init; }
+
     /// <summary>The task's tables, by source name: schema changes rename, reshape, add and drop them while the stream runs.</summary>
     private readonly Dictionary<QualifiedName, StreamTable> _tables = new(tables);
 
@@ -105,6 +120,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     public DateTime? OldestUnappliedAt => _oldestUnappliedAt;
 
     public long ChangesApplied { get; private set; }
+
+    /// <summary>Of <see cref="ChangesApplied"/>, those committed on the target.</summary>
+    public long ChangesCommitted { get; private set; }
     public long TransactionsApplied { get; private set; }
 
     /// <summary>Changes skipped because they conflicted with the target, under <see cref="ConflictPolicy.Ignore"/>.</summary>
@@ -162,8 +180,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             return;
         }
         // The group's last changes, its checkpoint and its COMMIT in one round trip.
-        await SendAsync(ct, wait: true, StreamCheckpoint.Command(task, _groupEndLsn));
+        await SendAsync(ct, wait: true, Progress?.Invoke(_groupEndLsn) ?? StreamCheckpoint.Command(task, _groupEndLsn));
         CommittedLsn = _groupEndLsn;
+        ChangesCommitted = ChangesApplied;
         _groupChanges = 0;
         _groupStartedAt = null;
         _oldestUnappliedAt = null;
@@ -181,9 +200,18 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             _captureColumns = r.Columns;
             return;
         }
+        if (DuringCopy && (_relations.TryGetValue(r.RelationId, out var known) && known.Table.Source != name
+                           || _ignoredRelations.ContainsKey(r.RelationId) && _tables.ContainsKey(name)))
+        {
+            throw new DuringCopyApplyHaltedException($"the relation with oid {r.RelationId} is now named {name}");
+        }
         if (!_tables.TryGetValue(name, out var table))
         {
             _ignoredRelations[r.RelationId] = name.ToString();
+            if (DuringCopy)
+            {
+                return;
+            }
             logger.LogWarning("Changes of {Table} are not part of task {Task} and are ignored", name, task);
             return;
         }
@@ -249,6 +277,10 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
         }
         if (row.RelationId == _captureRelation)
         {
+            if (DuringCopy)
+            {
+                throw new DuringCopyApplyHaltedException("a schema change was captured");
+            }
             if (row.Kind == RowChangeKind.Insert && row.New is { } captured)
             {
                 var named = new Dictionary<string, string?>(StringComparer.Ordinal);

@@ -42,9 +42,37 @@ internal static class StagedReplay
         var started = DateTime.UtcNow;
         var live = applier.Options;
         applier.Options = ReplayOptions(live);
+        long changes;
+        try
+        {
+            changes = await FeedAsync(state, applier, task, 0, mark.Seq, ct);
+            await applier.CommitGroupAsync(ct);
+        }
+        finally
+        {
+            applier.Options = live;
+        }
+        await StagedChanges.ClearAsync(state, task, ct);
+        logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s), up to {Lsn}",
+            changes, (DateTime.UtcNow - started).TotalSeconds, applier.CommittedLsn);
+        return changes;
+    }
+
+    /// <summary>
+    /// Gives the applier the staged rows after <paramref name="afterSeq"/> through <paramref name="throughSeq"/>, in order,
+    /// read and decoded on a thread of their own while it applies; commits nothing itself.
+    /// </summary>
+    /// <param name="wanted">
+    /// When given, the row changes of a relation whose name (as its last Relation message gave it) it refuses are
+    /// passed over without decoding: those the applier would pass over (changes of tables it does not apply to).
+    /// </param>
+    /// <returns>Row changes and TRUNCATEs among them (applied or skipped by the applier's rules).</returns>
+    internal static async Task<long> FeedAsync(NpgsqlConnection state, ChangeApplier applier, string task, long afterSeq, long throughSeq, CancellationToken ct,
+        Func<Catalog.QualifiedName, bool>? wanted = null)
+    {
         var queue = Channel.CreateBounded<List<(StagedKind Kind, StreamEvent Event)>>(new BoundedChannelOptions(QueueHandfuls) { SingleReader = true, SingleWriter = true });
         using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var reading = Task.Run(() => ReadAsync(state, task, mark.Seq, queue.Writer, readCts.Token), CancellationToken.None);
+        var reading = Task.Run(() => ReadAsync(state, task, afterSeq, throughSeq, wanted, queue.Writer, readCts.Token), CancellationToken.None);
         long changes = 0;
         try
         {
@@ -62,31 +90,46 @@ internal static class StagedReplay
                     }
                 }
             }
-            await applier.CommitGroupAsync(ct);
         }
         finally
         {
-            applier.Options = live;
             await readCts.CancelAsync();
             // The read's failure, if any, reached the loop through the queue.
             await reading.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
-        await StagedChanges.ClearAsync(state, task, ct);
-        logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s), up to {Lsn}",
-            changes, (DateTime.UtcNow - started).TotalSeconds, applier.CommittedLsn);
         return changes;
     }
 
     /// <summary>Reads the staged rows in order, decodes them and queues them for the applier.</summary>
-    private static async Task ReadAsync(NpgsqlConnection state, string task, long throughSeq, ChannelWriter<List<(StagedKind, StreamEvent)>> queue, CancellationToken ct)
+    private static async Task ReadAsync(NpgsqlConnection state, string task, long afterSeq, long throughSeq, Func<Catalog.QualifiedName, bool>? wanted,
+        ChannelWriter<List<(StagedKind, StreamEvent)>> queue, CancellationToken ct)
     {
         try
         {
             var handful = new List<(StagedKind, StreamEvent)>(Handful);
             var now = DateTime.UtcNow;
-            await foreach (var row in StagedChanges.ReadAsync(state, task, throughSeq, ct))
+            // Relations passed over, by id, as their last Relation message named them.
+            var passedOver = new HashSet<uint>();
+            await foreach (var row in StagedChanges.ReadAsync(state, task, afterSeq, throughSeq, ct))
             {
-                handful.Add((row.Kind, ToEvent(row, task, now)));
+                if (wanted is not null && row is { Kind: StagedKind.Event, Event: [(byte)'R', _, _, _, _, _, ..] bytes }
+                    && passedOver.Contains(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(2))))
+                {
+                    continue;
+                }
+                var e = ToEvent(row, task, now);
+                if (wanted is not null && e is RelationEvent relation)
+                {
+                    if (wanted(new Catalog.QualifiedName(relation.Schema, relation.Name)))
+                    {
+                        passedOver.Remove(relation.RelationId);
+                    }
+                    else
+                    {
+                        passedOver.Add(relation.RelationId);
+                    }
+                }
+                handful.Add((row.Kind, e));
                 if (handful.Count == Handful)
                 {
                     await queue.WriteAsync(handful, ct);

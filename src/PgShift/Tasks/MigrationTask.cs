@@ -119,6 +119,8 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         public TaskPhase? RecordedPhase { get; set; }
         /// <summary>Sets the task's throttles from its state while it runs; started once its row exists.</summary>
         public StateWatch? Limits { get; set; }
+        /// <summary>Applies what is staged to the tables copied and indexed, while the others copy (when changes are staged).</summary>
+        public ReadyTableApplier? ReadyTables { get; set; }
 
         public async Task<NpgsqlConnection> ReviveStateAsync(CancellationToken ct) => State = await StateConnection.ReviveAsync(ct);
 
@@ -272,6 +274,8 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
             return;
         }
         await using var stager = new ChangeStager(new StreamOptions(options), logger);
+        await using var readyTables = new ReadyTableApplier(new StreamOptions(options), throttles.Apply, logger);
+        run.ReadyTables = readyTables;
         void OnSnapshot(Replication.ExportedSnapshot _) => stager.Start();
         Copier.SnapshotTaken += OnSnapshot;
         try
@@ -285,6 +289,8 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         finally
         {
             Copier.SnapshotTaken -= OnSnapshot;
+            await readyTables.StopAsync();
+            run.ReadyTables = null;
             await stager.StopAsync();
         }
     }
@@ -322,20 +328,35 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         }
     }
 
-    /// <summary>The copy, with the keys and indexes of each table built as soon as its copy commits, while the others still copy.</summary>
+    /// <summary>
+    /// The copy, with the keys and indexes of each table built as soon as its copy commits, while the others still copy;
+    /// and when changes are staged, those of the tables built applied meanwhile (until the copy ends: the foreign keys
+    /// that the post-data builds next lock the tables they join).
+    /// </summary>
     private async Task CopyWithPostDataAsync(Run run, CancellationToken work, CancellationToken ct)
     {
         var ready = System.Threading.Channels.Channel.CreateUnbounded<Catalog.QualifiedName>();
         Copier.TableCopied += plan => ready.Writer.TryWrite(plan.Source);
         using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(work);
-        var overlapped = new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(run.Options, deferred: false), copyFailed.Token, ready.Reader);
+        var readyTables = run.ReadyTables;
+        readyTables?.Start();
+        var overlapped = new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(run.Options, deferred: false), copyFailed.Token, ready.Reader, readyTables is null ? null : readyTables.TableReady);
         try
         {
             run.Result.Copy = await CopyAsync(run.Options, work);
+            if (readyTables is not null)
+            {
+                await readyTables.StopAsync();
+                logger.LogInformation("Applied {Count} staged changes to tables already copied while the others copied", readyTables.Applied);
+            }
             ready.Writer.TryComplete();
         }
         catch (Exception ex)
         {
+            if (readyTables is not null)
+            {
+                await readyTables.StopAsync();
+            }
             ready.Writer.TryComplete(ex);
             await copyFailed.CancelAsync();
             try

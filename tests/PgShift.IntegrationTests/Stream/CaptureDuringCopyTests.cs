@@ -79,6 +79,12 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
 
     private Task<T?> StateAsync<T>(string task, string column) => pair.Target.ScalarAsync<T>(pair.TargetDb, $"SELECT {column} FROM pgshift.tasks WHERE name = '{task}'");
 
+    /// <summary>Whether a table's sync LSN is beyond the slot's consistent point: changes were applied to it during the copy.</summary>
+    private Task<bool> SyncRaisedAsync(string task) => pair.Target.ScalarAsync<bool>(pair.TargetDb, $"""
+        SELECT EXISTS (SELECT 1 FROM pgshift.copy_tables c JOIN pgshift.tasks t ON t.name = c.task
+                       WHERE c.task = '{task}' AND c.sync_lsn > t.consistent_lsn)
+        """);
+
     private async Task WaitUntilAsync(Func<Task<bool>> condition, string what, PgShiftBackground process)
     {
         var deadline = DateTime.UtcNow.AddMinutes(3);
@@ -107,7 +113,12 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
         var status = await PgShiftProcess.RunAsync(["status", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task]);
         Assert.Matches(@"staged   [\d,]+ changes? \([\d.]+ MB on the target\); the slot keeps [\d.]+ MB of WAL on the source", status.Stdout);
 
+        // A table copied and indexed receives its staged changes while the others still copy: its sync LSN moves on.
+        await WaitUntilAsync(() => SyncRaisedAsync(task), "a copied table's staged changes are applied during the copy", migrate);
+        Assert.Equal("copy", await StateAsync<string>(task, "phase"));
+
         await migrate.WaitForAsync("Applied the changes staged during the copy", TimeSpan.FromMinutes(3));
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(migrate.Output, @"Applied [1-9][\d,]* staged changes to tables already copied"), migrate.Output);
         await stopWriting.CancelAsync();
         var phases = await writer;
         Assert.Contains("copy", phases);
@@ -130,13 +141,14 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
         Task<HashSet<string>>? writer = null;
         string[] migrateArgs = ["migrate", "--verbose", "--jobs", "1", .. Args(task)];
 
-        // 1. kill -9 during the copy, once changes are staged and a table is copied.
+        // 1. kill -9 during the copy, once changes are staged and a table copied and indexed is receiving them.
         await using (var first = new PgShiftBackground(migrateArgs))
         {
             await first.WaitForAsync("Staging the changes", TimeSpan.FromMinutes(2));
             writer = Task.Run(() => WriteUntilAsync(task, stopWriting.Token));
             await first.WaitForAsync("Copied ", TimeSpan.FromMinutes(2));
             await WaitUntilAsync(async () => await StateAsync<long>(task, "staged_changes") > 0, "changes are staged", first);
+            await WaitUntilAsync(() => SyncRaisedAsync(task), "staged changes are applied during the copy", first);
             Assert.Equal("copy", await StateAsync<string>(task, "phase"));
             first.Kill();
             await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
