@@ -69,6 +69,9 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
     private readonly Dictionary<uint, CapturedTable> _appliedShapes = new();
     private DateTime _nextBringIn;
 
+    /// <summary>The tables applied to now, by source name, with their sync LSN (a copy: schema changes change them).</summary>
+    public Dictionary<QualifiedName, NpgsqlLogSequenceNumber> SyncLsns() => _tables.ToDictionary(kv => kv.Key, kv => kv.Value.SyncLsn);
+
     /// <summary>Tables wait for their copy into the task: the cutover waits for them.</summary>
     public bool TablesWaiting => _bringIn.Count > 0;
 

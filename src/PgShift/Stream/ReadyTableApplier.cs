@@ -48,8 +48,6 @@ public sealed class ReadyTableApplier(StreamOptions options, Throttle throttle, 
     /// <summary>Committed by the appliers replaced.</summary>
     private long _applied;
     private volatile ChangeApplier? _applier;
-    /// <summary>The relations whose staged rows the applier takes: its tables' and the capture table's (whose rows stop it).</summary>
-    private Func<QualifiedName, bool>? _wanted;
 
     /// <summary>A table's copy, keys and indexes are committed: its staged changes may apply.</summary>
     public void TableReady(QualifiedName sourceTable)
@@ -153,7 +151,7 @@ public sealed class ReadyTableApplier(StreamOptions options, Throttle throttle, 
         {
             return after;
         }
-        await StagedReplay.FeedAsync(state, applier, options.TaskName, after, through, ct, _wanted);
+        await StagedReplay.FeedAsync(state, applier, options.TaskName, after, through, ct);
         await applier.CommitGroupAsync(ct);
         return through;
     }
@@ -176,8 +174,6 @@ public sealed class ReadyTableApplier(StreamOptions options, Throttle throttle, 
         }
         var names = tables.Keys.Select(k => k.ToString()).ToList();
         var start = await StreamCheckpoint.StartAsync(state, options.TaskName, ct) ?? default;
-        var capture = Replication.SchemaCapture.ChangeTableName(options.TaskName);
-        _wanted = name => tables.ContainsKey(name) || name == capture;
         var applier = new ChangeApplier(target, options.TaskName, tables, start, options.Apply with { GroupDelay = GroupDelay }, options.Conflicts, logger, throttle: throttle)
         {
             DuringCopy = true,

@@ -42,10 +42,9 @@ internal static class StagedReplay
         var started = DateTime.UtcNow;
         var live = applier.Options;
         applier.Options = ReplayOptions(live);
-        long changes;
         try
         {
-            changes = await FeedAsync(state, applier, task, 0, mark.Seq, ct);
+            await FeedAsync(state, applier, task, 0, mark.Seq, ct);
             await applier.CommitGroupAsync(ct);
         }
         finally
@@ -54,25 +53,21 @@ internal static class StagedReplay
         }
         await StagedChanges.ClearAsync(state, task, ct);
         logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s), up to {Lsn}",
-            changes, (DateTime.UtcNow - started).TotalSeconds, applier.CommittedLsn);
-        return changes;
+            mark.Changes, (DateTime.UtcNow - started).TotalSeconds, applier.CommittedLsn);
+        return mark.Changes;
     }
 
     /// <summary>
     /// Gives the applier the staged rows after <paramref name="afterSeq"/> through <paramref name="throughSeq"/>, in order,
     /// read and decoded on a thread of their own while it applies; commits nothing itself.
     /// </summary>
-    /// <param name="wanted">
-    /// When given, the row changes of a relation whose name (as its last Relation message gave it) it refuses are
-    /// passed over without decoding: those the applier would pass over (changes of tables it does not apply to).
-    /// </param>
-    /// <returns>Row changes and TRUNCATEs among them (applied or skipped by the applier's rules).</returns>
-    internal static async Task<long> FeedAsync(NpgsqlConnection state, ChangeApplier applier, string task, long afterSeq, long throughSeq, CancellationToken ct,
-        Func<Catalog.QualifiedName, bool>? wanted = null)
+    /// <returns>Row changes and TRUNCATEs among them (applied or skipped by the applier's rules), except those passed over undecoded (<see cref="StagedPassOver"/>).</returns>
+    internal static async Task<long> FeedAsync(NpgsqlConnection state, ChangeApplier applier, string task, long afterSeq, long throughSeq, CancellationToken ct)
     {
+        var passOver = new StagedPassOver(applier.SyncLsns(), Replication.SchemaCapture.ChangeTableName(task));
         var queue = Channel.CreateBounded<List<(StagedKind Kind, StreamEvent Event)>>(new BoundedChannelOptions(QueueHandfuls) { SingleReader = true, SingleWriter = true });
         using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var reading = Task.Run(() => ReadAsync(state, task, afterSeq, throughSeq, wanted, queue.Writer, readCts.Token), CancellationToken.None);
+        var reading = Task.Run(() => ReadAsync(state, task, afterSeq, throughSeq, passOver, queue.Writer, readCts.Token), CancellationToken.None);
         long changes = 0;
         try
         {
@@ -101,33 +96,23 @@ internal static class StagedReplay
     }
 
     /// <summary>Reads the staged rows in order, decodes them and queues them for the applier.</summary>
-    private static async Task ReadAsync(NpgsqlConnection state, string task, long afterSeq, long throughSeq, Func<Catalog.QualifiedName, bool>? wanted,
+    private static async Task ReadAsync(NpgsqlConnection state, string task, long afterSeq, long throughSeq, StagedPassOver passOver,
         ChannelWriter<List<(StagedKind, StreamEvent)>> queue, CancellationToken ct)
     {
         try
         {
             var handful = new List<(StagedKind, StreamEvent)>(Handful);
             var now = DateTime.UtcNow;
-            // Relations passed over, by id, as their last Relation message named them.
-            var passedOver = new HashSet<uint>();
             await foreach (var row in StagedChanges.ReadAsync(state, task, afterSeq, throughSeq, ct))
             {
-                if (wanted is not null && row is { Kind: StagedKind.Event, Event: [(byte)'R', _, _, _, _, _, ..] bytes }
-                    && passedOver.Contains(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(2))))
+                if (passOver.Skips(row))
                 {
                     continue;
                 }
                 var e = ToEvent(row, task, now);
-                if (wanted is not null && e is RelationEvent relation)
+                if (e is RelationEvent relation)
                 {
-                    if (wanted(new Catalog.QualifiedName(relation.Schema, relation.Name)))
-                    {
-                        passedOver.Remove(relation.RelationId);
-                    }
-                    else
-                    {
-                        passedOver.Add(relation.RelationId);
-                    }
+                    passOver.Saw(relation);
                 }
                 handful.Add((row.Kind, e));
                 if (handful.Count == Handful)
