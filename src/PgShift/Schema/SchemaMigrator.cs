@@ -196,13 +196,9 @@ public sealed class SchemaMigrator(ILogger logger)
     /// When the data is still being copied: source tables whose copy is committed, as they come. Each table's keys
     /// and indexes are built as soon as it is ready, while other tables still copy; the rest waits for the end.
     /// </param>
-    /// <param name="tableBuilt">
-    /// With <paramref name="readyTables"/>: called with a table whose copy is committed and whose keys and indexes are
-    /// all built (at once when it has none), while the copy goes on. Not called for a table whose build failed, nor
-    /// for a partition, whose tree's statements wait for the end of the copy.
-    /// </param>
+    /// <param name="progress">With <paramref name="readyTables"/>: told as tables' keys and indexes are built, and when all are.</param>
     public async Task<SchemaReport> CreatePostDataAsync(SchemaMigrationOptions options, CancellationToken ct,
-        ChannelReader<QualifiedName>? readyTables = null, Action<QualifiedName>? tableBuilt = null)
+        ChannelReader<QualifiedName>? readyTables = null, PostDataProgress? progress = null)
     {
         var report = new SchemaReport();
         List<PostDataStatement> statements;
@@ -256,7 +252,11 @@ public sealed class SchemaMigrator(ILogger logger)
         }
         else
         {
-            await RunAsTablesBecomeReadyAsync(options, keysAndIndexes, trees, readyTables, report, tableBuilt, ct);
+            await RunAsTablesBecomeReadyAsync(options, keysAndIndexes, trees, readyTables, report, progress?.TableBuilt, ct);
+            if (progress is not null)
+            {
+                await progress.KeysAndIndexesBuilt();
+            }
         }
         // Views that need a key take their definition once the keys exist (before foreign keys, which may not be
         // built until the cutover).
@@ -383,6 +383,11 @@ public sealed class SchemaMigrator(ILogger logger)
                 // The copy is over: whatever was copied by an earlier run, or has no copy, is ready too.
                 foreach (var group in PostDataGroups.Of(byTable.Values.SelectMany(x => x).OrderByDescending(x => x.Statement.TableBytes), x => x.Statement, trees))
                 {
+                    // A table that stands alone is told built as the others (a partition tree's statements lock several tables at once).
+                    foreach (var (statement, _) in group.Where(g => PostDataGroups.StandsAlone(g.Statement.Table, trees)))
+                    {
+                        unbuilt.AddOrUpdate(statement.Table, 1, (_, n) => n + 1);
+                    }
                     queue.Writer.TryWrite(group);
                 }
                 queue.Writer.TryComplete();
@@ -532,3 +537,11 @@ public sealed class SchemaMigrator(ILogger logger)
         return list;
     }
 }
+
+/// <summary>What the post-data phase tells while it overlaps the copy (see <see cref="SchemaMigrator.CreatePostDataAsync"/>).</summary>
+/// <param name="TableBuilt">
+/// A table's keys and indexes are all built (at once when it has none) and its copy is committed. Not called for a
+/// table whose build failed, nor for a partition in a tree whose statements name its root.
+/// </param>
+/// <param name="KeysAndIndexesBuilt">Every key and index is built; awaited before the views, foreign keys and triggers.</param>
+public sealed record PostDataProgress(Action<QualifiedName> TableBuilt, Func<Task> KeysAndIndexesBuilt);

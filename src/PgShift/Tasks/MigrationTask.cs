@@ -330,8 +330,8 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
 
     /// <summary>
     /// The copy, with the keys and indexes of each table built as soon as its copy commits, while the others still copy;
-    /// and when changes are staged, those of the tables built applied meanwhile (until the copy ends: the foreign keys
-    /// that the post-data builds next lock the tables they join).
+    /// and when changes are staged, those of the tables built applied meanwhile, until every key and index is built
+    /// (the views, foreign keys and triggers that come next lock several tables at once).
     /// </summary>
     private async Task CopyWithPostDataAsync(Run run, CancellationToken work, CancellationToken ct)
     {
@@ -340,37 +340,43 @@ public sealed class MigrationTask(ILogger logger, TaskThrottles throttles, Incid
         using var copyFailed = CancellationTokenSource.CreateLinkedTokenSource(work);
         var readyTables = run.ReadyTables;
         readyTables?.Start();
-        var overlapped = new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(run.Options, deferred: false), copyFailed.Token, ready.Reader, readyTables is null ? null : readyTables.TableReady);
+        var progress = readyTables is null ? null : new PostDataProgress(readyTables.TableReady, async () =>
+        {
+            await readyTables.StopAsync();
+            logger.LogInformation("Applied {Count} staged changes to tables copied and indexed while the others were copied and indexed", readyTables.Applied);
+        });
         try
         {
-            run.Result.Copy = await CopyAsync(run.Options, work);
-            if (readyTables is not null)
+            var overlapped = new SchemaMigrator(logger).CreatePostDataAsync(SchemaOptions(run.Options, deferred: false), copyFailed.Token, ready.Reader, progress);
+            try
             {
-                await readyTables.StopAsync();
-                logger.LogInformation("Applied {Count} staged changes to tables already copied while the others copied", readyTables.Applied);
+                run.Result.Copy = await CopyAsync(run.Options, work);
+                ready.Writer.TryComplete();
             }
-            ready.Writer.TryComplete();
+            catch (Exception ex)
+            {
+                ready.Writer.TryComplete(ex);
+                await copyFailed.CancelAsync();
+                try
+                {
+                    await overlapped;
+                }
+                catch (Exception) when (copyFailed.IsCancellationRequested)
+                {
+                    // The copy's failure is the one to report.
+                }
+                throw;
+            }
+            await SetPhaseAsync(run, TaskPhase.PostData, ct);
+            run.Result.Schema.Add(await overlapped);
         }
-        catch (Exception ex)
+        finally
         {
             if (readyTables is not null)
             {
                 await readyTables.StopAsync();
             }
-            ready.Writer.TryComplete(ex);
-            await copyFailed.CancelAsync();
-            try
-            {
-                await overlapped;
-            }
-            catch (Exception) when (copyFailed.IsCancellationRequested)
-            {
-                // The copy's failure is the one to report.
-            }
-            throw;
         }
-        await SetPhaseAsync(run, TaskPhase.PostData, ct);
-        run.Result.Schema.Add(await overlapped);
     }
 
     /// <summary>Whether the task's capture of schema changes is on the source (it is created with the slot, when the source's user may).</summary>
