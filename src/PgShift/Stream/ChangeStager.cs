@@ -17,15 +17,24 @@ namespace PgShift.Stream;
 /// same rules as the live stream's. Staging is an optimisation: when it cannot go on (a failure that waiting does not
 /// fix) it stops with a warning, and the stream reads what follows from the slot after the copy, as it would without it.
 /// </summary>
-public sealed class ChangeStager(StreamOptions options, ILogger logger) : IAsyncDisposable
+public sealed class ChangeStager : IAsyncDisposable
 {
+    private readonly StreamOptions options;
+    private readonly ILogger logger;
+
+    public ChangeStager(StreamOptions options, ILogger logger)
+    {
+        this.options = options;
+        this.logger = logger;
+        _run = new BackgroundRun(RunAsync);
+    }
+
     /// <summary>Rows a chunk holds at most before it commits (a chunk also commits when the stream pauses, and twice a second).</summary>
     internal const int ChunkRows = 10_000;
     private const long ChunkBytes = 16L << 20;
     private static readonly TimeSpan ChunkAge = TimeSpan.FromMilliseconds(500);
 
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _running;
+    private readonly BackgroundRun _run;
 
     /// <summary>Changes staged by this process.</summary>
     public long Staged => Interlocked.Read(ref _staged);
@@ -34,30 +43,16 @@ public sealed class ChangeStager(StreamOptions options, ILogger logger) : IAsync
     /// <summary>Starts staging in the background (once; later calls do nothing).</summary>
     public void Start()
     {
-        if (_running is null)
+        if (_run.Start())
         {
             logger.LogInformation("Staging the changes of task {Task} on the target while its tables are copied", options.TaskName);
-            _running = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
         }
     }
 
     /// <summary>Stops staging: what is staged is committed with its mark, a transaction staged in part is discarded.</summary>
-    public async Task StopAsync()
-    {
-        if (_running is not { } running)
-        {
-            return;
-        }
-        await _stop.CancelAsync();
-        await running;
-        _running = null;
-    }
+    public Task StopAsync() => _run.StopAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync();
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _run.DisposeAsync();
 
     private async Task RunAsync(CancellationToken stop)
     {

@@ -31,8 +31,21 @@ public sealed class DuringCopyApplyHaltedException(string reason) : Exception($"
 /// note in the log, and the stream applies what is left.
 /// </para>
 /// </summary>
-public sealed class ReadyTableApplier(StreamOptions options, Throttle throttle, ILogger logger) : IAsyncDisposable
+public sealed class ReadyTableApplier : IAsyncDisposable
 {
+    private readonly StreamOptions options;
+    private readonly Throttle throttle;
+    private readonly ILogger logger;
+    private readonly BackgroundRun _run;
+
+    public ReadyTableApplier(StreamOptions options, Throttle throttle, ILogger logger)
+    {
+        this.options = options;
+        this.throttle = throttle;
+        this.logger = logger;
+        _run = new BackgroundRun(RunAsync);
+    }
+
     private static readonly TimeSpan RoundEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RebuildAtLeastEvery = TimeSpan.FromSeconds(10);
     /// <summary>A target transaction closes within a second: what a stop at the copy's end rolls back is little.</summary>
@@ -40,9 +53,6 @@ public sealed class ReadyTableApplier(StreamOptions options, Throttle throttle, 
 
     private readonly Lock _lock = new();
     private readonly HashSet<QualifiedName> _ready = new();
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _running;
-
     /// <summary>Row changes applied to the target (and committed) by this process during the copy.</summary>
     public long Applied => Interlocked.Read(ref _applied) + (_applier?.ChangesCommitted ?? 0);
     /// <summary>Committed by the appliers replaced.</summary>
@@ -59,25 +69,12 @@ public sealed class ReadyTableApplier(StreamOptions options, Throttle throttle, 
     }
 
     /// <summary>Starts applying in the background (once).</summary>
-    public void Start() => _running ??= Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+    public void Start() => _run.Start();
 
     /// <summary>Stops: the target transaction in progress is rolled back (its changes stay staged for the stream).</summary>
-    public async Task StopAsync()
-    {
-        if (_running is not { } running)
-        {
-            return;
-        }
-        await _stop.CancelAsync();
-        await running;
-        _running = null;
-    }
+    public Task StopAsync() => _run.StopAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync();
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _run.DisposeAsync();
 
     private async Task RunAsync(CancellationToken stop)
     {
