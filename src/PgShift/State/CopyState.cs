@@ -98,14 +98,16 @@ public static class CopyState
     /// <summary>
     /// The statement that raises the sync LSN of <paramref name="sourceTables"/> to <paramref name="lsn"/>, to go last in the
     /// target transaction that applied to them every staged change committed before it (so the stream applies them only
-    /// from there on, invariant 2). It fails, and with it that transaction, unless every one of them is a copied table of the task.
+    /// from there on, invariant 2), and counts its <paramref name="changes"/> among the staged ones applied (for `pgshift
+    /// status`). It fails, and with it that transaction, unless every one of them is a copied table of the task.
     /// </summary>
-    public static NpgsqlBatchCommand RaiseSyncCommand(string task, IReadOnlyCollection<string> sourceTables, NpgsqlLogSequenceNumber lsn)
+    public static NpgsqlBatchCommand RaiseSyncCommand(string task, IReadOnlyCollection<string> sourceTables, NpgsqlLogSequenceNumber lsn, long changes)
     {
         var cmd = new NpgsqlBatchCommand("""
             WITH raised AS (
                 UPDATE pgshift.copy_tables SET sync_lsn = greatest(sync_lsn, $1)
-                WHERE task = $2 AND source_table = ANY($3) AND status = 'done' RETURNING 1)
+                WHERE task = $2 AND source_table = ANY($3) AND status = 'done' RETURNING 1),
+            counted AS (UPDATE pgshift.tasks SET staged_applied = coalesce(staged_applied, 0) + $5 WHERE name = $2)
             -- A failed cast is an error in plain SQL: it names the mismatch.
             SELECT CASE WHEN count(*) = $4 THEN 1
                         ELSE ('tables applied to during the copy: ' || $4 || ', copied tables of the task among them: ' || count(*))::int END
@@ -115,6 +117,7 @@ public static class CopyState
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = task });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = sourceTables.ToArray() });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = (long)sourceTables.Count });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = changes });
         return cmd;
     }
 

@@ -129,7 +129,7 @@ public static class StagedChanges
             {
                 if (await cmd.ExecuteScalarAsync(ct) is true)
                 {
-                    await using var truncate = new NpgsqlCommand("TRUNCATE pgshift.staged_changes; UPDATE pgshift.tasks SET staged_changes = 0 WHERE name = @t", target, tx);
+                    await using var truncate = new NpgsqlCommand("TRUNCATE pgshift.staged_changes; UPDATE pgshift.tasks SET staged_changes = 0, staged_applied = 0 WHERE name = @t", target, tx);
                     truncate.Parameters.AddWithValue("t", task);
                     await truncate.ExecuteNonQueryAsync(ct);
                     await tx.CommitAsync(ct);
@@ -143,7 +143,7 @@ public static class StagedChanges
         }
         await using var delete = new NpgsqlCommand("""
             DELETE FROM pgshift.staged_changes WHERE task = @t;
-            UPDATE pgshift.tasks SET staged_changes = 0 WHERE name = @t;
+            UPDATE pgshift.tasks SET staged_changes = 0, staged_applied = 0 WHERE name = @t;
             """, target);
         delete.Parameters.AddWithValue("t", task);
         await delete.ExecuteNonQueryAsync(ct);

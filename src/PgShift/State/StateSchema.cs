@@ -56,6 +56,7 @@ public static class StateSchema
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS restore_at_cutover text[];
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staged_lsn pg_lsn;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staged_seq bigint;
+            ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staged_applied bigint;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staged_changes bigint NOT NULL DEFAULT 0;
             ALTER TABLE pgshift.tasks ADD COLUMN IF NOT EXISTS staging_heartbeat timestamptz;
             CREATE TABLE IF NOT EXISTS pgshift.copy_tables (

@@ -29,7 +29,8 @@ public sealed record StreamStatus(string? AppliedLsn, long DelayBytes, double De
 /// <summary>The changes staged on the target while the tables copy (<see cref="StagedChanges"/>), as the last staging tick recorded them.</summary>
 /// <param name="Bytes">Disk the staging table takes on the target.</param>
 /// <param name="SlotRetainedBytes">WAL the task's slot keeps on the source.</param>
-public sealed record StagingStatus(long Changes, long Bytes, long SlotRetainedBytes, bool Running);
+/// <param name="Applied">Of the changes staged, those applied during the copy to the tables already copied and indexed.</param>
+public sealed record StagingStatus(long Changes, long Bytes, long SlotRetainedBytes, bool Running, long Applied = 0);
 
 /// <summary>A task as its state on the target describes it, for `pgshift status` from any shell.</summary>
 public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Source, DateTime UpdatedAt, string? LastError, DateTime? LastErrorAt,
@@ -136,7 +137,7 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
         }
         await using (var cmd = new NpgsqlCommand("""
             SELECT staged_changes, coalesce(pg_total_relation_size(to_regclass('pgshift.staged_changes')), 0), coalesce(slot_retained_bytes, 0),
-                   coalesce(staging_heartbeat > now() - interval '5 seconds', false)
+                   coalesce(staging_heartbeat > now() - interval '5 seconds', false), coalesce(staged_applied, 0)
             FROM pgshift.tasks WHERE name = @t AND staged_seq IS NOT NULL
             """, target))
         {
@@ -144,7 +145,7 @@ public sealed record TaskStatusReport(string Task, TaskPhase Phase, string Sourc
             await using var rd = await cmd.ExecuteReaderAsync(ct);
             if (await rd.ReadAsync(ct))
             {
-                report = report with { Staging = new StagingStatus(rd.GetInt64(0), rd.GetInt64(1), rd.GetInt64(2), rd.GetBoolean(3)) };
+                report = report with { Staging = new StagingStatus(rd.GetInt64(0), rd.GetInt64(1), rd.GetInt64(2), rd.GetBoolean(3), rd.GetInt64(4)) };
             }
         }
         return report with { Tables = tables };

@@ -39,10 +39,10 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
 
     /// <summary>
     /// The statement that records the progress of a target transaction, sent last in it, given the end LSN of its last
-    /// source transaction: by default the task's applied LSN (invariant 4); during the copy, the sync LSN of the tables
-    /// applied to (<see cref="ReadyTableApplier"/>).
+    /// source transaction and the changes it applied: by default the task's applied LSN (invariant 4); during the copy,
+    /// the sync LSN of the tables applied to (<see cref="ReadyTableApplier"/>).
     /// </summary>
-    public Func<NpgsqlLogSequenceNumber, NpgsqlBatchCommand>? Progress { get; init; }
+    public Func<NpgsqlLogSequenceNumber, long, NpgsqlBatchCommand>? Progress { get; init; }
 
     /// <summary>
     /// Applying staged changes during the copy to the tables given, which are some of the task's (<see cref="ReadyTableApplier"/>):
@@ -183,7 +183,7 @@ public sealed class ChangeApplier(NpgsqlConnection target, string task, IReadOnl
             return;
         }
         // The group's last changes, its checkpoint and its COMMIT in one round trip.
-        await SendAsync(ct, wait: true, Progress?.Invoke(_groupEndLsn) ?? StreamCheckpoint.Command(task, _groupEndLsn));
+        await SendAsync(ct, wait: true, Progress?.Invoke(_groupEndLsn, _groupChanges) ?? StreamCheckpoint.Command(task, _groupEndLsn));
         CommittedLsn = _groupEndLsn;
         ChangesCommitted = ChangesApplied;
         _groupChanges = 0;

@@ -174,7 +174,7 @@ public sealed class ReadyTableApplier : IAsyncDisposable
         var applier = new ChangeApplier(target, options.TaskName, tables, start, options.Apply with { GroupDelay = GroupDelay }, options.Conflicts, logger, throttle: throttle)
         {
             DuringCopy = true,
-            Progress = lsn => CopyState.RaiseSyncCommand(options.TaskName, names, lsn),
+            Progress = (lsn, changes) => CopyState.RaiseSyncCommand(options.TaskName, names, lsn, changes),
         };
         logger.LogInformation("Applying the staged changes of {Count} tables copied and indexed while the others copy", tables.Count);
         return (applier, ready);

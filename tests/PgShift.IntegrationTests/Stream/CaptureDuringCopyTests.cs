@@ -111,7 +111,7 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
             "changes are staged and acknowledged", migrate);
         Assert.Contains(await StateAsync<string>(task, "phase"), new[] { "copy", "post-data", "schema" });
         var status = await PgShiftProcess.RunAsync(["status", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task]);
-        Assert.Matches(@"staged   [\d,]+ changes? \([\d.]+ MB on the target\); the slot keeps [\d.]+ MB of WAL on the source", status.Stdout);
+        Assert.Matches(@"staged   [\d,]+ changes? \([\d.]+ MB on the target\)(, [\d,]+ applied to the tables already copied)?; the slot keeps [\d.]+ MB of WAL on the source", status.Stdout);
 
         // A table copied and indexed receives its staged changes while the others still copy: its sync LSN moves on.
         await WaitUntilAsync(() => SyncRaisedAsync(task), "a copied table's staged changes are applied during the copy", migrate);
@@ -150,6 +150,8 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
             "the small table's staged changes are on the target during the copy", migrate);
         Assert.Equal("copy", await StateAsync<string>(task, "phase"));
         Assert.True(await SyncRaisedAsync(task));
+        var status = await PgShiftProcess.RunAsync(["status", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task]);
+        Assert.Matches(@"staged   [\d,]+ changes? \([\d.]+ MB on the target\), [1-9][\d,]* applied to the tables already copied; the slot keeps", status.Stdout);
 
         // Changes before, in and after the schema change's transaction; then the columns that the target must follow.
         await pair.Source.ExecuteAsync(pair.SourceDb, """
