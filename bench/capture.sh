@@ -21,8 +21,9 @@
 #   long as PgShift's copy lasted in "after" (or NATIVE_SECONDS); then ENABLE, timed until the target holds every
 #   transaction: native's replay of the same backlog after its copy. Then the ceiling: pg_recvlogical --start
 #   --endpos <LSN after the workload> of the pgoutput slot into /dev/null.
-# memory: "after"'s build, no rate limit, no pgbench; once staging runs, one source transaction inserts
-#   BULK_ROWS rows into cap_bulk; peak RSS of the pgshift process (VmHWM, and GNU time's maximum).
+# memory: "after"'s build, no pgbench; once staging runs, one source transaction inserts BULK_ROWS rows into
+#   cap_bulk; peak RSS of the pgshift process (VmHWM) once they are staged, once they are applied (during the copy,
+#   since cap_bulk is copied at once, or after it: applied_in_phase), and once the stream runs; GNU time's maximum.
 # replay: the staged replay alone, on one backlog for both builds. Once: the copy and pgbench as in "after" (build of
 #   AFTER_REF) but pgbench stopped when the copy ends (post-data leaves staging time to take every transaction), the
 #   process killed with SIGKILL at its log line "Applying N changes ... staged", the target database kept as a template. Then REPLAY_RUNS (3) times for each of BEFORE_REF and AFTER_REF, alternating: the target
@@ -184,10 +185,18 @@ memory_part() {
   local t0; t0=$(now_s)
   until [ "$(psql_tgt -c "SELECT count(*) FROM cap_bulk" 2>/dev/null || echo 0)" = "$BULK_ROWS" ]; do kill -0 $mig 2>/dev/null || break; sleep 0.5; done
   local applied_s; applied_s=$(elapsed "$t0" "$(now_s)")
+  local applied_in; applied_in=$(state phase)
   hwm_applied=$(awk '/^VmHWM/ {print int($2/1024)}' "/proc/$pid/status" 2>/dev/null || echo nan)
+  # The bulk table is copied at once, so its rows may be applied while the other tables still copy: the task is
+  # stopped once its copy is over and the stream runs (the peak then covers the copy and the replay too).
+  local deadline=$(( $(date +%s) + TIMEOUT ))
+  until [ "$(state phase)" = stream ] && [ "$(not_delayed)" = t ]; do
+    [ "$(date +%s)" -lt "$deadline" ] && kill -0 $mig 2>/dev/null || break; sleep 0.5
+  done
+  local hwm_end; hwm_end=$(awk '/^VmHWM/ {print int($2/1024)}' "/proc/$pid/status" 2>/dev/null || echo nan)
   dotnet "$dll" stop --target "$TGT_URI" --task "$PGSHIFT_TASK" >/dev/null 2>&1 || true
   rc=0; wait $mig || rc=$?
-  result "tool=capture_memory batch=$BATCH rows=$BULK_ROWS staged=$staged vmhwm_staged_mb=$hwm vmhwm_after_apply_mb=$hwm_applied time_max_rss_mb=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$logf.time") staged_to_applied_s=$applied_s migrate_exit=$rc verify=$(verify) commit=$(cat "$PGB_ROOT/pgshift-$AFTER_REF/bench-commit.txt")"
+  result "tool=capture_memory batch=$BATCH rows=$BULK_ROWS staged=$staged vmhwm_staged_mb=$hwm vmhwm_after_apply_mb=$hwm_applied applied_in_phase=$applied_in vmhwm_streaming_mb=$hwm_end time_max_rss_mb=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$logf.time") staged_to_applied_s=$applied_s migrate_exit=$rc verify=$(verify) commit=$(cat "$PGB_ROOT/pgshift-$AFTER_REF/bench-commit.txt")"
   psql_src -c "SELECT pg_drop_replication_slot('$SLOT')" -c "DROP PUBLICATION IF EXISTS pgshift_$PGSHIFT_TASK" >/dev/null 2>&1 || true
 }
 
