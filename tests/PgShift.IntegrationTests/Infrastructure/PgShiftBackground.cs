@@ -88,7 +88,15 @@ public sealed class PgShiftBackground : IAsyncDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            // Say where it hung: what it printed.
+            Assert.Fail($"pgshift did not exit within {timeout}; output so far:\n{Output}");
+        }
         return _process.ExitCode;
     }
 
