@@ -12,7 +12,11 @@ public sealed class PgShiftBackground : IAsyncDisposable
 
     public PgShiftBackground(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        // SIGHUP at its default, whatever the test run inherited (under nohup it is ignored, and so would be the
+        // signal the tests send): env execs dotnet, so the process id stays pgshift's.
+        var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("--default-signal=HUP");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgshift.dll"));
         foreach (var a in args)
         {
