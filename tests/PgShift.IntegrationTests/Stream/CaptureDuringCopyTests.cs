@@ -42,6 +42,13 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
         INSERT INTO wide SELECT g, 'initial' FROM generate_series(1, 100000) g;
         """;
 
+    /// <summary>
+    /// One job, and a copy rate that makes the copy last 20 s or more (about 80 MB) on any machine: the tests look at
+    /// applying during the copy, which needs a table copied and indexed while others still copy (unthrottled, a fast
+    /// machine copied everything before the first round applied).
+    /// </summary>
+    private static readonly string[] CopyForAWhile = ["--jobs", "1", "--max-copy-rate", "4MB"];
+
     private static readonly string[] Tables = [.. StreamFixture.Tables, "public.big1", "public.big2", "public.big3", "public.big4", "public.wide"];
 
     private string[] Args(string task) =>
@@ -101,7 +108,7 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
         await pair.Source.ExecuteAsync(pair.SourceDb, StreamFixture.Schema + BigTables);
         const string task = "capture";
         using var stopWriting = new CancellationTokenSource();
-        await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--jobs", "1", .. Args(task)]);
+        await using var migrate = new PgShiftBackground(["migrate", "--verbose", .. CopyForAWhile, .. Args(task)]);
         await migrate.WaitForAsync("Staging the changes", TimeSpan.FromMinutes(2));
         var writer = Task.Run(() => WriteUntilAsync(task, stopWriting.Token));
 
@@ -187,7 +194,7 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
         const string task = "capkill";
         using var stopWriting = new CancellationTokenSource();
         Task<HashSet<string>>? writer = null;
-        string[] migrateArgs = ["migrate", "--verbose", "--jobs", "1", .. Args(task)];
+        string[] migrateArgs = ["migrate", "--verbose", .. CopyForAWhile, .. Args(task)];
 
         // 1. kill -9 during the copy, once changes are staged and a table copied and indexed is receiving them.
         await using (var first = new PgShiftBackground(migrateArgs))
