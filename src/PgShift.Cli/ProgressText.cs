@@ -86,8 +86,9 @@ internal static class ProgressText
     }
 
     /// <summary>`pgshift status`'s line of the changes staged on the target while the tables copy.</summary>
-    public static string StagingStatus(State.StagingStatus s) => string.Create(CultureInfo.InvariantCulture,
-        $"staged   {Plural.Of(s.Changes, "change")} ({s.Bytes / 1048576.0:0.0} MB on the target){(s.Applied > 0 ? $", {s.Applied:N0} applied to the tables already copied" : "")}{(s.Running ? $"; the slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL on the source" : ", waiting to be applied")}");
+    /// <param name="streamRunning">The stream runs: after the copy, it is applying them (the stream line says how far behind it is).</param>
+    public static string StagingStatus(State.StagingStatus s, bool streamRunning = false) => string.Create(CultureInfo.InvariantCulture,
+        $"staged   {Plural.Of(s.Changes, "change")} ({s.Bytes / 1048576.0:0.0} MB on the target){(s.Applied > 0 ? $", {s.Applied:N0} applied to the tables already copied" : "")}{(s.Running ? $"; the slot keeps {s.SlotRetainedBytes / 1048576.0:0.0} MB of WAL on the source" : streamRunning ? ", being applied by the stream" : ", waiting to be applied")}");
 
     /// <summary>`pgshift status`'s line of the stream.</summary>
     public static string StreamStatus(StreamSnapshot s, bool slotDropped = false) => string.Create(CultureInfo.InvariantCulture,

@@ -55,7 +55,7 @@ internal static class StatusCommand
             }
             if (report.Staging is { } staging && (staging.Changes > 0 || staging.Running))
             {
-                Console.Out.WriteLine(ProgressText.StagingStatus(staging));
+                Console.Out.WriteLine(ProgressText.StagingStatus(staging, streamRunning: report.Stream?.Running == true));
             }
             if (progress.Stream is { } stream)
             {

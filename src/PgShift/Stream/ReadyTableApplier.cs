@@ -94,9 +94,10 @@ public sealed class ReadyTableApplier : IAsyncDisposable
                 {
                     ready = [.. _ready];
                 }
+                DateTime? rebuildStarted = null;
                 if (!ready.IsSubsetOf(members) && DateTime.UtcNow >= nextRebuild)
                 {
-                    var started = DateTime.UtcNow;
+                    rebuildStarted = DateTime.UtcNow;
                     if (target is not null)
                     {
                         await target.DisposeAsync();
@@ -105,14 +106,16 @@ public sealed class ReadyTableApplier : IAsyncDisposable
                     Interlocked.Add(ref _applied, applier?.ChangesCommitted ?? 0);
                     (applier, members) = await BuildAsync(state, target, ready, stop);
                     _applier = applier;
-                    position = applier is null ? 0 : await RoundAsync(state, applier, 0, stop);
-                    // Reading the staged rows again from the first costs more as they grow: spaced accordingly.
-                    nextRebuild = DateTime.UtcNow + TimeSpan.FromTicks(Math.Max(RebuildAtLeastEvery.Ticks, (DateTime.UtcNow - started).Ticks * 4));
-                    continue;
+                    position = 0;
                 }
                 if (applier is not null)
                 {
                     position = await RoundAsync(state, applier, position, stop);
+                }
+                if (rebuildStarted is { } started)
+                {
+                    // Reading the staged rows again from the first costs more as they grow: spaced accordingly.
+                    nextRebuild = DateTime.UtcNow + TimeSpan.FromTicks(Math.Max(RebuildAtLeastEvery.Ticks, (DateTime.UtcNow - started).Ticks * 4));
                 }
             }
         }
@@ -148,7 +151,7 @@ public sealed class ReadyTableApplier : IAsyncDisposable
         {
             return after;
         }
-        await StagedReplay.FeedAsync(state, applier, options.TaskName, after, through, ct);
+        await StagedReplay.FeedAsync(state, applier, options.TaskName, after, through, tick: null, ct);
         await applier.CommitGroupAsync(ct);
         return through;
     }

@@ -30,45 +30,85 @@ internal static class StagedReplay
     /// </summary>
     internal static ApplyOptions ReplayOptions(ApplyOptions live) => live with { GroupDelay = TimeSpan.FromSeconds(Math.Max(live.GroupDelay.TotalSeconds, 5)) };
 
-    /// <returns>Changes staged that this call went through (0 when nothing was staged).</returns>
-    public static async Task<long> ApplyAsync(NpgsqlConnection state, ChangeApplier applier, string task, ILogger logger, CancellationToken ct)
+    /// <summary>How often the replay lets the stream's monitor tick (progress out to the task state, requests in).</summary>
+    private static readonly TimeSpan TickEvery = TimeSpan.FromSeconds(1);
+    /// <summary>How often a long replay says in the log how far it is.</summary>
+    private static readonly TimeSpan LogEvery = TimeSpan.FromSeconds(30);
+
+    /// <param name="tick">
+    /// The stream monitor's tick, called about once a second between two source transactions; true when a stop is asked
+    /// for, and then the replay commits what it applied and ends there, its staged rows kept for the next run.
+    /// </param>
+    /// <returns>
+    /// Changes staged that this call went through (0 when nothing was staged), and whether it stopped on request before
+    /// the end.
+    /// </returns>
+    public static async Task<(long Changes, bool Stopped)> ApplyAsync(NpgsqlConnection state, ChangeApplier applier, string task, ILogger logger,
+        Func<CancellationToken, Task<bool>>? tick, CancellationToken ct)
     {
         var mark = await StagedChanges.DiscardPartialAsync(state, task, ct);
         if (mark.Seq == 0)
         {
-            return 0;
+            return (0, false);
         }
         logger.LogInformation("Applying {Count} changes of task {Task} staged during the copy", mark.Changes, task);
         var started = DateTime.UtcNow;
+        var nextLog = started + LogEvery;
+        var appliedBefore = applier.ChangesApplied;
         var live = applier.Options;
         applier.Options = ReplayOptions(live);
+        (long Changes, bool Stopped) fed;
         try
         {
-            await FeedAsync(state, applier, task, 0, mark.Seq, ct);
+            fed = await FeedAsync(state, applier, task, 0, mark.Seq, tick is null ? null : async (done, c) =>
+            {
+                if (DateTime.UtcNow >= nextLog)
+                {
+                    nextLog = DateTime.UtcNow + LogEvery;
+                    logger.LogInformation("Applying the changes staged during the copy: {Done:N0} of {Count:N0} gone through, {Applied:N0} applied, in {Seconds:0}s",
+                        done, mark.Changes, applier.ChangesApplied - appliedBefore, (DateTime.UtcNow - started).TotalSeconds);
+                }
+                return await tick(c);
+            }, ct);
             await applier.CommitGroupAsync(ct);
         }
         finally
         {
             applier.Options = live;
         }
+        if (fed.Stopped)
+        {
+            logger.LogInformation("Stopped on request while applying the changes staged during the copy, at {Lsn}: the next run goes on from there",
+                applier.CommittedLsn);
+            return (fed.Changes, true);
+        }
         await StagedChanges.ClearAsync(state, task, ct);
         logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s), up to {Lsn}",
             mark.Changes, (DateTime.UtcNow - started).TotalSeconds, applier.CommittedLsn);
-        return mark.Changes;
+        return (mark.Changes, false);
     }
 
     /// <summary>
     /// Gives the applier the staged rows after <paramref name="afterSeq"/> through <paramref name="throughSeq"/>, in order,
     /// read and decoded on a thread of their own while it applies; commits nothing itself.
     /// </summary>
-    /// <returns>Row changes and TRUNCATEs among them (applied or skipped by the applier's rules), except those passed over undecoded (<see cref="StagedPassOver"/>).</returns>
-    internal static async Task<long> FeedAsync(NpgsqlConnection state, ChangeApplier applier, string task, long afterSeq, long throughSeq, CancellationToken ct)
+    /// <param name="tick">
+    /// Called about once a second, between two source transactions, with the changes gone through so far; true ends the
+    /// feed there.
+    /// </param>
+    /// <returns>
+    /// Row changes and TRUNCATEs among them (applied or skipped by the applier's rules), except those passed over undecoded
+    /// (<see cref="StagedPassOver"/>); and whether <paramref name="tick"/> ended the feed before <paramref name="throughSeq"/>.
+    /// </returns>
+    internal static async Task<(long Changes, bool Stopped)> FeedAsync(NpgsqlConnection state, ChangeApplier applier, string task, long afterSeq, long throughSeq,
+        Func<long, CancellationToken, Task<bool>>? tick, CancellationToken ct)
     {
         var passOver = new StagedPassOver(applier.SyncLsns(), Replication.SchemaCapture.ChangeTableName(task));
         var queue = Channel.CreateBounded<List<(StagedKind Kind, StreamEvent Event)>>(new BoundedChannelOptions(QueueHandfuls) { SingleReader = true, SingleWriter = true });
         using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var reading = Task.Run(() => ReadAsync(state, task, afterSeq, throughSeq, passOver, queue.Writer, readCts.Token), CancellationToken.None);
         long changes = 0;
+        var nextTick = DateTime.UtcNow + TickEvery;
         try
         {
             while (await queue.Reader.WaitToReadAsync(ct))
@@ -82,6 +122,15 @@ internal static class StagedReplay
                         {
                             changes++;
                         }
+                        else if (kind == StagedKind.Commit && tick is not null && DateTime.UtcNow >= nextTick)
+                        {
+                            // Between two source transactions: the only place the feed may end early.
+                            if (await tick(changes, ct))
+                            {
+                                return (changes, true);
+                            }
+                            nextTick = DateTime.UtcNow + TickEvery;
+                        }
                     }
                 }
             }
@@ -92,7 +141,7 @@ internal static class StagedReplay
             // The read's failure, if any, reached the loop through the queue.
             await reading.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
-        return changes;
+        return (changes, false);
     }
 
     /// <summary>Reads the staged rows in order, decodes them and queues them for the applier.</summary>

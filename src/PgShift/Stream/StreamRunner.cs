@@ -151,8 +151,14 @@ public sealed class StreamRunner(ILogger logger)
             // Tables that joined the task in a change applied before a restart, and are not copied yet.
             applier.QueueBringIns(await SchemaChangeState.PendingAsync(target, options.TaskName, ct));
         }
+        await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
         // What was staged during the copy goes first, through the same applier; the slot is read from where it ends.
-        startLsn = await ApplyStagedAsync(options, target, applier, ct) is { } staged && staged > startLsn ? staged : startLsn;
+        var (stagedThrough, stopped) = await ApplyStagedAsync(options, target, applier, monitor, cutover, ct);
+        if (stopped)
+        {
+            return StreamOutcome.Stopped;
+        }
+        startLsn = stagedThrough is { } staged && staged > startLsn ? staged : startLsn;
         await using var replication = await StartReplicationAsync(options, startLsn, ct);
 
         var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
@@ -168,7 +174,6 @@ public sealed class StreamRunner(ILogger logger)
         };
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
-        await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
         Progress.Connected = true;
         Progress.RetryingUntil = null;
         _streamingSince = DateTime.UtcNow;
@@ -199,16 +204,25 @@ public sealed class StreamRunner(ILogger logger)
         }
     }
 
-    /// <summary>Applies the changes staged during the copy (<see cref="StagedReplay"/>); the position applied, or null when none were staged.</summary>
-    private async Task<NpgsqlLogSequenceNumber?> ApplyStagedAsync(StreamOptions options, NpgsqlConnection target, ChangeApplier applier, CancellationToken ct)
+    /// <summary>
+    /// Applies the changes staged during the copy (<see cref="StagedReplay"/>), with the monitor ticking meanwhile: the
+    /// task's state shows the replay's delay and progress, and a stop request ends it between two source transactions.
+    /// </summary>
+    /// <returns>The position applied (null when none were staged), and whether a stop request ended the replay.</returns>
+    private async Task<(NpgsqlLogSequenceNumber? Through, bool Stopped)> ApplyStagedAsync(StreamOptions options, NpgsqlConnection target, ChangeApplier applier,
+        StreamMonitor monitor, bool cutover, CancellationToken ct)
     {
         if (!await StagedChanges.AnyAsync(target, options.TaskName, ct))
         {
-            return null;
+            return (null, false);
         }
         await using var staged = await ConnectionOpener.OpenAsync(options.Target, "pgshift staged", ct);
-        await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger, ct);
-        return applier.CommittedLsn;
+        Progress.Connected = true;
+        Progress.RetryingUntil = null;
+        // The replay commits only whole transactions; the slot is not read yet, so what the target holds is what counts.
+        var (_, stopped) = await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger,
+            async c => (await monitor.TickAsync(applier, applier.CommittedLsn, null, cutover, c)).Stop, ct);
+        return (applier.CommittedLsn, stopped);
     }
 
     /// <summary>Where the session starts (after what the target holds), with the slot checked and the task's tables read.</summary>

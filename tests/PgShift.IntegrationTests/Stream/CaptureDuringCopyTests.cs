@@ -188,6 +188,64 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_long_replay_of_what_was_staged_shows_its_delay_and_stops_on_request_between_two_transactions()
+    {
+        // One table: nothing is applied during the copy, everything staged waits for the replay, which the apply rate
+        // makes last about 20 s.
+        await pair.Source.ExecuteAsync(pair.SourceDb, """
+            CREATE TABLE queue (id int PRIMARY KEY, v int, pad text);
+            INSERT INTO queue SELECT g, 0, md5(g::text) FROM generate_series(1, 100000) g;
+            """);
+        const string task = "capreplay";
+        string[] migrateArgs = ["migrate", "--verbose", "--jobs", "1", "--max-copy-rate", "1MB", "--max-apply-rate", "2000", .. Args(task)];
+        var statusArgs = new[] { "status", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task };
+        await using (var first = new PgShiftBackground(migrateArgs))
+        {
+            await first.WaitForAsync("Staging the changes", TimeSpan.FromMinutes(2));
+            // 40 source transactions of 1,000 changes each, made while the table copies.
+            for (var i = 0; i < 40; i++)
+            {
+                await pair.Source.ExecuteAsync(pair.SourceDb, $"UPDATE queue SET v = v + 1 WHERE id <= 40000 AND id % 40 = {i}");
+            }
+            Assert.Equal("copy", await StateAsync<string>(task, "phase"));
+            await first.WaitForAsync("changes of task capreplay staged during the copy", TimeSpan.FromMinutes(2));
+
+            // While it replays, the stream runs: its delay and the staged changes being applied show in `status`.
+            await WaitUntilAsync(async () =>
+            {
+                var status = await PgShiftProcess.RunAsync(statusArgs);
+                return status.Stdout.Contains("being applied by the stream", StringComparison.Ordinal)
+                    && System.Text.RegularExpressions.Regex.IsMatch(status.Stdout, @"stream   delay [\d.]+ s, [\d,]+ KB; [\d,]+ changes? applied");
+            }, "status shows the replay's delay", first);
+            Assert.DoesNotContain("Applied the changes staged during the copy", first.Output);
+
+            // A stop request ends it where it stands: what was applied is committed, the rest stays staged.
+            var stop = await PgShiftProcess.RunAsync(["stop", "--target", pair.Target.KeywordValue(pair.TargetDb), "--task", task]);
+            Assert.True(stop.ExitCode == 0, stop.All + first.Output);
+            Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+            Assert.Contains("Stopped on request while applying the changes staged during the copy", first.Output);
+            Assert.DoesNotContain("Applied the changes staged during the copy", first.Output);
+            Assert.DoesNotContain("Streaming changes of task", first.Output);
+        }
+        Assert.Equal("stopped", await StateAsync<string>(task, "phase"));
+        Assert.True(await pair.Target.ScalarAsync<long>(pair.TargetDb, $"SELECT count(*) FROM pgshift.staged_changes WHERE task = '{task}'") > 0);
+        var applied = await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM queue WHERE v = 1");
+        Assert.InRange(applied, 1, 39999);
+
+        // The next run goes on from there: each change once.
+        await using var second = new PgShiftBackground(migrateArgs);
+        await second.WaitForAsync("Streaming changes of task", TimeSpan.FromMinutes(3));
+        Assert.Contains("Applied the changes staged during the copy", second.Output);
+        await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE queue SET v = v + 10 WHERE id % 1000 = 0");
+        var cutover = await PgShiftProcess.RunAsync(["cutover", .. Args(task)], timeout: TimeSpan.FromMinutes(3));
+        Assert.True(cutover.ExitCode == 0, cutover.All + second.Output);
+        Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        await CopyFixture.AssertSameAsync(pair.Source, pair.SourceDb, pair.Target, pair.TargetDb, ["public.queue"]);
+        Assert.Equal(40000L, await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM queue WHERE v IN (1, 11)"));
+        await PgShiftProcess.RunAsync(["cleanup", .. Args(task)]);
+    }
+
+    [Fact]
     public async Task Killed_while_staging_during_post_data_while_applying_staged_and_while_streaming_loses_and_repeats_nothing()
     {
         await pair.Source.ExecuteAsync(pair.SourceDb, StreamFixture.Schema + BigTables);
