@@ -72,7 +72,10 @@ public sealed class FullCopier(ILogger logger)
     /// <summary>Raised once the snapshot that the pending tables are copied from exists, before any worker reads.</summary>
     public event Action<ExportedSnapshot>? SnapshotTaken;
 
-    /// <summary>Raised when a table's copy is committed on the target.</summary>
+    /// <summary>
+    /// Raised when a table's copy is committed on the target; and, when a copy resumes, at its start for each table that
+    /// an earlier run copied (its keys and indexes may be built, and its changes applied, from then on).
+    /// </summary>
     public event Action<TableCopyPlan>? TableCopied;
 
     public async Task<FullCopyResult> RunAsync(FullCopyOptions options, CancellationToken ct)
@@ -180,6 +183,10 @@ public sealed class FullCopier(ILogger logger)
         if (done.Count > 0)
         {
             logger.LogInformation("Resuming task {Task}: {Done} tables already copied, {Pending} to copy again", options.TaskName, done.Count, pending.Count);
+            foreach (var plan in plans.Where(p => done.Contains(p.SourceKey)))
+            {
+                TableCopied?.Invoke(plan);
+            }
         }
         return (pending, Progress.Tables.ToDictionary(t => t.Table.ToString(), StringComparer.Ordinal));
     }

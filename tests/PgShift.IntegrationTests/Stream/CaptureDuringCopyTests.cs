@@ -188,6 +188,43 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task After_a_kill_during_the_copy_the_tables_an_earlier_run_copied_receive_their_changes_while_the_rest_copies()
+    {
+        await pair.Source.ExecuteAsync(pair.SourceDb, """
+            CREATE TABLE early (id int PRIMARY KEY, v int);
+            INSERT INTO early SELECT g, 0 FROM generate_series(1, 1000) g;
+            CREATE TABLE slow (id int PRIMARY KEY, pad text);
+            INSERT INTO slow SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g;
+            """);
+        const string task = "capresume";
+        // Two jobs: the small table is copied at once, the other takes about 20 s at this rate (and again after the kill).
+        string[] migrateArgs = ["migrate", "--verbose", "--jobs", "2", "--max-copy-rate", "2MB", .. Args(task)];
+        await using (var first = new PgShiftBackground(migrateArgs))
+        {
+            await first.WaitForAsync("Copied \"public\".\"early\"", TimeSpan.FromMinutes(2));
+            first.Kill();
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE early SET v = v + 1 WHERE id <= 100");
+
+        await using var second = new PgShiftBackground(migrateArgs);
+        await second.WaitForAsync("1 tables already copied", TimeSpan.FromMinutes(2));
+        await pair.Source.ExecuteAsync(pair.SourceDb, "UPDATE early SET v = v + 1 WHERE id <= 200; DELETE FROM early WHERE id > 990");
+        await WaitUntilAsync(async () => await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM early WHERE v = 2") == 100
+                && await pair.Target.ScalarAsync<long>(pair.TargetDb, "SELECT count(*) FROM early") == 990,
+            "the table copied by the killed run has its changes while the other copies", second);
+        Assert.Equal("copy", await StateAsync<string>(task, "phase"));
+        Assert.DoesNotContain("Copied \"public\".\"slow\"", second.Output);
+
+        await second.WaitForAsync("Streaming changes of task", TimeSpan.FromMinutes(3));
+        var cutover = await PgShiftProcess.RunAsync(["cutover", .. Args(task)], timeout: TimeSpan.FromMinutes(3));
+        Assert.True(cutover.ExitCode == 0, cutover.All + second.Output);
+        Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        await CopyFixture.AssertSameAsync(pair.Source, pair.SourceDb, pair.Target, pair.TargetDb, ["public.early", "public.slow"]);
+        await PgShiftProcess.RunAsync(["cleanup", .. Args(task)]);
+    }
+
+    [Fact]
     public async Task A_long_replay_of_what_was_staged_shows_its_delay_and_stops_on_request_between_two_transactions()
     {
         // One table: nothing is applied during the copy, everything staged waits for the replay, which the apply rate
