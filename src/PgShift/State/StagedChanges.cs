@@ -55,6 +55,14 @@ public static class StagedChanges
         return new StageMark(rd.IsDBNull(0) ? null : rd.GetFieldValue<NpgsqlLogSequenceNumber>(0), rd.GetInt64(1), rd.GetInt64(2));
     }
 
+    /// <summary>The end LSN of the last transaction staged whole (null: none): the slot is acknowledged up to it.</summary>
+    public static async Task<NpgsqlLogSequenceNumber?> MarkLsnAsync(NpgsqlConnection target, string task, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT staged_lsn FROM pgshift.tasks WHERE name = @t", target);
+        cmd.Parameters.AddWithValue("t", task);
+        return await cmd.ExecuteScalarAsync(ct) is NpgsqlLogSequenceNumber lsn ? lsn : null;
+    }
+
     /// <summary>The row of the last transaction staged whole (0: none), read while staging goes on: nothing is deleted.</summary>
     public static async Task<long> MarkAsync(NpgsqlConnection target, string task, CancellationToken ct)
     {

@@ -152,14 +152,12 @@ public sealed class StreamRunner(ILogger logger)
             applier.QueueBringIns(await SchemaChangeState.PendingAsync(target, options.TaskName, ct));
         }
         await using var monitor = new StreamMonitor(options, source, slotName, Progress, logger);
-        // What was staged during the copy goes first, through the same applier; the slot is read from where it ends.
-        var (stagedThrough, stopped) = await ApplyStagedAsync(options, target, applier, monitor, cutover, ct);
-        if (stopped)
-        {
-            return StreamOutcome.Stopped;
-        }
-        startLsn = stagedThrough is { } staged && staged > startLsn ? staged : startLsn;
-        await using var replication = await StartReplicationAsync(options, startLsn, ct);
+        // What was staged during the copy goes first, through the same applier, and the slot is read from the stage mark:
+        // the reader starts at once, so that the source decodes from the slot's restart point while the staged changes
+        // are applied (what it reads waits in the bounded queue).
+        var anyStaged = await StagedChanges.AnyAsync(target, options.TaskName, ct);
+        var readFrom = anyStaged && await StagedChanges.MarkLsnAsync(target, options.TaskName, ct) is { } mark && mark > startLsn ? mark : startLsn;
+        await using var replication = await StartReplicationAsync(options, readFrom, ct);
 
         var channel = Channel.CreateBounded<StreamEvent>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, SingleWriter = true });
         // One spool directory per process and task, private to the user; what killed processes left behind is removed here.
@@ -173,14 +171,18 @@ public sealed class StreamRunner(ILogger logger)
             LoseSubtransactionAborts = options.Apply.LoseSubtransactionAborts,
         };
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var readerTask = Task.Run(() => reader.RunAsync(startLsn, sessionCts.Token), CancellationToken.None);
-        Progress.Connected = true;
-        Progress.RetryingUntil = null;
-        _streamingSince = DateTime.UtcNow;
-        logger.LogInformation("Streaming changes of task {Task} from {Lsn}", options.TaskName, startLsn);
+        var readerTask = Task.Run(() => reader.RunAsync(readFrom, sessionCts.Token), CancellationToken.None);
 
         try
         {
+            if (anyStaged && await ApplyStagedAsync(options, target, applier, monitor, cutover, sessionCts.Token))
+            {
+                return StreamOutcome.Stopped;
+            }
+            Progress.Connected = true;
+            Progress.RetryingUntil = null;
+            _streamingSince = DateTime.UtcNow;
+            logger.LogInformation("Streaming changes of task {Task} from {Lsn}", options.TaskName, readFrom);
             return await new StreamSession(channel.Reader, reader, replication, applier, monitor, Progress, cutover, logger).RunAsync(readerTask, sessionCts.Token);
         }
         catch
@@ -208,21 +210,17 @@ public sealed class StreamRunner(ILogger logger)
     /// Applies the changes staged during the copy (<see cref="StagedReplay"/>), with the monitor ticking meanwhile: the
     /// task's state shows the replay's delay and progress, and a stop request ends it between two source transactions.
     /// </summary>
-    /// <returns>The position applied (null when none were staged), and whether a stop request ended the replay.</returns>
-    private async Task<(NpgsqlLogSequenceNumber? Through, bool Stopped)> ApplyStagedAsync(StreamOptions options, NpgsqlConnection target, ChangeApplier applier,
-        StreamMonitor monitor, bool cutover, CancellationToken ct)
+    /// <returns>Whether a stop request ended the replay.</returns>
+    private async Task<bool> ApplyStagedAsync(StreamOptions options, NpgsqlConnection target, ChangeApplier applier, StreamMonitor monitor, bool cutover,
+        CancellationToken ct)
     {
-        if (!await StagedChanges.AnyAsync(target, options.TaskName, ct))
-        {
-            return (null, false);
-        }
         await using var staged = await ConnectionOpener.OpenAsync(options.Target, "pgshift staged", ct);
         Progress.Connected = true;
         Progress.RetryingUntil = null;
         // The replay commits only whole transactions; the slot is not read yet, so what the target holds is what counts.
         var (_, stopped) = await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger,
             async c => (await monitor.TickAsync(applier, applier.CommittedLsn, null, cutover, c)).Stop, ct);
-        return (applier.CommittedLsn, stopped);
+        return stopped;
     }
 
     /// <summary>Where the session starts (after what the target holds), with the slot checked and the task's tables read.</summary>
