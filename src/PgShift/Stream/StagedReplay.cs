@@ -185,7 +185,8 @@ internal static class StagedReplay
 
     private static StreamEvent ToEvent(StagedRow row, string task, DateTime now) => row.Kind switch
     {
-        StagedKind.Begin => new BeginEvent(row.Xid, row.CommitLsn, row.CommitTime ?? now, now),
+        // A staged transaction's delay counts from its commit (not from its reading here), as far as the clocks allow.
+        StagedKind.Begin => new BeginEvent(row.Xid, row.CommitLsn, row.CommitTime ?? now, row.CommitTime is { } committed && committed < now ? committed : now),
         StagedKind.Commit => new CommitEvent(row.CommitLsn, row.EndLsn!.Value, row.CommitTime ?? now, now),
         _ => Decode(row, task, now),
     };

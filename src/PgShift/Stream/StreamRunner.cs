@@ -172,10 +172,11 @@ public sealed class StreamRunner(ILogger logger)
         };
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(readFrom, sessionCts.Token), CancellationToken.None);
+        var received = new ReceivedPosition(replication, reader);
 
         try
         {
-            if (anyStaged && await ApplyStagedAsync(options, target, applier, monitor, cutover, sessionCts.Token))
+            if (anyStaged && await ApplyStagedAsync(options, target, applier, monitor, received, cutover, sessionCts.Token))
             {
                 return StreamOutcome.Stopped;
             }
@@ -183,7 +184,7 @@ public sealed class StreamRunner(ILogger logger)
             Progress.RetryingUntil = null;
             _streamingSince = DateTime.UtcNow;
             logger.LogInformation("Streaming changes of task {Task} from {Lsn}", options.TaskName, readFrom);
-            return await new StreamSession(channel.Reader, reader, replication, applier, monitor, Progress, cutover, logger).RunAsync(readerTask, sessionCts.Token);
+            return await new StreamSession(channel.Reader, reader, replication, applier, monitor, Progress, cutover, received, logger).RunAsync(readerTask, sessionCts.Token);
         }
         catch
         {
@@ -211,15 +212,19 @@ public sealed class StreamRunner(ILogger logger)
     /// task's state shows the replay's delay and progress, and a stop request ends it between two source transactions.
     /// </summary>
     /// <returns>Whether a stop request ended the replay.</returns>
-    private async Task<bool> ApplyStagedAsync(StreamOptions options, NpgsqlConnection target, ChangeApplier applier, StreamMonitor monitor, bool cutover,
-        CancellationToken ct)
+    private async Task<bool> ApplyStagedAsync(StreamOptions options, NpgsqlConnection target, ChangeApplier applier, StreamMonitor monitor,
+        ReceivedPosition received, bool cutover, CancellationToken ct)
     {
         await using var staged = await ConnectionOpener.OpenAsync(options.Target, "pgshift staged", ct);
         Progress.Connected = true;
         Progress.RetryingUntil = null;
-        // The replay commits only whole transactions; the slot is not read yet, so what the target holds is what counts.
-        var (_, stopped) = await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger,
-            async c => (await monitor.TickAsync(applier, applier.CommittedLsn, null, cutover, c)).Stop, ct);
+        // The replay commits only whole transactions, and what the target holds is what counts. The server's position
+        // is watched meanwhile, so that the stream may count it as soon as the replay ends if it has settled.
+        var (_, stopped) = await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger, async c =>
+        {
+            received.Settled();
+            return (await monitor.TickAsync(applier, applier.CommittedLsn, null, cutover, c)).Stop;
+        }, ct);
         return stopped;
     }
 

@@ -10,8 +10,9 @@ namespace PgShift.Stream;
 /// the delay stays low under light load), the slot acknowledged up to what the target holds, and four times a second
 /// the monitor's tick, whose requests (stop, cutover, a verify's hold) end or pause the loop.
 /// </summary>
+/// <param name="received">The server's decoded position, watched since the reader started (also while the staged changes were applied).</param>
 internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeReader reader, LogicalReplicationConnection replication,
-    ChangeApplier applier, StreamMonitor monitor, StreamProgress progress, bool cutover, ILogger logger)
+    ChangeApplier applier, StreamMonitor monitor, StreamProgress progress, bool cutover, ReceivedPosition received, ILogger logger)
 {
     private DateTime _nextMonitor = DateTime.UtcNow;
     /// <summary>The first transaction at or after the hold position: it waits until the hold is lifted.</summary>
@@ -20,7 +21,6 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
     private NpgsqlLogSequenceNumber? _hold;
     /// <summary>The hold position once every transaction before it is applied.</summary>
     private NpgsqlLogSequenceNumber? _heldAt;
-    private (NpgsqlLogSequenceNumber Lsn, long Messages, DateTime Since) _quiet = (default, -1L, DateTime.MinValue);
 
     /// <summary>Runs until a stop or cutover request is met; a failure of the reader ends it with the reader's exception.</summary>
     public async Task<StreamOutcome> RunAsync(Task readerTask, CancellationToken ct)
@@ -89,26 +89,16 @@ internal sealed class StreamSession(ChannelReader<StreamEvent> queue, ChangeRead
 
     /// <summary>
     /// Acknowledges only what the target holds. When nothing is pending, also what the server says it has decoded
-    /// (keepalives): but Npgsql records a message's position before handing the message on, so that position counts
-    /// only once it has stayed the same, with no new message, for a moment.
+    /// (keepalives), once it has settled (<see cref="ReceivedPosition"/>).
     /// </summary>
     /// <returns>The position acknowledged.</returns>
     private NpgsqlLogSequenceNumber Acknowledge()
     {
         var acked = applier.CommittedLsn;
         var idleNow = !applier.HasPending && _deferred is null && !reader.InTransaction && queue.Count == 0;
-        if (idleNow)
+        if (idleNow && received.Settled() is { } settled && settled > acked)
         {
-            var received = replication.LastReceivedLsn;
-            var messages = reader.Messages;
-            if (received != _quiet.Lsn || messages != _quiet.Messages)
-            {
-                _quiet = (received, messages, DateTime.UtcNow);
-            }
-            else if (DateTime.UtcNow - _quiet.Since >= TimeSpan.FromMilliseconds(200) && received > acked)
-            {
-                acked = received;
-            }
+            acked = settled;
         }
         if (acked > replication.LastFlushedLsn)
         {
