@@ -58,9 +58,17 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
     private async Task<HashSet<string>> WriteUntilAsync(string task, CancellationToken stop)
     {
         var phases = new HashSet<string>();
+        // The phase is read between every two writes: the post-data phase may last only a few seconds.
+        async Task NotePhaseAsync()
+        {
+            if (await pair.Target.ScalarAsync<string?>(pair.TargetDb, $"SELECT phase FROM pgshift.tasks WHERE name = '{task}'") is { } phase)
+            {
+                phases.Add(phase);
+            }
+        }
         for (var round = 1; !stop.IsCancellationRequested; round++)
         {
-            var phase = await pair.Target.ScalarAsync<string?>(pair.TargetDb, $"SELECT phase FROM pgshift.tasks WHERE name = '{task}'");
+            await NotePhaseAsync();
             // The fixture's writes give each round keys of its own up to round 99.
             if (round < 100)
             {
@@ -70,17 +78,16 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
             {
                 await Task.Delay(100, CancellationToken.None);
             }
+            await NotePhaseAsync();
             await pair.Source.ExecuteAsync(pair.SourceDb, $"UPDATE big{1 + round % 4} SET n = n + 1 WHERE id % 97 = {round % 97}");
             if (round % 10 == 1)
             {
+                await NotePhaseAsync();
                 // Tens of thousands of changes in one source transaction.
                 await pair.Source.ExecuteAsync(pair.SourceDb, $"UPDATE wide SET v = 'round {round}' WHERE id % 2 = {round % 2}");
             }
-            if (phase is not null)
-            {
-                phases.Add(phase);
-            }
         }
+        await NotePhaseAsync();
         return phases;
     }
 
