@@ -49,6 +49,17 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
     /// </summary>
     private static readonly string[] CopyForAWhile = ["--jobs", "1", "--max-copy-rate", "4MB"];
 
+    /// <summary>
+    /// A small table copied at once, and one that takes about 20 s to copy at 2 MB/s (40 MB): with two jobs they copy
+    /// side by side, and the small one receives its changes while the other copies.
+    /// </summary>
+    private const string EarlyAndSlow = """
+        CREATE TABLE early (id int PRIMARY KEY, v int);
+        INSERT INTO early SELECT g, 0 FROM generate_series(1, 1000) g;
+        CREATE TABLE slow (id int PRIMARY KEY, pad text);
+        INSERT INTO slow SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g;
+        """;
+
     private static readonly string[] Tables = [.. StreamFixture.Tables, "public.big1", "public.big2", "public.big3", "public.big4", "public.wide"];
 
     private string[] Args(string task) =>
@@ -148,13 +159,7 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
     [Fact]
     public async Task A_schema_change_captured_during_the_copy_ends_applying_during_the_copy_and_is_applied_in_its_place()
     {
-        // A small table copied at once, and one that takes about 20 s at the rate given (two jobs: they copy side by side).
-        await pair.Source.ExecuteAsync(pair.SourceDb, """
-            CREATE TABLE early (id int PRIMARY KEY, v int);
-            INSERT INTO early SELECT g, 0 FROM generate_series(1, 1000) g;
-            CREATE TABLE slow (id int PRIMARY KEY, pad text);
-            INSERT INTO slow SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g;
-            """);
+        await pair.Source.ExecuteAsync(pair.SourceDb, EarlyAndSlow);
         const string task = "capddl";
         await using var migrate = new PgShiftBackground(["migrate", "--verbose", "--jobs", "2", "--max-copy-rate", "2MB", .. Args(task)]);
         await migrate.WaitForAsync("Staging the changes", TimeSpan.FromMinutes(2));
@@ -197,12 +202,7 @@ public abstract class CaptureDuringCopyTests(ServerPair servers) : IAsyncLifetim
     [Fact]
     public async Task After_a_kill_during_the_copy_the_tables_an_earlier_run_copied_receive_their_changes_while_the_rest_copies()
     {
-        await pair.Source.ExecuteAsync(pair.SourceDb, """
-            CREATE TABLE early (id int PRIMARY KEY, v int);
-            INSERT INTO early SELECT g, 0 FROM generate_series(1, 1000) g;
-            CREATE TABLE slow (id int PRIMARY KEY, pad text);
-            INSERT INTO slow SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g;
-            """);
+        await pair.Source.ExecuteAsync(pair.SourceDb, EarlyAndSlow);
         const string task = "capresume";
         // Two jobs: the small table is copied at once, the other takes about 20 s at this rate (and again after the kill).
         string[] migrateArgs = ["migrate", "--verbose", "--jobs", "2", "--max-copy-rate", "2MB", .. Args(task)];
