@@ -39,17 +39,14 @@ internal static class StagedReplay
     /// The stream monitor's tick, called about once a second between two source transactions; true when a stop is asked
     /// for, and then the replay commits what it applied and ends there, its staged rows kept for the next run.
     /// </param>
-    /// <returns>
-    /// Changes staged that this call went through (0 when nothing was staged), and whether it stopped on request before
-    /// the end.
-    /// </returns>
-    public static async Task<(long Changes, bool Stopped)> ApplyAsync(NpgsqlConnection state, ChangeApplier applier, string task, ILogger logger,
+    /// <returns>Whether it stopped on request before the end (false also when nothing was staged).</returns>
+    public static async Task<bool> ApplyAsync(NpgsqlConnection state, ChangeApplier applier, string task, ILogger logger,
         Func<CancellationToken, Task<bool>>? tick, CancellationToken ct)
     {
         var mark = await StagedChanges.DiscardPartialAsync(state, task, ct);
         if (mark.Seq == 0)
         {
-            return (0, false);
+            return false;
         }
         logger.LogInformation("Applying {Count} changes of task {Task} staged during the copy", mark.Changes, task);
         var started = DateTime.UtcNow;
@@ -57,10 +54,10 @@ internal static class StagedReplay
         var appliedBefore = applier.ChangesApplied;
         var live = applier.Options;
         applier.Options = ReplayOptions(live);
-        (long Changes, bool Stopped) fed;
+        bool stopped;
         try
         {
-            fed = await FeedAsync(state, applier, task, 0, mark.Seq, tick is null ? null : async (done, c) =>
+            stopped = await FeedAsync(state, applier, task, 0, mark.Seq, tick is null ? null : async (done, c) =>
             {
                 if (DateTime.UtcNow >= nextLog)
                 {
@@ -76,16 +73,16 @@ internal static class StagedReplay
         {
             applier.Options = live;
         }
-        if (fed.Stopped)
+        if (stopped)
         {
             logger.LogInformation("Stopped on request while applying the changes staged during the copy, at {Lsn}: the next run goes on from there",
                 applier.CommittedLsn);
-            return (fed.Changes, true);
+            return true;
         }
         await StagedChanges.ClearAsync(state, task, ct);
         logger.LogInformation("Applied the changes staged during the copy ({Count} in {Seconds:0.0}s), up to {Lsn}",
             mark.Changes, (DateTime.UtcNow - started).TotalSeconds, applier.CommittedLsn);
-        return (mark.Changes, false);
+        return false;
     }
 
     /// <summary>
@@ -93,14 +90,12 @@ internal static class StagedReplay
     /// read and decoded on a thread of their own while it applies; commits nothing itself.
     /// </summary>
     /// <param name="tick">
-    /// Called about once a second, between two source transactions, with the changes gone through so far; true ends the
-    /// feed there.
+    /// Called about once a second, between two source transactions, with the row changes and TRUNCATEs gone through so
+    /// far (applied or skipped by the applier's rules, not those passed over undecoded, <see cref="StagedPassOver"/>);
+    /// true ends the feed there.
     /// </param>
-    /// <returns>
-    /// Row changes and TRUNCATEs among them (applied or skipped by the applier's rules), except those passed over undecoded
-    /// (<see cref="StagedPassOver"/>); and whether <paramref name="tick"/> ended the feed before <paramref name="throughSeq"/>.
-    /// </returns>
-    internal static async Task<(long Changes, bool Stopped)> FeedAsync(NpgsqlConnection state, ChangeApplier applier, string task, long afterSeq, long throughSeq,
+    /// <returns>Whether <paramref name="tick"/> ended the feed before <paramref name="throughSeq"/>.</returns>
+    internal static async Task<bool> FeedAsync(NpgsqlConnection state, ChangeApplier applier, string task, long afterSeq, long throughSeq,
         Func<long, CancellationToken, Task<bool>>? tick, CancellationToken ct)
     {
         var passOver = new StagedPassOver(applier.SyncLsns(), Replication.SchemaCapture.ChangeTableName(task));
@@ -127,7 +122,7 @@ internal static class StagedReplay
                             // Between two source transactions: the only place the feed may end early.
                             if (await tick(changes, ct))
                             {
-                                return (changes, true);
+                                return true;
                             }
                             nextTick = DateTime.UtcNow + TickEvery;
                         }
@@ -141,7 +136,7 @@ internal static class StagedReplay
             // The read's failure, if any, reached the loop through the queue.
             await reading.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
-        return (changes, false);
+        return false;
     }
 
     /// <summary>Reads the staged rows in order, decodes them and queues them for the applier.</summary>

@@ -173,6 +173,8 @@ public sealed class StreamRunner(ILogger logger)
         using var sessionCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var readerTask = Task.Run(() => reader.RunAsync(readFrom, sessionCts.Token), CancellationToken.None);
         var received = new ReceivedPosition(replication, reader);
+        Progress.Connected = true;
+        Progress.RetryingUntil = null;
 
         try
         {
@@ -180,8 +182,6 @@ public sealed class StreamRunner(ILogger logger)
             {
                 return StreamOutcome.Stopped;
             }
-            Progress.Connected = true;
-            Progress.RetryingUntil = null;
             _streamingSince = DateTime.UtcNow;
             logger.LogInformation("Streaming changes of task {Task} from {Lsn}", options.TaskName, readFrom);
             return await new StreamSession(channel.Reader, reader, replication, applier, monitor, Progress, cutover, received, logger).RunAsync(readerTask, sessionCts.Token);
@@ -216,16 +216,13 @@ public sealed class StreamRunner(ILogger logger)
         ReceivedPosition received, bool cutover, CancellationToken ct)
     {
         await using var staged = await ConnectionOpener.OpenAsync(options.Target, "pgshift staged", ct);
-        Progress.Connected = true;
-        Progress.RetryingUntil = null;
         // The replay commits only whole transactions, and what the target holds is what counts. The server's position
         // is watched meanwhile, so that the stream may count it as soon as the replay ends if it has settled.
-        var (_, stopped) = await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger, async c =>
+        return await StagedReplay.ApplyAsync(staged, applier, options.TaskName, logger, async c =>
         {
             received.Settled();
             return (await monitor.TickAsync(applier, applier.CommittedLsn, null, cutover, c)).Stop;
         }, ct);
-        return stopped;
     }
 
     /// <summary>Where the session starts (after what the target holds), with the slot checked and the task's tables read.</summary>
